@@ -1,0 +1,43 @@
+//! Project automation: `cargo xtask test` runs every check, `cargo xtask demo` runs the main job.
+//!
+//! The xtask installs what a bare machine of the supported kind lacks (rustup targets, Debian
+//! packages) before it runs anything, so the two README commands work on a fresh clone.
+
+mod steps;
+mod util;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  test      install what is missing, then run every test: host unit, contract and interop
+            tests, embedded builds, the no-heap proof, firmware builds and emulator runs
+  demo      the main job: full handshake, then resumed ones, with their costs
+  setup     only install what is missing (rustup targets, Debian packages)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => steps::test(&args[1..]),
+        Some("demo") => steps::demo(&args[1..]),
+        Some("setup") => steps::setup(),
+        Some("-h") | Some("--help") | Some("help") => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

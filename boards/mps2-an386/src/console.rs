@@ -1,0 +1,67 @@
+//! Output and exit through semihosting (QEMU `-semihosting-config enable=on,target=native`).
+//!
+//! Human-readable lines go to the host's standard output, or to its standard
+//! error when the `defmt` feature sends defmt frames to standard output.
+//! The firmware ends with [`exit`]; QEMU exits with the same status.
+
+use core::fmt::{self, Write as _};
+
+/// Exit statuses of the example firmware, as QEMU reports them.
+pub mod exit_code {
+    /// The firmware did what it was built to check.
+    pub const SUCCESS: i32 = 0;
+    /// The check failed (a connection, an echo, a resumption).
+    pub const FAILURE: i32 = 1;
+    /// A panic.
+    pub const PANIC: i32 = 2;
+    /// A hard fault.
+    pub const HARD_FAULT: i32 = 3;
+    /// The board could not be brought up (NIC, seed, semihosting).
+    pub const BOARD_INIT: i32 = 4;
+}
+
+/// Ends the emulation with `code` as QEMU's exit status (`SYS_EXIT_EXTENDED`).
+pub fn exit(code: i32) -> ! {
+    semihosting::process::exit(code)
+}
+
+struct Sink<W>(W);
+
+impl<W: semihosting::io::Write> fmt::Write for Sink<W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.write_all(s.as_bytes()).map_err(|_| fmt::Error)
+    }
+}
+
+/// Writes one line; used by [`crate::println!`]. Output errors are ignored:
+/// there is nowhere else to report them.
+pub fn write_line(args: fmt::Arguments<'_>) {
+    #[cfg(not(feature = "defmt"))]
+    let out = semihosting::io::stdout();
+    #[cfg(feature = "defmt")]
+    let out = semihosting::io::stderr();
+    if let Ok(out) = out {
+        let mut sink = Sink(out);
+        let _ = sink.write_fmt(args);
+        let _ = sink.write_str("\n");
+    }
+}
+
+/// Prints a line on the host through semihosting.
+#[macro_export]
+macro_rules! println {
+    ($($arg:tt)*) => {
+        $crate::console::write_line(core::format_args!($($arg)*))
+    };
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    write_line(format_args!("panic: {}", info));
+    exit(exit_code::PANIC)
+}
+
+pub(crate) fn hard_fault(pc: u32) -> ! {
+    write_line(format_args!("hard fault at pc {:#010x}", pc));
+    exit(exit_code::HARD_FAULT)
+}

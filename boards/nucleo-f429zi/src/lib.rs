@@ -1,0 +1,150 @@
+//! Board support for the ST Nucleo-F429ZI (STM32F429ZI, Cortex-M4F).
+//!
+//! - [`Board::init`]: 168 MHz system clock from the ST-LINK's 8 MHz clock,
+//!   the Ethernet MAC on the board's RMII PHY (LAN8742A), the hardware RNG;
+//! - [`HardwareRng`]: the RNG peripheral as a rand_core 0.10 `CryptoRng`;
+//! - [`net::start`]: embassy-net with DHCP over the Ethernet driver.
+//!
+//! Logging is defmt over RTT; `probe-rs run --chip STM32F429ZITx` flashes,
+//! runs and decodes it. The board has no battery-backed wall clock by
+//! default: the application supplies wall-clock time (RTC or SNTP).
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use core::convert::Infallible;
+
+use defmt_rtt as _;
+use embassy_stm32::eth::{self, Ethernet, GenericPhy, Sma};
+use embassy_stm32::peripherals::{ETH, ETH_SMA, RNG};
+use embassy_stm32::rng::{self, Rng};
+use embassy_stm32::time::Hertz;
+use embassy_stm32::{bind_interrupts, Config};
+use panic_probe as _;
+use rand_core::{TryCryptoRng, TryRng};
+use static_cell::StaticCell;
+
+pub mod net;
+
+pub use embassy_executor::Spawner;
+
+bind_interrupts!(
+    /// Interrupts the board's drivers use.
+    pub struct Irqs {
+        ETH => eth::InterruptHandler;
+        HASH_RNG => rng::InterruptHandler<RNG>;
+    }
+);
+
+/// The Ethernet driver type, with the board's PHY behind the MAC's SMI.
+pub type BoardEthernet = Ethernet<'static, ETH, GenericPhy<Sma<'static, ETH_SMA>>>;
+
+/// DMA descriptors and buffers for the Ethernet MAC: 4 TX and 4 RX frames.
+pub type BoardPacketQueue = eth::PacketQueue<4, 4>;
+
+static PACKETS: StaticCell<BoardPacketQueue> = StaticCell::new();
+
+/// Clock tree: HSE 8 MHz (bypass, from the ST-LINK MCO) → PLL: 168 MHz
+/// system clock, 48 MHz on PLLQ for the RNG. APB1 42 MHz, APB2 84 MHz.
+pub fn clock_config() -> Config {
+    use embassy_stm32::rcc::{
+        AHBPrescaler, APBPrescaler, Hse, HseMode, Pll, PllMul, PllPDiv, PllPreDiv, PllQDiv,
+        PllSource, Sysclk,
+    };
+    let mut config = Config::default();
+    config.rcc.hse = Some(Hse {
+        freq: Hertz(8_000_000),
+        mode: HseMode::Bypass,
+    });
+    config.rcc.pll_src = PllSource::HSE;
+    config.rcc.pll = Some(Pll {
+        prediv: PllPreDiv::DIV4,
+        mul: PllMul::MUL168,
+        divp: Some(PllPDiv::DIV2),
+        divq: Some(PllQDiv::DIV7),
+        divr: None,
+    });
+    config.rcc.ahb_pre = AHBPrescaler::DIV1;
+    config.rcc.apb1_pre = APBPrescaler::DIV4;
+    config.rcc.apb2_pre = APBPrescaler::DIV2;
+    config.rcc.sys = Sysclk::PLL1_P;
+    config
+}
+
+/// A locally administered MAC address derived from the chip's unique ID, so
+/// that two boards on one network differ.
+pub fn mac_address() -> [u8; 6] {
+    let uid = embassy_stm32::uid::uid();
+    let mut mac = [0x02, 0, 0, 0, 0, 0];
+    for (i, byte) in uid.iter().enumerate() {
+        if let Some(slot) = mac.get_mut(1 + i % 5) {
+            *slot ^= *byte;
+        }
+    }
+    mac
+}
+
+/// The board's peripherals, ready to use.
+pub struct Board {
+    /// The Ethernet MAC + PHY; hand it to [`net::start`].
+    pub ethernet: BoardEthernet,
+    /// The hardware random number generator.
+    pub rng: HardwareRng,
+}
+
+impl Board {
+    /// Configures the clocks and brings up Ethernet and the RNG. Call once,
+    /// first thing in `main`; a second call panics (the peripherals are taken).
+    pub fn init() -> Self {
+        let p = embassy_stm32::init(clock_config());
+        // RMII on the Nucleo-144: REF_CLK PA1, CRS_DV PA7, RXD0 PC4, RXD1 PC5,
+        // TXD0 PG13, TXD1 PB13, TX_EN PG11; MDIO PA2, MDC PC1.
+        let ethernet = Ethernet::new(
+            PACKETS.init(BoardPacketQueue::new()),
+            p.ETH,
+            Irqs,
+            p.PA1,
+            p.PA7,
+            p.PC4,
+            p.PC5,
+            p.PG13,
+            p.PB13,
+            p.PG11,
+            mac_address(),
+            p.ETH_SMA,
+            p.PA2,
+            p.PC1,
+        );
+        let rng = HardwareRng {
+            inner: Rng::new(p.RNG, Irqs),
+        };
+        Self { ethernet, rng }
+    }
+}
+
+/// The STM32 RNG peripheral as a rand_core 0.10 `CryptoRng`.
+///
+/// Reads block until the peripheral has a word; seed and clock errors are
+/// handled by resetting the peripheral, so reads never fail.
+pub struct HardwareRng {
+    inner: Rng<'static, RNG>,
+}
+
+impl TryRng for HardwareRng {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok(self.inner.next_u32())
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        Ok(self.inner.next_u64())
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        self.inner.fill_bytes(dst);
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for HardwareRng {}

@@ -1,0 +1,163 @@
+//! What a client offers, and the session it may resume.
+
+use rustls_pki_types::TrustAnchor;
+
+use crate::crypto::{CipherSuite, ClientCertSigner, NamedGroup};
+
+/// Which PSK key exchange modes a resumption offers (RFC 8446 §4.2.9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PskMode {
+    /// psk_dhe_ke only: the resumption still runs an (EC)DHE exchange, so it keeps forward
+    /// secrecy. The default.
+    #[default]
+    DheOnly,
+    /// psk_ke only, and no key share in the first ClientHello: the resumption does zero
+    /// public-key operations. The price: that connection has **no forward secrecy** —
+    /// whoever later learns the ticket's PSK (from this device or from the server's ticket
+    /// key) can decrypt it. A server that refuses psk_ke asks for a key share with
+    /// HelloRetryRequest, and the handshake completes as a full one (the offer is declined).
+    AllowPskOnly,
+}
+
+/// max_fragment_length values (RFC 6066 §4), for receive buffers smaller than 16 KB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxFragmentLength {
+    /// 2^9 bytes.
+    Bytes512,
+    /// 2^10 bytes.
+    Bytes1024,
+    /// 2^11 bytes.
+    Bytes2048,
+    /// 2^12 bytes.
+    Bytes4096,
+}
+
+impl MaxFragmentLength {
+    /// The extension's code.
+    pub fn code(self) -> u8 {
+        match self {
+            MaxFragmentLength::Bytes512 => 1,
+            MaxFragmentLength::Bytes1024 => 2,
+            MaxFragmentLength::Bytes2048 => 3,
+            MaxFragmentLength::Bytes4096 => 4,
+        }
+    }
+
+    /// The fragment length in bytes.
+    pub fn bytes(self) -> usize {
+        256 << self.code()
+    }
+}
+
+/// Client configuration, shared by every connection made from it.
+#[derive(Clone, Copy)]
+pub struct ClientConfig<'a> {
+    /// Cipher suites in preference order. With a resumption offer only those of the
+    /// ticket's hash are sent (C31).
+    pub cipher_suites: &'a [CipherSuite],
+    /// Groups in preference order; the first ClientHello carries a key share for the first.
+    pub groups: &'a [NamedGroup],
+    /// Trust anchors for the server's chain.
+    pub trust_anchors: &'a [TrustAnchor<'a>],
+    /// ALPN protocols to offer (none when empty).
+    pub alpn: &'a [&'a [u8]],
+    /// The client certificate and its signing key, for servers that ask (mutual TLS). With
+    /// `None`, a CertificateRequest is answered with an empty Certificate.
+    pub client_auth: Option<&'a dyn ClientCertSigner>,
+    /// PSK key exchange modes for resumptions.
+    pub psk_mode: PskMode,
+    /// Ask the server for smaller records (RFC 6066 §4).
+    pub max_fragment_length: Option<MaxFragmentLength>,
+    /// record_size_limit to announce (RFC 8449; 64..=16385).
+    pub record_size_limit: Option<u16>,
+    /// Send a 32-byte legacy_session_id and a change_cipher_spec record, for middleboxes
+    /// that expect TLS 1.2 shapes (RFC 8446 §D.4). Off by default: it costs 43 bytes.
+    pub middlebox_compat: bool,
+    /// Earliest plausible wall-clock time (Unix seconds), for example the firmware build
+    /// date, used for certificate validity when a connection has no clock (E6).
+    pub time_lower_bound: Option<u64>,
+    /// Skip server authentication entirely. Anyone on the path can impersonate the
+    /// server. Sessions made this way carry
+    /// [`INSECURE_NO_VERIFY_FINGERPRINT`](crate::crypto::INSECURE_NO_VERIFY_FINGERPRINT)
+    /// so they are never offered to a verifying connection (C33).
+    #[cfg(feature = "insecure-no-verify")]
+    pub insecure_no_verify: bool,
+}
+
+impl<'a> ClientConfig<'a> {
+    /// Every supported suite and group, X25519 first, psk_dhe_ke only, no ALPN, no client
+    /// certificate.
+    pub const fn new(trust_anchors: &'a [TrustAnchor<'a>]) -> Self {
+        ClientConfig {
+            cipher_suites: &CipherSuite::ALL,
+            groups: &NamedGroup::ALL,
+            trust_anchors,
+            alpn: &[],
+            client_auth: None,
+            psk_mode: PskMode::DheOnly,
+            max_fragment_length: None,
+            record_size_limit: None,
+            middlebox_compat: false,
+            time_lower_bound: None,
+            #[cfg(feature = "insecure-no-verify")]
+            insecure_no_verify: false,
+        }
+    }
+
+    #[cfg(feature = "insecure-no-verify")]
+    pub(crate) fn skips_verification(&self) -> bool {
+        self.insecure_no_verify
+    }
+
+    #[cfg(not(feature = "insecure-no-verify"))]
+    pub(crate) fn skips_verification(&self) -> bool {
+        false
+    }
+}
+
+impl core::fmt::Debug for ClientConfig<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("cipher_suites", &self.cipher_suites)
+            .field("groups", &self.groups)
+            .field("trust_anchors", &self.trust_anchors.len())
+            .field("alpn", &self.alpn)
+            .field("client_auth", &self.client_auth.is_some())
+            .field("psk_mode", &self.psk_mode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session to resume: what the engine needs from a stored record, and nothing more.
+/// The engine does not know the cache (session-core and cache sit above it).
+#[derive(Clone, Copy)]
+pub struct ResumptionOffer<'a> {
+    /// The ticket, sent as the PSK identity.
+    pub ticket: &'a [u8],
+    /// The resumption PSK (RFC 8446 §4.6.1), as long as the suite's hash.
+    pub psk: &'a [u8],
+    /// The suite of the connection that received the ticket; only suites of its hash are
+    /// offered (C31).
+    pub suite: CipherSuite,
+    /// ticket_age_add from the NewSessionTicket.
+    pub age_add: u32,
+    /// Milliseconds since the ticket was received, computed by the caller from its clock.
+    pub ticket_age_ms: u32,
+}
+
+impl ResumptionOffer<'_> {
+    /// obfuscated_ticket_age = age in ms + ticket_age_add mod 2^32 (C30, RFC 8446 §4.2.11.1).
+    pub fn obfuscated_age(&self) -> u32 {
+        self.ticket_age_ms.wrapping_add(self.age_add)
+    }
+}
+
+impl core::fmt::Debug for ResumptionOffer<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ResumptionOffer")
+            .field("ticket_len", &self.ticket.len())
+            .field("suite", &self.suite)
+            .field("ticket_age_ms", &self.ticket_age_ms)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,916 @@
+//! The sans-I/O TLS 1.3 client engine.
+//!
+//! A [`Connection`] never touches a socket. The caller moves bytes:
+//! - received bytes go into [`Connection::rx_space`] then [`Connection::rx_filled`] (or
+//!   [`Connection::feed`]); [`Connection::process`] is then called until it returns
+//!   `Ok(None)`, each call yielding at most one [`Event`];
+//! - bytes to send are in [`Connection::pending_tx`]; after sending, the caller reports
+//!   how many left with [`Connection::tx_sent`].
+//!
+//! Both buffers are the caller's (E1). The receive buffer holds unprocessed records plus the
+//! handshake bytes being reassembled: it needs one whole protected record (16 645 bytes by
+//! default; max_fragment_length or record_size_limit plus 261 when the server honours
+//! them) plus the server's Certificate message, which is kept until its CertificateVerify
+//! has been checked. Too small a buffer is [`Error::BufferTooSmall`], never a panic. The
+//! transmit buffer needs room for the ClientHello (about 230 bytes plus the ticket) and,
+//! with client authentication, the certificate chain plus one record header and tag per
+//! record.
+//!
+//! The loop a host program runs (firmware does the same over its own socket):
+//!
+//! ```no_run
+//! # extern crate std;
+//! # use std::io::{Read, Write};
+//! use encore_tls::client::{ClientConfig, Connection, Event};
+//! # fn rng() -> impl rand_core::CryptoRng { struct R; impl rand_core::TryRng for R {
+//! #   type Error = core::convert::Infallible;
+//! #   fn try_next_u32(&mut self) -> Result<u32, Self::Error> { Ok(0) }
+//! #   fn try_next_u64(&mut self) -> Result<u64, Self::Error> { Ok(0) }
+//! #   fn try_fill_bytes(&mut self, _: &mut [u8]) -> Result<(), Self::Error> { Ok(()) } }
+//! #   impl rand_core::TryCryptoRng for R {} R }
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let anchors = [];
+//! let config = ClientConfig::new(&anchors);
+//! let (mut rx, mut tx) = ([0u8; 16 * 1024 + 325], [0u8; 4096]);
+//! let mut conn = Connection::new(&config, "example.com", None, &mut rx, &mut tx, rng(), Some(1_700_000_000))?;
+//! let mut sock = std::net::TcpStream::connect("127.0.0.1:443")?;
+//! loop {
+//!     let n = sock.write(conn.pending_tx())?;
+//!     conn.tx_sent(n);
+//!     while let Some(event) = conn.process()? {
+//!         match event {
+//!             Event::HandshakeComplete(s) => { /* s.resumed, s.kex, s.offer_declined */ }
+//!             Event::NewTicket(t) => { /* store t.ticket, t.psk, t.suite, t.age_add, ... */ }
+//!             Event::ApplicationData(data) => { /* consume data */ }
+//!             Event::Closed => return Ok(()),
+//!         }
+//!     }
+//!     let n = sock.read(conn.rx_space())?;
+//!     conn.rx_filled(n);
+//! }
+//! # }
+//! ```
+//!
+//! The handshake states live in a private `state` module: each state struct handles only its own messages,
+//! so a message in the wrong state is `unexpected_message` by construction.
+
+mod config;
+mod error;
+mod state;
+
+pub use config::{ClientConfig, MaxFragmentLength, PskMode, ResumptionOffer};
+pub use error::{Error, Violation};
+
+use crate::crypto::{self, CipherSuite, RecordProtection, Secret, Transcript};
+use crate::wire::handshake::{self as hs, msg_type};
+use crate::wire::record::{content_type, RecordHeader, HEADER_LEN, MAX_PLAINTEXT};
+use crate::wire::{Alert, AlertDescription, AlertLevel};
+use state::State;
+
+/// How the keys of a completed handshake were established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyExchangeMode {
+    /// Full handshake: (EC)DHE and certificate authentication.
+    Full,
+    /// Resumption with (EC)DHE (psk_dhe_ke).
+    PskDhe,
+    /// Resumption without (EC)DHE (psk_ke): no forward secrecy.
+    Psk,
+}
+
+/// Summary of a completed handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HandshakeSummary {
+    /// True when the server accepted the offered session (C8).
+    pub resumed: bool,
+    /// The key exchange used.
+    pub kex: KeyExchangeMode,
+    /// The negotiated suite.
+    pub suite: CipherSuite,
+    /// True when a session was offered and the server declined it: the handshake was a
+    /// full one (C6, C34).
+    pub offer_declined: bool,
+    /// True when the server sent a HelloRetryRequest.
+    pub retried: bool,
+}
+
+/// A NewSessionTicket with everything a session record needs (RFC 8446 §4.6.1, C27).
+#[derive(Debug, Clone)]
+pub struct NewTicket<'c> {
+    /// The ticket (PSK identity).
+    pub ticket: &'c [u8],
+    /// The ticket nonce.
+    pub nonce: &'c [u8],
+    /// The resumption PSK: HKDF-Expand-Label(resumption_master_secret, "resumption",
+    /// nonce, Hash.length).
+    pub psk: Secret,
+    /// The suite of this connection (the ticket may be used with suites of its hash).
+    pub suite: CipherSuite,
+    /// ticket_lifetime in seconds.
+    pub lifetime_s: u32,
+    /// ticket_age_add.
+    pub age_add: u32,
+    /// max_early_data_size (0 without the early_data extension).
+    pub max_early_data: u32,
+}
+
+/// Something the caller should know about, yielded by [`Connection::process`].
+#[derive(Debug)]
+pub enum Event<'c> {
+    /// The handshake completed; application data may now be written.
+    HandshakeComplete(HandshakeSummary),
+    /// The server issued a ticket.
+    NewTicket(NewTicket<'c>),
+    /// Decrypted application data.
+    ApplicationData(&'c [u8]),
+    /// The server sent close_notify. The engine has queued its own close_notify in reply
+    /// (CONTRACT, bad-session rule: a server that closes first does not spoil the session).
+    Closed,
+}
+
+/// Internal event with ranges instead of borrows, turned into [`Event`] at the API edge.
+enum Ev {
+    Complete(HandshakeSummary),
+    Ticket {
+        ticket: (usize, usize),
+        nonce: (usize, usize),
+        psk: Secret,
+        lifetime_s: u32,
+        age_add: u32,
+        max_early_data: u32,
+    },
+    Data(usize, usize),
+    Closed,
+}
+
+/// Protected record overhead: inner content type + AEAD tag.
+const PROTECTED_OVERHEAD: usize = 1 + crypto::TAG_LEN;
+
+/// Longest ticket a [`ResumptionOffer`] may carry. The engine keeps its own copy of the offer
+/// (ticket and PSK), so a caller can reuse the memory the offer came from, and can take the
+/// buffers back with [`Connection::into_buffers`] while the offer's source is rewritten.
+/// Covers OpenSSL tickets that embed a client certificate (656 bytes).
+pub const MAX_OFFER_TICKET_LEN: usize = 1024;
+
+/// The engine's copy of the offered session (wiped on drop through [`Secret`]).
+pub(crate) struct OwnedOffer {
+    ticket: heapless::Vec<u8, MAX_OFFER_TICKET_LEN>,
+    psk: Secret,
+    suite: CipherSuite,
+    age_add: u32,
+    ticket_age_ms: u32,
+}
+
+impl OwnedOffer {
+    fn copy_of(offer: &ResumptionOffer<'_>) -> Result<Self, Error> {
+        let ticket = heapless::Vec::from_slice(offer.ticket).map_err(|_| Error::BufferTooSmall)?;
+        let psk = Secret::from_slice(offer.psk).map_err(Error::Crypto)?;
+        Ok(OwnedOffer {
+            ticket,
+            psk,
+            suite: offer.suite,
+            age_add: offer.age_add,
+            ticket_age_ms: offer.ticket_age_ms,
+        })
+    }
+
+    pub(crate) fn view(&self) -> ResumptionOffer<'_> {
+        ResumptionOffer {
+            ticket: &self.ticket,
+            psk: self.psk.as_bytes(),
+            suite: self.suite,
+            age_add: self.age_add,
+            ticket_age_ms: self.ticket_age_ms,
+        }
+    }
+}
+
+/// One TLS 1.3 client connection.
+pub struct Connection<'a, R> {
+    config: &'a ClientConfig<'a>,
+    server_name: &'a str,
+    offer: Option<OwnedOffer>,
+    rng: R,
+    now_unix: Option<u64>,
+
+    rx: &'a mut [u8],
+    /// Plaintext handshake bytes at the front of `rx`.
+    hs_len: usize,
+    /// Handshake bytes at the front kept for a later message (the server Certificate,
+    /// needed by CertificateVerify).
+    hs_keep: usize,
+    /// Raw record bytes after the handshake bytes.
+    raw_len: usize,
+    /// Handshake bytes after `hs_keep` consumed by the last event, dropped on the next call.
+    discard_hs: usize,
+    /// Raw bytes consumed by the last event, dropped on the next call.
+    discard_raw: usize,
+
+    tx: &'a mut [u8],
+    tx_len: usize,
+    /// Bytes of `tx` still to send before the first ClientHello carrying the offer has left.
+    offer_pending: usize,
+    offer_sent: bool,
+
+    transcript: Transcript,
+    read_key: Option<RecordProtection>,
+    write_key: Option<RecordProtection>,
+    state: State,
+
+    random: [u8; 32],
+    session_id: [u8; 32],
+    session_id_len: usize,
+    suites: heapless::Vec<u16, 3>,
+
+    suite: Option<CipherSuite>,
+    alpn_index: Option<usize>,
+    /// Largest plaintext the server accepts in one record.
+    peer_max_fragment: usize,
+    /// Largest plaintext accepted from the server.
+    own_max_fragment: usize,
+    summary: Option<HandshakeSummary>,
+    client_app_secret: Secret,
+    server_app_secret: Secret,
+    resumption_master: Secret,
+    ccs_sent: bool,
+    close_sent: bool,
+    close_received: bool,
+}
+
+impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
+    /// Starts a connection to `server_name` (a DNS name, or an IP literal for which no SNI
+    /// is sent) and queues the first ClientHello in `tx_buf`.
+    ///
+    /// `offer` is the session to resume (C28: it counts as used once
+    /// [`Connection::offer_sent`] turns true). `now_unix` is the wall-clock time for
+    /// certificate validity; without it the configured lower bound is used, and without
+    /// that a full handshake fails closed (E6). The offer is copied (see
+    /// [`MAX_OFFER_TICKET_LEN`]; a longer ticket is [`Error::BufferTooSmall`]).
+    pub fn new(
+        config: &'a ClientConfig<'a>,
+        server_name: &'a str,
+        offer: Option<ResumptionOffer<'_>>,
+        rx_buf: &'a mut [u8],
+        tx_buf: &'a mut [u8],
+        mut rng: R,
+        now_unix: Option<u64>,
+    ) -> Result<Self, Error> {
+        if config.cipher_suites.is_empty() || config.groups.is_empty() {
+            return Err(Error::EmptyConfiguration);
+        }
+        let mut suites = heapless::Vec::new();
+        for s in config.cipher_suites {
+            if offer.is_some_and(|o| o.suite.hash() != s.hash()) {
+                continue;
+            }
+            if !suites.contains(&s.to_u16()) {
+                // At most three distinct suites exist, so this never fills up.
+                let _ = suites.push(s.to_u16());
+            }
+        }
+        if suites.is_empty() {
+            return Err(Error::OfferSuiteNotConfigured);
+        }
+        let offer = match offer {
+            Some(o) => Some(OwnedOffer::copy_of(&o)?),
+            None => None,
+        };
+        let mut random = [0u8; 32];
+        rng.fill_bytes(&mut random);
+        let mut session_id = [0u8; 32];
+        let session_id_len = if config.middlebox_compat {
+            rng.fill_bytes(&mut session_id);
+            32
+        } else {
+            0
+        };
+        let mut conn = Connection {
+            config,
+            server_name,
+            offer,
+            rng,
+            now_unix,
+            rx: rx_buf,
+            hs_len: 0,
+            hs_keep: 0,
+            raw_len: 0,
+            discard_hs: 0,
+            discard_raw: 0,
+            tx: tx_buf,
+            tx_len: 0,
+            offer_pending: 0,
+            offer_sent: false,
+            transcript: Transcript::new(),
+            read_key: None,
+            write_key: None,
+            state: State::Failed,
+            random,
+            session_id,
+            session_id_len,
+            suites,
+            suite: None,
+            alpn_index: None,
+            peer_max_fragment: MAX_PLAINTEXT,
+            own_max_fragment: MAX_PLAINTEXT,
+            summary: None,
+            client_app_secret: Secret::empty(),
+            server_app_secret: Secret::empty(),
+            resumption_master: Secret::empty(),
+            ccs_sent: false,
+            close_sent: false,
+            close_received: false,
+        };
+        conn.state = state::start(&mut conn)?;
+        if conn.offer.is_some() {
+            conn.offer_pending = conn.tx_len;
+        }
+        Ok(conn)
+    }
+
+    /// Processes buffered input; yields at most one event per call. `Ok(None)` means more
+    /// input is needed (or nothing is left to do). After an `Err`, a fatal alert (when one
+    /// is due) waits in [`Connection::pending_tx`] and the connection is failed.
+    pub fn process(&mut self) -> Result<Option<Event<'_>>, Error> {
+        if matches!(self.state, State::Failed) {
+            return Err(Error::Closed);
+        }
+        match self.process_inner() {
+            Ok(None) => Ok(None),
+            Ok(Some(ev)) => Ok(Some(self.to_event(ev))),
+            Err(e) => {
+                self.fail(e);
+                Err(e)
+            }
+        }
+    }
+
+    fn process_inner(&mut self) -> Result<Option<Ev>, Error> {
+        loop {
+            self.apply_discards();
+            // 1. A complete handshake message waiting?
+            let region = self.rx.get(self.hs_keep..self.hs_len).unwrap_or(&[]);
+            let max = self.rx.len();
+            if let Some(m) = hs::split_message(region, max)? {
+                let (ty, total) = (m.msg_type, m.total_len);
+                let start = self.hs_keep;
+                self.discard_hs = total;
+                let ev = state::handle(self, ty, start, total)?;
+                if ev.is_some() {
+                    return Ok(ev);
+                }
+                continue;
+            }
+            if matches!(self.state, State::Closed) {
+                return Ok(None);
+            }
+            // 2. A complete record waiting?
+            let raw = self
+                .rx
+                .get(self.hs_len..self.hs_len + self.raw_len)
+                .unwrap_or(&[]);
+            if raw.len() < HEADER_LEN {
+                return Ok(None);
+            }
+            let hdr = RecordHeader::parse(raw)?;
+            let limit = if self.read_key.is_some() {
+                self.own_max_fragment + 256
+            } else {
+                self.own_max_fragment
+            };
+            if usize::from(hdr.length) > limit {
+                return Err(Error::Illegal(Violation::RecordTooLong));
+            }
+            if raw.len() < hdr.total_len() {
+                if self.hs_len + hdr.total_len() > self.rx.len() {
+                    return Err(Error::BufferTooSmall);
+                }
+                return Ok(None);
+            }
+            if let Some(ev) = self.open_record(hdr)? {
+                return Ok(Some(ev));
+            }
+        }
+    }
+}
+
+impl<'a, R> Connection<'a, R> {
+    fn to_event(&self, ev: Ev) -> Event<'_> {
+        let slice = |(a, b): (usize, usize)| self.rx.get(a..b).unwrap_or(&[]);
+        match ev {
+            Ev::Complete(s) => Event::HandshakeComplete(s),
+            Ev::Data(a, b) => Event::ApplicationData(slice((a, b))),
+            Ev::Closed => Event::Closed,
+            Ev::Ticket {
+                ticket,
+                nonce,
+                psk,
+                lifetime_s,
+                age_add,
+                max_early_data,
+            } => Event::NewTicket(NewTicket {
+                ticket: slice(ticket),
+                nonce: slice(nonce),
+                psk,
+                suite: self.suite.unwrap_or(CipherSuite::Aes128GcmSha256),
+                lifetime_s,
+                age_add,
+                max_early_data,
+            }),
+        }
+    }
+
+    /// Free space for received bytes; report how many were written with
+    /// [`Connection::rx_filled`].
+    pub fn rx_space(&mut self) -> &mut [u8] {
+        self.apply_discards();
+        let used = self.hs_len + self.raw_len;
+        self.rx.get_mut(used..).unwrap_or(&mut [])
+    }
+
+    /// Marks `n` bytes of [`Connection::rx_space`] as received.
+    pub fn rx_filled(&mut self, n: usize) {
+        let free = self.rx.len().saturating_sub(self.hs_len + self.raw_len);
+        self.raw_len += n.min(free);
+    }
+
+    /// Copies as many of `data` into the receive buffer as fit; returns how many.
+    pub fn feed(&mut self, data: &[u8]) -> usize {
+        let space = self.rx_space();
+        let n = space.len().min(data.len());
+        if let (Some(dst), Some(src)) = (space.get_mut(..n), data.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.rx_filled(n);
+        n
+    }
+
+    /// Received bytes not yet opened as records (for accounting: everything else fed in
+    /// has been processed).
+    pub fn rx_unprocessed(&self) -> usize {
+        self.raw_len.saturating_sub(self.discard_raw)
+    }
+
+    /// Bytes waiting to be sent.
+    pub fn pending_tx(&self) -> &[u8] {
+        self.tx.get(..self.tx_len).unwrap_or(&[])
+    }
+
+    /// Reports that the first `n` bytes of [`Connection::pending_tx`] were sent.
+    pub fn tx_sent(&mut self, n: usize) {
+        let n = n.min(self.tx_len);
+        move_bytes(self.tx, n..self.tx_len, 0);
+        self.tx_len -= n;
+        if self.offer_pending > 0 {
+            self.offer_pending = self.offer_pending.saturating_sub(n);
+            if self.offer_pending == 0 {
+                self.offer_sent = true;
+            }
+        }
+    }
+
+    /// True once the whole first ClientHello carrying the resumption offer has been
+    /// reported sent: from then on the ticket counts as used (C28).
+    pub fn offer_sent(&self) -> bool {
+        self.offer_sent
+    }
+
+    /// True when a session was offered.
+    pub fn offered(&self) -> bool {
+        self.offer.is_some()
+    }
+
+    /// Ends the connection and gives back the receive and transmit buffers, so that the
+    /// caller can start another connection in the same memory (the application-level
+    /// connection is reused, as OpenSSL's `SSL_clear`). Secrets are wiped as the engine is
+    /// dropped.
+    pub fn into_buffers(self) -> (&'a mut [u8], &'a mut [u8]) {
+        (self.rx, self.tx)
+    }
+
+    /// The completed handshake, if any.
+    pub fn handshake(&self) -> Option<HandshakeSummary> {
+        self.summary
+    }
+
+    /// True while the handshake is running.
+    pub fn is_handshaking(&self) -> bool {
+        self.state.is_handshaking()
+    }
+
+    /// True once the handshake completed and until the connection closed or failed.
+    pub fn is_connected(&self) -> bool {
+        matches!(self.state, State::Connected)
+    }
+
+    /// True when the connection failed (an error was returned or a fatal alert handled).
+    pub fn is_failed(&self) -> bool {
+        matches!(self.state, State::Failed)
+    }
+
+    /// The negotiated suite, once the ServerHello was processed.
+    pub fn suite(&self) -> Option<CipherSuite> {
+        self.suite
+    }
+
+    /// The ALPN protocol the server selected, if any.
+    pub fn alpn_protocol(&self) -> Option<&'a [u8]> {
+        let alpn: &'a [&'a [u8]] = self.config.alpn;
+        self.alpn_index.and_then(|i| alpn.get(i).copied())
+    }
+
+    /// The server name this connection was made for.
+    pub fn server_name(&self) -> &'a str {
+        self.server_name
+    }
+
+    /// Fingerprint of the trust configuration that authenticated (or would authenticate)
+    /// the server: part of a session's peer identity (C33). Connections that skip
+    /// verification report [`crypto::INSECURE_NO_VERIFY_FINGERPRINT`].
+    pub fn trust_fingerprint(&self) -> [u8; 16] {
+        if self.config.skips_verification() {
+            crypto::INSECURE_NO_VERIFY_FINGERPRINT
+        } else {
+            crypto::trust_fingerprint(self.config.trust_anchors)
+        }
+    }
+
+    /// True once close_notify was queued for sending.
+    pub fn close_notify_sent(&self) -> bool {
+        self.close_sent
+    }
+
+    /// True once the server's close_notify was received.
+    pub fn close_notify_received(&self) -> bool {
+        self.close_received
+    }
+
+    /// Encrypts as much of `data` as fits into one record and the transmit buffer; returns
+    /// how many bytes were taken (0 when the transmit buffer is full: send, then retry).
+    pub fn write(&mut self, data: &[u8]) -> Result<usize, Error> {
+        if !matches!(self.state, State::Connected) || self.close_sent {
+            return Err(if self.state.is_handshaking() {
+                Error::NotConnected
+            } else {
+                Error::Closed
+            });
+        }
+        let room = self
+            .tx
+            .len()
+            .saturating_sub(self.tx_len + HEADER_LEN + PROTECTED_OVERHEAD);
+        let n = data.len().min(self.peer_max_fragment).min(room);
+        if n == 0 && !data.is_empty() {
+            return Ok(0);
+        }
+        let start = self.tx_len + HEADER_LEN;
+        let dst = self
+            .tx
+            .get_mut(start..start + n)
+            .ok_or(Error::BufferTooSmall)?;
+        dst.copy_from_slice(data.get(..n).ok_or(Error::BufferTooSmall)?);
+        self.seal(content_type::APPLICATION_DATA, n)?;
+        Ok(n)
+    }
+
+    /// Queues close_notify (RFC 8446 §6.1). Nothing may be written afterwards; received
+    /// data is still delivered.
+    pub fn close(&mut self) -> Result<(), Error> {
+        if self.close_sent || matches!(self.state, State::Failed) {
+            return Ok(());
+        }
+        self.send_alert(AlertLevel::Warning, AlertDescription::CLOSE_NOTIFY)?;
+        self.close_sent = true;
+        Ok(())
+    }
+
+    /// Queues a fatal alert and fails the connection (for example when the application
+    /// rejects the negotiated ALPN).
+    pub fn send_fatal_alert(&mut self, description: AlertDescription) -> Result<(), Error> {
+        if matches!(self.state, State::Failed) {
+            return Err(Error::Closed);
+        }
+        let r = self.send_alert(AlertLevel::Fatal, description);
+        self.state = State::Failed;
+        r
+    }
+
+    /// Asks for fresh traffic keys in both directions (RFC 8446 §4.6.3).
+    pub fn request_key_update(&mut self) -> Result<(), Error> {
+        if !matches!(self.state, State::Connected) || self.close_sent {
+            return Err(Error::NotConnected);
+        }
+        self.send_key_update(true)
+    }
+
+    // ---- internals ----
+
+    fn fail(&mut self, e: Error) {
+        if let Some(alert) = e.alert() {
+            let _ = self.send_alert(AlertLevel::Fatal, alert);
+        }
+        self.state = State::Failed;
+    }
+
+    fn send_alert(&mut self, level: AlertLevel, desc: AlertDescription) -> Result<(), Error> {
+        let body = Alert {
+            level: level.to_u8(),
+            description: desc,
+        }
+        .to_bytes();
+        let start = self.tx_len + HEADER_LEN;
+        let dst = self
+            .tx
+            .get_mut(start..start + 2)
+            .ok_or(Error::BufferTooSmall)?;
+        dst.copy_from_slice(&body);
+        self.seal(content_type::ALERT, 2)
+    }
+
+    pub(crate) fn send_key_update(&mut self, request: bool) -> Result<(), Error> {
+        let start = self.tx_len + HEADER_LEN;
+        let msg = [msg_type::KEY_UPDATE, 0, 0, 1, u8::from(request)];
+        let dst = self
+            .tx
+            .get_mut(start..start + msg.len())
+            .ok_or(Error::BufferTooSmall)?;
+        dst.copy_from_slice(&msg);
+        self.seal(content_type::HANDSHAKE, msg.len())?;
+        let suite = self.suite.ok_or(Error::UnexpectedMessage)?;
+        self.client_app_secret =
+            crypto::next_traffic_secret(suite.hash(), self.client_app_secret.as_bytes());
+        self.write_key = Some(RecordProtection::new(
+            suite,
+            self.client_app_secret.as_bytes(),
+        )?);
+        Ok(())
+    }
+
+    /// Turns the `len` bytes at `tx[tx_len + 5..]` into a record: protected with the write
+    /// key when there is one (RFC 8446 §5.2), plaintext before.
+    pub(crate) fn seal(&mut self, ty: u8, len: usize) -> Result<(), Error> {
+        let start = self.tx_len;
+        let body = start + HEADER_LEN;
+        let total_body = match self.write_key.as_mut() {
+            None => len,
+            Some(key) => {
+                let inner = len + 1;
+                let outer = inner + crypto::TAG_LEN;
+                let end = body + outer;
+                if end > self.tx.len() {
+                    return Err(Error::BufferTooSmall);
+                }
+                let hdr = RecordHeader {
+                    content_type: content_type::APPLICATION_DATA,
+                    legacy_version: hs::LEGACY_VERSION,
+                    length: u16::try_from(outer).map_err(|_| Error::BufferTooSmall)?,
+                }
+                .to_bytes();
+                let data = self
+                    .tx
+                    .get_mut(body..body + inner)
+                    .ok_or(Error::BufferTooSmall)?;
+                if let Some(last) = data.last_mut() {
+                    *last = ty;
+                }
+                let tag = key.encrypt(&hdr, data)?;
+                let tag_dst = self
+                    .tx
+                    .get_mut(body + inner..end)
+                    .ok_or(Error::BufferTooSmall)?;
+                tag_dst.copy_from_slice(&tag);
+                outer
+            }
+        };
+        let outer_type = if self.write_key.is_some() {
+            content_type::APPLICATION_DATA
+        } else {
+            ty
+        };
+        let hdr = RecordHeader {
+            content_type: outer_type,
+            legacy_version: hs::LEGACY_VERSION,
+            length: u16::try_from(total_body).map_err(|_| Error::BufferTooSmall)?,
+        }
+        .to_bytes();
+        let dst = self
+            .tx
+            .get_mut(start..start + HEADER_LEN)
+            .ok_or(Error::BufferTooSmall)?;
+        dst.copy_from_slice(&hdr);
+        self.tx_len = body + total_body;
+        Ok(())
+    }
+
+    /// Like [`Connection::seal`] for handshake bytes that may exceed the peer's record
+    /// limit (a client certificate chain under max_fragment_length or record_size_limit):
+    /// the plaintext moves to the end of the buffer and is sealed in record-sized pieces.
+    pub(crate) fn seal_handshake(&mut self, len: usize) -> Result<(), Error> {
+        let max = self.peer_max_fragment.max(1);
+        if len <= max {
+            return self.seal(content_type::HANDSHAKE, len);
+        }
+        let pieces = len.div_ceil(max);
+        let overhead = pieces * (HEADER_LEN + PROTECTED_OVERHEAD);
+        let src_at = self
+            .tx
+            .len()
+            .checked_sub(len)
+            .ok_or(Error::BufferTooSmall)?;
+        if self.tx_len + len + overhead > self.tx.len() {
+            return Err(Error::BufferTooSmall);
+        }
+        let body = self.tx_len + HEADER_LEN;
+        move_bytes(self.tx, body..body + len, src_at);
+        let mut done = 0;
+        while done < len {
+            let n = max.min(len - done);
+            let from = src_at + done;
+            let to = self.tx_len + HEADER_LEN;
+            move_bytes(self.tx, from..from + n, to);
+            self.seal(content_type::HANDSHAKE, n)?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Queues a change_cipher_spec record once, in middlebox compatibility mode (RFC 8446 §D.4).
+    pub(crate) fn maybe_send_ccs(&mut self) -> Result<(), Error> {
+        if !self.config.middlebox_compat || self.ccs_sent {
+            return Ok(());
+        }
+        let start = self.tx_len;
+        let rec = [content_type::CHANGE_CIPHER_SPEC, 3, 3, 0, 1, 1];
+        let dst = self
+            .tx
+            .get_mut(start..start + rec.len())
+            .ok_or(Error::BufferTooSmall)?;
+        dst.copy_from_slice(&rec);
+        self.tx_len += rec.len();
+        self.ccs_sent = true;
+        Ok(())
+    }
+
+    fn apply_discards(&mut self) {
+        let used = self.hs_len + self.raw_len;
+        if self.discard_hs > 0 {
+            let from = (self.hs_keep + self.discard_hs).min(used);
+            move_bytes(self.rx, from..used, self.hs_keep);
+            let n = from.saturating_sub(self.hs_keep);
+            self.hs_len = self.hs_len.saturating_sub(n);
+            self.discard_hs = 0;
+        }
+        if self.discard_raw > 0 {
+            let used = self.hs_len + self.raw_len;
+            let from = (self.hs_len + self.discard_raw).min(used);
+            move_bytes(self.rx, from..used, self.hs_len);
+            self.raw_len = self
+                .raw_len
+                .saturating_sub(from.saturating_sub(self.hs_len));
+            self.discard_raw = 0;
+        }
+    }
+
+    /// Drops the kept handshake prefix (the server Certificate) once it is no longer needed.
+    pub(crate) fn release_kept(&mut self) {
+        let used = self.hs_len + self.raw_len;
+        let keep = self.hs_keep.min(self.hs_len);
+        move_bytes(self.rx, keep..used, 0);
+        self.hs_len -= keep;
+        self.hs_keep = 0;
+    }
+
+    /// Handles one complete record at the start of the raw region.
+    fn open_record(&mut self, hdr: RecordHeader) -> Result<Option<Ev>, Error> {
+        let rec_start = self.hs_len;
+        let body = rec_start + HEADER_LEN;
+        let total = hdr.total_len();
+        let body_len = usize::from(hdr.length);
+        match hdr.content_type {
+            content_type::CHANGE_CIPHER_SPEC => {
+                // Ignored during the handshake only, and only in its one legal form (RFC 8446 §5).
+                let b = self.rx.get(body..body + body_len).unwrap_or(&[]);
+                if !self.state.is_handshaking() || b != [1] {
+                    return Err(Error::UnexpectedMessage);
+                }
+                self.discard_raw = total;
+                Ok(None)
+            }
+            content_type::APPLICATION_DATA => {
+                let key = self.read_key.as_mut().ok_or(Error::UnexpectedMessage)?;
+                if body_len < PROTECTED_OVERHEAD {
+                    return Err(Error::Malformed(crate::wire::WireError::BadLength));
+                }
+                let ct_len = body_len - crypto::TAG_LEN;
+                let mut tag = [0u8; crypto::TAG_LEN];
+                tag.copy_from_slice(
+                    self.rx
+                        .get(body + ct_len..body + body_len)
+                        .ok_or(Error::BufferTooSmall)?,
+                );
+                let aad = hdr.to_bytes();
+                let data = self
+                    .rx
+                    .get_mut(body..body + ct_len)
+                    .ok_or(Error::BufferTooSmall)?;
+                key.decrypt(&aad, data, &tag)?;
+                // Strip zero padding; the last non-zero byte is the real type (RFC 8446 §5.4).
+                let pos = data
+                    .iter()
+                    .rposition(|b| *b != 0)
+                    .ok_or(Error::UnexpectedMessage)?;
+                let inner_type = data.get(pos).copied().unwrap_or(0);
+                if pos > self.own_max_fragment {
+                    return Err(Error::Illegal(Violation::RecordTooLong));
+                }
+                self.deliver(inner_type, body, pos, total)
+            }
+            ty => {
+                if self.read_key.is_some() {
+                    return Err(Error::UnexpectedMessage);
+                }
+                self.deliver(ty, body, body_len, total)
+            }
+        }
+    }
+
+    /// Routes a plaintext fragment at `rx[at..at + len]` of a record of `total` bytes.
+    fn deliver(
+        &mut self,
+        ty: u8,
+        at: usize,
+        len: usize,
+        total: usize,
+    ) -> Result<Option<Ev>, Error> {
+        match ty {
+            content_type::HANDSHAKE => {
+                if len == 0 {
+                    return Err(Error::UnexpectedMessage);
+                }
+                if matches!(self.state, State::Closed) {
+                    self.discard_raw = total;
+                    return Ok(None);
+                }
+                // Append the fragment to the handshake region, then close the gap.
+                let used = self.hs_len + self.raw_len;
+                move_bytes(self.rx, at..at + len, self.hs_len);
+                move_bytes(self.rx, self.hs_len + total..used, self.hs_len + len);
+                self.hs_len += len;
+                self.raw_len = self.raw_len.saturating_sub(total);
+                Ok(None)
+            }
+            content_type::ALERT => {
+                let body = self.rx.get(at..at + len).unwrap_or(&[]);
+                let alert = Alert::parse(body)?;
+                self.discard_raw = total;
+                if alert.description == AlertDescription::CLOSE_NOTIFY {
+                    self.close_received = true;
+                    if !self.close_sent {
+                        self.close()?;
+                    }
+                    self.state = State::Closed;
+                    return Ok(Some(Ev::Closed));
+                }
+                if alert.description == AlertDescription::USER_CANCELED {
+                    return Ok(None);
+                }
+                self.state = State::Failed;
+                Err(Error::AlertReceived(alert.description))
+            }
+            content_type::APPLICATION_DATA => {
+                if !matches!(self.state, State::Connected) || self.hs_len > self.hs_keep {
+                    return Err(Error::UnexpectedMessage);
+                }
+                self.discard_raw = total;
+                Ok(Some(Ev::Data(at, at + len)))
+            }
+            _ => Err(Error::UnexpectedMessage),
+        }
+    }
+
+    /// True when handshake bytes beyond the current message are buffered: a key change
+    /// must fall on a record boundary (RFC 8446 §5.1).
+    pub(crate) fn handshake_bytes_after(&self, start: usize, total: usize) -> bool {
+        self.hs_len > start + total
+    }
+}
+
+/// `copy_within` that does nothing instead of panicking on a range outside `buf` (E4:
+/// the callers keep their ranges inside the buffer, and a broken invariant must not turn
+/// into a panic reachable from network input).
+fn move_bytes(buf: &mut [u8], src: core::ops::Range<usize>, dest: usize) {
+    let len = src.end.saturating_sub(src.start);
+    if src.start <= src.end && src.end <= buf.len() && dest.saturating_add(len) <= buf.len() {
+        buf.copy_within(src, dest);
+    }
+}
+
+impl<R> core::fmt::Debug for Connection<'_, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("server_name", &self.server_name)
+            .field("state", &self.state.name())
+            .field("suite", &self.suite)
+            .field("summary", &self.summary)
+            .finish_non_exhaustive()
+    }
+}

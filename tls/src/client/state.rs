@@ -1,0 +1,769 @@
+//! Handshake states (RFC 8446 §A.1). Each state struct handles only the messages allowed
+//! in it; anything else is `unexpected_message`.
+
+use crate::crypto::{
+    self, CipherSuite, HashAlg, KeyExchange, KeySchedule, NamedGroup, RecordProtection, Secret,
+    SignatureScheme, Transcript,
+};
+use crate::wire::handshake::{
+    self as hs, msg_type, Certificate, CertificateRequest, CertificateVerify, ClientHello,
+    EncryptedExtensions, NewSessionTicket, PskIdentity, ServerHello,
+};
+use crate::wire::record::{content_type, RecordHeader, HEADER_LEN};
+use crate::wire::{WireError, Writer};
+
+use super::{
+    ClientConfig, Connection, Error, Ev, HandshakeSummary, KeyExchangeMode, PskMode,
+    ResumptionOffer, Violation,
+};
+
+pub(crate) enum State {
+    WaitServerHello(WaitServerHello),
+    WaitEncryptedExtensions(Negotiated),
+    WaitCertificateOrRequest(Negotiated),
+    WaitCertificate(Negotiated),
+    WaitCertificateVerify(Negotiated),
+    WaitFinished(Negotiated),
+    Connected,
+    Closed,
+    Failed,
+}
+
+impl State {
+    pub(crate) fn is_handshaking(&self) -> bool {
+        !matches!(self, State::Connected | State::Closed | State::Failed)
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            State::WaitServerHello(_) => "WaitServerHello",
+            State::WaitEncryptedExtensions(_) => "WaitEncryptedExtensions",
+            State::WaitCertificateOrRequest(_) => "WaitCertificateOrRequest",
+            State::WaitCertificate(_) => "WaitCertificate",
+            State::WaitCertificateVerify(_) => "WaitCertificateVerify",
+            State::WaitFinished(_) => "WaitFinished",
+            State::Connected => "Connected",
+            State::Closed => "Closed",
+            State::Failed => "Failed",
+        }
+    }
+}
+
+/// ClientHello sent; waiting for ServerHello or HelloRetryRequest.
+pub(crate) struct WaitServerHello {
+    kx: Option<KeyExchange>,
+    retry_suite: Option<CipherSuite>,
+}
+
+/// A CertificateRequest to answer after the server's Finished.
+pub(crate) struct CertRequest {
+    context: heapless::Vec<u8, 255>,
+    use_signer: bool,
+}
+
+/// ServerHello processed: handshake keys in place.
+pub(crate) struct Negotiated {
+    schedule: KeySchedule,
+    client_hs: Secret,
+    server_hs: Secret,
+    suite: CipherSuite,
+    kex: KeyExchangeMode,
+    offer_declined: bool,
+    retried: bool,
+    cert_request: Option<CertRequest>,
+    /// Range of the server's end-entity certificate in the receive buffer (kept for
+    /// CertificateVerify).
+    end_entity: (usize, usize),
+}
+
+type Step = Result<(State, Option<Ev>), Error>;
+
+/// Queues ClientHello1 and returns the first state.
+pub(crate) fn start<R: rand_core::CryptoRng>(conn: &mut Connection<'_, R>) -> Result<State, Error> {
+    let first = *conn
+        .config
+        .groups
+        .first()
+        .ok_or(Error::EmptyConfiguration)?;
+    let psk_only = conn.offer.is_some() && conn.config.psk_mode == PskMode::AllowPskOnly;
+    // psk_ke resumption: no key share at all, so no public-key operation (issue: zero-PK
+    // resumption). A server that wants (EC)DHE asks for a share with HelloRetryRequest.
+    let kx = if psk_only {
+        None
+    } else {
+        Some(KeyExchange::generate(first, &mut conn.rng)?)
+    };
+    let pk = kx.as_ref().map(|k| k.public_key());
+    let share = match (&kx, &pk) {
+        (Some(k), Some(p)) => Some((k.group().to_u16(), p.as_slice())),
+        _ => None,
+    };
+    let inputs = HelloInputs {
+        config: conn.config,
+        server_name: conn.server_name,
+        offer: conn.offer.as_ref().map(|o| o.view()),
+        random: &conn.random,
+        session_id: conn.session_id.get(..conn.session_id_len).unwrap_or(&[]),
+        suites: &conn.suites,
+    };
+    write_client_hello(
+        conn.tx,
+        &mut conn.tx_len,
+        &mut conn.transcript,
+        &inputs,
+        share,
+        None,
+        0x0301,
+    )?;
+    Ok(State::WaitServerHello(WaitServerHello {
+        kx,
+        retry_suite: None,
+    }))
+}
+
+struct HelloInputs<'x> {
+    config: &'x ClientConfig<'x>,
+    server_name: &'x str,
+    offer: Option<ResumptionOffer<'x>>,
+    random: &'x [u8; 32],
+    session_id: &'x [u8],
+    suites: &'x [u16],
+}
+
+/// Writes a ClientHello record (with its PSK binder, RFC 8446 §4.2.11.2) and adds it to the
+/// transcript.
+fn write_client_hello(
+    tx: &mut [u8],
+    tx_len: &mut usize,
+    transcript: &mut Transcript,
+    inp: &HelloInputs<'_>,
+    key_share: Option<(u16, &[u8])>,
+    cookie: Option<&[u8]>,
+    record_version: u16,
+) -> Result<(), Error> {
+    let mut groups: heapless::Vec<u16, 4> = heapless::Vec::new();
+    for g in inp.config.groups {
+        if !groups.contains(&g.to_u16()) {
+            groups
+                .push(g.to_u16())
+                .map_err(|_| Error::EmptyConfiguration)?;
+        }
+    }
+    let mut sigs: heapless::Vec<u16, 9> = heapless::Vec::new();
+    for s in SignatureScheme::OFFERED {
+        let _ = sigs.push(s.to_u16());
+    }
+    let mut sigs_cert: heapless::Vec<u16, 9> = heapless::Vec::new();
+    for s in SignatureScheme::OFFERED_CERT {
+        let _ = sigs_cert.push(s.to_u16());
+    }
+    // signature_algorithms_cert is only needed when it differs (RFC 8446 §4.2.3).
+    let sigs_cert: &[u16] = if sigs_cert == sigs { &[] } else { &sigs_cert };
+    let server_name = if inp.server_name.parse::<core::net::IpAddr>().is_ok() {
+        None
+    } else {
+        Some(inp.server_name)
+    };
+    let psk_modes: &[u8] = match inp.config.psk_mode {
+        PskMode::DheOnly => &[hs::PSK_DHE_KE],
+        PskMode::AllowPskOnly => &[hs::PSK_KE],
+    };
+    let psk = inp.offer.map(|o| PskIdentity {
+        identity: o.ticket,
+        obfuscated_ticket_age: o.obfuscated_age(),
+        binder_len: o.suite.hash().output_len(),
+    });
+    let hello = ClientHello {
+        random: inp.random,
+        session_id: inp.session_id,
+        cipher_suites: inp.suites,
+        server_name,
+        groups: &groups,
+        key_share,
+        signature_algorithms: &sigs,
+        signature_algorithms_cert: sigs_cert,
+        alpn: inp.config.alpn,
+        cookie,
+        max_fragment_length: inp.config.max_fragment_length.map(|m| m.code()),
+        record_size_limit: inp.config.record_size_limit,
+        psk_modes,
+        psk,
+    };
+    let rec = *tx_len;
+    let body = rec + HEADER_LEN;
+    let out = tx.get_mut(body..).ok_or(Error::BufferTooSmall)?;
+    let emitted = hello.emit(out)?;
+    if let Some(offer) = inp.offer {
+        let hash = offer.suite.hash();
+        let binder_key = KeySchedule::early(hash, Some(offer.psk)).binder_key(true);
+        let partial = out.get(..emitted.binders_at).ok_or(Error::BufferTooSmall)?;
+        let th = transcript.hash_with(hash, partial);
+        let binder = crypto::finished_verify_data(hash, binder_key.as_bytes(), th.as_bytes());
+        let dst = out
+            .get_mut(emitted.binder_at..emitted.binder_at + binder.len())
+            .ok_or(Error::BufferTooSmall)?;
+        dst.copy_from_slice(binder.as_bytes());
+    }
+    let msg = out.get(..emitted.len).ok_or(Error::BufferTooSmall)?;
+    transcript.update(msg);
+    let hdr = RecordHeader {
+        content_type: content_type::HANDSHAKE,
+        legacy_version: record_version,
+        length: u16::try_from(emitted.len).map_err(|_| Error::BufferTooSmall)?,
+    }
+    .to_bytes();
+    tx.get_mut(rec..body)
+        .ok_or(Error::BufferTooSmall)?
+        .copy_from_slice(&hdr);
+    *tx_len = body + emitted.len;
+    Ok(())
+}
+
+/// Offset of `inner` within `outer` (both views of the receive buffer).
+fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
+    (inner.as_ptr() as usize).wrapping_sub(outer.as_ptr() as usize)
+}
+
+fn range_in(outer: &[u8], inner: &[u8]) -> (usize, usize) {
+    let a = offset_in(outer, inner);
+    (a, a + inner.len())
+}
+
+/// Dispatches the handshake message at `rx[start..start + total]`.
+pub(crate) fn handle<R: rand_core::CryptoRng>(
+    conn: &mut Connection<'_, R>,
+    ty: u8,
+    start: usize,
+    total: usize,
+) -> Result<Option<Ev>, Error> {
+    let state = core::mem::replace(&mut conn.state, State::Failed);
+    let (next, ev) = match state {
+        State::WaitServerHello(s) => s.handle(conn, ty, start, total)?,
+        State::WaitEncryptedExtensions(n) if ty == msg_type::ENCRYPTED_EXTENSIONS => {
+            n.encrypted_extensions(conn, start, total)?
+        }
+        State::WaitCertificateOrRequest(n) => match ty {
+            msg_type::CERTIFICATE_REQUEST => n.certificate_request(conn, start, total)?,
+            msg_type::CERTIFICATE => n.certificate(conn, start, total)?,
+            // C32: a full handshake must authenticate the server.
+            msg_type::FINISHED | msg_type::CERTIFICATE_VERIFY => {
+                return Err(Error::ServerNotAuthenticated)
+            }
+            _ => return Err(Error::UnexpectedMessage),
+        },
+        State::WaitCertificate(n) => match ty {
+            msg_type::CERTIFICATE => n.certificate(conn, start, total)?,
+            msg_type::FINISHED | msg_type::CERTIFICATE_VERIFY => {
+                return Err(Error::ServerNotAuthenticated)
+            }
+            _ => return Err(Error::UnexpectedMessage),
+        },
+        State::WaitCertificateVerify(n) => match ty {
+            msg_type::CERTIFICATE_VERIFY => n.certificate_verify(conn, start, total)?,
+            msg_type::FINISHED => return Err(Error::ServerNotAuthenticated),
+            _ => return Err(Error::UnexpectedMessage),
+        },
+        State::WaitFinished(n) => match ty {
+            msg_type::FINISHED => n.finished(conn, start, total)?,
+            // C32: the server accepted the PSK, so it must not present a certificate.
+            msg_type::CERTIFICATE => return Err(Error::CertificateWithPsk),
+            _ => return Err(Error::UnexpectedMessage),
+        },
+        State::Connected => connected(conn, ty, start, total)?,
+        State::Closed => (State::Closed, None),
+        _ => return Err(Error::UnexpectedMessage),
+    };
+    conn.state = next;
+    Ok(ev)
+}
+
+fn message(rx: &[u8], start: usize, total: usize) -> Result<(&[u8], &[u8]), Error> {
+    let msg = rx
+        .get(start..start + total)
+        .ok_or(Error::Malformed(WireError::Truncated))?;
+    let body = msg
+        .get(hs::HEADER_LEN..)
+        .ok_or(Error::Malformed(WireError::Truncated))?;
+    Ok((msg, body))
+}
+
+impl WaitServerHello {
+    fn handle<R: rand_core::CryptoRng>(
+        self,
+        conn: &mut Connection<'_, R>,
+        ty: u8,
+        start: usize,
+        total: usize,
+    ) -> Step {
+        if ty != msg_type::SERVER_HELLO {
+            return Err(Error::UnexpectedMessage);
+        }
+        let (msg, body) = message(conn.rx, start, total)?;
+        let sh = ServerHello::parse(body)?;
+        match sh.selected_version {
+            None => return Err(Error::ProtocolVersion),
+            Some(hs::TLS13) => {}
+            Some(_) => return Err(Error::Malformed(WireError::IllegalValue)),
+        }
+        if sh.session_id != conn.session_id.get(..conn.session_id_len).unwrap_or(&[]) {
+            return Err(Error::Illegal(Violation::SessionIdMismatch));
+        }
+        let suite = CipherSuite::from_u16(sh.cipher_suite)
+            .filter(|s| conn.suites.contains(&s.to_u16()))
+            .ok_or(Error::Illegal(Violation::SuiteNotOffered))?;
+        if sh.is_retry_request {
+            let group = sh.key_share.map(|(g, _)| g);
+            let cookie = sh.cookie.map(|c| range_in(conn.rx, c));
+            return self.retry(conn, group, cookie, suite, start, total);
+        }
+        if let Some(rs) = self.retry_suite {
+            if rs != suite {
+                return Err(Error::Illegal(Violation::SuiteChangedAfterRetry));
+            }
+        }
+        // C31: the selected identity must be the one offered, with a suite of its hash.
+        let psk = match sh.selected_identity {
+            None => None,
+            Some(i) => {
+                let offer = conn
+                    .offer
+                    .as_ref()
+                    .map(|o| o.view())
+                    .ok_or(Error::Illegal(Violation::PskNotOffered))?;
+                if i != 0 {
+                    return Err(Error::Illegal(Violation::PskIdentityNotOffered));
+                }
+                if suite.hash() != offer.suite.hash() {
+                    return Err(Error::Illegal(Violation::PskSuiteHashMismatch));
+                }
+                Some(offer.psk)
+            }
+        };
+        let dhe = match (sh.key_share, self.kx) {
+            (Some((group, key)), Some(kx)) => {
+                if group != kx.group().to_u16() {
+                    return Err(Error::Illegal(Violation::KeyShareGroupMismatch));
+                }
+                Some(kx.agree(key)?)
+            }
+            (Some(_), None) => return Err(Error::Illegal(Violation::KeyShareGroupMismatch)),
+            (None, _) => {
+                if psk.is_none() {
+                    return Err(Error::MissingKeyShare);
+                }
+                // C31: psk_ke only when offered; otherwise psk_dhe_ke needs the key share.
+                if conn.config.psk_mode != PskMode::AllowPskOnly {
+                    return Err(Error::MissingKeyShare);
+                }
+                None
+            }
+        };
+        let kex = match (psk.is_some(), dhe.is_some()) {
+            (false, _) => KeyExchangeMode::Full,
+            (true, true) => KeyExchangeMode::PskDhe,
+            (true, false) => KeyExchangeMode::Psk,
+        };
+        let hash = suite.hash();
+        conn.transcript.select(hash);
+        conn.transcript.update(msg);
+        if conn.handshake_bytes_after(start, total) {
+            return Err(Error::UnexpectedMessage);
+        }
+        let schedule =
+            KeySchedule::early(hash, psk).into_handshake(dhe.as_ref().map(|s| s.as_bytes()));
+        let th = conn.transcript.current_hash();
+        let client_hs = schedule.client_handshake_traffic_secret(th.as_bytes());
+        let server_hs = schedule.server_handshake_traffic_secret(th.as_bytes());
+        conn.read_key = Some(RecordProtection::new(suite, server_hs.as_bytes())?);
+        conn.write_key = Some(RecordProtection::new(suite, client_hs.as_bytes())?);
+        conn.suite = Some(suite);
+        let next = Negotiated {
+            schedule,
+            client_hs,
+            server_hs,
+            suite,
+            kex,
+            offer_declined: conn.offer.is_some() && psk.is_none(),
+            retried: self.retry_suite.is_some(),
+            cert_request: None,
+            end_entity: (0, 0),
+        };
+        Ok((State::WaitEncryptedExtensions(next), None))
+    }
+
+    /// HelloRetryRequest (RFC 8446 §4.1.4): send ClientHello2 with the requested share
+    /// and the cookie, the PSK repeated with a binder over the new transcript.
+    fn retry<R: rand_core::CryptoRng>(
+        self,
+        conn: &mut Connection<'_, R>,
+        hrr_group: Option<u16>,
+        cookie: Option<(usize, usize)>,
+        suite: CipherSuite,
+        start: usize,
+        total: usize,
+    ) -> Step {
+        if self.retry_suite.is_some() {
+            return Err(Error::UnexpectedMessage);
+        }
+        let requested = match hrr_group {
+            None => None,
+            Some(g) => {
+                let group = NamedGroup::from_u16(g)
+                    .filter(|g| conn.config.groups.contains(g))
+                    .ok_or(Error::Illegal(Violation::RetryGroupInvalid))?;
+                if self.kx.as_ref().map(|k| k.group()) == Some(group) {
+                    return Err(Error::Illegal(Violation::RetryGroupInvalid));
+                }
+                Some(group)
+            }
+        };
+        if requested.is_none() && cookie.is_none() {
+            return Err(Error::Illegal(Violation::RetryChangesNothing));
+        }
+        if conn.handshake_bytes_after(start, total) {
+            return Err(Error::UnexpectedMessage);
+        }
+        let hash: HashAlg = suite.hash();
+        conn.transcript.select(hash);
+        conn.transcript.replace_with_message_hash(hash);
+        let msg = conn
+            .rx
+            .get(start..start + total)
+            .ok_or(Error::UnexpectedMessage)?;
+        conn.transcript.update(msg);
+        let kx = match requested {
+            Some(g) => Some(KeyExchange::generate(g, &mut conn.rng)?),
+            None => self.kx,
+        };
+        conn.maybe_send_ccs()?;
+        let pk = kx.as_ref().map(|k| k.public_key());
+        let share = match (&kx, &pk) {
+            (Some(k), Some(p)) => Some((k.group().to_u16(), p.as_slice())),
+            _ => None,
+        };
+        let cookie = cookie.and_then(|(a, b)| conn.rx.get(a..b));
+        let inputs = HelloInputs {
+            config: conn.config,
+            server_name: conn.server_name,
+            offer: conn.offer.as_ref().map(|o| o.view()),
+            random: &conn.random,
+            session_id: conn.session_id.get(..conn.session_id_len).unwrap_or(&[]),
+            suites: &conn.suites,
+        };
+        write_client_hello(
+            conn.tx,
+            &mut conn.tx_len,
+            &mut conn.transcript,
+            &inputs,
+            share,
+            cookie,
+            hs::LEGACY_VERSION,
+        )?;
+        Ok((
+            State::WaitServerHello(WaitServerHello {
+                kx,
+                retry_suite: Some(suite),
+            }),
+            None,
+        ))
+    }
+}
+
+impl Negotiated {
+    fn encrypted_extensions<R>(
+        self,
+        conn: &mut Connection<'_, R>,
+        start: usize,
+        total: usize,
+    ) -> Step {
+        let (msg, body) = message(conn.rx, start, total)?;
+        let ee = EncryptedExtensions::parse(body)?;
+        if ee.early_data {
+            return Err(Error::Illegal(Violation::EarlyDataNotOffered));
+        }
+        let config = conn.config;
+        if let Some(p) = ee.alpn {
+            let i = config
+                .alpn
+                .iter()
+                .position(|o| *o == p)
+                .ok_or(Error::Illegal(Violation::AlpnNotOffered))?;
+            conn.alpn_index = Some(i);
+        }
+        let mut own = crate::wire::record::MAX_PLAINTEXT;
+        match (ee.max_fragment_length, config.max_fragment_length) {
+            (None, _) => {}
+            (Some(code), Some(m)) if code == m.code() => {
+                conn.peer_max_fragment = conn.peer_max_fragment.min(m.bytes());
+                own = own.min(m.bytes());
+            }
+            (Some(_), _) => return Err(Error::Illegal(Violation::MaxFragmentLengthMismatch)),
+        }
+        if let Some(limit) = ee.record_size_limit {
+            let ours = config
+                .record_size_limit
+                .ok_or(Error::Illegal(Violation::RecordSizeLimitNotOffered))?;
+            // The limit counts the inner content type (RFC 8449 §4).
+            conn.peer_max_fragment = conn
+                .peer_max_fragment
+                .min(usize::from(limit).saturating_sub(1));
+            own = own.min(usize::from(ours).saturating_sub(1));
+        }
+        conn.own_max_fragment = own;
+        conn.transcript.update(msg);
+        let next = if self.kex == KeyExchangeMode::Full {
+            State::WaitCertificateOrRequest(self)
+        } else {
+            State::WaitFinished(self)
+        };
+        Ok((next, None))
+    }
+
+    fn certificate_request<R>(
+        mut self,
+        conn: &mut Connection<'_, R>,
+        start: usize,
+        total: usize,
+    ) -> Step {
+        let (msg, body) = message(conn.rx, start, total)?;
+        let cr = CertificateRequest::parse(body)?;
+        let mut context = heapless::Vec::new();
+        context
+            .extend_from_slice(cr.context)
+            .map_err(|_| Error::Malformed(WireError::BadLength))?;
+        let use_signer = conn
+            .config
+            .client_auth
+            .is_some_and(|s| cr.accepts(s.scheme().to_u16()));
+        conn.transcript.update(msg);
+        self.cert_request = Some(CertRequest {
+            context,
+            use_signer,
+        });
+        Ok((State::WaitCertificate(self), None))
+    }
+
+    fn certificate<R>(mut self, conn: &mut Connection<'_, R>, start: usize, total: usize) -> Step {
+        let (msg, body) = message(conn.rx, start, total)?;
+        let cert = Certificate::parse(body)?;
+        if !cert.context.is_empty() {
+            return Err(Error::Illegal(Violation::CertificateContextNotEmpty));
+        }
+        let mut certs = cert.certificates();
+        let end_entity = certs.next().ok_or(Error::Malformed(WireError::BadLength))?;
+        let mut intermediates: heapless::Vec<&[u8], { crypto::MAX_INTERMEDIATES }> =
+            heapless::Vec::new();
+        for c in certs {
+            intermediates
+                .push(c)
+                .map_err(|_| Error::Malformed(WireError::TooMany))?;
+        }
+        let config = conn.config;
+        if !config.skips_verification() {
+            let now = conn
+                .now_unix
+                .or(config.time_lower_bound)
+                .ok_or(Error::NoWallClock)?;
+            crypto::verify_server_chain(
+                end_entity,
+                &intermediates,
+                config.trust_anchors,
+                conn.server_name,
+                now,
+            )
+            .map_err(Error::Certificate)?;
+        }
+        self.end_entity = range_in(conn.rx, end_entity);
+        conn.transcript.update(msg);
+        // Keep the Certificate message in the buffer until CertificateVerify is checked.
+        conn.hs_keep = start + total;
+        conn.discard_hs = 0;
+        Ok((State::WaitCertificateVerify(self), None))
+    }
+
+    fn certificate_verify<R>(
+        self,
+        conn: &mut Connection<'_, R>,
+        start: usize,
+        total: usize,
+    ) -> Step {
+        let (msg, body) = message(conn.rx, start, total)?;
+        let cv = CertificateVerify::parse(body)?;
+        let scheme = SignatureScheme::from_u16(cv.scheme)
+            .filter(|s| SignatureScheme::OFFERED.contains(s))
+            .ok_or(Error::Illegal(Violation::SignatureSchemeNotOffered))?;
+        if !conn.config.skips_verification() {
+            let th = conn.transcript.current_hash();
+            let (a, b) = self.end_entity;
+            let ee = conn.rx.get(a..b).ok_or(Error::UnexpectedMessage)?;
+            crypto::verify_certificate_verify(ee, scheme, th.as_bytes(), cv.signature)
+                .map_err(|_| Error::BadCertificateVerify)?;
+        }
+        conn.transcript.update(msg);
+        conn.release_kept();
+        Ok((State::WaitFinished(self), None))
+    }
+
+    fn finished<R>(self, conn: &mut Connection<'_, R>, start: usize, total: usize) -> Step {
+        let (msg, body) = message(conn.rx, start, total)?;
+        let hash = self.suite.hash();
+        let th = conn.transcript.current_hash();
+        let expected = crypto::finished_verify_data(hash, self.server_hs.as_bytes(), th.as_bytes());
+        if !expected.ct_eq(body) {
+            return Err(Error::BadFinished);
+        }
+        conn.transcript.update(msg);
+        if conn.handshake_bytes_after(start, total) {
+            return Err(Error::UnexpectedMessage);
+        }
+        let schedule = self.schedule.into_master();
+        let th = conn.transcript.current_hash();
+        let client_ap = schedule.client_application_traffic_secret_0(th.as_bytes());
+        let server_ap = schedule.server_application_traffic_secret_0(th.as_bytes());
+        conn.read_key = Some(RecordProtection::new(self.suite, server_ap.as_bytes())?);
+
+        conn.maybe_send_ccs()?;
+        // The client's flight goes in one record: fewer bytes on the wire.
+        let body_at = conn.tx_len + HEADER_LEN;
+        let mut len = 0;
+        if let Some(cr) = &self.cert_request {
+            len += client_certificate(conn, body_at, cr)?;
+        }
+        let th = conn.transcript.current_hash();
+        let verify = crypto::finished_verify_data(hash, self.client_hs.as_bytes(), th.as_bytes());
+        let at = body_at + len;
+        let out = conn.tx.get_mut(at..).ok_or(Error::BufferTooSmall)?;
+        let mut w = Writer::new(out);
+        hs::emit_header(&mut w, msg_type::FINISHED, verify.len())?;
+        w.put(verify.as_bytes())?;
+        let n = w.len();
+        conn.transcript
+            .update(conn.tx.get(at..at + n).ok_or(Error::BufferTooSmall)?);
+        len += n;
+        conn.seal_handshake(len)?;
+        conn.write_key = Some(RecordProtection::new(self.suite, client_ap.as_bytes())?);
+        let th = conn.transcript.current_hash();
+        conn.resumption_master = schedule.resumption_master_secret(th.as_bytes());
+        conn.client_app_secret = client_ap;
+        conn.server_app_secret = server_ap;
+        let summary = HandshakeSummary {
+            resumed: self.kex != KeyExchangeMode::Full,
+            kex: self.kex,
+            suite: self.suite,
+            offer_declined: self.offer_declined,
+            retried: self.retried,
+        };
+        conn.summary = Some(summary);
+        Ok((State::Connected, Some(Ev::Complete(summary))))
+    }
+}
+
+/// Writes the client's Certificate (and CertificateVerify when a signer fits the server's
+/// signature_algorithms) at `tx[at..]`, adding both to the transcript (RFC 8446 §4.4.2).
+fn client_certificate<R>(
+    conn: &mut Connection<'_, R>,
+    at: usize,
+    cr: &CertRequest,
+) -> Result<usize, Error> {
+    let signer = if cr.use_signer {
+        conn.config.client_auth
+    } else {
+        None
+    };
+    let chain: &[&[u8]] = signer.map(|s| s.certificate_chain()).unwrap_or(&[]);
+    let out = conn.tx.get_mut(at..).ok_or(Error::BufferTooSmall)?;
+    let mut w = Writer::new(out);
+    w.u8(msg_type::CERTIFICATE)?;
+    let m = w.begin_len(3)?;
+    let c = w.begin_len(1)?;
+    w.put(&cr.context)?;
+    w.end_len(c)?;
+    let list = w.begin_len(3)?;
+    for cert in chain {
+        let e = w.begin_len(3)?;
+        w.put(cert)?;
+        w.end_len(e)?;
+        w.u16(0)?;
+    }
+    w.end_len(list)?;
+    w.end_len(m)?;
+    let cert_len = w.len();
+    conn.transcript.update(
+        conn.tx
+            .get(at..at + cert_len)
+            .ok_or(Error::BufferTooSmall)?,
+    );
+    let Some(signer) = signer.filter(|_| !chain.is_empty()) else {
+        return Ok(cert_len);
+    };
+    let th = conn.transcript.current_hash();
+    let mut content = [0u8; crypto::CERTIFICATE_VERIFY_CONTENT_MAX];
+    let content = crypto::certificate_verify_content(false, th.as_bytes(), &mut content);
+    let cv_at = at + cert_len;
+    // type(1) length(3) scheme(2) signature length(2), then the signature.
+    let sig_at = cv_at + 8;
+    let sig_out = conn.tx.get_mut(sig_at..).ok_or(Error::BufferTooSmall)?;
+    let sig_len = signer.sign(content, sig_out)?;
+    let head = conn
+        .tx
+        .get_mut(cv_at..sig_at)
+        .ok_or(Error::BufferTooSmall)?;
+    let mut w = Writer::new(head);
+    hs::emit_header(&mut w, msg_type::CERTIFICATE_VERIFY, 4 + sig_len)?;
+    w.u16(signer.scheme().to_u16())?;
+    w.u16(u16::try_from(sig_len).map_err(|_| Error::BufferTooSmall)?)?;
+    let cv_len = 8 + sig_len;
+    conn.transcript.update(
+        conn.tx
+            .get(cv_at..cv_at + cv_len)
+            .ok_or(Error::BufferTooSmall)?,
+    );
+    Ok(cert_len + cv_len)
+}
+
+/// Post-handshake messages (RFC 8446 §4.6).
+fn connected<R: rand_core::CryptoRng>(
+    conn: &mut Connection<'_, R>,
+    ty: u8,
+    start: usize,
+    total: usize,
+) -> Step {
+    let (_, body) = message(conn.rx, start, total)?;
+    match ty {
+        msg_type::NEW_SESSION_TICKET => {
+            let t = NewSessionTicket::parse(body)?;
+            let suite = conn.suite.ok_or(Error::UnexpectedMessage)?;
+            let psk =
+                crypto::resumption_psk(suite.hash(), conn.resumption_master.as_bytes(), t.nonce);
+            let ev = Ev::Ticket {
+                ticket: range_in(conn.rx, t.ticket),
+                nonce: range_in(conn.rx, t.nonce),
+                psk,
+                lifetime_s: t.lifetime,
+                age_add: t.age_add,
+                max_early_data: t.max_early_data,
+            };
+            Ok((State::Connected, Some(ev)))
+        }
+        msg_type::KEY_UPDATE => {
+            let requested = hs::parse_key_update(body)?;
+            if conn.handshake_bytes_after(start, total) {
+                return Err(Error::UnexpectedMessage);
+            }
+            let suite = conn.suite.ok_or(Error::UnexpectedMessage)?;
+            conn.server_app_secret =
+                crypto::next_traffic_secret(suite.hash(), conn.server_app_secret.as_bytes());
+            conn.read_key = Some(RecordProtection::new(
+                suite,
+                conn.server_app_secret.as_bytes(),
+            )?);
+            // RFC 8446 §4.6.3: answer update_requested with our own KeyUpdate.
+            if requested && !conn.close_sent {
+                conn.state = State::Connected;
+                conn.send_key_update(false)?;
+            }
+            Ok((State::Connected, None))
+        }
+        _ => Err(Error::UnexpectedMessage),
+    }
+}

@@ -1,0 +1,417 @@
+//! Cryptography of the TLS 1.3 client: transcript hash, key schedule, record protection, key
+//! exchange and certificate checks.
+//!
+//! Every primitive comes from RustCrypto (hashes, HMAC, HKDF, AEADs, X25519, P-256/P-384, Ed25519)
+//! and X.509 path validation from rustls-webpki; this module only arranges them the way RFC 8446
+//! requires. Nothing here allocates (E1), nothing reachable from network input panics (E4), and
+//! every secret lives in a [`Secret`] that is wiped when dropped.
+//!
+//! Signature algorithms: ECDSA P-256/P-384 and Ed25519 always. RSA (PKCS#1 v1.5 certificate
+//! signatures, RSA-PSS CertificateVerify) only with the opt-in `rsa` cargo feature, which
+//! **needs `alloc`** (a global allocator on a device) because the `rsa` crate's integers live
+//! on the heap; without it RSA schemes are neither offered nor accepted.
+
+mod cert;
+mod kx;
+mod record;
+#[cfg(feature = "rsa")]
+mod rsa;
+mod schedule;
+mod sig;
+mod signer;
+mod transcript;
+
+pub use cert::{
+    anchor_from_der, trust_fingerprint, verify_server_chain, CertError,
+    INSECURE_NO_VERIFY_FINGERPRINT, MAX_INTERMEDIATES,
+};
+pub use kx::KeyExchange;
+pub use record::{RecordProtection, TAG_LEN};
+pub use schedule::{
+    derive_secret, finished_verify_data, hkdf_expand_label, next_traffic_secret, resumption_psk,
+    KeySchedule, Stage,
+};
+pub use sig::{
+    certificate_verify_content, verify_certificate_verify, verify_client_certificate_verify,
+    CERTIFICATE_VERIFY_CONTENT_MAX, WEBPKI_ALGORITHMS,
+};
+pub use signer::{ClientCertSigner, P256Signer};
+pub use transcript::Transcript;
+
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// Largest hash output used by the supported suites (SHA-384).
+pub const MAX_HASH_LEN: usize = 48;
+
+/// Hash function of a TLS 1.3 cipher suite; it drives HKDF, HMAC and the transcript hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HashAlg {
+    /// SHA-256, for TLS_AES_128_GCM_SHA256 and TLS_CHACHA20_POLY1305_SHA256.
+    Sha256,
+    /// SHA-384, for TLS_AES_256_GCM_SHA384.
+    Sha384,
+}
+
+impl HashAlg {
+    /// Output length in bytes (`Hash.length` in RFC 8446 §7.1).
+    pub const fn output_len(self) -> usize {
+        match self {
+            HashAlg::Sha256 => 32,
+            HashAlg::Sha384 => 48,
+        }
+    }
+}
+
+/// TLS 1.3 cipher suites this client offers (RFC 8446 §B.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CipherSuite {
+    /// TLS_AES_128_GCM_SHA256 (0x1301).
+    Aes128GcmSha256,
+    /// TLS_AES_256_GCM_SHA384 (0x1302).
+    Aes256GcmSha384,
+    /// TLS_CHACHA20_POLY1305_SHA256 (0x1303).
+    Chacha20Poly1305Sha256,
+}
+
+impl CipherSuite {
+    /// Every supported suite, in the client's order of preference.
+    pub const ALL: [CipherSuite; 3] = [
+        CipherSuite::Aes128GcmSha256,
+        CipherSuite::Aes256GcmSha384,
+        CipherSuite::Chacha20Poly1305Sha256,
+    ];
+
+    /// Suite for a wire code point; `None` for anything not supported.
+    pub const fn from_u16(v: u16) -> Option<Self> {
+        match v {
+            0x1301 => Some(CipherSuite::Aes128GcmSha256),
+            0x1302 => Some(CipherSuite::Aes256GcmSha384),
+            0x1303 => Some(CipherSuite::Chacha20Poly1305Sha256),
+            _ => None,
+        }
+    }
+
+    /// Wire code point.
+    pub const fn to_u16(self) -> u16 {
+        match self {
+            CipherSuite::Aes128GcmSha256 => 0x1301,
+            CipherSuite::Aes256GcmSha384 => 0x1302,
+            CipherSuite::Chacha20Poly1305Sha256 => 0x1303,
+        }
+    }
+
+    /// Hash of the suite; a resumption PSK may only be used with suites of its hash (C31).
+    pub const fn hash(self) -> HashAlg {
+        match self {
+            CipherSuite::Aes256GcmSha384 => HashAlg::Sha384,
+            CipherSuite::Aes128GcmSha256 | CipherSuite::Chacha20Poly1305Sha256 => HashAlg::Sha256,
+        }
+    }
+
+    /// AEAD key length in bytes.
+    pub const fn key_len(self) -> usize {
+        match self {
+            CipherSuite::Aes128GcmSha256 => 16,
+            CipherSuite::Aes256GcmSha384 | CipherSuite::Chacha20Poly1305Sha256 => 32,
+        }
+    }
+}
+
+/// Key exchange groups (RFC 8446 §4.2.7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NamedGroup {
+    /// x25519 (0x001d).
+    X25519,
+    /// secp256r1 (0x0017).
+    Secp256r1,
+}
+
+impl NamedGroup {
+    /// Every supported group, in the client's order of preference.
+    pub const ALL: [NamedGroup; 2] = [NamedGroup::X25519, NamedGroup::Secp256r1];
+
+    /// Group for a wire code point; `None` for anything not supported.
+    pub const fn from_u16(v: u16) -> Option<Self> {
+        match v {
+            0x001d => Some(NamedGroup::X25519),
+            0x0017 => Some(NamedGroup::Secp256r1),
+            _ => None,
+        }
+    }
+
+    /// Wire code point.
+    pub const fn to_u16(self) -> u16 {
+        match self {
+            NamedGroup::X25519 => 0x001d,
+            NamedGroup::Secp256r1 => 0x0017,
+        }
+    }
+
+    /// Length of the key_share public value (X25519: 32, P-256 uncompressed point: 65).
+    pub const fn public_key_len(self) -> usize {
+        match self {
+            NamedGroup::X25519 => 32,
+            NamedGroup::Secp256r1 => 65,
+        }
+    }
+}
+
+/// Signature schemes (RFC 8446 §4.2.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SignatureScheme {
+    /// ecdsa_secp256r1_sha256 (0x0403).
+    EcdsaSecp256r1Sha256,
+    /// ecdsa_secp384r1_sha384 (0x0503).
+    EcdsaSecp384r1Sha384,
+    /// ed25519 (0x0807).
+    Ed25519,
+    /// rsa_pss_rsae_sha256 (0x0804).
+    RsaPssRsaeSha256,
+    /// rsa_pss_rsae_sha384 (0x0805).
+    RsaPssRsaeSha384,
+    /// rsa_pss_rsae_sha512 (0x0806).
+    RsaPssRsaeSha512,
+    /// rsa_pkcs1_sha256 (0x0401); certificates only, never CertificateVerify in TLS 1.3.
+    RsaPkcs1Sha256,
+    /// rsa_pkcs1_sha384 (0x0501); certificates only.
+    RsaPkcs1Sha384,
+    /// rsa_pkcs1_sha512 (0x0601); certificates only.
+    RsaPkcs1Sha512,
+}
+
+impl SignatureScheme {
+    /// Schemes offered in `signature_algorithms`: what this build can check in a
+    /// CertificateVerify (RFC 8446 §4.2.3). RSA-PSS only with the `rsa` feature.
+    #[cfg(not(feature = "rsa"))]
+    pub const OFFERED: &'static [SignatureScheme] = &[
+        SignatureScheme::EcdsaSecp256r1Sha256,
+        SignatureScheme::EcdsaSecp384r1Sha384,
+        SignatureScheme::Ed25519,
+    ];
+    /// Schemes offered in `signature_algorithms`: what this build can check in a
+    /// CertificateVerify (RFC 8446 §4.2.3).
+    #[cfg(feature = "rsa")]
+    pub const OFFERED: &'static [SignatureScheme] = &[
+        SignatureScheme::EcdsaSecp256r1Sha256,
+        SignatureScheme::EcdsaSecp384r1Sha384,
+        SignatureScheme::Ed25519,
+        SignatureScheme::RsaPssRsaeSha256,
+        SignatureScheme::RsaPssRsaeSha384,
+        SignatureScheme::RsaPssRsaeSha512,
+    ];
+
+    /// Schemes offered in `signature_algorithms_cert`: what this build can check in a
+    /// certificate signature. RSA (PKCS#1 v1.5 and PSS) only with the `rsa` feature.
+    #[cfg(not(feature = "rsa"))]
+    pub const OFFERED_CERT: &'static [SignatureScheme] = &[
+        SignatureScheme::EcdsaSecp256r1Sha256,
+        SignatureScheme::EcdsaSecp384r1Sha384,
+        SignatureScheme::Ed25519,
+    ];
+    /// Schemes offered in `signature_algorithms_cert`: what this build can check in a
+    /// certificate signature.
+    #[cfg(feature = "rsa")]
+    pub const OFFERED_CERT: &'static [SignatureScheme] = &[
+        SignatureScheme::EcdsaSecp256r1Sha256,
+        SignatureScheme::EcdsaSecp384r1Sha384,
+        SignatureScheme::Ed25519,
+        SignatureScheme::RsaPssRsaeSha256,
+        SignatureScheme::RsaPssRsaeSha384,
+        SignatureScheme::RsaPssRsaeSha512,
+        SignatureScheme::RsaPkcs1Sha256,
+        SignatureScheme::RsaPkcs1Sha384,
+        SignatureScheme::RsaPkcs1Sha512,
+    ];
+
+    /// Scheme for a wire code point; `None` for anything not known.
+    pub const fn from_u16(v: u16) -> Option<Self> {
+        match v {
+            0x0403 => Some(SignatureScheme::EcdsaSecp256r1Sha256),
+            0x0503 => Some(SignatureScheme::EcdsaSecp384r1Sha384),
+            0x0807 => Some(SignatureScheme::Ed25519),
+            0x0804 => Some(SignatureScheme::RsaPssRsaeSha256),
+            0x0805 => Some(SignatureScheme::RsaPssRsaeSha384),
+            0x0806 => Some(SignatureScheme::RsaPssRsaeSha512),
+            0x0401 => Some(SignatureScheme::RsaPkcs1Sha256),
+            0x0501 => Some(SignatureScheme::RsaPkcs1Sha384),
+            0x0601 => Some(SignatureScheme::RsaPkcs1Sha512),
+            _ => None,
+        }
+    }
+
+    /// Wire code point.
+    pub const fn to_u16(self) -> u16 {
+        match self {
+            SignatureScheme::EcdsaSecp256r1Sha256 => 0x0403,
+            SignatureScheme::EcdsaSecp384r1Sha384 => 0x0503,
+            SignatureScheme::Ed25519 => 0x0807,
+            SignatureScheme::RsaPssRsaeSha256 => 0x0804,
+            SignatureScheme::RsaPssRsaeSha384 => 0x0805,
+            SignatureScheme::RsaPssRsaeSha512 => 0x0806,
+            SignatureScheme::RsaPkcs1Sha256 => 0x0401,
+            SignatureScheme::RsaPkcs1Sha384 => 0x0501,
+            SignatureScheme::RsaPkcs1Sha512 => 0x0601,
+        }
+    }
+
+    /// Whether TLS 1.3 allows this scheme in a CertificateVerify (RFC 8446 §4.4.3 forbids
+    /// RSASSA-PKCS1-v1_5 there).
+    pub const fn allowed_in_certificate_verify(self) -> bool {
+        !matches!(
+            self,
+            SignatureScheme::RsaPkcs1Sha256
+                | SignatureScheme::RsaPkcs1Sha384
+                | SignatureScheme::RsaPkcs1Sha512
+        )
+    }
+}
+
+/// A key-schedule secret, traffic secret or hash output of up to 48 bytes.
+///
+/// Fixed-size so that it needs no heap (E1); the bytes are wiped when it is dropped, so a
+/// secret never lingers on the stack or in a session slot after use.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct Secret {
+    bytes: [u8; MAX_HASH_LEN],
+    len: u8,
+}
+
+/// A hash output (transcript hash, Finished verify_data, PSK binder). Not secret in itself, but
+/// kept in the same wiped container because verify_data and binders are derived from secrets.
+pub type Digest = Secret;
+
+impl Secret {
+    /// The empty value (length 0).
+    pub const fn empty() -> Self {
+        Secret {
+            bytes: [0; MAX_HASH_LEN],
+            len: 0,
+        }
+    }
+
+    /// Copy `bytes` in; fails with [`CryptoError::SecretTooLong`] beyond 48 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
+        let mut s = Secret::empty();
+        let dst = s
+            .bytes
+            .get_mut(..bytes.len())
+            .ok_or(CryptoError::SecretTooLong)?;
+        dst.copy_from_slice(bytes);
+        s.len = bytes.len() as u8;
+        Ok(s)
+    }
+
+    /// Zero-filled value of `len` bytes (at most 48; longer is clamped).
+    pub(crate) fn zeroed(len: usize) -> Self {
+        Secret {
+            bytes: [0; MAX_HASH_LEN],
+            len: len.min(MAX_HASH_LEN) as u8,
+        }
+    }
+
+    /// The meaningful bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+
+    pub(crate) fn as_mut_bytes(&mut self) -> &mut [u8] {
+        let len = usize::from(self.len);
+        self.bytes.get_mut(..len).unwrap_or(&mut [])
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Whether the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Constant-time equality, for comparing Finished verify_data and binders: a timing
+    /// difference must not tell an attacker how many leading bytes of a forgery were right.
+    pub fn ct_eq(&self, other: &[u8]) -> bool {
+        ct_eq(self.as_bytes(), other)
+    }
+}
+
+impl core::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Secret({} bytes)", self.len)
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        ct_eq(self.as_bytes(), other.as_bytes())
+    }
+}
+
+impl Eq for Secret {}
+
+/// Constant-time comparison of two byte strings (lengths are not secret).
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut diff = 0u8;
+    for (x, y) in a.iter().zip(b.iter()) {
+        diff |= x ^ y;
+    }
+    core::hint::black_box(diff) == 0
+}
+
+/// What went wrong in a cryptographic operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CryptoError {
+    /// The peer's key_share is not a valid point for the group, or the shared secret is the
+    /// all-zero value (RFC 8446 §7.4.2; answer with illegal_parameter).
+    BadKeyShare,
+    /// A record failed authentication (answer with bad_record_mac, RFC 8446 §5.2).
+    DecryptFailed,
+    /// The record sequence number would wrap (RFC 8446 §5.3); a KeyUpdate or a new
+    /// connection is needed.
+    RecordOverflow,
+    /// A signature did not verify (answer with decrypt_error, RFC 8446 §4.4.3).
+    BadSignature,
+    /// The signature scheme is unknown, not compiled in, or not allowed where it was used.
+    UnsupportedScheme,
+    /// The certificate chain was rejected.
+    Certificate(CertError),
+    /// The random number generator failed.
+    Rng,
+    /// A byte string is longer than a [`Secret`] holds (48 bytes).
+    SecretTooLong,
+    /// An input has a length the operation cannot accept (a secret shorter than the hash,
+    /// an HKDF output too long, a label or context over 255 bytes).
+    BadLength,
+    /// A key (PKCS#8 or raw scalar) could not be parsed.
+    BadKey,
+    /// An output buffer is too small.
+    BufferTooSmall,
+}
+
+impl From<CertError> for CryptoError {
+    fn from(e: CertError) -> Self {
+        CryptoError::Certificate(e)
+    }
+}
+
+impl core::fmt::Display for CryptoError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CryptoError::BadKeyShare => f.write_str("invalid key share"),
+            CryptoError::DecryptFailed => f.write_str("record authentication failed"),
+            CryptoError::RecordOverflow => f.write_str("record sequence number exhausted"),
+            CryptoError::BadSignature => f.write_str("signature verification failed"),
+            CryptoError::UnsupportedScheme => f.write_str("unsupported signature scheme"),
+            CryptoError::Certificate(e) => write!(f, "certificate verification failed: {e}"),
+            CryptoError::Rng => f.write_str("random number generator failed"),
+            CryptoError::SecretTooLong => f.write_str("secret longer than 48 bytes"),
+            CryptoError::BadLength => f.write_str("invalid input length"),
+            CryptoError::BadKey => f.write_str("invalid private key"),
+            CryptoError::BufferTooSmall => f.write_str("output buffer too small"),
+        }
+    }
+}

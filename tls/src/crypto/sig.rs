@@ -1,0 +1,264 @@
+//! Signature checks: the algorithms handed to webpki for certificate signatures, and the
+//! server's CertificateVerify (RFC 8446 §4.4.3).
+
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use rustls_pki_types::{
+    alg_id, AlgorithmIdentifier, CertificateDer, InvalidSignature, SignatureVerificationAlgorithm,
+};
+use sha2::{Digest as _, Sha256, Sha384};
+
+use super::cert::map_webpki_error;
+use super::{CryptoError, HashAlg, SignatureScheme, MAX_HASH_LEN};
+
+/// Size of the buffer [`certificate_verify_content`] fills: 64 spaces, a 33-byte context
+/// string, a zero byte and a hash of up to 48 bytes.
+pub const CERTIFICATE_VERIFY_CONTENT_MAX: usize = 64 + 34 + MAX_HASH_LEN;
+
+const SERVER_CONTEXT: &[u8; 33] = b"TLS 1.3, server CertificateVerify";
+const CLIENT_CONTEXT: &[u8; 33] = b"TLS 1.3, client CertificateVerify";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Curve {
+    P256,
+    P384,
+}
+
+/// ECDSA over RustCrypto for webpki: the curve comes from the key, the hash from the
+/// signature algorithm (an issuer on one curve may sign with either hash).
+#[derive(Debug)]
+struct Ecdsa {
+    curve: Curve,
+    hash: HashAlg,
+}
+
+impl SignatureVerificationAlgorithm for Ecdsa {
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        let mut prehash = [0u8; MAX_HASH_LEN];
+        let n = match self.hash {
+            HashAlg::Sha256 => {
+                let d = Sha256::digest(message);
+                prehash
+                    .get_mut(..32)
+                    .ok_or(InvalidSignature)?
+                    .copy_from_slice(&d);
+                32
+            }
+            HashAlg::Sha384 => {
+                let d = Sha384::digest(message);
+                prehash
+                    .get_mut(..48)
+                    .ok_or(InvalidSignature)?
+                    .copy_from_slice(&d);
+                48
+            }
+        };
+        let prehash = prehash.get(..n).ok_or(InvalidSignature)?;
+        match self.curve {
+            Curve::P256 => {
+                let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key)
+                    .map_err(|_| InvalidSignature)?;
+                let sig =
+                    p256::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
+                key.verify_prehash(prehash, &sig)
+                    .map_err(|_| InvalidSignature)
+            }
+            Curve::P384 => {
+                let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(public_key)
+                    .map_err(|_| InvalidSignature)?;
+                let sig =
+                    p384::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
+                key.verify_prehash(prehash, &sig)
+                    .map_err(|_| InvalidSignature)
+            }
+        }
+    }
+
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        match self.curve {
+            Curve::P256 => alg_id::ECDSA_P256,
+            Curve::P384 => alg_id::ECDSA_P384,
+        }
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        match self.hash {
+            HashAlg::Sha256 => alg_id::ECDSA_SHA256,
+            HashAlg::Sha384 => alg_id::ECDSA_SHA384,
+        }
+    }
+}
+
+/// Ed25519 over ed25519-dalek for webpki (RFC 8410). Verification is strict (no small-order
+/// keys, canonical encodings).
+#[derive(Debug)]
+struct Ed25519;
+
+impl SignatureVerificationAlgorithm for Ed25519 {
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        let key: &[u8; 32] = public_key.try_into().map_err(|_| InvalidSignature)?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(key).map_err(|_| InvalidSignature)?;
+        let sig = ed25519_dalek::Signature::from_slice(signature).map_err(|_| InvalidSignature)?;
+        key.verify_strict(message, &sig)
+            .map_err(|_| InvalidSignature)
+    }
+
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        alg_id::ED25519
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        alg_id::ED25519
+    }
+}
+
+static ECDSA_P256_SHA256: Ecdsa = Ecdsa {
+    curve: Curve::P256,
+    hash: HashAlg::Sha256,
+};
+static ECDSA_P256_SHA384: Ecdsa = Ecdsa {
+    curve: Curve::P256,
+    hash: HashAlg::Sha384,
+};
+static ECDSA_P384_SHA256: Ecdsa = Ecdsa {
+    curve: Curve::P384,
+    hash: HashAlg::Sha256,
+};
+static ECDSA_P384_SHA384: Ecdsa = Ecdsa {
+    curve: Curve::P384,
+    hash: HashAlg::Sha384,
+};
+static ED25519: Ed25519 = Ed25519;
+
+/// Every signature algorithm accepted in certificates (what `signature_algorithms_cert`
+/// advertises): ECDSA P-256/P-384 with SHA-256/384, and Ed25519.
+#[cfg(not(feature = "rsa"))]
+pub static WEBPKI_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
+    &ECDSA_P256_SHA256,
+    &ECDSA_P256_SHA384,
+    &ECDSA_P384_SHA256,
+    &ECDSA_P384_SHA384,
+    &ED25519,
+];
+
+/// Every signature algorithm accepted in certificates (what `signature_algorithms_cert`
+/// advertises): ECDSA P-256/P-384 with SHA-256/384, Ed25519, and with the `rsa` feature
+/// RSA PKCS#1 v1.5 and RSA-PSS with SHA-256/384/512.
+#[cfg(feature = "rsa")]
+pub static WEBPKI_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
+    &ECDSA_P256_SHA256,
+    &ECDSA_P256_SHA384,
+    &ECDSA_P384_SHA256,
+    &ECDSA_P384_SHA384,
+    &ED25519,
+    &super::rsa::RSA_PKCS1_SHA256,
+    &super::rsa::RSA_PKCS1_SHA384,
+    &super::rsa::RSA_PKCS1_SHA512,
+    &super::rsa::RSA_PSS_SHA256,
+    &super::rsa::RSA_PSS_SHA384,
+    &super::rsa::RSA_PSS_SHA512,
+];
+
+/// The signed content of a CertificateVerify (RFC 8446 §4.4.3): 64 spaces, the context string
+/// for the server or the client, a zero byte, then the transcript hash (at most 48 bytes are
+/// used). Written into `out`; the returned slice is the part to sign or verify.
+pub fn certificate_verify_content<'a>(
+    server: bool,
+    transcript_hash: &[u8],
+    out: &'a mut [u8; CERTIFICATE_VERIFY_CONTENT_MAX],
+) -> &'a [u8] {
+    let context = if server {
+        SERVER_CONTEXT
+    } else {
+        CLIENT_CONTEXT
+    };
+    let hash = transcript_hash
+        .get(..transcript_hash.len().min(MAX_HASH_LEN))
+        .unwrap_or(&[]);
+    let (spaces, rest) = out.split_at_mut(64);
+    spaces.fill(0x20);
+    let (ctx, rest) = rest.split_at_mut(33);
+    ctx.copy_from_slice(context);
+    let (zero, rest) = rest.split_at_mut(1);
+    zero.fill(0);
+    if let Some(dst) = rest.get_mut(..hash.len()) {
+        dst.copy_from_slice(hash);
+    }
+    let len = 64 + 34 + hash.len();
+    out.get(..len).unwrap_or(&[])
+}
+
+/// The webpki algorithm for a TLS 1.3 CertificateVerify scheme. In TLS 1.3 the ECDSA schemes
+/// bind the curve to the hash (RFC 8446 §4.2.3), and PKCS#1 v1.5 is not allowed at all.
+fn algorithm_for(
+    scheme: SignatureScheme,
+) -> Result<&'static dyn SignatureVerificationAlgorithm, CryptoError> {
+    match scheme {
+        SignatureScheme::EcdsaSecp256r1Sha256 => Ok(&ECDSA_P256_SHA256),
+        SignatureScheme::EcdsaSecp384r1Sha384 => Ok(&ECDSA_P384_SHA384),
+        SignatureScheme::Ed25519 => Ok(&ED25519),
+        #[cfg(feature = "rsa")]
+        SignatureScheme::RsaPssRsaeSha256
+        | SignatureScheme::RsaPssRsaeSha384
+        | SignatureScheme::RsaPssRsaeSha512 => super::rsa::pss_algorithm(scheme),
+        _ => Err(CryptoError::UnsupportedScheme),
+    }
+}
+
+/// Check the server's CertificateVerify (RFC 8446 §4.4.3) with the end-entity certificate's key.
+///
+/// Builds the signed content from `transcript_hash` (the hash up to and including the
+/// Certificate message). A scheme that TLS 1.3 forbids there (PKCS#1 v1.5), one not compiled
+/// in, or one that does not fit the certificate's key is [`CryptoError::UnsupportedScheme`];
+/// a signature that does not verify is [`CryptoError::BadSignature`].
+pub fn verify_certificate_verify(
+    end_entity: &[u8],
+    scheme: SignatureScheme,
+    transcript_hash: &[u8],
+    signature: &[u8],
+) -> Result<(), CryptoError> {
+    verify_signed_content(true, end_entity, scheme, transcript_hash, signature)
+}
+
+/// Same as [`verify_certificate_verify`] for a client's CertificateVerify (used to test a
+/// [`ClientCertSigner`](super::ClientCertSigner)).
+pub fn verify_client_certificate_verify(
+    end_entity: &[u8],
+    scheme: SignatureScheme,
+    transcript_hash: &[u8],
+    signature: &[u8],
+) -> Result<(), CryptoError> {
+    verify_signed_content(false, end_entity, scheme, transcript_hash, signature)
+}
+
+fn verify_signed_content(
+    server: bool,
+    end_entity: &[u8],
+    scheme: SignatureScheme,
+    transcript_hash: &[u8],
+    signature: &[u8],
+) -> Result<(), CryptoError> {
+    if !scheme.allowed_in_certificate_verify() {
+        return Err(CryptoError::UnsupportedScheme);
+    }
+    let alg = algorithm_for(scheme)?;
+    let der = CertificateDer::from(end_entity);
+    let cert = webpki::EndEntityCert::try_from(&der)
+        .map_err(|e| CryptoError::Certificate(map_webpki_error(&e)))?;
+    let mut buf = [0u8; CERTIFICATE_VERIFY_CONTENT_MAX];
+    let content = certificate_verify_content(server, transcript_hash, &mut buf);
+    cert.verify_signature(alg, content, signature)
+        .map_err(|e| match e {
+            webpki::Error::InvalidSignatureForPublicKey => CryptoError::BadSignature,
+            _ => CryptoError::UnsupportedScheme,
+        })
+}

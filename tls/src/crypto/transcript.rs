@@ -1,0 +1,123 @@
+//! Running handshake hash (RFC 8446 §4.4.1).
+
+use sha2::{Digest as _, Sha256, Sha384};
+
+use super::{Digest, HashAlg, Secret};
+
+/// Handshake message type of the synthetic `message_hash` message (RFC 8446 §4.4.1).
+const MESSAGE_HASH: u8 = 254;
+
+#[derive(Clone)]
+enum State {
+    /// The suite is not known yet (the ClientHello leaves before the ServerHello picks it), so
+    /// every message goes into both hashes.
+    Both(Sha256, Sha384),
+    Sha256(Sha256),
+    Sha384(Sha384),
+}
+
+/// The transcript hash: `Hash(ClientHello || ... || current message)`.
+///
+/// It starts hashing into SHA-256 and SHA-384 at once and keeps only one after
+/// [`select`](Transcript::select), so a client that offers suites of both hashes (or a PSK of
+/// either hash) never needs to buffer the ClientHello.
+#[derive(Clone)]
+pub struct Transcript {
+    state: State,
+}
+
+impl Default for Transcript {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Transcript {
+    /// An empty transcript hashing into both SHA-256 and SHA-384.
+    pub fn new() -> Self {
+        Transcript {
+            state: State::Both(Sha256::new(), Sha384::new()),
+        }
+    }
+
+    /// Append a whole handshake message (4-byte header included, record header excluded).
+    pub fn update(&mut self, handshake_message_bytes: &[u8]) {
+        match &mut self.state {
+            State::Both(a, b) => {
+                a.update(handshake_message_bytes);
+                b.update(handshake_message_bytes);
+            }
+            State::Sha256(a) => a.update(handshake_message_bytes),
+            State::Sha384(b) => b.update(handshake_message_bytes),
+        }
+    }
+
+    /// Keep only the hash of the negotiated suite. Selecting a hash the transcript no longer
+    /// carries leaves it unchanged.
+    pub fn select(&mut self, alg: HashAlg) {
+        let state = core::mem::replace(&mut self.state, State::Sha256(Sha256::new()));
+        self.state = match (state, alg) {
+            (State::Both(a, _), HashAlg::Sha256) => State::Sha256(a),
+            (State::Both(_, b), HashAlg::Sha384) => State::Sha384(b),
+            (other, _) => other,
+        };
+    }
+
+    /// The selected hash, or `None` while both are still running.
+    pub fn selected(&self) -> Option<HashAlg> {
+        match self.state {
+            State::Both(..) => None,
+            State::Sha256(_) => Some(HashAlg::Sha256),
+            State::Sha384(_) => Some(HashAlg::Sha384),
+        }
+    }
+
+    /// Hash of the messages so far with the selected hash (SHA-256 while none is selected).
+    /// The transcript is unchanged and can go on.
+    pub fn current_hash(&self) -> Digest {
+        let alg = self.selected().unwrap_or(HashAlg::Sha256);
+        self.hash_with(alg, &[])
+    }
+
+    /// Hash of the messages so far with `alg`; meant for use before [`select`](Self::select).
+    /// Empty when the transcript no longer carries `alg`.
+    pub fn hash_of(&self, alg: HashAlg) -> Digest {
+        self.hash_with(alg, &[])
+    }
+
+    /// Hash of the messages so far followed by `extra`, without changing the transcript. This
+    /// is how PSK binders are computed over the ClientHello truncated before the binders
+    /// (RFC 8446 §4.2.11.2). Empty when the transcript no longer carries `alg`.
+    pub fn hash_with(&self, alg: HashAlg, extra: &[u8]) -> Digest {
+        match (&self.state, alg) {
+            (State::Both(a, _), HashAlg::Sha256) | (State::Sha256(a), HashAlg::Sha256) => {
+                finish(a.clone(), extra)
+            }
+            (State::Both(_, b), HashAlg::Sha384) | (State::Sha384(b), HashAlg::Sha384) => {
+                finish(b.clone(), extra)
+            }
+            _ => Secret::empty(),
+        }
+    }
+
+    /// After a HelloRetryRequest, replace the transcript by
+    /// `message_hash || 00 00 Hash.length || Hash(ClientHello1)` (RFC 8446 §4.4.1) and keep
+    /// only `alg`. The HelloRetryRequest itself is appended afterwards with
+    /// [`update`](Self::update).
+    pub fn replace_with_message_hash(&mut self, alg: HashAlg) {
+        let ch1 = self.hash_of(alg);
+        let header = [MESSAGE_HASH, 0, 0, ch1.len() as u8];
+        self.state = match alg {
+            HashAlg::Sha256 => State::Sha256(Sha256::new()),
+            HashAlg::Sha384 => State::Sha384(Sha384::new()),
+        };
+        self.update(&header);
+        self.update(ch1.as_bytes());
+    }
+}
+
+fn finish<D: sha2::Digest>(mut d: D, extra: &[u8]) -> Digest {
+    d.update(extra);
+    let out = d.finalize();
+    Secret::from_slice(&out).unwrap_or_else(|_| Secret::empty())
+}

@@ -1,0 +1,94 @@
+//! Alert messages (RFC 8446 §6).
+
+use super::{Reader, WireError};
+
+/// Alert level. TLS 1.3 treats every alert except close_notify and user_canceled as fatal
+/// whatever its level (RFC 8446 §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertLevel {
+    /// 1
+    Warning,
+    /// 2
+    Fatal,
+}
+
+impl AlertLevel {
+    /// The wire value.
+    pub fn to_u8(self) -> u8 {
+        match self {
+            AlertLevel::Warning => 1,
+            AlertLevel::Fatal => 2,
+        }
+    }
+}
+
+/// An alert description code. Kept as the raw byte so that every received value,
+/// known or not, can be reported to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AlertDescription(pub u8);
+
+impl AlertDescription {
+    /// close_notify (RFC 8446 §6.1).
+    pub const CLOSE_NOTIFY: Self = Self(0);
+    /// unexpected_message.
+    pub const UNEXPECTED_MESSAGE: Self = Self(10);
+    /// bad_record_mac.
+    pub const BAD_RECORD_MAC: Self = Self(20);
+    /// record_overflow.
+    pub const RECORD_OVERFLOW: Self = Self(22);
+    /// handshake_failure.
+    pub const HANDSHAKE_FAILURE: Self = Self(40);
+    /// bad_certificate.
+    pub const BAD_CERTIFICATE: Self = Self(42);
+    /// unsupported_certificate.
+    pub const UNSUPPORTED_CERTIFICATE: Self = Self(43);
+    /// certificate_expired.
+    pub const CERTIFICATE_EXPIRED: Self = Self(45);
+    /// certificate_unknown.
+    pub const CERTIFICATE_UNKNOWN: Self = Self(46);
+    /// illegal_parameter.
+    pub const ILLEGAL_PARAMETER: Self = Self(47);
+    /// unknown_ca.
+    pub const UNKNOWN_CA: Self = Self(48);
+    /// decode_error.
+    pub const DECODE_ERROR: Self = Self(50);
+    /// decrypt_error.
+    pub const DECRYPT_ERROR: Self = Self(51);
+    /// protocol_version.
+    pub const PROTOCOL_VERSION: Self = Self(70);
+    /// internal_error.
+    pub const INTERNAL_ERROR: Self = Self(80);
+    /// user_canceled.
+    pub const USER_CANCELED: Self = Self(90);
+    /// missing_extension.
+    pub const MISSING_EXTENSION: Self = Self(109);
+    /// unsupported_extension.
+    pub const UNSUPPORTED_EXTENSION: Self = Self(110);
+    /// no_application_protocol (RFC 7301 §3.2).
+    pub const NO_APPLICATION_PROTOCOL: Self = Self(120);
+}
+
+/// A parsed alert record body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Alert {
+    /// The level byte as received (1 warning, 2 fatal; other values are kept).
+    pub level: u8,
+    /// The description.
+    pub description: AlertDescription,
+}
+
+impl Alert {
+    /// Parses an alert record body: exactly two bytes (RFC 8446 §6).
+    pub fn parse(body: &[u8]) -> Result<Self, WireError> {
+        let mut r = Reader::new(body);
+        let level = r.u8()?;
+        let description = AlertDescription(r.u8()?);
+        r.expect_end()?;
+        Ok(Alert { level, description })
+    }
+
+    /// The two body bytes.
+    pub fn to_bytes(self) -> [u8; 2] {
+        [self.level, self.description.0]
+    }
+}

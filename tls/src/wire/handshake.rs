@@ -1,0 +1,656 @@
+//! Handshake messages (RFC 8446 §4): parse what a server sends, emit what a client sends.
+//!
+//! Parsers return views borrowing the received bytes; emitters write into a caller buffer.
+//! Code points stay raw `u16` here so that the codec does not depend on which algorithms a
+//! build supports: the engine decides what is acceptable.
+
+use super::{ext, for_each_extension, Reader, WireError, Writer};
+
+/// Handshake message types (RFC 8446 §4).
+pub mod msg_type {
+    /// client_hello.
+    pub const CLIENT_HELLO: u8 = 1;
+    /// server_hello (also HelloRetryRequest, told apart by its random).
+    pub const SERVER_HELLO: u8 = 2;
+    /// new_session_ticket.
+    pub const NEW_SESSION_TICKET: u8 = 4;
+    /// end_of_early_data.
+    pub const END_OF_EARLY_DATA: u8 = 5;
+    /// encrypted_extensions.
+    pub const ENCRYPTED_EXTENSIONS: u8 = 8;
+    /// certificate.
+    pub const CERTIFICATE: u8 = 11;
+    /// certificate_request.
+    pub const CERTIFICATE_REQUEST: u8 = 13;
+    /// certificate_verify.
+    pub const CERTIFICATE_VERIFY: u8 = 15;
+    /// finished.
+    pub const FINISHED: u8 = 20;
+    /// key_update.
+    pub const KEY_UPDATE: u8 = 24;
+    /// message_hash, the synthetic message that replaces ClientHello1 in the transcript
+    /// after a HelloRetryRequest (RFC 8446 §4.4.1).
+    pub const MESSAGE_HASH: u8 = 254;
+}
+
+/// Length of a handshake message header.
+pub const HEADER_LEN: usize = 4;
+
+/// The ServerHello.random value that marks a HelloRetryRequest: SHA-256 of
+/// "HelloRetryRequest" (RFC 8446 §4.1.3).
+pub const HELLO_RETRY_REQUEST_RANDOM: [u8; 32] = [
+    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+    0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
+];
+
+/// TLS 1.3 in supported_versions (RFC 8446 §4.2.1).
+pub const TLS13: u16 = 0x0304;
+/// legacy_version of ClientHello and ServerHello (RFC 8446 §4.1.2).
+pub const LEGACY_VERSION: u16 = 0x0303;
+
+/// psk_ke: PSK-only key establishment (RFC 8446 §4.2.9).
+pub const PSK_KE: u8 = 0;
+/// psk_dhe_ke: PSK with (EC)DHE key establishment (RFC 8446 §4.2.9).
+pub const PSK_DHE_KE: u8 = 1;
+
+/// A complete handshake message found at the start of a buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message<'a> {
+    /// HandshakeType.
+    pub msg_type: u8,
+    /// The body, after the four-byte header.
+    pub body: &'a [u8],
+    /// Header plus body length.
+    pub total_len: usize,
+}
+
+/// Splits the first complete handshake message off `buf`.
+///
+/// Returns `Ok(None)` when `buf` holds only part of a message (a message split across
+/// records). `max_len` bounds the body so that a peer cannot announce a message larger
+/// than the buffer that must hold it.
+pub fn split_message(buf: &[u8], max_len: usize) -> Result<Option<Message<'_>>, WireError> {
+    if buf.len() < HEADER_LEN {
+        return Ok(None);
+    }
+    let mut r = Reader::new(buf);
+    let msg_type = r.u8()?;
+    let len = usize::try_from(r.u24()?).map_err(|_| WireError::BadLength)?;
+    if len > max_len {
+        return Err(WireError::BadLength);
+    }
+    if r.remaining() < len {
+        return Ok(None);
+    }
+    let body = r.take(len)?;
+    Ok(Some(Message {
+        msg_type,
+        body,
+        total_len: HEADER_LEN + len,
+    }))
+}
+
+/// Writes a handshake header for a body of `len` bytes.
+pub fn emit_header(w: &mut Writer<'_>, ty: u8, len: usize) -> Result<(), WireError> {
+    w.u8(ty)?;
+    w.u24(u32::try_from(len).map_err(|_| WireError::BufferTooSmall)?)
+}
+
+/// The PSK part of a ClientHello (RFC 8446 §4.2.11): one identity, whose binder is filled in
+/// afterwards over the partial ClientHello.
+#[derive(Debug, Clone, Copy)]
+pub struct PskIdentity<'a> {
+    /// The ticket bytes.
+    pub identity: &'a [u8],
+    /// obfuscated_ticket_age (C30).
+    pub obfuscated_ticket_age: u32,
+    /// Length of the binder: the output length of the ticket's hash.
+    pub binder_len: usize,
+}
+
+/// What the client puts in a ClientHello (RFC 8446 §4.1.2).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientHello<'a> {
+    /// ClientHello.random.
+    pub random: &'a [u8; 32],
+    /// legacy_session_id: empty, or 32 bytes in middlebox compatibility mode (RFC 8446 §D.4).
+    pub session_id: &'a [u8],
+    /// Cipher suite code points in preference order.
+    pub cipher_suites: &'a [u16],
+    /// server_name (a DNS name; `None` for an IP literal, RFC 6066 §3).
+    pub server_name: Option<&'a str>,
+    /// supported_groups in preference order.
+    pub groups: &'a [u16],
+    /// The single key share sent, if any (none for a psk_ke-only resumption).
+    pub key_share: Option<(u16, &'a [u8])>,
+    /// signature_algorithms.
+    pub signature_algorithms: &'a [u16],
+    /// signature_algorithms_cert (omitted when empty).
+    pub signature_algorithms_cert: &'a [u16],
+    /// ALPN protocol names (omitted when empty).
+    pub alpn: &'a [&'a [u8]],
+    /// Cookie echoed from a HelloRetryRequest (RFC 8446 §4.2.2).
+    pub cookie: Option<&'a [u8]>,
+    /// max_fragment_length code 1..=4 (2^9..2^12, RFC 6066 §4).
+    pub max_fragment_length: Option<u8>,
+    /// record_size_limit (RFC 8449 §4).
+    pub record_size_limit: Option<u16>,
+    /// psk_key_exchange_modes (omitted when empty; servers issue tickets only to clients
+    /// that send it).
+    pub psk_modes: &'a [u8],
+    /// The PSK offer; pre_shared_key is then the last extension (RFC 8446 §4.2.11).
+    pub psk: Option<PskIdentity<'a>>,
+}
+
+/// Where the written ClientHello ends and where its binder goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmittedHello {
+    /// Length of the whole handshake message, header included.
+    pub len: usize,
+    /// Offset of the binders list: the partial ClientHello hashed for the binder is
+    /// `out[..binders_at]` (RFC 8446 §4.2.11.2). Equal to `len` without a PSK.
+    pub binders_at: usize,
+    /// Offset of the binder value itself (after the list and entry lengths).
+    pub binder_at: usize,
+}
+
+impl ClientHello<'_> {
+    /// Writes the ClientHello handshake message (header included) into `out`. With a PSK
+    /// the binder is left zero at `binder_at`, to be computed over `out[..binders_at]`.
+    pub fn emit(&self, out: &mut [u8]) -> Result<EmittedHello, WireError> {
+        let mut w = Writer::new(out);
+        w.u8(msg_type::CLIENT_HELLO)?;
+        let body = w.begin_len(3)?;
+        w.u16(LEGACY_VERSION)?;
+        w.put(self.random)?;
+        let sid = w.begin_len(1)?;
+        w.put(self.session_id)?;
+        w.end_len(sid)?;
+        let cs = w.begin_len(2)?;
+        for s in self.cipher_suites {
+            w.u16(*s)?;
+        }
+        w.end_len(cs)?;
+        // legacy_compression_methods: only "null".
+        w.u8(1)?;
+        w.u8(0)?;
+        let exts = w.begin_len(2)?;
+
+        if let Some(name) = self.server_name {
+            w.u16(ext::SERVER_NAME)?;
+            let e = w.begin_len(2)?;
+            let list = w.begin_len(2)?;
+            w.u8(0)?; // host_name
+            let n = w.begin_len(2)?;
+            w.put(name.as_bytes())?;
+            w.end_len(n)?;
+            w.end_len(list)?;
+            w.end_len(e)?;
+        }
+        w.u16(ext::SUPPORTED_VERSIONS)?;
+        w.u16(3)?;
+        w.u8(2)?;
+        w.u16(TLS13)?;
+
+        w.u16(ext::SUPPORTED_GROUPS)?;
+        let e = w.begin_len(2)?;
+        let list = w.begin_len(2)?;
+        for g in self.groups {
+            w.u16(*g)?;
+        }
+        w.end_len(list)?;
+        w.end_len(e)?;
+
+        w.u16(ext::KEY_SHARE)?;
+        let e = w.begin_len(2)?;
+        let list = w.begin_len(2)?;
+        if let Some((group, key)) = self.key_share {
+            w.u16(group)?;
+            let k = w.begin_len(2)?;
+            w.put(key)?;
+            w.end_len(k)?;
+        }
+        w.end_len(list)?;
+        w.end_len(e)?;
+
+        emit_u16_list(&mut w, ext::SIGNATURE_ALGORITHMS, self.signature_algorithms)?;
+        if !self.signature_algorithms_cert.is_empty() {
+            emit_u16_list(
+                &mut w,
+                ext::SIGNATURE_ALGORITHMS_CERT,
+                self.signature_algorithms_cert,
+            )?;
+        }
+        if !self.alpn.is_empty() {
+            w.u16(ext::ALPN)?;
+            let e = w.begin_len(2)?;
+            let list = w.begin_len(2)?;
+            for p in self.alpn {
+                let n = w.begin_len(1)?;
+                w.put(p)?;
+                w.end_len(n)?;
+            }
+            w.end_len(list)?;
+            w.end_len(e)?;
+        }
+        if let Some(code) = self.max_fragment_length {
+            w.u16(ext::MAX_FRAGMENT_LENGTH)?;
+            w.u16(1)?;
+            w.u8(code)?;
+        }
+        if let Some(limit) = self.record_size_limit {
+            w.u16(ext::RECORD_SIZE_LIMIT)?;
+            w.u16(2)?;
+            w.u16(limit)?;
+        }
+        if let Some(cookie) = self.cookie {
+            w.u16(ext::COOKIE)?;
+            let e = w.begin_len(2)?;
+            let c = w.begin_len(2)?;
+            w.put(cookie)?;
+            w.end_len(c)?;
+            w.end_len(e)?;
+        }
+        let mut binders_at = 0;
+        let mut binder_at = 0;
+        // Sent on full handshakes too: without it a server must not issue tickets
+        // (RFC 8446 §4.2.9).
+        if !self.psk_modes.is_empty() {
+            w.u16(ext::PSK_KEY_EXCHANGE_MODES)?;
+            let e = w.begin_len(2)?;
+            let m = w.begin_len(1)?;
+            w.put(self.psk_modes)?;
+            w.end_len(m)?;
+            w.end_len(e)?;
+        }
+        if let Some(psk) = self.psk {
+            // pre_shared_key must be the last extension (RFC 8446 §4.2.11).
+            w.u16(ext::PRE_SHARED_KEY)?;
+            let e = w.begin_len(2)?;
+            let ids = w.begin_len(2)?;
+            let id = w.begin_len(2)?;
+            w.put(psk.identity)?;
+            w.end_len(id)?;
+            w.u32(psk.obfuscated_ticket_age)?;
+            w.end_len(ids)?;
+            binders_at = w.len();
+            let binders = w.begin_len(2)?;
+            let b = w.begin_len(1)?;
+            binder_at = w.len();
+            for _ in 0..psk.binder_len {
+                w.u8(0)?;
+            }
+            w.end_len(b)?;
+            w.end_len(binders)?;
+            w.end_len(e)?;
+        }
+        w.end_len(exts)?;
+        w.end_len(body)?;
+        let len = w.len();
+        if self.psk.is_none() {
+            binders_at = len;
+            binder_at = len;
+        }
+        Ok(EmittedHello {
+            len,
+            binders_at,
+            binder_at,
+        })
+    }
+}
+
+fn emit_u16_list(w: &mut Writer<'_>, ty: u16, list: &[u16]) -> Result<(), WireError> {
+    w.u16(ty)?;
+    let e = w.begin_len(2)?;
+    let l = w.begin_len(2)?;
+    for v in list {
+        w.u16(*v)?;
+    }
+    w.end_len(l)?;
+    w.end_len(e)
+}
+
+/// A ServerHello or HelloRetryRequest (RFC 8446 §4.1.3, §4.1.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerHello<'a> {
+    /// True when the random is [`HELLO_RETRY_REQUEST_RANDOM`].
+    pub is_retry_request: bool,
+    /// legacy_session_id_echo.
+    pub session_id: &'a [u8],
+    /// The selected cipher suite.
+    pub cipher_suite: u16,
+    /// supported_versions.selected_version, if present.
+    pub selected_version: Option<u16>,
+    /// ServerHello key_share: the server's share; HelloRetryRequest: the group it wants
+    /// with an empty key.
+    pub key_share: Option<(u16, &'a [u8])>,
+    /// pre_shared_key.selected_identity.
+    pub selected_identity: Option<u16>,
+    /// HelloRetryRequest cookie.
+    pub cookie: Option<&'a [u8]>,
+}
+
+impl<'a> ServerHello<'a> {
+    /// Parses a ServerHello body. Extensions other than those RFC 8446 §4.2 allows in this
+    /// message are refused: unknown ones with `unsupported_extension`, known ones that do
+    /// not belong here with `illegal_parameter`.
+    pub fn parse(body: &'a [u8]) -> Result<Self, WireError> {
+        let mut r = Reader::new(body);
+        let _legacy_version = r.u16()?;
+        let random = r.take(32)?;
+        let is_retry_request = random == HELLO_RETRY_REQUEST_RANDOM;
+        let session_id = r.vec8()?;
+        if session_id.len() > 32 {
+            return Err(WireError::IllegalValue);
+        }
+        let cipher_suite = r.u16()?;
+        if r.u8()? != 0 {
+            return Err(WireError::IllegalValue);
+        }
+        let exts = r.vec16()?;
+        r.expect_end()?;
+        let mut sh = ServerHello {
+            is_retry_request,
+            session_id,
+            cipher_suite,
+            selected_version: None,
+            key_share: None,
+            selected_identity: None,
+            cookie: None,
+        };
+        for_each_extension(exts, |ty, data| {
+            let mut e = Reader::new(data);
+            match ty {
+                ext::SUPPORTED_VERSIONS => sh.selected_version = Some(e.u16()?),
+                ext::KEY_SHARE if is_retry_request => {
+                    sh.key_share = Some((e.u16()?, &[]));
+                }
+                ext::KEY_SHARE => {
+                    let group = e.u16()?;
+                    let key = e.vec16()?;
+                    if key.is_empty() {
+                        return Err(WireError::BadLength);
+                    }
+                    sh.key_share = Some((group, key));
+                }
+                ext::PRE_SHARED_KEY if !is_retry_request => {
+                    sh.selected_identity = Some(e.u16()?);
+                }
+                ext::COOKIE if is_retry_request => {
+                    let c = e.vec16()?;
+                    if c.is_empty() {
+                        return Err(WireError::BadLength);
+                    }
+                    sh.cookie = Some(c);
+                }
+                t if is_known_extension(t) => return Err(WireError::IllegalValue),
+                _ => return Err(WireError::UnsupportedExtension),
+            }
+            e.expect_end()
+        })?;
+        Ok(sh)
+    }
+}
+
+fn is_known_extension(t: u16) -> bool {
+    matches!(
+        t,
+        ext::SERVER_NAME
+            | ext::MAX_FRAGMENT_LENGTH
+            | ext::SUPPORTED_GROUPS
+            | ext::SIGNATURE_ALGORITHMS
+            | ext::ALPN
+            | ext::RECORD_SIZE_LIMIT
+            | ext::PRE_SHARED_KEY
+            | ext::EARLY_DATA
+            | ext::SUPPORTED_VERSIONS
+            | ext::COOKIE
+            | ext::PSK_KEY_EXCHANGE_MODES
+            | ext::SIGNATURE_ALGORITHMS_CERT
+            | ext::KEY_SHARE
+    )
+}
+
+/// EncryptedExtensions (RFC 8446 §4.3.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EncryptedExtensions<'a> {
+    /// The ALPN protocol the server selected (RFC 7301 §3.1: exactly one name).
+    pub alpn: Option<&'a [u8]>,
+    /// max_fragment_length echo (RFC 6066 §4).
+    pub max_fragment_length: Option<u8>,
+    /// The server's record_size_limit (RFC 8449 §4; at least 64).
+    pub record_size_limit: Option<u16>,
+    /// The server acknowledged server_name with an empty extension.
+    pub server_name_ack: bool,
+    /// The server sent early_data (never valid here: this client does not offer 0-RTT).
+    pub early_data: bool,
+}
+
+impl<'a> EncryptedExtensions<'a> {
+    /// Parses an EncryptedExtensions body.
+    pub fn parse(body: &'a [u8]) -> Result<Self, WireError> {
+        let mut r = Reader::new(body);
+        let exts = r.vec16()?;
+        r.expect_end()?;
+        let mut ee = EncryptedExtensions::default();
+        for_each_extension(exts, |ty, data| {
+            let mut e = Reader::new(data);
+            match ty {
+                ext::SERVER_NAME => ee.server_name_ack = true,
+                ext::SUPPORTED_GROUPS => {
+                    // The server's preference, informational only (RFC 8446 §4.2.7).
+                    let _ = e.vec16()?;
+                }
+                ext::ALPN => {
+                    let mut list = Reader::new(e.vec16()?);
+                    let name = list.vec8()?;
+                    if name.is_empty() {
+                        return Err(WireError::BadLength);
+                    }
+                    list.expect_end()?;
+                    ee.alpn = Some(name);
+                }
+                ext::MAX_FRAGMENT_LENGTH => ee.max_fragment_length = Some(e.u8()?),
+                ext::RECORD_SIZE_LIMIT => {
+                    let v = e.u16()?;
+                    if v < 64 {
+                        return Err(WireError::IllegalValue);
+                    }
+                    ee.record_size_limit = Some(v);
+                }
+                ext::EARLY_DATA => ee.early_data = true,
+                t if is_known_extension(t) => return Err(WireError::IllegalValue),
+                _ => return Err(WireError::UnsupportedExtension),
+            }
+            e.expect_end()
+        })?;
+        Ok(ee)
+    }
+}
+
+/// Certificate (RFC 8446 §4.4.2), validated once so that iteration cannot fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Certificate<'a> {
+    /// certificate_request_context.
+    pub context: &'a [u8],
+    list: &'a [u8],
+}
+
+impl<'a> Certificate<'a> {
+    /// Parses a Certificate body, checking every entry's framing.
+    pub fn parse(body: &'a [u8]) -> Result<Self, WireError> {
+        let mut r = Reader::new(body);
+        let context = r.vec8()?;
+        let list = r.vec24()?;
+        r.expect_end()?;
+        let mut l = Reader::new(list);
+        while !l.is_empty() {
+            let cert = l.vec24()?;
+            if cert.is_empty() {
+                return Err(WireError::BadLength);
+            }
+            let _exts = l.vec16()?;
+        }
+        Ok(Certificate { context, list })
+    }
+
+    /// The DER certificates, end-entity first.
+    pub fn certificates(&self) -> CertificateIter<'a> {
+        CertificateIter {
+            r: Reader::new(self.list),
+        }
+    }
+
+    /// True when the list holds no certificate.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+/// Iterator over the DER certificates of a [`Certificate`].
+#[derive(Debug, Clone)]
+pub struct CertificateIter<'a> {
+    r: Reader<'a>,
+}
+
+impl<'a> Iterator for CertificateIter<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let cert = self.r.vec24().ok()?;
+        self.r.vec16().ok()?;
+        Some(cert)
+    }
+}
+
+/// CertificateRequest (RFC 8446 §4.3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CertificateRequest<'a> {
+    /// certificate_request_context, echoed in the client's Certificate.
+    pub context: &'a [u8],
+    /// The signature_algorithms list as raw big-endian pairs (mandatory).
+    pub signature_algorithms: &'a [u8],
+}
+
+impl<'a> CertificateRequest<'a> {
+    /// Parses a CertificateRequest body. Unknown extensions are ignored (RFC 8446 §4.3.2).
+    pub fn parse(body: &'a [u8]) -> Result<Self, WireError> {
+        let mut r = Reader::new(body);
+        let context = r.vec8()?;
+        let exts = r.vec16()?;
+        r.expect_end()?;
+        let mut sigs = None;
+        for_each_extension(exts, |ty, data| {
+            if ty == ext::SIGNATURE_ALGORITHMS {
+                let mut e = Reader::new(data);
+                let list = e.vec16()?;
+                if list.is_empty() || list.len() % 2 != 0 {
+                    return Err(WireError::BadLength);
+                }
+                e.expect_end()?;
+                sigs = Some(list);
+            }
+            Ok(())
+        })?;
+        let signature_algorithms = sigs.ok_or(WireError::MissingExtension)?;
+        Ok(CertificateRequest {
+            context,
+            signature_algorithms,
+        })
+    }
+
+    /// True when `scheme` is in the server's signature_algorithms.
+    pub fn accepts(&self, scheme: u16) -> bool {
+        self.signature_algorithms
+            .chunks_exact(2)
+            .any(|c| u16::from_be_bytes([c[0], c[1]]) == scheme)
+    }
+}
+
+/// CertificateVerify (RFC 8446 §4.4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CertificateVerify<'a> {
+    /// The signature scheme.
+    pub scheme: u16,
+    /// The signature.
+    pub signature: &'a [u8],
+}
+
+impl<'a> CertificateVerify<'a> {
+    /// Parses a CertificateVerify body.
+    pub fn parse(body: &'a [u8]) -> Result<Self, WireError> {
+        let mut r = Reader::new(body);
+        let scheme = r.u16()?;
+        let signature = r.vec16()?;
+        r.expect_end()?;
+        if signature.is_empty() {
+            return Err(WireError::BadLength);
+        }
+        Ok(CertificateVerify { scheme, signature })
+    }
+}
+
+/// NewSessionTicket (RFC 8446 §4.6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewSessionTicket<'a> {
+    /// ticket_lifetime in seconds (at most 604800).
+    pub lifetime: u32,
+    /// ticket_age_add.
+    pub age_add: u32,
+    /// ticket_nonce.
+    pub nonce: &'a [u8],
+    /// The ticket (the PSK identity to offer).
+    pub ticket: &'a [u8],
+    /// early_data.max_early_data_size, 0 when absent.
+    pub max_early_data: u32,
+}
+
+/// Longest ticket lifetime RFC 8446 §4.6.1 allows: seven days.
+pub const MAX_TICKET_LIFETIME: u32 = 604_800;
+
+impl<'a> NewSessionTicket<'a> {
+    /// Parses a NewSessionTicket body. A lifetime over seven days is `illegal_parameter`
+    /// (RFC 8446 §4.6.1); unknown extensions are ignored.
+    pub fn parse(body: &'a [u8]) -> Result<Self, WireError> {
+        let mut r = Reader::new(body);
+        let lifetime = r.u32()?;
+        let age_add = r.u32()?;
+        let nonce = r.vec8()?;
+        let ticket = r.vec16()?;
+        let exts = r.vec16()?;
+        r.expect_end()?;
+        if ticket.is_empty() {
+            return Err(WireError::BadLength);
+        }
+        if lifetime > MAX_TICKET_LIFETIME {
+            return Err(WireError::IllegalValue);
+        }
+        let mut max_early_data = 0;
+        for_each_extension(exts, |ty, data| {
+            if ty == ext::EARLY_DATA {
+                let mut e = Reader::new(data);
+                max_early_data = e.u32()?;
+                e.expect_end()?;
+            }
+            Ok(())
+        })?;
+        Ok(NewSessionTicket {
+            lifetime,
+            age_add,
+            nonce,
+            ticket,
+            max_early_data,
+        })
+    }
+}
+
+/// KeyUpdate (RFC 8446 §4.6.3): true when the peer requests an update in return.
+pub fn parse_key_update(body: &[u8]) -> Result<bool, WireError> {
+    let mut r = Reader::new(body);
+    let v = r.u8()?;
+    r.expect_end()?;
+    match v {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(WireError::IllegalValue),
+    }
+}

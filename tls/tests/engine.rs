@@ -1,0 +1,718 @@
+//! Engine tests against a scripted TLS 1.3 server built from the crate's own key schedule
+//! and record protection. Real servers never misbehave on demand, so the rules about
+//! misbehaving servers (C31, C32), record framing (coalesced and split handshake
+//! messages, change_cipher_spec), KeyUpdate and the clock rule (E6) are checked here, byte
+//! for byte. Nothing is mocked: the scripted server runs the RFC 8446 computations.
+
+mod common;
+mod driver;
+
+use encore_tls::client::{
+    ClientConfig, Connection, Error, Event, KeyExchangeMode, PskMode, ResumptionOffer, Violation,
+};
+use encore_tls::crypto::{
+    self, CipherSuite, HashAlg, KeyExchange, KeySchedule, NamedGroup, RecordProtection, Secret,
+    Transcript,
+};
+use encore_tls::wire::Reader;
+
+const PSK: [u8; 32] = [0x5a; 32];
+const TICKET: &[u8] = b"scripted-ticket-0123456789";
+
+fn offer() -> ResumptionOffer<'static> {
+    ResumptionOffer {
+        ticket: TICKET,
+        psk: &PSK,
+        suite: CipherSuite::Aes128GcmSha256,
+        age_add: 0xffff_fff0,
+        ticket_age_ms: 0x20,
+    }
+}
+
+/// The fields of a ClientHello the scripted server needs.
+struct ParsedHello {
+    msg: Vec<u8>,
+    suites: Vec<u16>,
+    x25519_share: Option<Vec<u8>>,
+    key_share_entries: usize,
+    share_groups: Vec<(u16, usize)>,
+    cookie: Option<Vec<u8>>,
+    psk_modes: Vec<u8>,
+    /// (identity, obfuscated age, binder, offset of the binders list in `msg`)
+    psk: Option<(Vec<u8>, u32, Vec<u8>, usize)>,
+}
+
+fn parse_hello(record: &[u8]) -> ParsedHello {
+    assert_eq!(record[0], 22);
+    let len = u16::from_be_bytes([record[3], record[4]]) as usize;
+    let msg = record[5..5 + len].to_vec();
+    assert_eq!(msg[0], 1);
+    let mut r = Reader::new(&msg[4..]);
+    r.take(2 + 32).unwrap();
+    r.vec8().unwrap();
+    let suites = r
+        .vec16()
+        .unwrap()
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect();
+    r.vec8().unwrap();
+    let exts = r.vec16().unwrap();
+    let exts_at = msg.len() - exts.len();
+    let mut e = Reader::new(exts);
+    let mut out = ParsedHello {
+        msg: msg.clone(),
+        suites,
+        x25519_share: None,
+        key_share_entries: 0,
+        share_groups: Vec::new(),
+        cookie: None,
+        psk_modes: Vec::new(),
+        psk: None,
+    };
+    let mut last = 0;
+    while !e.is_empty() {
+        let ty = e.u16().unwrap();
+        let body_at = exts_at + (exts.len() - e.remaining()) + 2;
+        let body = e.vec16().unwrap();
+        last = ty;
+        let mut b = Reader::new(body);
+        match ty {
+            0x0033 => {
+                let mut list = Reader::new(b.vec16().unwrap());
+                while !list.is_empty() {
+                    let g = list.u16().unwrap();
+                    let k = list.vec16().unwrap();
+                    out.key_share_entries += 1;
+                    out.share_groups.push((g, k.len()));
+                    if g == 0x001d {
+                        out.x25519_share = Some(k.to_vec());
+                    }
+                }
+            }
+            0x002d => out.psk_modes = b.vec8().unwrap().to_vec(),
+            0x002c => out.cookie = Some(b.vec16().unwrap().to_vec()),
+            0x0029 => {
+                let ids = b.vec16().unwrap();
+                let binders_at = body_at + 2 + ids.len();
+                let mut ids = Reader::new(ids);
+                let id = ids.vec16().unwrap().to_vec();
+                let age = ids.u32().unwrap();
+                let mut binders = Reader::new(b.vec16().unwrap());
+                let binder = binders.vec8().unwrap().to_vec();
+                out.psk = Some((id, age, binder, binders_at));
+            }
+            _ => {}
+        }
+    }
+    if out.psk.is_some() {
+        assert_eq!(
+            last, 0x0029,
+            "pre_shared_key must be last (RFC 8446 §4.2.11)"
+        );
+    }
+    out
+}
+
+fn handshake(ty: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![ty];
+    m.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    m.extend_from_slice(body);
+    m
+}
+
+fn ext(ty: u16, body: &[u8]) -> Vec<u8> {
+    let mut e = ty.to_be_bytes().to_vec();
+    e.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    e.extend_from_slice(body);
+    e
+}
+
+fn plain_record(ty: u8, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![ty, 3, 3];
+    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    r.extend_from_slice(body);
+    r
+}
+
+fn seal(key: &mut RecordProtection, ty: u8, body: &[u8]) -> Vec<u8> {
+    let mut inner = body.to_vec();
+    inner.push(ty);
+    let len = inner.len() + 16;
+    let hdr = [23, 3, 3, (len >> 8) as u8, len as u8];
+    let tag = key.encrypt(&hdr, &mut inner).unwrap();
+    let mut r = hdr.to_vec();
+    r.extend_from_slice(&inner);
+    r.extend_from_slice(&tag);
+    r
+}
+
+/// Opens every protected record in `bytes`; returns (inner type, plaintext) pairs.
+fn open_all(key: &mut RecordProtection, mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let len = u16::from_be_bytes([bytes[3], bytes[4]]) as usize;
+        let (rec, rest) = bytes.split_at(5 + len);
+        bytes = rest;
+        if rec[0] == 20 {
+            continue;
+        }
+        assert_eq!(rec[0], 23);
+        let hdr: [u8; 5] = rec[..5].try_into().unwrap();
+        let mut data = rec[5..5 + len - 16].to_vec();
+        let tag: [u8; 16] = rec[5 + len - 16..].try_into().unwrap();
+        key.decrypt(&hdr, &mut data, &tag).unwrap();
+        let ty = data.pop().unwrap();
+        out.push((ty, data));
+    }
+    out
+}
+
+/// A TLS 1.3 server that follows a script, SHA-256 / AES-128-GCM / X25519.
+struct Scripted {
+    transcript: Transcript,
+    schedule: Option<KeySchedule>,
+    client_hs: Secret,
+    server_hs: Secret,
+    server_write: Option<RecordProtection>,
+    client_read: Option<RecordProtection>,
+}
+
+struct ServerHelloSpec {
+    suite: u16,
+    key_share: bool,
+    psk_identity: Option<u16>,
+}
+
+impl Scripted {
+    fn new() -> Self {
+        Scripted {
+            transcript: Transcript::new(),
+            schedule: None,
+            client_hs: Secret::empty(),
+            server_hs: Secret::empty(),
+            server_write: None,
+            client_read: None,
+        }
+    }
+
+    /// Builds the ServerHello record answering `hello` and derives the handshake keys.
+    fn server_hello(&mut self, hello: &ParsedHello, spec: &ServerHelloSpec) -> Vec<u8> {
+        self.transcript.update(&hello.msg);
+        let mut rng = driver::host_rng();
+        let kx = KeyExchange::generate(NamedGroup::X25519, &mut rng).unwrap();
+        let mut exts = ext(0x002b, &[0x03, 0x04]);
+        let mut dhe = None;
+        if spec.key_share {
+            let pk = kx.public_key();
+            let mut ks = vec![0x00, 0x1d];
+            ks.extend_from_slice(&(pk.len() as u16).to_be_bytes());
+            ks.extend_from_slice(&pk);
+            exts.extend(ext(0x0033, &ks));
+            dhe = Some(kx.agree(hello.x25519_share.as_ref().unwrap()).unwrap());
+        }
+        if let Some(i) = spec.psk_identity {
+            exts.extend(ext(0x0029, &i.to_be_bytes()));
+        }
+        let mut body = vec![0x03, 0x03];
+        body.extend_from_slice(&[0x42; 32]);
+        body.push(0);
+        body.extend_from_slice(&spec.suite.to_be_bytes());
+        body.push(0);
+        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        body.extend(exts);
+        let msg = handshake(2, &body);
+        self.transcript.select(HashAlg::Sha256);
+        self.transcript.update(&msg);
+        let psk = spec.psk_identity.map(|_| &PSK[..]);
+        let ks = KeySchedule::early(HashAlg::Sha256, psk)
+            .into_handshake(dhe.as_ref().map(|s| s.as_bytes()));
+        let th = self.transcript.current_hash();
+        self.client_hs = ks.client_handshake_traffic_secret(th.as_bytes());
+        self.server_hs = ks.server_handshake_traffic_secret(th.as_bytes());
+        // Keys for SHA-256 / AES-128-GCM whatever the ServerHello claims: a ServerHello naming
+        // another suite is rejected before any record is protected.
+        let suite = CipherSuite::Aes128GcmSha256;
+        self.server_write = Some(RecordProtection::new(suite, self.server_hs.as_bytes()).unwrap());
+        self.client_read = Some(RecordProtection::new(suite, self.client_hs.as_bytes()).unwrap());
+        self.schedule = Some(ks);
+        plain_record(22, &msg)
+    }
+
+    /// A handshake message added to the transcript (to be sealed by the caller).
+    fn message(&mut self, ty: u8, body: &[u8]) -> Vec<u8> {
+        let m = handshake(ty, body);
+        self.transcript.update(&m);
+        m
+    }
+
+    fn encrypted_extensions(&mut self) -> Vec<u8> {
+        self.message(8, &[0, 0])
+    }
+
+    fn finished(&mut self) -> Vec<u8> {
+        let th = self.transcript.current_hash();
+        let vd =
+            crypto::finished_verify_data(HashAlg::Sha256, self.server_hs.as_bytes(), th.as_bytes());
+        self.message(20, vd.as_bytes())
+    }
+
+    fn seal(&mut self, ty: u8, body: &[u8]) -> Vec<u8> {
+        seal(self.server_write.as_mut().unwrap(), ty, body)
+    }
+}
+
+fn engine<'a>(
+    config: &'a ClientConfig<'a>,
+    offer: Option<ResumptionOffer<'a>>,
+    rx: &'a mut [u8],
+    tx: &'a mut [u8],
+    now: Option<u64>,
+) -> Connection<'a, driver::HostRng> {
+    Connection::new(
+        config,
+        "server.encore.test",
+        offer,
+        rx,
+        tx,
+        driver::host_rng(),
+        now,
+    )
+    .unwrap()
+}
+
+/// Sends what the engine queued and returns it.
+fn take_tx<R>(conn: &mut Connection<'_, R>) -> Vec<u8> {
+    let out = conn.pending_tx().to_vec();
+    conn.tx_sent(out.len());
+    out
+}
+
+/// Feeds `bytes` and processes until the engine needs more input; returns the last result.
+fn feed<'c, R: rand_core::CryptoRng>(
+    conn: &'c mut Connection<'_, R>,
+    bytes: &[u8],
+) -> Result<Option<Event<'c>>, Error> {
+    assert_eq!(conn.feed(bytes), bytes.len());
+    conn.process()
+}
+
+const NO_ANCHORS: [rustls_pki_types::TrustAnchor<'static>; 0] = [];
+
+/// C30/C31: the offer carries only suites of the ticket's hash, psk_dhe_ke, the
+/// obfuscated age, and a binder the server can verify over the partial ClientHello.
+#[test]
+fn offer_hello_has_binder_age_and_only_suites_of_the_ticket_hash_c30_c31() {
+    let config = ClientConfig::new(&NO_ANCHORS);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let hello = parse_hello(conn.pending_tx());
+    assert_eq!(hello.suites, vec![0x1301, 0x1303]);
+    assert_eq!(hello.psk_modes, vec![1]);
+    let (id, age, binder, binders_at) = hello.psk.clone().unwrap();
+    assert_eq!(id, TICKET);
+    assert_eq!(age, 0x20u32.wrapping_add(0xffff_fff0));
+    assert_eq!(age, 0x10);
+    let bk = KeySchedule::early(HashAlg::Sha256, Some(&PSK)).binder_key(true);
+    let th = Transcript::new().hash_with(HashAlg::Sha256, &hello.msg[..binders_at]);
+    let expected = crypto::finished_verify_data(HashAlg::Sha256, bk.as_bytes(), th.as_bytes());
+    assert_eq!(binder, expected.as_bytes());
+    // C28: the offer counts as sent only when the whole ClientHello left.
+    let len = conn.pending_tx().len();
+    assert!(!conn.offer_sent());
+    conn.tx_sent(len - 1);
+    assert!(!conn.offer_sent());
+    conn.tx_sent(1);
+    assert!(conn.offer_sent());
+}
+
+/// psk_ke opt-in: no key share at all, psk_ke only (zero public-key operations).
+#[test]
+fn psk_only_offer_sends_no_key_share() {
+    let mut config = ClientConfig::new(&NO_ANCHORS);
+    config.psk_mode = PskMode::AllowPskOnly;
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let hello = parse_hello(conn.pending_tx());
+    assert_eq!(hello.key_share_entries, 0);
+    assert_eq!(hello.psk_modes, vec![0]);
+}
+
+fn resumed_until_server_hello(spec: ServerHelloSpec) -> (Error, Vec<u8>) {
+    let config = ClientConfig::new(&NO_ANCHORS);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let hello = parse_hello(&take_tx(&mut conn));
+    let mut server = Scripted::new();
+    let sh = server.server_hello(&hello, &spec);
+    let err = feed(&mut conn, &sh).unwrap_err();
+    assert!(conn.is_failed());
+    (err, take_tx(&mut conn))
+}
+
+/// C31: a selected identity that was not offered aborts with illegal_parameter.
+#[test]
+fn selected_identity_not_offered_aborts_c31() {
+    let (err, alert) = resumed_until_server_hello(ServerHelloSpec {
+        suite: 0x1301,
+        key_share: true,
+        psk_identity: Some(1),
+    });
+    assert_eq!(err, Error::Illegal(Violation::PskIdentityNotOffered));
+    assert_eq!(alert, vec![21, 3, 3, 0, 2, 2, 47]);
+}
+
+/// C31: a suite of another hash than the ticket's was never offered: illegal_parameter.
+#[test]
+fn suite_of_another_hash_aborts_c31() {
+    let (err, alert) = resumed_until_server_hello(ServerHelloSpec {
+        suite: 0x1302,
+        key_share: true,
+        psk_identity: Some(0),
+    });
+    assert_eq!(err, Error::Illegal(Violation::SuiteNotOffered));
+    assert_eq!(alert, vec![21, 3, 3, 0, 2, 2, 47]);
+}
+
+/// C31: psk_dhe_ke (the only mode offered) selected without key_share aborts.
+#[test]
+fn psk_dhe_without_key_share_aborts_c31() {
+    let (err, alert) = resumed_until_server_hello(ServerHelloSpec {
+        suite: 0x1301,
+        key_share: false,
+        psk_identity: Some(0),
+    });
+    assert_eq!(err, Error::MissingKeyShare);
+    assert_eq!(alert, vec![21, 3, 3, 0, 2, 2, 109]);
+}
+
+/// C32: a full handshake in which the server skips Certificate/CertificateVerify is
+/// rejected; the alert is protected with the client handshake key.
+#[test]
+fn full_handshake_without_certificate_is_rejected_c32() {
+    let config = ClientConfig::new(&NO_ANCHORS);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let mut conn = engine(&config, None, &mut rx, &mut tx, Some(1));
+    let hello = parse_hello(&take_tx(&mut conn));
+    let mut server = Scripted::new();
+    let mut flight = server.server_hello(
+        &hello,
+        &ServerHelloSpec {
+            suite: 0x1301,
+            key_share: true,
+            psk_identity: None,
+        },
+    );
+    let mut hs = server.encrypted_extensions();
+    hs.extend(server.finished());
+    flight.extend(server.seal(22, &hs));
+    let err = feed(&mut conn, &flight).unwrap_err();
+    assert_eq!(err, Error::ServerNotAuthenticated);
+    let sent = take_tx(&mut conn);
+    let records = open_all(server.client_read.as_mut().unwrap(), &sent);
+    assert_eq!(records, vec![(21, vec![2, 10])]);
+}
+
+/// C32: a server that accepted the PSK must not send a Certificate.
+#[test]
+fn certificate_after_psk_accepted_is_rejected_c32() {
+    let config = ClientConfig::new(&NO_ANCHORS);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let hello = parse_hello(&take_tx(&mut conn));
+    let mut server = Scripted::new();
+    let mut flight = server.server_hello(
+        &hello,
+        &ServerHelloSpec {
+            suite: 0x1301,
+            key_share: true,
+            psk_identity: Some(0),
+        },
+    );
+    let mut hs = server.encrypted_extensions();
+    hs.extend(server.message(11, &[0, 0, 0, 6, 0, 0, 1, 0xaa, 0, 0]));
+    flight.extend(server.seal(22, &hs));
+    let err = feed(&mut conn, &flight).unwrap_err();
+    assert_eq!(err, Error::CertificateWithPsk);
+    let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
+    assert_eq!(records, vec![(21, vec![2, 10])]);
+}
+
+/// E6: without a wall clock and without a lower bound, certificate checks fail closed.
+#[test]
+fn no_wall_clock_fails_closed_e6() {
+    let config = ClientConfig::new(&NO_ANCHORS);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let mut conn = engine(&config, None, &mut rx, &mut tx, None);
+    let hello = parse_hello(&take_tx(&mut conn));
+    let mut server = Scripted::new();
+    let mut flight = server.server_hello(
+        &hello,
+        &ServerHelloSpec {
+            suite: 0x1301,
+            key_share: true,
+            psk_identity: None,
+        },
+    );
+    let mut hs = server.encrypted_extensions();
+    hs.extend(server.message(11, &[0, 0, 0, 6, 0, 0, 1, 0xaa, 0, 0]));
+    flight.extend(server.seal(22, &hs));
+    let err = feed(&mut conn, &flight).unwrap_err();
+    assert_eq!(err, Error::NoWallClock);
+    let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
+    assert_eq!(records, vec![(21, vec![2, 46])]);
+}
+
+/// A resumed handshake through odd framing: a change_cipher_spec record (ignored, RFC 8446
+/// §5), EncryptedExtensions and half of Finished coalesced in one record, the rest of
+/// Finished in the next; then NewSessionTicket and KeyUpdate(update_requested) coalesced
+/// after the handshake. Checks the client Finished, the ticket's PSK (§4.6.1) and the
+/// KeyUpdate answer (§4.6.3), byte for byte.
+#[test]
+fn resumed_handshake_with_split_and_coalesced_messages_ticket_and_key_update() {
+    let config = ClientConfig::new(&NO_ANCHORS);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let hello = parse_hello(&take_tx(&mut conn));
+    let mut server = Scripted::new();
+    let sh = server.server_hello(
+        &hello,
+        &ServerHelloSpec {
+            suite: 0x1301,
+            key_share: true,
+            psk_identity: Some(0),
+        },
+    );
+    let mut hs = server.encrypted_extensions();
+    let fin = server.finished();
+    hs.extend_from_slice(&fin[..10]);
+    let mut flight = sh;
+    flight.extend(plain_record(20, &[1]));
+    flight.extend(server.seal(22, &hs));
+    flight.extend(server.seal(22, &fin[10..]));
+    // Feed byte by byte: records split across reads too.
+    let mut summary = None;
+    for b in &flight {
+        assert_eq!(conn.feed(&[*b]), 1);
+        while let Some(ev) = conn.process().unwrap() {
+            match ev {
+                Event::HandshakeComplete(s) => summary = Some(s),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    let summary = summary.unwrap();
+    assert!(summary.resumed);
+    assert_eq!(summary.kex, KeyExchangeMode::PskDhe);
+    assert_eq!(summary.suite, CipherSuite::Aes128GcmSha256);
+
+    // The client Finished, checked by the server.
+    let th_server_finished = server.transcript.current_hash();
+    let schedule = server.schedule.take().unwrap().into_master();
+    let c_ap = schedule.client_application_traffic_secret_0(th_server_finished.as_bytes());
+    let s_ap = schedule.server_application_traffic_secret_0(th_server_finished.as_bytes());
+    let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
+    assert_eq!(records.len(), 1);
+    let (ty, client_fin) = &records[0];
+    assert_eq!(*ty, 22);
+    let expected = crypto::finished_verify_data(
+        HashAlg::Sha256,
+        server.client_hs.as_bytes(),
+        th_server_finished.as_bytes(),
+    );
+    assert_eq!(&client_fin[4..], expected.as_bytes());
+    server.transcript.update(client_fin);
+    let rms = schedule.resumption_master_secret(server.transcript.current_hash().as_bytes());
+
+    // NewSessionTicket + KeyUpdate(update_requested) in one record.
+    let mut s_write = RecordProtection::new(CipherSuite::Aes128GcmSha256, s_ap.as_bytes()).unwrap();
+    let mut c_read = RecordProtection::new(CipherSuite::Aes128GcmSha256, c_ap.as_bytes()).unwrap();
+    let mut nst = vec![
+        0, 0, 0x1c, 0x20, 1, 2, 3, 4, 2, 0xa0, 0xa1, 0, 3, 0xee, 0xef, 0xf0, 0, 0,
+    ];
+    nst = handshake(4, &nst);
+    nst.extend(handshake(24, &[1]));
+    let post = seal(&mut s_write, 22, &nst);
+    assert_eq!(conn.feed(&post), post.len());
+    match conn.process().unwrap() {
+        Some(Event::NewTicket(t)) => {
+            assert_eq!(t.ticket, &[0xee, 0xef, 0xf0]);
+            assert_eq!(t.nonce, &[0xa0, 0xa1]);
+            assert_eq!(t.lifetime_s, 7200);
+            assert_eq!(t.age_add, 0x0102_0304);
+            assert_eq!(t.max_early_data, 0);
+            assert_eq!(t.suite, CipherSuite::Aes128GcmSha256);
+            let psk = crypto::resumption_psk(HashAlg::Sha256, rms.as_bytes(), &[0xa0, 0xa1]);
+            assert_eq!(t.psk.as_bytes(), psk.as_bytes());
+        }
+        other => panic!("expected a ticket, got {other:?}"),
+    }
+    assert!(conn.process().unwrap().is_none());
+    // The KeyUpdate answer goes out under the old key; later data under the new one.
+    let answer = open_all(&mut c_read, &take_tx(&mut conn));
+    assert_eq!(answer, vec![(22, vec![24, 0, 0, 1, 0])]);
+    assert_eq!(conn.write(b"after update").unwrap(), 12);
+    let c_ap1 = crypto::next_traffic_secret(HashAlg::Sha256, c_ap.as_bytes());
+    let mut c_read1 =
+        RecordProtection::new(CipherSuite::Aes128GcmSha256, c_ap1.as_bytes()).unwrap();
+    let data = open_all(&mut c_read1, &take_tx(&mut conn));
+    assert_eq!(data, vec![(23, b"after update".to_vec())]);
+    // The server's next records use its updated key too.
+    let s_ap1 = crypto::next_traffic_secret(HashAlg::Sha256, s_ap.as_bytes());
+    let mut s_write1 =
+        RecordProtection::new(CipherSuite::Aes128GcmSha256, s_ap1.as_bytes()).unwrap();
+    let mut data = seal(&mut s_write1, 23, b"pong");
+    data.extend(seal(&mut s_write1, 21, &[1, 0]));
+    assert_eq!(conn.feed(&data), data.len());
+    match conn.process().unwrap() {
+        Some(Event::ApplicationData(d)) => assert_eq!(d, b"pong"),
+        other => panic!("expected data, got {other:?}"),
+    }
+    assert!(matches!(conn.process().unwrap(), Some(Event::Closed)));
+    assert!(conn.close_notify_received());
+    // Decided: the engine answers close_notify with its own.
+    assert!(conn.close_notify_sent());
+    let closing = open_all(&mut c_read1, &take_tx(&mut conn));
+    assert_eq!(closing, vec![(21, vec![1, 0])]);
+}
+
+/// change_cipher_spec after the handshake is unexpected_message (RFC 8446 §5).
+#[test]
+fn change_cipher_spec_before_server_hello_is_ignored_but_garbage_is_not() {
+    let config = ClientConfig::new(&NO_ANCHORS);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let mut conn = engine(&config, None, &mut rx, &mut tx, Some(1));
+    take_tx(&mut conn);
+    assert!(feed(&mut conn, &plain_record(20, &[1])).unwrap().is_none());
+    let err = feed(&mut conn, &plain_record(20, &[2])).unwrap_err();
+    assert_eq!(err, Error::UnexpectedMessage);
+    assert_eq!(take_tx(&mut conn), vec![21, 3, 3, 0, 2, 2, 10]);
+}
+
+/// E4: arbitrary bytes after the ClientHello never panic; the engine either waits for
+/// more input or fails with an error and stays failed.
+#[test]
+fn arbitrary_input_never_panics_e4() {
+    let config = ClientConfig::new(&NO_ANCHORS);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut failures = 0;
+    for round in 0..300 {
+        let (mut rx, mut tx) = (vec![0u8; 2048], vec![0u8; 1024]);
+        let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+        take_tx(&mut conn);
+        let len = (next() % 600) as usize;
+        let mut input: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        // Half the rounds start with a plausible handshake record header.
+        if round % 2 == 0 && input.len() > 5 {
+            input[..3].copy_from_slice(&[22, 3, 3]);
+        }
+        conn.feed(&input);
+        let mut result = conn.process();
+        while let Ok(Some(_)) = result {
+            result = conn.process();
+        }
+        if result.is_err() {
+            failures += 1;
+            assert!(conn.is_failed());
+            assert_eq!(conn.process().unwrap_err(), Error::Closed);
+        }
+    }
+    assert!(
+        failures > 100,
+        "random input should mostly fail: {failures}"
+    );
+}
+
+/// E5: the engine's own state has a size known at compile time, independent of the
+/// caller's buffers; printed for the record and bounded here.
+#[test]
+fn connection_state_size_is_bounded_e5() {
+    let size = core::mem::size_of::<Connection<'static, driver::HostRng>>();
+    eprintln!("size_of::<Connection>() = {size} bytes");
+    assert!(size < 4096, "{size}");
+}
+
+/// A HelloRetryRequest record (RFC 8446 §4.1.4) for TLS_AES_128_GCM_SHA256.
+fn hello_retry_request(group: Option<u16>, cookie: Option<&[u8]>) -> (Vec<u8>, Vec<u8>) {
+    let mut exts = ext(0x002b, &[0x03, 0x04]);
+    if let Some(g) = group {
+        exts.extend(ext(0x0033, &g.to_be_bytes()));
+    }
+    if let Some(c) = cookie {
+        let mut body = (c.len() as u16).to_be_bytes().to_vec();
+        body.extend_from_slice(c);
+        exts.extend(ext(0x002c, &body));
+    }
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&encore_tls::wire::handshake::HELLO_RETRY_REQUEST_RANDOM);
+    body.extend_from_slice(&[0x00, 0x13, 0x01, 0x00]);
+    body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    body.extend(exts);
+    let msg = handshake(2, &body);
+    (plain_record(22, &msg), msg)
+}
+
+/// HelloRetryRequest: ClientHello2 carries a P-256 share, echoes the cookie, repeats the
+/// ticket (C28) with a binder over message_hash(ClientHello1) + HelloRetryRequest + the
+/// partial ClientHello2 (RFC 8446 §4.4.1, §4.2.11.2).
+#[test]
+fn retry_sends_requested_share_cookie_and_new_binder() {
+    let config = ClientConfig::new(&NO_ANCHORS);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let ch1 = parse_hello(&take_tx(&mut conn));
+    assert!(conn.offer_sent());
+    assert_eq!(ch1.share_groups, vec![(0x001d, 32)]);
+    let (hrr, hrr_msg) = hello_retry_request(Some(0x0017), Some(b"cookie!"));
+    assert!(feed(&mut conn, &hrr).unwrap().is_none());
+    let ch2 = parse_hello(&take_tx(&mut conn));
+    assert_eq!(ch2.share_groups, vec![(0x0017, 65)]);
+    assert_eq!(ch2.cookie.as_deref(), Some(&b"cookie!"[..]));
+    let (id, _, binder, binders_at) = ch2.psk.clone().unwrap();
+    assert_eq!(id, TICKET);
+    let mut t = Transcript::new();
+    t.update(&ch1.msg);
+    t.select(HashAlg::Sha256);
+    t.replace_with_message_hash(HashAlg::Sha256);
+    t.update(&hrr_msg);
+    let th = t.hash_with(HashAlg::Sha256, &ch2.msg[..binders_at]);
+    let bk = KeySchedule::early(HashAlg::Sha256, Some(&PSK)).binder_key(true);
+    let expected = crypto::finished_verify_data(HashAlg::Sha256, bk.as_bytes(), th.as_bytes());
+    assert_eq!(binder, expected.as_bytes());
+    // A second HelloRetryRequest is unexpected_message.
+    let (hrr2, _) = hello_retry_request(Some(0x001d), None);
+    assert_eq!(
+        feed(&mut conn, &hrr2).unwrap_err(),
+        Error::UnexpectedMessage
+    );
+    assert_eq!(take_tx(&mut conn), vec![21, 3, 3, 0, 2, 2, 10]);
+}
+
+/// A HelloRetryRequest for the group already sent, or one that changes nothing, is
+/// illegal_parameter (RFC 8446 §4.1.4).
+#[test]
+fn retry_for_the_group_already_sent_or_changing_nothing_is_illegal() {
+    let config = ClientConfig::new(&NO_ANCHORS);
+    for (group, violation) in [
+        (Some(0x001d), Violation::RetryGroupInvalid),
+        (Some(0x0018), Violation::RetryGroupInvalid),
+        (None, Violation::RetryChangesNothing),
+    ] {
+        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+        let mut conn = engine(&config, None, &mut rx, &mut tx, Some(1));
+        take_tx(&mut conn);
+        let (hrr, _) = hello_retry_request(group, None);
+        assert_eq!(
+            feed(&mut conn, &hrr).unwrap_err(),
+            Error::Illegal(violation),
+            "{group:?}"
+        );
+        assert_eq!(take_tx(&mut conn), vec![21, 3, 3, 0, 2, 2, 47]);
+    }
+}

@@ -1,0 +1,754 @@
+//! The connection: OpenSSL's `SSL`, over an embedded-io-async transport.
+
+use embedded_io_async::{Error as _, Read, Write};
+use encore_session::{
+    CurrentSession, MonotonicClock, NewSession, PeerId, Session, WallClock, MAX_PSK_LEN, TLS13,
+};
+use encore_tls::crypto::CipherSuite;
+use encore_tls::{Event, HandshakeSummary, KeyExchangeMode, NewTicket, ResumptionOffer};
+use rand_core::TryCryptoRng;
+use zeroize::Zeroize;
+
+use crate::context::{BadSessionRule, Context};
+use crate::rng::SharedRng;
+use crate::Error;
+
+type Engine<'c, G> = encore_tls::Connection<'c, SharedRng<'c, G>>;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Fresh, or cleared: `connect` may run.
+    Idle,
+    /// `connect` is running. Seen by any other method, it means the `connect` future was
+    /// dropped mid-way (C12).
+    Handshaking,
+    /// The handshake completed.
+    Connected,
+    /// The handshake or the connection failed; `clear` before connecting again.
+    Failed,
+}
+
+/// Byte and ticket counts of the current connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConnectionStats {
+    /// Bytes written to the transport.
+    pub bytes_sent: usize,
+    /// Bytes read from the transport.
+    pub bytes_received: usize,
+    /// Record bytes sent from the first ClientHello byte to the client Finished.
+    pub handshake_sent: usize,
+    /// Record bytes received up to the server Finished.
+    pub handshake_received: usize,
+    /// NewSessionTicket messages received.
+    pub tickets_received: usize,
+    /// Tickets that could not become records (pool exhausted, ticket too large; C37, E1).
+    pub tickets_dropped: usize,
+}
+
+/// One TLS connection to one server name (OpenSSL's `SSL`), over the transport `S`.
+///
+/// The caller provides the record buffers: `rx` holds what the server sends (16 709 bytes hold any
+/// record; less with `max_fragment_length` or `record_size_limit`), `tx` what the client sends
+/// (the ClientHello with its ticket, the client certificate chain with mutual TLS). An optional
+/// carry buffer ([`Connection::with_carry_buffer`]) keeps application data that did not fit the
+/// caller's `read` buffer.
+///
+/// # The session slot (C1–C6)
+/// [`Connection::set_session`] sets the session to offer; [`Connection::session`] borrows it and
+/// [`Connection::get1_session`] takes a reference. Which session the connection has (C5): before
+/// a handshake, the one set (or the one `connect` took from the context's cache); after a resumed
+/// handshake, the record that was offered; after a full handshake, none until the first ticket;
+/// then each NewSessionTicket's record.
+///
+/// # The bad-session rule (C10–C15)
+/// The session is *open* from the end of the handshake until close_notify is sent (by
+/// [`Connection::shutdown`], or in answer to the server's) or marked as sent
+/// ([`Connection::set_shutdown`]). Replacing the session of an open connection, clearing it or
+/// dropping it evicts the session from the cache and marks it not resumable, once (C10, C13;
+/// relaxed by [`BadSessionRule::Keep`]). A fatal alert sent or received does the same (C15).
+pub struct Connection<'c, 'a, S, C, G, const N: usize, const P: usize, const T: usize = 256> {
+    ctx: &'c Context<'a, C, G, N, P, T>,
+    server_name: &'c str,
+    peer: PeerId,
+    io: S,
+    engine: Option<Engine<'c, G>>,
+    buffers: Option<(&'c mut [u8], &'c mut [u8])>,
+    carry: &'c mut [u8],
+    carry_start: usize,
+    carry_end: usize,
+    current: CurrentSession<'a, P, T>,
+    pub(crate) phase: Phase,
+    /// A session was offered in the running (or last) handshake.
+    pub(crate) offered: bool,
+    /// The offered record was marked used (C28).
+    offer_marked: bool,
+    pub(crate) completed: bool,
+    close_sent: bool,
+    close_received: bool,
+    /// The session of this connection was invalidated already (C10, C13, C15): nothing more to
+    /// invalidate.
+    spoiled: bool,
+    pub(crate) reused: bool,
+    summary: Option<HandshakeSummary>,
+    /// Monotonic time (ms, negative before boot) of the full handshake that authenticated the
+    /// server, for the records made from this connection's tickets (C29).
+    auth_ms: i64,
+    stats: ConnectionStats,
+    rng_failures: u32,
+}
+
+impl<'c, 'a, S, C, G, const N: usize, const P: usize, const T: usize>
+    Connection<'c, 'a, S, C, G, N, P, T>
+where
+    S: Read + Write,
+    C: MonotonicClock + WallClock,
+    G: TryCryptoRng,
+{
+    /// A connection of `ctx` to `server_name` (SNI; an IP literal sends none) over `io`.
+    pub fn new(
+        ctx: &'c Context<'a, C, G, N, P, T>,
+        server_name: &'c str,
+        io: S,
+        rx: &'c mut [u8],
+        tx: &'c mut [u8],
+    ) -> Self {
+        Connection {
+            ctx,
+            server_name,
+            peer: ctx.peer_id(server_name),
+            io,
+            engine: None,
+            buffers: Some((rx, tx)),
+            carry: &mut [],
+            carry_start: 0,
+            carry_end: 0,
+            current: CurrentSession::new(),
+            phase: Phase::Idle,
+            offered: false,
+            offer_marked: false,
+            completed: false,
+            close_sent: false,
+            close_received: false,
+            spoiled: false,
+            reused: false,
+            summary: None,
+            auth_ms: 0,
+            stats: ConnectionStats::default(),
+            rng_failures: 0,
+        }
+    }
+
+    /// Gives the connection a buffer for application data that does not fit a `read` buffer.
+    /// Without one, `read` needs buffers as large as the largest record's plaintext.
+    pub fn with_carry_buffer(mut self, carry: &'c mut [u8]) -> Self {
+        self.carry = carry;
+        self
+    }
+
+    /// Sets the session the next `connect` offers (`SSL_set_session`), or none.
+    ///
+    /// - C35: a session of another context, or made for another peer identity (server name,
+    ///   ALPN list, trust configuration), is [`Error::Session`] and changes nothing.
+    /// - C10: if this connection's session is open, it is invalidated first, once.
+    /// - C1: one reference is added; the caller's stays with the caller. C2: setting the same
+    ///   session changes no count. C3: `None` releases the current one.
+    /// - C12: a fresh connection invalidates nothing.
+    pub fn set_session(&mut self, session: Option<&Session<'a, P, T>>) -> Result<(), Error> {
+        self.settle_aborted();
+        if let Some(s) = session {
+            if !core::ptr::eq(s.pool(), self.ctx.pool()) {
+                return Err(Error::Session(encore_session::Error::WrongOwner));
+            }
+            s.check_owner_and_peer(self.ctx.id(), &self.peer)?;
+        }
+        self.invalidate_if_open();
+        let replaced = self.current.set(session)?;
+        drop(replaced);
+        Ok(())
+    }
+
+    /// Runs the handshake. Offers the session set on this connection if it can be resumed (C7),
+    /// otherwise, when none is set, the newest usable one the context's cache holds for this
+    /// peer (unless [`encore_cache::CacheMode::NO_INTERNAL_LOOKUP`]).
+    ///
+    /// The offered record is marked used as soon as the whole first ClientHello carrying it has
+    /// been written to the transport (C28). If this future is dropped before it completes, the
+    /// connection is failed until [`Connection::clear`] and the offered ticket counts as used;
+    /// nothing else is invalidated (C12).
+    pub async fn connect(&mut self) -> Result<HandshakeSummary, Error> {
+        self.settle_aborted();
+        match self.phase {
+            Phase::Idle => {}
+            Phase::Connected => return Err(Error::AlreadyConnected),
+            Phase::Failed | Phase::Handshaking => return Err(Error::Failed),
+        }
+        if self.buffers.is_none() {
+            return Err(Error::NoBuffers);
+        }
+        let ctx = self.ctx;
+        let now = ctx.now_ms();
+        let mut codes = [0u16; 3];
+        let n = ctx.suite_codes(&mut codes);
+        let suites = codes.get(..n).unwrap_or(&[]);
+
+        // Which session to offer (C7, C26, C36).
+        let mut from_cache = false;
+        if self.current.get().is_none() {
+            if let Some(taken) = ctx.cache().take_for_connect(&self.peer, now, suites) {
+                let _ = self.current.set(Some(&taken))?;
+                from_cache = true;
+            }
+        }
+        let mut ticket = [0u8; T];
+        let mut psk = [0u8; MAX_PSK_LEN];
+        let mut offer_meta = None;
+        if let Some(s) = self.current.get() {
+            // A record taken from the cache passed C7 just before it was marked used (C36).
+            let usable = from_cache
+                || s.resumable(now, &ctx.cache().config().limits, suites)
+                    .is_ok();
+            if usable {
+                offer_meta = s
+                    .with(|r| {
+                        let suite = CipherSuite::from_u16(r.cipher_suite())?;
+                        let age = r.age_ms(now)?;
+                        Some((suite, r.age_add(), u32::try_from(age).unwrap_or(u32::MAX)))
+                    })
+                    .ok()
+                    .flatten();
+            }
+        }
+        let mut offer = None;
+        if let (Some((suite, age_add, age)), Some(s)) = (offer_meta, self.current.get()) {
+            let t = s.copy_ticket(&mut ticket)?;
+            let p = s.copy_psk(&mut psk)?;
+            // A ticket the engine cannot carry is not offered (C7): a full handshake instead.
+            if t <= encore_tls::client::MAX_OFFER_TICKET_LEN {
+                offer = Some(ResumptionOffer {
+                    ticket: ticket.get(..t).unwrap_or(&[]),
+                    psk: psk.get(..p).unwrap_or(&[]),
+                    suite,
+                    age_add,
+                    ticket_age_ms: age,
+                });
+            }
+        }
+        let Some((rx, tx)) = self.buffers.take() else {
+            psk.zeroize();
+            return Err(Error::NoBuffers);
+        };
+        self.offered = offer.is_some();
+        self.offer_marked = from_cache;
+        self.rng_failures = ctx.rng.failures();
+        let engine = Engine::new(
+            ctx.tls_config(),
+            self.server_name,
+            offer,
+            rx,
+            tx,
+            SharedRng::new(&ctx.rng),
+            ctx.now_unix(),
+        );
+        psk.zeroize();
+        let engine = match engine {
+            Ok(e) => e,
+            Err(e) => {
+                self.phase = Phase::Failed;
+                return Err(Error::Tls(e));
+            }
+        };
+        self.engine = Some(engine);
+        self.phase = Phase::Handshaking;
+        self.stats = ConnectionStats::default();
+        match self.drive_handshake().await {
+            Ok(summary) => Ok(summary),
+            Err(e) => {
+                self.fail(e).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn drive_handshake(&mut self) -> Result<HandshakeSummary, Error> {
+        loop {
+            self.check_rng()?;
+            self.flush_tx().await?;
+            self.pump(&mut [])?;
+            self.check_rng()?;
+            if let Some(s) = self.summary {
+                self.flush_tx().await?;
+                return Ok(s);
+            }
+            if self.fill().await? == 0 {
+                return Err(Error::TransportClosed);
+            }
+        }
+    }
+
+    /// Reads application data into `buf`; `Ok(0)` once the server sent close_notify (answered
+    /// with ours, so the session stays resumable: CONTRACT "Decided"). Tickets that arrive are
+    /// turned into records (C5, C27). A transport error is returned as is and leaves the
+    /// connection usable (for example a read timeout).
+    pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.settle_aborted();
+        if self.carry_end > self.carry_start {
+            return Ok(self.take_carry(buf));
+        }
+        match self.phase {
+            Phase::Connected => {}
+            Phase::Idle | Phase::Handshaking => return Err(Error::NotConnected),
+            Phase::Failed => return Err(Error::Failed),
+        }
+        loop {
+            if self.close_received {
+                return Ok(0);
+            }
+            let got = match self.pump(buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.fail(e).await;
+                    return Err(e);
+                }
+            };
+            let flushed = self.flush_tx().await;
+            if self.close_received {
+                // Our answering close_notify is best effort: a server that closed first may
+                // have shut its socket already.
+                return Ok(got);
+            }
+            flushed?;
+            if got > 0 {
+                return Ok(got);
+            }
+            if self.fill().await? == 0 {
+                return Err(Error::TransportClosed);
+            }
+        }
+    }
+
+    /// Writes all of `data` as application data and sends it.
+    pub async fn write(&mut self, data: &[u8]) -> Result<usize, Error> {
+        self.settle_aborted();
+        match self.phase {
+            Phase::Connected => {}
+            Phase::Idle | Phase::Handshaking => return Err(Error::NotConnected),
+            Phase::Failed => return Err(Error::Failed),
+        }
+        if self.close_sent {
+            return Err(Error::Closed);
+        }
+        let mut off = 0;
+        while off < data.len() {
+            let rest = data.get(off..).unwrap_or(&[]);
+            let engine = self.engine.as_mut().ok_or(Error::NotConnected)?;
+            let n = engine.write(rest)?;
+            off += n;
+            self.flush_tx().await?;
+        }
+        Ok(data.len())
+    }
+
+    /// Sends close_notify (`SSL_shutdown`); from then on the session is no longer open and stays
+    /// cached and resumable (C11). Returns whether the server's close_notify was received
+    /// already. Calling it again only flushes.
+    pub async fn shutdown(&mut self) -> Result<bool, Error> {
+        self.settle_aborted();
+        if self.phase != Phase::Connected {
+            return Err(match self.phase {
+                Phase::Failed => Error::Failed,
+                _ => Error::NotConnected,
+            });
+        }
+        if let Some(engine) = self.engine.as_mut() {
+            engine.close()?;
+        }
+        self.close_sent = true;
+        self.flush_tx().await?;
+        Ok(self.close_received)
+    }
+
+    /// Marks close_notify as sent without sending it (`SSL_set_shutdown(SSL_SENT_SHUTDOWN)`), so
+    /// that closing the transport does not spoil the session (C11).
+    pub fn set_shutdown(&mut self) {
+        self.settle_aborted();
+        self.close_sent = true;
+    }
+
+    /// Readies the connection for another `connect` (`SSL_clear`), in the same buffers.
+    ///
+    /// C14: after a clean shutdown the session stays set, so the next `connect` offers it if it
+    /// is still resumable; after an unclean end (open without close_notify, failed, or a dropped
+    /// `connect`) it is released, and an open session is invalidated first (C13). C8: resets
+    /// `session_reused`.
+    pub fn clear(&mut self) {
+        self.settle_aborted();
+        let clean = self.completed && self.close_sent && !self.spoiled;
+        let unclean = self.phase == Phase::Failed || (self.completed && !self.close_sent);
+        self.invalidate_if_open();
+        if unclean && !clean {
+            drop(self.current.take());
+        }
+        if let Some(engine) = self.engine.take() {
+            self.buffers = Some(engine.into_buffers());
+        }
+        // Without buffers (lost when the engine refused to start) `connect` reports
+        // `Error::NoBuffers`.
+        self.phase = Phase::Idle;
+        self.offered = false;
+        self.offer_marked = false;
+        self.completed = false;
+        self.close_sent = false;
+        self.close_received = false;
+        self.spoiled = false;
+        self.reused = false;
+        self.summary = None;
+        self.carry_start = 0;
+        self.carry_end = 0;
+    }
+
+    // ---- driving the engine ----
+
+    async fn flush_tx(&mut self) -> Result<(), Error> {
+        loop {
+            let Some(engine) = self.engine.as_mut() else {
+                return Ok(());
+            };
+            let pending = engine.pending_tx();
+            if pending.is_empty() {
+                break;
+            }
+            let n = self
+                .io
+                .write(pending)
+                .await
+                .map_err(|e| Error::Io(e.kind()))?;
+            if n == 0 {
+                return Err(Error::TransportClosed);
+            }
+            engine.tx_sent(n);
+            self.stats.bytes_sent += n;
+            if engine.offer_sent() && !self.offer_marked {
+                // C28: the first ClientHello carrying the ticket has left.
+                if let Some(s) = self.current.get() {
+                    let _ = s.mark_used();
+                }
+                self.offer_marked = true;
+            }
+        }
+        self.io.flush().await.map_err(|e| Error::Io(e.kind()))
+    }
+
+    async fn fill(&mut self) -> Result<usize, Error> {
+        let engine = self.engine.as_mut().ok_or(Error::NotConnected)?;
+        let space = engine.rx_space();
+        if space.is_empty() {
+            return Err(Error::Tls(encore_tls::Error::BufferTooSmall));
+        }
+        let n = self.io.read(space).await.map_err(|e| Error::Io(e.kind()))?;
+        engine.rx_filled(n);
+        self.stats.bytes_received += n;
+        Ok(n)
+    }
+
+    /// Runs every buffered event; application data goes to `out` then to the carry buffer.
+    /// Returns the number of bytes written to `out`.
+    fn pump(&mut self, out: &mut [u8]) -> Result<usize, Error> {
+        let mut written = 0;
+        loop {
+            let Some(engine) = self.engine.as_mut() else {
+                return Ok(written);
+            };
+            match engine.process()? {
+                None => break,
+                Some(Event::HandshakeComplete(s)) => {
+                    self.stats.handshake_sent = self.stats.bytes_sent + engine.pending_tx().len();
+                    self.stats.handshake_received =
+                        self.stats.bytes_received - engine.rx_unprocessed();
+                    self.on_complete(s);
+                    // Whatever follows the handshake (tickets, data a server sends right after
+                    // its Finished) waits for the first `read`.
+                    break;
+                }
+                Some(Event::NewTicket(t)) => {
+                    self.stats.tickets_received += 1;
+                    on_ticket(
+                        self.ctx,
+                        &self.peer,
+                        self.auth_ms,
+                        &mut self.current,
+                        &mut self.stats,
+                        &t,
+                    );
+                }
+                Some(Event::ApplicationData(d)) => {
+                    let room = out.get_mut(written..).unwrap_or(&mut []);
+                    let n = room.len().min(d.len());
+                    if let (Some(dst), Some(src)) = (room.get_mut(..n), d.get(..n)) {
+                        dst.copy_from_slice(src);
+                    }
+                    written += n;
+                    let rest = d.get(n..).unwrap_or(&[]);
+                    if !rest.is_empty() {
+                        let free = self.carry.len().saturating_sub(self.carry_end);
+                        if rest.len() > free {
+                            return Err(Error::ReadBufferTooSmall { needed: rest.len() });
+                        }
+                        if let Some(dst) = self
+                            .carry
+                            .get_mut(self.carry_end..self.carry_end + rest.len())
+                        {
+                            dst.copy_from_slice(rest);
+                        }
+                        self.carry_end += rest.len();
+                        // Hand the carried bytes out before reading more records.
+                        break;
+                    }
+                    if written == out.len() && !out.is_empty() {
+                        break;
+                    }
+                }
+                Some(Event::Closed) => {
+                    self.close_received = true;
+                }
+            }
+        }
+        if self.engine.as_ref().is_some_and(|e| e.close_notify_sent()) {
+            self.close_sent = true;
+        }
+        Ok(written)
+    }
+
+    fn take_carry(&mut self, buf: &mut [u8]) -> usize {
+        let avail = self
+            .carry
+            .get(self.carry_start..self.carry_end)
+            .unwrap_or(&[]);
+        let n = avail.len().min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), avail.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.carry_start += n;
+        if self.carry_start == self.carry_end {
+            self.carry_start = 0;
+            self.carry_end = 0;
+        }
+        n
+    }
+
+    fn on_complete(&mut self, s: HandshakeSummary) {
+        let now = self.ctx.now_ms();
+        self.completed = true;
+        self.summary = Some(s);
+        self.reused = s.resumed;
+        self.phase = Phase::Connected;
+        if s.resumed {
+            // C29: tickets of a resumption keep the offered record's authentication time.
+            self.auth_ms = self
+                .current
+                .get()
+                .and_then(|cur| cur.info().ok())
+                .map(|i| i.received_ms.saturating_sub(i64::from(i.auth_age_s) * 1000))
+                .unwrap_or_else(|| clamp_ms(now));
+        } else {
+            self.auth_ms = clamp_ms(now);
+            // C5, C6: after a full handshake (an offer declined, or none made) the connection
+            // has no session until the first ticket.
+            drop(self.current.take());
+        }
+    }
+
+    fn check_rng(&mut self) -> Result<(), Error> {
+        if self.ctx.rng.failures() != self.rng_failures {
+            return Err(Error::Rng);
+        }
+        Ok(())
+    }
+
+    /// Ends a failed operation: sends a pending fatal alert, applies C15, fails the connection.
+    async fn fail(&mut self, e: Error) {
+        if e != Error::Rng {
+            let _ = self.flush_tx().await;
+        } else if let Some(engine) = self.engine.as_mut() {
+            // Nothing generated with a failed RNG may leave.
+            let n = engine.pending_tx().len();
+            engine.tx_sent(n);
+        }
+        if e.is_fatal_alert() && !self.spoiled {
+            // C15: a fatal alert, sent or received, invalidates the connection's session.
+            if let Some(s) = self.current.get() {
+                self.ctx.cache().remove(s);
+            }
+            self.spoiled = true;
+        }
+        self.phase = Phase::Failed;
+    }
+}
+
+impl<'c, 'a, S, C, G, const N: usize, const P: usize, const T: usize>
+    Connection<'c, 'a, S, C, G, N, P, T>
+{
+    /// The session set or negotiated (`SSL_get_session`): borrowed, no count changes (C4, C5).
+    pub fn session(&self) -> Option<&Session<'a, P, T>> {
+        self.current.get()
+    }
+
+    /// A new reference to the connection's session (`SSL_get1_session`, C4).
+    pub fn get1_session(&self) -> Result<Option<Session<'a, P, T>>, Error> {
+        Ok(self.current.get1()?)
+    }
+
+    /// True only after a handshake that resumed the offered session (C8): false before any
+    /// handshake, after a full one, and after [`Connection::clear`].
+    pub fn session_reused(&self) -> bool {
+        self.reused
+    }
+
+    /// The peer identity sessions of this connection are made for and checked against (C33).
+    pub fn peer_id(&self) -> PeerId {
+        self.peer
+    }
+
+    /// The server name.
+    pub fn server_name(&self) -> &'c str {
+        self.server_name
+    }
+
+    /// The last completed handshake.
+    pub fn handshake(&self) -> Option<HandshakeSummary> {
+        self.summary
+    }
+
+    /// How the last handshake established its keys.
+    pub fn kex(&self) -> Option<KeyExchangeMode> {
+        self.summary.map(|s| s.kex)
+    }
+
+    /// The ALPN protocol the server selected.
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.engine.as_ref().and_then(|e| e.alpn_protocol())
+    }
+
+    /// Where the connection is in its life.
+    pub fn phase(&self) -> Phase {
+        if self.phase == Phase::Handshaking {
+            // Only observable once a `connect` future was dropped (C12).
+            Phase::Failed
+        } else {
+            self.phase
+        }
+    }
+
+    /// True when the session is open: handshake completed, close_notify neither sent nor marked
+    /// as sent, and the session not invalidated already (C10, C13).
+    pub fn session_open(&self) -> bool {
+        self.completed && !self.close_sent && !self.spoiled
+    }
+
+    /// True once close_notify was sent, answered or marked as sent.
+    pub fn close_notify_sent(&self) -> bool {
+        self.close_sent
+    }
+
+    /// True once the server's close_notify arrived.
+    pub fn close_notify_received(&self) -> bool {
+        self.close_received
+    }
+
+    /// Byte and ticket counts since the last `connect`.
+    pub fn stats(&self) -> ConnectionStats {
+        self.stats
+    }
+
+    /// The transport, for example to reconnect a socket between [`Connection::clear`] and the
+    /// next `connect`.
+    pub fn transport_mut(&mut self) -> &mut S {
+        &mut self.io
+    }
+
+    /// Replaces the transport and returns the old one.
+    pub fn replace_transport(&mut self, io: S) -> S {
+        core::mem::replace(&mut self.io, io)
+    }
+
+    /// C12: a `connect` future was dropped mid-way. The offered ticket counts as used; the
+    /// connection is failed until `clear`; nothing is invalidated.
+    fn settle_aborted(&mut self) {
+        if self.phase == Phase::Handshaking {
+            if self.offered && !self.offer_marked {
+                if let Some(s) = self.current.get() {
+                    let _ = s.mark_used();
+                }
+                self.offer_marked = true;
+            }
+            self.phase = Phase::Failed;
+        }
+    }
+
+    /// C10, C13: invalidates the session of an open connection, once.
+    fn invalidate_if_open(&mut self) {
+        if self.session_open() {
+            if self.ctx.bad_session_rule() == BadSessionRule::Invalidate {
+                if let Some(s) = self.current.get() {
+                    self.ctx.cache().remove(s);
+                }
+            }
+            self.spoiled = true;
+        }
+    }
+}
+
+impl<S, C, G, const N: usize, const P: usize, const T: usize> Drop
+    for Connection<'_, '_, S, C, G, N, P, T>
+{
+    /// C13: dropping a connection whose session is open invalidates that session, even while
+    /// the application still holds a reference to it. C12: a dropped `connect` counts its
+    /// offered ticket as used.
+    fn drop(&mut self) {
+        self.settle_aborted();
+        self.invalidate_if_open();
+    }
+}
+
+fn clamp_ms(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+/// A NewSessionTicket became a record: into the cache (unless "no internal store") and to the
+/// new-session callback by the cache, and the connection's session from now on (C5, C27, C37).
+fn on_ticket<'a, C, G, const N: usize, const P: usize, const T: usize>(
+    ctx: &Context<'a, C, G, N, P, T>,
+    peer: &PeerId,
+    auth_ms: i64,
+    current: &mut CurrentSession<'a, P, T>,
+    stats: &mut ConnectionStats,
+    t: &NewTicket<'_>,
+) where
+    C: MonotonicClock + WallClock,
+    G: TryCryptoRng,
+{
+    let now = ctx.now_ms();
+    let auth_age_ms = u64::try_from(clamp_ms(now).saturating_sub(auth_ms)).unwrap_or(0);
+    let new = NewSession {
+        version: TLS13,
+        cipher_suite: t.suite.to_u16(),
+        psk: t.psk.as_bytes(),
+        ticket: t.ticket,
+        lifetime_s: t.lifetime_s,
+        age_add: t.age_add,
+        max_early_data: t.max_early_data,
+        received_ms: now,
+        received_unix: ctx.now_unix(),
+        auth_age_ms,
+        peer: *peer,
+        owner: ctx.id(),
+    };
+    match ctx.cache().new_session(&new, now) {
+        Ok(s) => {
+            // C23: the record stays the connection's session whatever the cache did with it.
+            let _ = current.take();
+            let _ = current.set(Some(&s));
+        }
+        Err(_) => stats.tickets_dropped += 1,
+    }
+}

@@ -1,0 +1,78 @@
+//! Async TLS 1.3 client connections that resume sessions, with the session contract of
+//! OpenSSL's `SSL_set_session(3)` and no heap.
+//!
+//! - [`Context`] is OpenSSL's `SSL_CTX`: an application-chosen [`ContextId`], the TLS
+//!   configuration, its own session cache over a static [`SessionPool`], clocks and a random
+//!   generator.
+//! - [`Connection`] is OpenSSL's `SSL`: one server name over any embedded-io-async `Read + Write`
+//!   transport (embassy-net's `TcpSocket` on target, `StdTransport` on the host with the `std`
+//!   feature), with caller-provided record buffers.
+//!
+//! Without a session set, `connect` takes the newest usable ticket for the same peer from the
+//! context's cache (C26, C36), and every ticket the server sends becomes a record in the cache and
+//! the connection's session (C5, C27). With [`Connection::set_session`] the application chooses;
+//! [`Connection::session_reused`] tells whether the server accepted (C8).
+//!
+//! ```no_run
+//! # #[cfg(feature = "std")]
+//! # fn main() -> Result<(), encore_client::Error> {
+//! use encore_cache::CacheConfig;
+//! use encore_client::{block_on, Connection, Context, OsRng, StdClock, StdTransport};
+//! use encore_session::{ContextId, SessionPool};
+//! use encore_tls::ClientConfig;
+//!
+//! static POOL: SessionPool<8> = SessionPool::new();
+//! let anchors = []; // the trust anchors of the server's chain
+//! let ctx: Context<'_, _, _, 4, 8> = Context::new(
+//!     ContextId(1), ClientConfig::new(&anchors), &POOL, CacheConfig::DEFAULT,
+//!     StdClock::new(), OsRng,
+//! );
+//! let (mut rx, mut tx) = ([0u8; 16_709], [0u8; 4096]);
+//! let io = StdTransport::connect("127.0.0.1:4433").map_err(|_| encore_client::Error::TransportClosed)?;
+//! let mut conn = Connection::new(&ctx, "server.example", io, &mut rx, &mut tx);
+//! block_on(conn.connect())?;
+//! assert!(!conn.session_reused()); // a full handshake
+//! let mut buf = [0u8; 16_384];
+//! block_on(conn.write(b"ping"))?;
+//! block_on(conn.read(&mut buf))?; // tickets arrive after the handshake
+//! let saved = conn.get1_session()?; // the newest ticket (C4, C5)
+//! block_on(conn.shutdown())?; // close_notify: the session stays resumable (C11)
+//! drop(conn);
+//!
+//! let io = StdTransport::connect("127.0.0.1:4433").map_err(|_| encore_client::Error::TransportClosed)?;
+//! let (mut rx, mut tx) = ([0u8; 16_709], [0u8; 4096]);
+//! let mut again = Connection::new(&ctx, "server.example", io, &mut rx, &mut tx);
+//! again.set_session(saved.as_ref())?; // C1: one more reference; C35: same context and peer
+//! block_on(again.connect())?;
+//! assert!(again.session_reused()); // the server accepted the ticket (C8)
+//! # Ok(()) }
+//! # #[cfg(not(feature = "std"))]
+//! # fn main() {}
+//! ```
+//!
+//! The examples above block through `block_on` (feature `std`); firmware awaits the same
+//! futures in its executor.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod connection;
+mod context;
+mod error;
+mod rng;
+#[cfg(feature = "std")]
+mod std_support;
+
+pub use connection::{Connection, ConnectionStats, Phase};
+pub use context::{BadSessionRule, Context};
+pub use error::Error;
+pub use rng::SharedRng;
+#[cfg(feature = "std")]
+pub use std_support::{block_on, OsRng, StdClock, StdTransport};
+
+pub use encore_cache::{CacheConfig, CacheEvents, CacheMode, CacheStats};
+pub use encore_session::{ContextId, Limits, PeerId, Session, SessionPool};
+pub use encore_tls::{ClientConfig, HandshakeSummary, KeyExchangeMode, PskMode};
+
+#[cfg(test)]
+mod unit_tests;

@@ -1,0 +1,82 @@
+//! The context's random number generator, shared by its connections.
+
+use core::cell::{Cell, RefCell};
+use core::convert::Infallible;
+
+use critical_section::Mutex;
+use rand_core::{TryCryptoRng, TryRng};
+
+/// A generator behind a critical section, with a failure counter.
+///
+/// The TLS engine takes an infallible `CryptoRng` by value. Connections of one context share the
+/// context's generator, so each engine gets a [`SharedRng`] that borrows it for one call at a time.
+/// A fallible generator (a hardware RNG, the operating system) that fails leaves zeros in the
+/// output and bumps the counter; the connection checks the counter after every engine call and
+/// fails with [`crate::Error::Rng`] before anything produced with those bytes is sent.
+pub(crate) struct RngCell<G> {
+    rng: Mutex<RefCell<G>>,
+    failures: Mutex<Cell<u32>>,
+}
+
+impl<G: TryCryptoRng> RngCell<G> {
+    pub(crate) const fn new(rng: G) -> Self {
+        RngCell {
+            rng: Mutex::new(RefCell::new(rng)),
+            failures: Mutex::new(Cell::new(0)),
+        }
+    }
+
+    pub(crate) fn failures(&self) -> u32 {
+        critical_section::with(|cs| self.failures.borrow(cs).get())
+    }
+
+    fn fill(&self, dst: &mut [u8]) {
+        let ok = critical_section::with(|cs| match self.rng.borrow(cs).try_borrow_mut() {
+            Ok(mut g) => g.try_fill_bytes(dst).is_ok(),
+            Err(_) => false,
+        });
+        if !ok {
+            dst.fill(0);
+            critical_section::with(|cs| {
+                let c = self.failures.borrow(cs);
+                c.set(c.get().saturating_add(1));
+            });
+        }
+    }
+}
+
+/// One connection's view of its context's generator: each call borrows the generator inside a
+/// critical section. A failure of a fallible generator is reported to the connection, which
+/// fails with [`crate::Error::Rng`] before sending anything made with its output.
+pub struct SharedRng<'c, G> {
+    cell: &'c RngCell<G>,
+}
+
+impl<'c, G> SharedRng<'c, G> {
+    pub(crate) fn new(cell: &'c RngCell<G>) -> Self {
+        SharedRng { cell }
+    }
+}
+
+impl<G: TryCryptoRng> TryRng for SharedRng<'_, G> {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        let mut b = [0u8; 4];
+        self.cell.fill(&mut b);
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let mut b = [0u8; 8];
+        self.cell.fill(&mut b);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        self.cell.fill(dst);
+        Ok(())
+    }
+}
+
+impl<G: TryCryptoRng> TryCryptoRng for SharedRng<'_, G> {}

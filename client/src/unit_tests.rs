@@ -1,0 +1,312 @@
+//! The session slot and the bad-session rule without a network: C1–C4, C10–C12, C35.
+//!
+//! An "open" connection is made by setting the flag a completed handshake sets; everything
+//! else runs the real code paths. The rules are proven against real servers in `tests/`.
+
+extern crate std;
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use encore_cache::{CacheConfig, CacheEvents};
+use encore_session::{ContextId, NewSession, PeerId, Session, SessionPool, TLS13};
+use encore_tls::ClientConfig;
+
+use crate::{BadSessionRule, Connection, Context, Error, OsRng, Phase, StdClock};
+
+/// A transport that is never used by these tests: every call fails.
+struct Unplugged;
+
+impl ErrorType for Unplugged {
+    type Error = ErrorKind;
+}
+
+impl Read for Unplugged {
+    async fn read(&mut self, _buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        Err(ErrorKind::NotConnected)
+    }
+}
+
+impl Write for Unplugged {
+    async fn write(&mut self, _buf: &[u8]) -> Result<usize, ErrorKind> {
+        Err(ErrorKind::NotConnected)
+    }
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        Err(ErrorKind::NotConnected)
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    removed: AtomicU32,
+}
+
+impl CacheEvents<8, 256> for Tally {
+    fn removed(&self, _s: &Session<'_, 8, 256>) {
+        self.removed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+const NAME: &str = "server.encore.test";
+
+type Ctx<'a> = Context<'a, StdClock, OsRng, 4, 8>;
+
+fn context<'a>(pool: &'a SessionPool<8>, events: &'a Tally, id: u32) -> Ctx<'a> {
+    Context::with_events(
+        ContextId(id),
+        ClientConfig::new(&[]),
+        pool,
+        CacheConfig::DEFAULT,
+        events,
+        StdClock::new(),
+        OsRng,
+    )
+}
+
+fn record<'p>(pool: &'p SessionPool<8>, peer: PeerId, owner: u32, fill: u8) -> Session<'p, 8> {
+    pool.create(&NewSession {
+        version: TLS13,
+        cipher_suite: 0x1301,
+        psk: &[fill; 32],
+        ticket: &[fill; 100],
+        lifetime_s: 7200,
+        age_add: 0,
+        max_early_data: 0,
+        received_ms: 0,
+        received_unix: None,
+        auth_age_ms: 0,
+        peer,
+        owner: ContextId(owner),
+    })
+    .unwrap()
+}
+
+macro_rules! conn {
+    ($ctx:expr, $rx:ident, $tx:ident) => {
+        Connection::new(&$ctx, NAME, Unplugged, &mut $rx, &mut $tx)
+    };
+}
+
+/// C1, C2, C3, C4: reference counts through set_session / session / get1_session.
+#[test]
+fn c1_c4_reference_counts() {
+    static POOL: SessionPool<8> = SessionPool::new();
+    let tally = Tally::default();
+    let ctx = context(&POOL, &tally, 1);
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+    let mut conn = conn!(ctx, rx, tx);
+    let s = record(&POOL, ctx.peer_id(NAME), 1, 1);
+    conn.set_session(Some(&s)).unwrap();
+    assert_eq!(s.ref_count().unwrap(), 2); // C1
+    conn.set_session(Some(&s)).unwrap();
+    assert_eq!(s.ref_count().unwrap(), 2); // C2
+    assert_eq!(conn.session(), Some(&s));
+    assert_eq!(s.ref_count().unwrap(), 2); // C4: borrowing
+    let taken = conn.get1_session().unwrap().unwrap();
+    assert_eq!(s.ref_count().unwrap(), 3); // C4: taking
+    drop(taken);
+    conn.set_session(None).unwrap();
+    assert_eq!(s.ref_count().unwrap(), 1); // C3
+    assert!(conn.session().is_none());
+    assert_eq!(tally.removed.load(Ordering::SeqCst), 0); // C12: fresh, nothing invalidated
+    assert!(!s.info().unwrap().not_resumable);
+}
+
+/// C35: a session of another context, or for another peer identity, is an error and changes
+/// nothing.
+#[test]
+fn c35_other_context_or_peer_is_an_error() {
+    static POOL: SessionPool<8> = SessionPool::new();
+    let tally = Tally::default();
+    let ctx = context(&POOL, &tally, 1);
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+    let mut conn = conn!(ctx, rx, tx);
+    let mine = record(&POOL, ctx.peer_id(NAME), 1, 1);
+    conn.set_session(Some(&mine)).unwrap();
+
+    let other_ctx = record(&POOL, ctx.peer_id(NAME), 2, 2);
+    assert_eq!(
+        conn.set_session(Some(&other_ctx)),
+        Err(Error::Session(encore_session::Error::WrongOwner))
+    );
+    let other_peer = record(&POOL, ctx.peer_id("other.encore.test"), 1, 3);
+    assert_eq!(
+        conn.set_session(Some(&other_peer)),
+        Err(Error::Session(encore_session::Error::WrongPeer))
+    );
+    // Another ALPN list is another peer too.
+    let alpn = PeerId::new(NAME, &[b"h2"], &ctx.trust_fingerprint());
+    let other_alpn = record(&POOL, alpn, 1, 4);
+    assert_eq!(
+        conn.set_session(Some(&other_alpn)),
+        Err(Error::Session(encore_session::Error::WrongPeer))
+    );
+    // The name is compared without case (peer identity, "Decided").
+    let upper = record(&POOL, ctx.peer_id("SERVER.Encore.TEST"), 1, 5);
+    conn.set_session(Some(&upper)).unwrap();
+    assert_eq!(mine.ref_count().unwrap(), 1);
+    assert_eq!(other_ctx.ref_count().unwrap(), 1);
+    assert_eq!(other_peer.ref_count().unwrap(), 1);
+    assert_eq!(upper.ref_count().unwrap(), 2);
+    // A session of another pool is another context's.
+    static OTHER_POOL: SessionPool<8> = SessionPool::new();
+    let foreign = record(&OTHER_POOL, ctx.peer_id(NAME), 1, 6);
+    assert_eq!(
+        conn.set_session(Some(&foreign)),
+        Err(Error::Session(encore_session::Error::WrongOwner))
+    );
+}
+
+/// C10: replacing the session of an open connection evicts it, marks it not resumable, one
+/// remove callback; C2 after C10 keeps the count.
+#[test]
+fn c10_replacing_open_session_invalidates_once() {
+    static POOL: SessionPool<8> = SessionPool::new();
+    let tally = Tally::default();
+    let ctx = context(&POOL, &tally, 1);
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+    let mut conn = conn!(ctx, rx, tx);
+    let s = record(&POOL, ctx.peer_id(NAME), 1, 1);
+    ctx.cache().add(&s, 0).unwrap();
+    conn.set_session(Some(&s)).unwrap();
+    conn.completed = true; // as a completed handshake leaves it
+    assert!(conn.session_open());
+    conn.set_session(Some(&s)).unwrap(); // C2 with C10 first
+    assert_eq!(tally.removed.load(Ordering::SeqCst), 1);
+    assert!(s.info().unwrap().not_resumable);
+    assert!(!ctx.cache().contains(&s));
+    assert_eq!(s.ref_count().unwrap(), 2);
+    // Once invalidated, nothing more to invalidate.
+    let t = record(&POOL, ctx.peer_id(NAME), 1, 2);
+    conn.set_session(Some(&t)).unwrap();
+    assert_eq!(tally.removed.load(Ordering::SeqCst), 1);
+    assert!(!t.info().unwrap().not_resumable);
+}
+
+/// C11: after close_notify is marked as sent, replacing keeps the session cached and
+/// resumable.
+#[test]
+fn c11_after_set_shutdown_nothing_is_invalidated() {
+    static POOL: SessionPool<8> = SessionPool::new();
+    let tally = Tally::default();
+    let ctx = context(&POOL, &tally, 1);
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+    let mut conn = conn!(ctx, rx, tx);
+    let s = record(&POOL, ctx.peer_id(NAME), 1, 1);
+    ctx.cache().add(&s, 0).unwrap();
+    conn.set_session(Some(&s)).unwrap();
+    conn.completed = true;
+    conn.set_shutdown();
+    assert!(!conn.session_open());
+    conn.set_session(None).unwrap();
+    assert_eq!(tally.removed.load(Ordering::SeqCst), 0);
+    assert!(!s.info().unwrap().not_resumable);
+    assert!(ctx.cache().contains(&s));
+}
+
+/// C13: dropping an open connection invalidates its session although the application holds a
+/// reference; the relaxed rule keeps it.
+#[test]
+fn c13_drop_open_connection_invalidates_unless_relaxed() {
+    static POOL: SessionPool<8> = SessionPool::new();
+    let tally = Tally::default();
+    let ctx = context(&POOL, &tally, 1);
+    let s = record(&POOL, ctx.peer_id(NAME), 1, 1);
+    ctx.cache().add(&s, 0).unwrap();
+    {
+        let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+        let mut conn = conn!(ctx, rx, tx);
+        conn.set_session(Some(&s)).unwrap();
+        conn.completed = true;
+    }
+    assert_eq!(tally.removed.load(Ordering::SeqCst), 1);
+    assert!(s.info().unwrap().not_resumable);
+    assert_eq!(s.ref_count().unwrap(), 1);
+
+    let tally2 = Tally::default();
+    let mut relaxed = context(&POOL, &tally2, 1);
+    relaxed.set_bad_session_rule(BadSessionRule::Keep);
+    let k = record(&POOL, relaxed.peer_id(NAME), 1, 2);
+    relaxed.cache().add(&k, 0).unwrap();
+    {
+        let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+        let mut conn = conn!(relaxed, rx, tx);
+        conn.set_session(Some(&k)).unwrap();
+        conn.completed = true;
+    }
+    assert_eq!(tally2.removed.load(Ordering::SeqCst), 0);
+    assert!(!k.info().unwrap().not_resumable);
+    assert!(relaxed.cache().contains(&k));
+}
+
+/// C14, C8: clear() after a clean shutdown keeps the session; after an unclean end it drops
+/// it (and invalidates an open one).
+#[test]
+fn c14_clear_keeps_after_clean_drops_after_unclean() {
+    static POOL: SessionPool<8> = SessionPool::new();
+    let tally = Tally::default();
+    let ctx = context(&POOL, &tally, 1);
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+    let mut conn = conn!(ctx, rx, tx);
+    let s = record(&POOL, ctx.peer_id(NAME), 1, 1);
+    conn.set_session(Some(&s)).unwrap();
+    conn.completed = true;
+    conn.reused = true;
+    conn.set_shutdown();
+    conn.clear();
+    assert_eq!(conn.session(), Some(&s));
+    assert!(!conn.session_reused()); // C8
+    assert_eq!(conn.phase(), Phase::Idle);
+
+    conn.completed = true; // open again, then cleared without close_notify
+    conn.clear();
+    assert!(conn.session().is_none());
+    assert_eq!(s.ref_count().unwrap(), 1);
+    assert_eq!(tally.removed.load(Ordering::SeqCst), 1);
+    assert!(s.info().unwrap().not_resumable);
+}
+
+/// C12: a connection whose `connect` never ran the handshake to its end is failed until
+/// clear(); its offered ticket counts as used, and nothing is invalidated.
+#[test]
+fn c12_dropped_connect_marks_offer_used_only() {
+    static POOL: SessionPool<8> = SessionPool::new();
+    let tally = Tally::default();
+    let ctx = context(&POOL, &tally, 1);
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+    let mut conn = conn!(ctx, rx, tx);
+    let s = record(&POOL, ctx.peer_id(NAME), 1, 1);
+    conn.set_session(Some(&s)).unwrap();
+    conn.phase = Phase::Handshaking; // as a dropped `connect` future leaves it
+    conn.offered = true;
+    assert_eq!(conn.phase(), Phase::Failed);
+    assert_eq!(crate::block_on(conn.write(b"x")), Err(Error::Failed));
+    let info = s.info().unwrap();
+    assert!(info.used);
+    assert!(!info.not_resumable);
+    assert_eq!(tally.removed.load(Ordering::SeqCst), 0);
+    assert_eq!(crate::block_on(conn.connect()), Err(Error::Failed));
+    conn.clear();
+    assert_eq!(conn.phase(), Phase::Idle);
+    assert!(conn.session().is_none());
+}
+
+/// C25: dropping a context flushes every cache entry with a remove callback each; references
+/// the application still holds stay valid and resumable.
+#[test]
+fn c25_dropping_context_flushes_its_cache() {
+    static POOL: SessionPool<8> = SessionPool::new();
+    let tally = Tally::default();
+    let ctx = context(&POOL, &tally, 1);
+    let a = record(&POOL, ctx.peer_id(NAME), 1, 1);
+    let b = record(&POOL, ctx.peer_id("b.encore.test"), 1, 2);
+    ctx.cache().add(&a, 0).unwrap();
+    ctx.cache().add(&b, 0).unwrap();
+    assert_eq!((a.ref_count().unwrap(), POOL.in_use()), (2, 2));
+    drop(ctx);
+    assert_eq!(tally.removed.load(Ordering::SeqCst), 2);
+    assert_eq!((a.ref_count().unwrap(), b.ref_count().unwrap()), (1, 1));
+    assert!(!a.info().unwrap().not_resumable);
+    drop((a, b));
+    assert_eq!(POOL.in_use(), 0);
+}

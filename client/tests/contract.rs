@@ -1,0 +1,1012 @@
+//! The session contract at connection level, against real servers on 127.0.0.1: `openssl
+//! s_server` and the rustls server of the shared harness. Each test names the rules it proves;
+//! the servers' own evidence (rustls' handshake kind, s_server's "Reused session-id") says
+//! whether a handshake resumed.
+
+#[path = "../../tls/tests/common/mod.rs"]
+mod common;
+
+use std::future::Future;
+use std::io::Read as _;
+use std::net::TcpListener;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use common::{OpenSslServer, Reply, RustlsOptions, RustlsServer, TestPki, TicketMode};
+use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use encore_cache::{CacheConfig, CacheEvents, CacheMode};
+use encore_client::{block_on, Connection, Context, Error, OsRng, Phase, StdClock, StdTransport};
+use encore_session::{ContextId, NewSession, Session, SessionPool, TLS13};
+use encore_tls::{ClientConfig, KeyExchangeMode, PskMode};
+use rustls_pki_types::{CertificateDer, TrustAnchor};
+
+const NAME: &str = "server.encore.test";
+const WAIT: Duration = Duration::from_secs(5);
+const P: usize = 16;
+
+#[derive(Default)]
+struct Tally {
+    new: AtomicU32,
+    removed: AtomicU32,
+}
+
+impl Tally {
+    fn new_count(&self) -> u32 {
+        self.new.load(Ordering::SeqCst)
+    }
+    fn removed_count(&self) -> u32 {
+        self.removed.load(Ordering::SeqCst)
+    }
+}
+
+impl CacheEvents<P, 256> for Tally {
+    fn new_session(&self, _s: &Session<'_, P, 256>) {
+        self.new.fetch_add(1, Ordering::SeqCst);
+    }
+    fn removed(&self, _s: &Session<'_, P, 256>) {
+        self.removed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+type Ctx<'a, const N: usize> = Context<'a, StdClock, OsRng, N, P>;
+type Conn<'c, 'a, const N: usize, S = StdTransport> = Connection<'c, 'a, S, StdClock, OsRng, N, P>;
+
+fn leak<T>(v: T) -> &'static T {
+    Box::leak(Box::new(v))
+}
+
+fn pool() -> &'static SessionPool<P> {
+    leak(SessionPool::new())
+}
+
+fn anchors(pki: &TestPki) -> &'static [TrustAnchor<'static>] {
+    let der: &'static CertificateDer<'static> = leak(CertificateDer::from(pki.ca_der.clone()));
+    let anchor = encore_tls::crypto::anchor_from_der(der).unwrap();
+    Box::leak(vec![anchor].into_boxed_slice())
+}
+
+fn context<const N: usize>(
+    pki: &TestPki,
+    tally: &'static Tally,
+    cache: CacheConfig,
+    tweak: impl FnOnce(&mut ClientConfig<'static>),
+) -> Ctx<'static, N> {
+    context_in(pool(), pki, tally, cache, tweak)
+}
+
+fn context_in<const N: usize>(
+    pool: &'static SessionPool<P>,
+    pki: &TestPki,
+    tally: &'static Tally,
+    cache: CacheConfig,
+    tweak: impl FnOnce(&mut ClientConfig<'static>),
+) -> Ctx<'static, N> {
+    let mut tls = ClientConfig::new(anchors(pki));
+    tweak(&mut tls);
+    Context::with_events(ContextId(7), tls, pool, cache, tally, clock(), OsRng)
+}
+
+/// One monotonic clock for every context of the test binary, as a device has one: records
+/// carry their monotonic time of receipt, so contexts that share a pool share the clock.
+fn clock() -> StdClock {
+    static CLOCK: std::sync::OnceLock<StdClock> = std::sync::OnceLock::new();
+    *CLOCK.get_or_init(StdClock::new)
+}
+
+fn tally() -> &'static Tally {
+    leak(Tally::default())
+}
+
+fn buffers() -> (&'static mut [u8], &'static mut [u8]) {
+    (
+        Box::leak(vec![0u8; 17 * 1024].into_boxed_slice()),
+        Box::leak(vec![0u8; 8 * 1024].into_boxed_slice()),
+    )
+}
+
+fn transport(port: u16) -> StdTransport {
+    let t = StdTransport::connect(("127.0.0.1", port)).unwrap();
+    t.0.set_read_timeout(Some(WAIT)).unwrap();
+    t
+}
+
+fn conn<'c, const N: usize>(ctx: &'c Ctx<'static, N>, port: u16) -> Conn<'c, 'static, N> {
+    let (rx, tx) = buffers();
+    Connection::new(ctx, NAME, transport(port), rx, tx)
+}
+
+/// Waits for the rustls server's two tickets, writes `msg`, reads until the echo came back.
+///
+/// The tickets are awaited first because the harness server stops serving a connection whose
+/// first application data arrived in the same read as the client Finished.
+fn echo<const N: usize>(c: &mut Conn<'_, 'static, N>, msg: &[u8]) -> Vec<u8> {
+    let want = c.stats().tickets_received + 2;
+    await_tickets(c, want);
+    block_on(c.write(msg)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while got.len() < msg.len() {
+        let n = match block_on(c.read(&mut buf)) {
+            Ok(n) => n,
+            Err(e) => panic!("read: {e:?} {:?}", c.stats()),
+        };
+        assert!(n > 0, "server closed before echoing");
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
+
+/// Reads until `n` tickets arrived or a short idle timeout passed (servers that do not answer).
+fn await_tickets<const N: usize>(c: &mut Conn<'_, 'static, N>, n: usize) {
+    c.transport_mut()
+        .0
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    for _ in 0..60 {
+        if c.stats().tickets_received >= n {
+            break;
+        }
+        match block_on(c.read(&mut buf)) {
+            Ok(_) | Err(Error::Io(ErrorKind::TimedOut)) => {}
+            Err(e) => panic!("read: {e:?}"),
+        }
+    }
+    c.transport_mut().0.set_read_timeout(Some(WAIT)).unwrap();
+}
+
+fn rustls(pki: &TestPki, opts: RustlsOptions) -> RustlsServer {
+    RustlsServer::start(pki, opts)
+}
+
+/// C5, C8, C26, C36: a full handshake has no session until the first ticket, then the newest
+/// ticket's; the next connection takes a ticket from the context's cache by itself, resumes
+/// (the server says so), and holds the very record it offered.
+#[test]
+fn c5_c8_full_then_automatic_resumption_rustls() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let mut c = conn(&ctx, server.port());
+    assert!(!c.session_reused()); // C8: before any handshake
+    let hs = block_on(c.connect()).unwrap();
+    assert!(!hs.resumed);
+    assert_eq!(hs.kex, KeyExchangeMode::Full);
+    assert!(!c.session_reused()); // C8: after a full one
+                                  // C5: tickets follow the client Finished, so none has arrived yet.
+    assert!(c.session().is_none());
+    assert_eq!(c.stats().tickets_received, 0);
+    assert_eq!(echo(&mut c, b"ping"), b"ping");
+    assert_eq!(c.stats().tickets_received, 2);
+    assert_eq!((t.new_count(), ctx.cache().len()), (2, 2));
+    // C5: the newest ticket's record is the connection's session.
+    let newest = c.get1_session().unwrap().unwrap();
+    let mut ids = [None; 8];
+    assert_eq!(ctx.cache().entries(&mut ids), 2);
+    assert_eq!(ids[1], Some(newest.id()));
+    assert!(block_on(c.shutdown()).is_ok());
+    drop(c);
+    drop(newest);
+
+    let mut r = conn(&ctx, server.port());
+    let hs = block_on(r.connect()).unwrap();
+    assert!(hs.resumed);
+    assert_eq!(hs.kex, KeyExchangeMode::PskDhe);
+    assert!(r.session_reused()); // C8
+                                 // C36: the newest ticket was taken out (a hit, no remove callback); C5: it is the session.
+    assert_eq!(r.session().map(|s| s.id()), ids[1]);
+    assert!(r.session().unwrap().info().unwrap().used);
+    assert_eq!(ctx.cache().stats().hits, 1);
+    assert_eq!(t.removed_count(), 0);
+    assert_eq!(echo(&mut r, b"again"), b"again");
+    block_on(r.shutdown()).unwrap();
+    drop(r);
+    let records = server.wait_connections(2, WAIT);
+    assert_eq!(
+        records.iter().map(|c| c.resumed).collect::<Vec<_>>(),
+        [false, true]
+    );
+    assert_eq!(t.removed_count(), 0);
+}
+
+/// C1, C4, C8, C28, C11: a session saved from one connection, set on another with
+/// set_session, resumes against openssl s_server, which reports the reuse itself; the offered
+/// record is marked used when the ClientHello leaves.
+#[test]
+fn c1_c8_c28_set_session_resumes_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &["-num_tickets", "2"]);
+    let t = tally();
+    let cache = CacheConfig {
+        mode: CacheMode::NO_INTERNAL_LOOKUP,
+        ..CacheConfig::DEFAULT
+    };
+    let ctx: Ctx<'_, 8> = context(&pki, t, cache, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    await_tickets(&mut c, 2);
+    assert_eq!(c.stats().tickets_received, 2);
+    let saved = c.get1_session().unwrap().unwrap();
+    assert_eq!(saved.ref_count().unwrap(), 3); // cache, connection, saved (C4)
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    assert_eq!(saved.ref_count().unwrap(), 2);
+    assert!(!saved.info().unwrap().used);
+
+    let mut r = conn(&ctx, server.port());
+    // NO_INTERNAL_LOOKUP: without set_session nothing would be offered (C26).
+    r.set_session(Some(&saved)).unwrap();
+    assert_eq!(saved.ref_count().unwrap(), 3); // C1
+    let hs = block_on(r.connect()).unwrap();
+    assert!(hs.resumed);
+    assert!(r.session_reused());
+    assert!(saved.info().unwrap().used); // C28
+    assert_eq!(r.session(), Some(&saved)); // C5: the very record offered
+    await_tickets(&mut r, 1);
+    block_on(r.shutdown()).unwrap();
+    drop(r);
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+    // C11: a clean close invalidates nothing. The used record left the cache as stale when the
+    // next ticket was added (auto-flush, counted as a timeout, with its remove callback).
+    assert!(!saved.info().unwrap().not_resumable);
+    assert!(!ctx.cache().contains(&saved));
+    assert_eq!((t.removed_count(), ctx.cache().stats().timeouts), (1, 1));
+}
+
+/// C6, C34: the server restarted with new ticket keys declines the ticket: a full handshake,
+/// the connection's reference to the offered record released, session_reused false, fresh
+/// tickets that resume on the next connection. No error.
+#[test]
+fn c6_c34_server_with_new_ticket_keys_declines_then_fresh_tickets_resume() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"one");
+    let old = c.get1_session().unwrap().unwrap();
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    ctx.cache().flush_all();
+    let removed_before = t.removed_count();
+
+    server.rotate_ticket_keys();
+    let mut d = conn(&ctx, server.port());
+    d.set_session(Some(&old)).unwrap();
+    assert_eq!(old.ref_count().unwrap(), 2);
+    let hs = block_on(d.connect()).unwrap();
+    assert!(!hs.resumed);
+    assert!(hs.offer_declined);
+    assert_eq!(hs.kex, KeyExchangeMode::Full);
+    assert!(!d.session_reused()); // C6
+    assert_eq!(old.ref_count().unwrap(), 1); // C6: the connection's reference released
+    assert!(old.info().unwrap().used); // C28: it was offered
+    echo(&mut d, b"two");
+    assert_eq!(d.stats().tickets_received, 2); // C34: fresh tickets
+    assert_ne!(d.session(), Some(&old));
+    block_on(d.shutdown()).unwrap();
+    drop(d);
+
+    let mut e = conn(&ctx, server.port());
+    assert!(block_on(e.connect()).unwrap().resumed);
+    block_on(e.shutdown()).unwrap();
+    drop(e);
+    let records = server.wait_connections(3, WAIT);
+    assert_eq!(
+        records.iter().map(|c| c.resumed).collect::<Vec<_>>(),
+        [false, false, true]
+    );
+    assert_eq!(t.removed_count(), removed_before);
+}
+
+/// C7: a session that is not resumable is never offered: a full handshake, nothing declined.
+#[test]
+fn c7_unresumable_session_is_not_offered() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    let s = c.get1_session().unwrap().unwrap();
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    ctx.cache().flush_all();
+    s.mark_not_resumable().unwrap();
+
+    let mut d = conn(&ctx, server.port());
+    d.set_session(Some(&s)).unwrap();
+    let hs = block_on(d.connect()).unwrap();
+    assert!(!hs.resumed);
+    assert!(!hs.offer_declined); // nothing was offered
+    assert!(!s.info().unwrap().used);
+    assert!(d.session().is_none()); // C5: none until a ticket
+    block_on(d.shutdown()).unwrap();
+    drop(d);
+    let records = server.wait_connections(2, WAIT);
+    assert!(records.iter().all(|c| !c.resumed));
+}
+
+/// C10: replacing the session of an open connection evicts it from the cache, marks it not
+/// resumable, one remove callback; C11: after shutdown the same replacement keeps it.
+#[test]
+fn c10_c11_replacing_open_and_closed_sessions_rustls() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+
+    let mut open = conn(&ctx, server.port());
+    block_on(open.connect()).unwrap();
+    echo(&mut open, b"x");
+    let spoiled = open.get1_session().unwrap().unwrap();
+    assert!(ctx.cache().contains(&spoiled));
+    assert!(open.session_open());
+    open.set_session(None).unwrap();
+    assert_eq!(t.removed_count(), 1);
+    assert!(!ctx.cache().contains(&spoiled));
+    assert!(spoiled.info().unwrap().not_resumable);
+    drop(open); // C10 fired once; dropping invalidates nothing more
+    assert_eq!(t.removed_count(), 1);
+
+    let mut closed = conn(&ctx, server.port());
+    block_on(closed.connect()).unwrap();
+    echo(&mut closed, b"y");
+    let kept = closed.get1_session().unwrap().unwrap();
+    block_on(closed.shutdown()).unwrap();
+    closed.set_session(None).unwrap();
+    drop(closed);
+    assert_eq!(t.removed_count(), 1);
+    assert!(ctx.cache().contains(&kept));
+    assert!(!kept.info().unwrap().not_resumable);
+}
+
+/// C13: dropping an open connection invalidates its session although the application holds a
+/// reference; the reference stays valid.
+#[test]
+fn c13_drop_open_connection_invalidates_session_rustls() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    let held = c.get1_session().unwrap().unwrap();
+    drop(c);
+    assert_eq!(t.removed_count(), 1);
+    assert!(held.info().unwrap().not_resumable);
+    assert!(!ctx.cache().contains(&held));
+    assert_eq!(held.ref_count().unwrap(), 1);
+    // The other ticket of that connection stays cached.
+    assert_eq!(ctx.cache().len(), 1);
+}
+
+/// C14, C8: clear() after a clean shutdown keeps the session, and the next connect offers it;
+/// after an unclean end (no close_notify) clear() invalidates and drops it.
+#[test]
+fn c14_clear_and_reconnect_rustls() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let cache = CacheConfig {
+        mode: CacheMode::NO_INTERNAL_LOOKUP,
+        ..CacheConfig::DEFAULT
+    };
+    let ctx: Ctx<'_, 8> = context(&pki, t, cache, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    let newest = c.get1_session().unwrap().unwrap();
+    block_on(c.shutdown()).unwrap();
+    c.clear();
+    assert_eq!(c.session(), Some(&newest)); // C14: kept
+    assert!(!c.session_reused());
+    c.replace_transport(transport(server.port()));
+    assert!(block_on(c.connect()).unwrap().resumed);
+    assert!(c.session_reused());
+    echo(&mut c, b"y");
+    // The used record left the cache as stale when the next ticket was added.
+    assert!(!newest.info().unwrap().not_resumable);
+    assert_eq!((t.removed_count(), ctx.cache().stats().timeouts), (1, 1));
+
+    // Unclean: cleared while open.
+    let current = c.get1_session().unwrap().unwrap();
+    assert_ne!(current, newest);
+    c.clear();
+    assert!(c.session().is_none());
+    assert!(!c.session_reused()); // C8
+    assert!(current.info().unwrap().not_resumable);
+    assert_eq!(t.removed_count(), 2);
+    c.replace_transport(transport(server.port()));
+    assert!(!block_on(c.connect()).unwrap().resumed); // nothing set, no internal lookup
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    let records = server.wait_connections(3, WAIT);
+    assert_eq!(
+        records.iter().map(|c| c.resumed).collect::<Vec<_>>(),
+        [false, true, false]
+    );
+}
+
+/// A transport that stops answering reads once the first write went through, so that a
+/// `connect` future is left waiting after its ClientHello left.
+struct StallAfterWrite {
+    inner: StdTransport,
+    written: bool,
+}
+
+impl ErrorType for StallAfterWrite {
+    type Error = ErrorKind;
+}
+
+impl Read for StallAfterWrite {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        if self.written {
+            std::future::pending::<()>().await;
+        }
+        self.inner.read(buf).await
+    }
+}
+
+impl Write for StallAfterWrite {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        let n = self.inner.write(buf).await?;
+        self.written = true;
+        Ok(n)
+    }
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        self.inner.flush().await
+    }
+}
+
+/// C12, C28: a `connect` future dropped after its ClientHello left: the connection is failed
+/// until clear(), the offered ticket counts as used, nothing is invalidated; after clear() the
+/// connection connects again.
+#[test]
+fn c12_connect_future_dropped_mid_way() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    let cached = ctx.cache().len();
+    assert_eq!(cached, 2);
+
+    let (rx, tx) = buffers();
+    let io = StallAfterWrite {
+        inner: transport(server.port()),
+        written: false,
+    };
+    let mut s: Conn<'_, '_, 8, StallAfterWrite> = Connection::new(&ctx, NAME, io, rx, tx);
+    {
+        let mut fut = pin!(s.connect());
+        let mut cx = std::task::Context::from_waker(Waker::noop());
+        assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Pending));
+    }
+    assert_eq!(s.phase(), Phase::Failed);
+    let offered = s.get1_session().unwrap().unwrap();
+    let info = offered.info().unwrap();
+    assert!(info.used); // C28: taken and sent
+    assert!(!info.not_resumable); // C12: nothing invalidated
+    assert_eq!(t.removed_count(), 0);
+    assert_eq!(ctx.cache().len(), 1); // the other ticket is still cached
+    assert_eq!(block_on(s.connect()), Err(Error::Failed));
+    s.clear();
+    assert_eq!(s.phase(), Phase::Idle);
+    assert!(s.session().is_none());
+    drop(s);
+    drop(offered);
+    let mut again = conn(&ctx, server.port());
+    let hs = block_on(again.connect()).unwrap();
+    assert!(hs.resumed); // the remaining cached ticket
+    block_on(again.shutdown()).unwrap();
+    assert_eq!(t.removed_count(), 0);
+}
+
+/// C15 (received) and C6: a fatal alert from the server (rustls answers a wrong binder with
+/// decrypt_error) invalidates the offered session: not resumable, one remove callback.
+#[test]
+fn c15_fatal_alert_from_server_invalidates_offered_session() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    let real = c.get1_session().unwrap().unwrap();
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    ctx.cache().flush_all();
+    let removed_before = t.removed_count();
+
+    // The server's real ticket with a PSK that is not the one it encrypts.
+    let mut ticket = [0u8; 256];
+    let n = real.copy_ticket(&mut ticket).unwrap();
+    let info = real.info().unwrap();
+    let forged = ctx
+        .pool()
+        .create(&NewSession {
+            version: TLS13,
+            cipher_suite: info.cipher_suite,
+            psk: &[0x55; 32],
+            ticket: &ticket[..n],
+            lifetime_s: info.lifetime_s,
+            age_add: info.age_add,
+            max_early_data: 0,
+            received_ms: ctx.now_ms(),
+            received_unix: None,
+            auth_age_ms: 0,
+            peer: info.peer,
+            owner: info.owner,
+        })
+        .unwrap();
+    let mut d = conn(&ctx, server.port());
+    d.set_session(Some(&forged)).unwrap();
+    let err = block_on(d.connect()).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Tls(encore_tls::Error::AlertReceived(
+            encore_tls::wire::AlertDescription::DECRYPT_ERROR
+        ))
+    );
+    assert!(err.is_fatal_alert());
+    assert_eq!(d.phase(), Phase::Failed);
+    assert!(forged.info().unwrap().not_resumable);
+    assert_eq!(t.removed_count(), removed_before + 1);
+    drop(d); // not open: nothing more
+    assert_eq!(t.removed_count(), removed_before + 1);
+}
+
+/// C15 (sent): the client rejects the server's expired certificate with a fatal alert; the
+/// session it had offered (declined by that server) is invalidated, once.
+#[test]
+fn c15_fatal_alert_sent_invalidates_offered_session() {
+    let pki = TestPki::generate(&[NAME]);
+    let good = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let mut c = conn(&ctx, good.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    let s = c.get1_session().unwrap().unwrap();
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    ctx.cache().flush_all();
+    let removed_before = t.removed_count();
+
+    // Same name and trust (the port is not part of the peer identity), another server.
+    let bad = OpenSslServer::start_with_leaf(&pki, common::LeafKind::Expired, &[]);
+    let mut d = conn(&ctx, bad.port());
+    d.set_session(Some(&s)).unwrap();
+    let err = block_on(d.connect()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Tls(encore_tls::Error::Certificate(
+                encore_tls::crypto::CertError::Expired { .. }
+            ))
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_fatal_alert());
+    assert!(s.info().unwrap().not_resumable);
+    assert_eq!(t.removed_count(), removed_before + 1);
+}
+
+/// A connection dropped mid-handshake (the server closes the socket after the ClientHello):
+/// an error, the offered ticket used (C28) but not invalidated (no fatal alert, C15).
+#[test]
+fn transport_closed_mid_handshake_is_an_error_without_invalidation() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    let s = c.get1_session().unwrap().unwrap();
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let closer = std::thread::spawn(move || {
+        let (mut sock, _) = listener.accept().unwrap();
+        let mut hdr = [0u8; 5];
+        sock.read_exact(&mut hdr).unwrap();
+        let len = usize::from(u16::from_be_bytes([hdr[3], hdr[4]]));
+        let mut body = vec![0u8; len];
+        sock.read_exact(&mut body).unwrap();
+        hdr[0] // dropped here: the connection closes mid-handshake
+    });
+    let mut d = conn(&ctx, port);
+    d.set_session(Some(&s)).unwrap();
+    assert_eq!(block_on(d.connect()), Err(Error::TransportClosed));
+    assert_eq!(closer.join().unwrap(), 22); // a handshake record was received
+    assert_eq!(d.phase(), Phase::Failed);
+    let info = s.info().unwrap();
+    assert!(info.used);
+    assert!(!info.not_resumable);
+    let removed = t.removed_count();
+    drop(d);
+    assert_eq!(t.removed_count(), removed);
+}
+
+/// C23, C37: a cache of one entry and one ticket per peer overflows; the ticket just received
+/// stays the connection's session and resumes the next connection.
+#[test]
+fn c23_small_cache_overflow_keeps_negotiated_session_usable() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let cache = CacheConfig {
+        max_per_peer: 1,
+        ..CacheConfig::DEFAULT
+    };
+    let ctx: Ctx<'_, 1> = context(&pki, t, cache, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    assert_eq!(c.stats().tickets_received, 2);
+    assert_eq!(ctx.cache().len(), 1);
+    assert_eq!(ctx.cache().stats().dropped, 1); // C37
+    let newest = c.get1_session().unwrap().unwrap();
+    assert!(!ctx.cache().contains(&newest));
+    assert_eq!(
+        newest.resumable(ctx.now_ms(), &CacheConfig::DEFAULT.limits, &[0x1301]),
+        Ok(())
+    );
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+
+    let mut d = conn(&ctx, server.port());
+    d.set_session(Some(&newest)).unwrap();
+    assert!(block_on(d.connect()).unwrap().resumed);
+    assert_eq!(d.session(), Some(&newest));
+    block_on(d.shutdown()).unwrap();
+}
+
+/// C7, C31: a ticket is offered only with suites of its hash. Three contexts with the same
+/// id over one pool (an application reconfigured across reboots): one makes a SHA-384 ticket;
+/// one offering only SHA-256 suites does not offer it (full handshake); one that prefers
+/// TLS_AES_128_GCM_SHA256 sends only TLS_AES_256_GCM_SHA384 with the ticket, and the server,
+/// which follows the client's order, resumes with it.
+#[test]
+fn c7_c31_ticket_offered_only_with_suites_of_its_hash() {
+    use encore_tls::crypto::CipherSuite;
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let shared = pool();
+    let sha384: Ctx<'_, 8> = context_in(shared, &pki, t, CacheConfig::DEFAULT, |tls| {
+        tls.cipher_suites = &[CipherSuite::Aes256GcmSha384];
+    });
+    let mut c = conn(&sha384, server.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    let s = c.get1_session().unwrap().unwrap();
+    assert_eq!(s.info().unwrap().cipher_suite, 0x1302);
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+
+    let sha256: Ctx<'_, 8> = context_in(shared, &pki, t, CacheConfig::DEFAULT, |tls| {
+        tls.cipher_suites = &[
+            CipherSuite::Aes128GcmSha256,
+            CipherSuite::Chacha20Poly1305Sha256,
+        ];
+    });
+    let mut d = conn(&sha256, server.port());
+    d.set_session(Some(&s)).unwrap();
+    let hs = block_on(d.connect()).unwrap();
+    assert!(!hs.resumed);
+    assert!(!hs.offer_declined); // not offered at all (C7)
+    assert!(!s.info().unwrap().used);
+    block_on(d.shutdown()).unwrap();
+    drop(d);
+
+    let all: Ctx<'_, 8> = context_in(shared, &pki, t, CacheConfig::DEFAULT, |_| {});
+    assert_eq!(
+        all.tls_config().cipher_suites[0],
+        CipherSuite::Aes128GcmSha256
+    );
+    let mut e = conn(&all, server.port());
+    e.set_session(Some(&s)).unwrap();
+    let hs = block_on(e.connect()).unwrap();
+    assert!(hs.resumed, "{hs:?} {:?}", server.connections());
+    assert_eq!(hs.suite, CipherSuite::Aes256GcmSha384);
+    block_on(e.shutdown()).unwrap();
+    let records = server.wait_connections(3, WAIT);
+    assert_eq!(
+        records
+            .iter()
+            .map(|c| (c.resumed, c.suite))
+            .collect::<Vec<_>>(),
+        [
+            (false, Some(0x1302)),
+            (false, Some(0x1301)),
+            (true, Some(0x1302))
+        ]
+    );
+}
+
+/// C33, C35: a session is offered only to its peer identity. A connection to another name of
+/// the same server finds nothing in the cache (a full handshake), and set_session with the
+/// other name's session is an error.
+#[test]
+fn c33_c35_session_only_for_its_peer_identity() {
+    let pki = TestPki::generate(&[NAME, "other.encore.test"]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    let s = c.get1_session().unwrap().unwrap();
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+
+    let (rx, tx) = buffers();
+    let mut other: Conn<'_, '_, 8> =
+        Connection::new(&ctx, "other.encore.test", transport(server.port()), rx, tx);
+    assert_eq!(
+        other.set_session(Some(&s)),
+        Err(Error::Session(encore_session::Error::WrongPeer))
+    );
+    let hs = block_on(other.connect()).unwrap();
+    assert!(!hs.resumed);
+    assert!(!hs.offer_declined);
+    // One miss for the first connection (empty cache), one for the other name.
+    assert_eq!(ctx.cache().stats().misses, 2);
+    assert_eq!(ctx.cache().stats().hits, 0);
+    block_on(other.shutdown()).unwrap();
+    let records = server.wait_connections(2, WAIT);
+    assert_eq!(records[1].sni.as_deref(), Some("other.encore.test"));
+    assert!(!records[1].resumed);
+}
+
+/// CONTRACT "Decided": a server that closes first (close_notify after its reply) is answered
+/// with our close_notify, and the session stays cached and resumable (C11).
+#[test]
+fn server_close_notify_is_answered_and_session_kept() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(
+        &pki,
+        RustlsOptions {
+            reply: Reply::Fixed(b"bye".to_vec()),
+            ..RustlsOptions::default()
+        },
+    );
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    await_tickets(&mut c, 2);
+    block_on(c.write(b"hi")).unwrap();
+    let mut buf = [0u8; 64];
+    let mut got = Vec::new();
+    loop {
+        let n = block_on(c.read(&mut buf)).unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, b"bye");
+    assert!(c.close_notify_received());
+    assert!(c.close_notify_sent()); // answered
+    assert!(!c.session_open());
+    let s = c.get1_session().unwrap().unwrap();
+    drop(c);
+    assert_eq!(t.removed_count(), 0);
+    assert!(!s.info().unwrap().not_resumable);
+    assert!(ctx.cache().contains(&s));
+}
+
+/// psk_ke against `openssl s_server -allow_no_dhe_kex`: the resumption runs without (EC)DHE.
+#[test]
+fn psk_ke_resumption_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &["-allow_no_dhe_kex"]);
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |tls| {
+        tls.psk_mode = PskMode::AllowPskOnly;
+    });
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    await_tickets(&mut c, 2);
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    let mut r = conn(&ctx, server.port());
+    let hs = block_on(r.connect()).unwrap();
+    assert!(hs.resumed);
+    assert_eq!(hs.kex, KeyExchangeMode::Psk);
+    block_on(r.shutdown()).unwrap();
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+}
+
+/// Stateful single-use tickets (rustls' session cache): each resumes once; the second
+/// connection takes the other ticket.
+#[test]
+fn c28_stateful_tickets_each_used_once_rustls() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(
+        &pki,
+        RustlsOptions {
+            tickets: TicketMode::Stateful,
+            ..RustlsOptions::default()
+        },
+    );
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    assert_eq!(ctx.cache().len(), 2);
+    for _ in 0..2 {
+        let mut r = conn(&ctx, server.port());
+        assert!(block_on(r.connect()).unwrap().resumed);
+        assert!(r.session().unwrap().info().unwrap().used);
+        block_on(r.shutdown()).unwrap();
+    }
+    let records = server.wait_connections(3, WAIT);
+    assert_eq!(records.iter().filter(|c| c.resumed).count(), 2);
+}
+
+/// C34 with openssl: a session from one s_server process offered to a new process (new ticket
+/// keys; same name and trust, and the port is not part of the peer identity): a full handshake
+/// and fresh tickets, no error.
+#[test]
+fn c34_openssl_restarted_declines_and_issues_fresh_tickets() {
+    let pki = TestPki::generate(&[NAME]);
+    let first = OpenSslServer::start(&pki, &[]);
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let mut c = conn(&ctx, first.port());
+    block_on(c.connect()).unwrap();
+    await_tickets(&mut c, 2);
+    let old = c.get1_session().unwrap().unwrap();
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    drop(first);
+    ctx.cache().flush_all();
+
+    let second = OpenSslServer::start(&pki, &[]);
+    let mut d = conn(&ctx, second.port());
+    d.set_session(Some(&old)).unwrap();
+    let hs = block_on(d.connect()).unwrap();
+    assert!(hs.offer_declined);
+    assert!(!d.session_reused());
+    assert_eq!(old.ref_count().unwrap(), 1); // C6
+    await_tickets(&mut d, 2);
+    assert_eq!(d.stats().tickets_received, 2);
+    block_on(d.shutdown()).unwrap();
+    drop(d);
+
+    let mut e = conn(&ctx, second.port());
+    assert!(block_on(e.connect()).unwrap().resumed);
+    block_on(e.shutdown()).unwrap();
+    assert_eq!(second.wait_resumed(1, WAIT), 1);
+}
+
+/// A fatal alert from the server: s_server requires a client certificate and the context has
+/// none. The offered session (from another server of the same name) was declined and released
+/// at the end of the handshake (C6); the alert (certificate_required) then fails the
+/// connection (C15) with nothing left to invalidate.
+#[test]
+fn c15_client_certificate_required_alert_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let plain = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let mut c = conn(&ctx, plain.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    let s = c.get1_session().unwrap().unwrap();
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    ctx.cache().flush_all();
+    let removed = t.removed_count();
+
+    let mutual = OpenSslServer::start_mutual(&pki, &[]);
+    let mut d = conn(&ctx, mutual.port());
+    d.set_session(Some(&s)).unwrap();
+    let outcome = block_on(d.connect()).and_then(|hs| {
+        assert!(hs.offer_declined);
+        let mut buf = [0u8; 64];
+        block_on(d.read(&mut buf))
+    });
+    let err = outcome.unwrap_err();
+    assert_eq!(
+        err,
+        Error::Tls(encore_tls::Error::AlertReceived(
+            encore_tls::wire::AlertDescription(116)
+        ))
+    );
+    assert!(err.is_fatal_alert());
+    assert_eq!(d.phase(), Phase::Failed);
+    assert!(d.session().is_none());
+    assert_eq!(s.ref_count().unwrap(), 1);
+    assert!(s.info().unwrap().used);
+    drop(d);
+    assert_eq!(t.removed_count(), removed);
+}
+
+/// E1, C37: mutual TLS with a signer; s_server's tickets embed the client certificate and do
+/// not fit a 256-byte slot: counted as too large, not cached, and the connection goes on.
+#[test]
+fn e1_tickets_larger_than_a_slot_are_counted_and_connection_goes_on() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start_mutual(&pki, &[]);
+    let chain: &'static [&'static [u8]] = Box::leak(
+        vec![&*Box::leak(pki.client.cert_der.clone().into_boxed_slice())].into_boxed_slice(),
+    );
+    let signer: &'static encore_tls::crypto::P256Signer<'static> =
+        leak(encore_tls::crypto::P256Signer::from_pkcs8_der(&pki.client.key_der, chain).unwrap());
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |tls| {
+        tls.client_auth = Some(signer);
+    });
+    let mut c = conn(&ctx, server.port());
+    assert!(!block_on(c.connect()).unwrap().resumed);
+    await_tickets(&mut c, 2);
+    let stats = c.stats();
+    assert_eq!((stats.tickets_received, stats.tickets_dropped), (2, 2));
+    assert_eq!(ctx.cache().stats().too_large, 2);
+    assert_eq!(ctx.cache().len(), 0);
+    assert_eq!(t.new_count(), 0);
+    assert!(c.session().is_none());
+    block_on(c.shutdown()).unwrap();
+    assert!(c.phase() == Phase::Connected);
+}
+
+/// C26: "no internal store": tickets still fire the new-session callback and become the
+/// connection's session (C5), but are not cached, so the next connection finds nothing to
+/// resume by itself; set by hand, the saved session resumes.
+#[test]
+fn c26_no_internal_store_callback_only() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let cache = CacheConfig {
+        mode: CacheMode::NO_INTERNAL_STORE,
+        ..CacheConfig::DEFAULT
+    };
+    let ctx: Ctx<'_, 8> = context(&pki, t, cache, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    assert_eq!((t.new_count(), ctx.cache().len()), (2, 0));
+    let saved = c.get1_session().unwrap().unwrap();
+    assert_eq!(saved.ref_count().unwrap(), 2); // connection and application only
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+
+    let mut d = conn(&ctx, server.port());
+    assert!(!block_on(d.connect()).unwrap().resumed);
+    assert_eq!(ctx.cache().stats().misses, 2);
+    block_on(d.shutdown()).unwrap();
+    drop(d);
+
+    let mut e = conn(&ctx, server.port());
+    e.set_session(Some(&saved)).unwrap();
+    assert!(block_on(e.connect()).unwrap().resumed);
+    block_on(e.shutdown()).unwrap();
+    let records = server.wait_connections(3, WAIT);
+    assert_eq!(
+        records.iter().map(|c| c.resumed).collect::<Vec<_>>(),
+        [false, false, true]
+    );
+}

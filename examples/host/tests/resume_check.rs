@@ -1,0 +1,248 @@
+//! `resume-check` against real servers on 127.0.0.1: openssl s_server and the rustls server of
+//! the shared harness. The servers' own evidence confirms each resumption the tool reports.
+
+#[path = "../../../tls/tests/common/mod.rs"]
+mod common;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{OpenSslServer, RustlsOptions, RustlsServer, TestPki};
+
+const NAME: &str = "server.encore.test";
+const WAIT: Duration = Duration::from_secs(5);
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_resume-check"))
+        .args(args)
+        .output()
+        .expect("run resume-check")
+}
+
+fn lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn field<'a>(line: &'a str, name: &str) -> &'a str {
+    let key = format!("\"{name}\":");
+    let start = line.find(&key).expect(name) + key.len();
+    let rest = &line[start..];
+    let end = match rest.strip_prefix('"') {
+        Some(quoted) => quoted.find('"').map(|i| i + 2).expect("closing quote"),
+        None => rest.find([',', '}']).expect("end of value"),
+    };
+    &rest[..end]
+}
+
+/// Three connections to s_server -www: a full handshake, then two resumptions through the
+/// tool's cache (C26, C36), each confirmed by the page the server serves ("Reused") and by its
+/// log; the response is the page.
+#[test]
+fn openssl_www_full_then_two_resumptions() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &["-www"]);
+    let addr = format!("127.0.0.1:{}", server.port());
+    let ca = pki.path("ca.pem");
+    let out = run(&[
+        "--connect",
+        &addr,
+        "--server-name",
+        NAME,
+        "--ca",
+        ca.to_str().unwrap(),
+        "--connections",
+        "3",
+        "--send",
+        "GET / HTTP/1.0\r\n\r\n",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let l = lines(&out);
+    assert_eq!(l.len(), 3);
+    let reused: Vec<&str> = l.iter().map(|x| field(x, "reused")).collect();
+    assert_eq!(reused, ["false", "true", "true"]);
+    let kex: Vec<&str> = l.iter().map(|x| field(x, "kex")).collect();
+    assert_eq!(kex, ["\"full\"", "\"psk_dhe\"", "\"psk_dhe\""]);
+    assert_eq!(field(&l[0], "conn"), "1");
+    assert_eq!(field(&l[0], "version"), "\"TLSv1.3\"");
+    assert_eq!(field(&l[0], "tickets_received"), "2");
+    assert_eq!(field(&l[1], "tickets_received"), "1");
+    assert!(l[0].contains("HTTP/1.0 200 ok"));
+    assert!(!l[0].contains("Reused, TLSv1.3"));
+    assert!(l[1].contains("Reused, TLSv1.3"));
+    assert!(l[2].contains("Reused, TLSv1.3"));
+}
+
+/// --sess-out then --sess-in across two runs (s_client -sess_out/-sess_in, but TLS 1.3
+/// resumes); a session for another server name is refused with one line on stderr (C35).
+#[test]
+fn openssl_sess_out_then_sess_in() {
+    let pki = TestPki::generate(&[NAME, "other.encore.test"]);
+    let server = OpenSslServer::start(&pki, &[]);
+    let addr = format!("127.0.0.1:{}", server.port());
+    let ca = pki.path("ca.pem");
+    let sess = pki.path("session.bin");
+    let common = [
+        "--connect",
+        addr.as_str(),
+        "--ca",
+        ca.to_str().unwrap(),
+        "--connections",
+        "1",
+    ];
+    let mut first = common.to_vec();
+    first.extend(["--server-name", NAME, "--sess-out", sess.to_str().unwrap()]);
+    let out = run(&first);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(field(&lines(&out)[0], "reused"), "false");
+
+    let mut second = common.to_vec();
+    second.extend(["--server-name", NAME, "--sess-in", sess.to_str().unwrap()]);
+    let out = run(&second);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(field(&lines(&out)[0], "reused"), "true");
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+
+    let mut other = common.to_vec();
+    other.extend([
+        "--server-name",
+        "other.encore.test",
+        "--sess-in",
+        sess.to_str().unwrap(),
+    ]);
+    let out = run(&other);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1);
+    assert!(err.contains("made for another peer"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+/// --kex psk against s_server -allow_no_dhe_kex: the resumption runs without (EC)DHE.
+#[test]
+fn openssl_psk_ke() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &["-allow_no_dhe_kex"]);
+    let addr = format!("127.0.0.1:{}", server.port());
+    let ca = pki.path("ca.pem");
+    let out = run(&[
+        "--connect",
+        &addr,
+        "--server-name",
+        NAME,
+        "--ca",
+        ca.to_str().unwrap(),
+        "--kex",
+        "psk",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let l = lines(&out);
+    assert_eq!(field(&l[1], "kex"), "\"psk\"");
+    assert_eq!(field(&l[1], "reused"), "true");
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+}
+
+/// Mutual TLS with --cert/--key, then a resumption that needs no certificate.
+#[test]
+fn openssl_mutual_tls() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start_mutual(&pki, &[]);
+    let addr = format!("127.0.0.1:{}", server.port());
+    let path = |f: &str| pki.path(f).to_str().unwrap().to_string();
+    let out = run(&[
+        "--connect",
+        &addr,
+        "--server-name",
+        NAME,
+        "--ca",
+        &path("ca.pem"),
+        "--cert",
+        &path("client.pem"),
+        "--key",
+        &path("client.key"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let l = lines(&out);
+    assert_eq!(field(&l[0], "reused"), "false");
+    assert_eq!(field(&l[1], "reused"), "true");
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+}
+
+/// The rustls server reports the second connection as resumed, as the tool does.
+#[test]
+fn rustls_full_then_resumed() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = RustlsServer::start(&pki, RustlsOptions::default());
+    let addr = format!("127.0.0.1:{}", server.port());
+    let ca = pki.path("ca.pem");
+    let out = run(&[
+        "--connect",
+        &addr,
+        "--server-name",
+        NAME,
+        "--ca",
+        ca.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let l = lines(&out);
+    assert_eq!(l.len(), 2);
+    assert_eq!(field(&l[0], "reused"), "false");
+    assert_eq!(field(&l[0], "tickets_received"), "2");
+    assert_eq!(field(&l[1], "reused"), "true");
+    let records = server.wait_connections(2, WAIT);
+    assert_eq!(
+        records.iter().map(|c| c.resumed).collect::<Vec<_>>(),
+        [false, true]
+    );
+}
+
+/// A server whose chain does not lead to the given CA: exit 1, one line naming the cause.
+#[test]
+fn unknown_issuer_fails_with_one_line() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &[]);
+    let addr = format!("127.0.0.1:{}", server.port());
+    let wrong = pki.path("client-ca.pem");
+    let out = run(&[
+        "--connect",
+        &addr,
+        "--server-name",
+        NAME,
+        "--ca",
+        wrong.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1);
+    assert!(
+        err.starts_with("resume-check: connection 1: certificate verification failed"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}

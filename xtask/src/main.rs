@@ -3,6 +3,8 @@
 //! The xtask installs what a bare machine of the supported kind lacks (rustup targets, Debian
 //! packages) before it runs anything, so the two README commands work on a fresh clone.
 
+mod bench;
+mod demo;
 mod steps;
 mod util;
 
@@ -15,6 +17,9 @@ commands:
   test      install what is missing, then run every test: host unit, contract and interop
             tests, embedded builds, the no-heap proof, firmware builds and emulator runs
   demo      the main job: full handshake, then resumed ones, with their costs
+  bench     handshake costs on the emulated MCU (Encore beside embedded-tls), P-256 backends
+            and host cache micro-benchmarks; writes BENCHMARKS.md and its plot
+            (options: --runs N, default 3; --no-host skips the criterion benchmarks)
   setup     only install what is missing (rustup targets, Debian packages)
 ";
 
@@ -24,6 +29,7 @@ fn main() -> ExitCode {
         Some("test") => steps::test(&args[1..]),
         Some("demo") => steps::demo(&args[1..]),
         Some("setup") => steps::setup(),
+        Some("bench") => bench::run(&args[1..]),
         Some("-h") | Some("--help") | Some("help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -9,7 +9,7 @@ use std::time::Instant;
 const EMBEDDED_TARGETS: &[&str] = &["thumbv6m-none-eabi", "thumbv7em-none-eabihf"];
 
 /// Library crates that must build for every embedded target without a heap (E1).
-const NO_STD_CRATES: &[&str] = &["encore-session", "encore-cache", "encore-tls"];
+const NO_STD_CRATES: &[&str] = &["encore-session", "encore-cache", "encore-tls", "encore-client"];
 
 /// Debian packages the tests and the demo run, keyed by the program they provide.
 const PACKAGES: &[(&str, &str)] = &[
@@ -33,7 +33,9 @@ pub fn setup() -> Result {
         .filter(|t| !installed.lines().any(|l| l.trim() == *t))
         .collect();
     if !missing.is_empty() {
-        run(Command::new("rustup").args(["target", "add"]).args(&missing))?;
+        run(Command::new("rustup")
+            .args(["target", "add"])
+            .args(&missing))?;
     }
     let missing: Vec<&str> = PACKAGES
         .iter()
@@ -105,6 +107,8 @@ pub fn test(args: &[String]) -> Result {
                 println!("({dir} not present)");
             }
         }
+        section("firmware runs on the emulated board");
+        crate::demo::firmware_runs()?;
     }
 
     println!(
@@ -119,7 +123,9 @@ pub fn test(args: &[String]) -> Result {
 fn no_alloc_features() -> Result {
     for target in EMBEDDED_TARGETS {
         let mut cmd = cargo();
-        cmd.args(["tree", "-e", "features", "--target", target, "--prefix", "none"]);
+        cmd.args([
+            "tree", "-e", "features", "--target", target, "--prefix", "none",
+        ]);
         for c in NO_STD_CRATES {
             cmd.args(["-p", c]);
         }
@@ -157,6 +163,5 @@ fn no_heap_link() -> Result {
 
 pub fn demo(_args: &[String]) -> Result {
     setup()?;
-    section("demo");
-    run(cargo().args(["run", "--release", "-p", "encore-examples", "--bin", "pool-demo"]))
+    crate::demo::run_demo()
 }

@@ -9,10 +9,7 @@ pub type Result<T = ()> = std::result::Result<T, String>;
 /// The workspace root (the parent of the xtask crate).
 pub fn root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or(manifest)
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }
 
 /// The one target directory every build shares, firmware included.

@@ -3,12 +3,13 @@
 //!
 //! - [`executor::run`]: an embassy executor that sleeps with `wfi`, so runs
 //!   are deterministic in QEMU;
-//! - [`time`]: the embassy-time driver (SysTick) and the host's wall clock
-//!   (`SYS_TIME`, contract rule E6);
+//! - [`time`]: the embassy-time driver (SysTick), the host's wall clock
+//!   (`SYS_TIME`, contract rule E6) and [`time::BoardClock`] for the TLS client;
 //! - [`lan9118::Lan9118`]: the Ethernet controller as an
 //!   `embassy_net_driver::Driver`, and [`net::start`] to bring up embassy-net;
 //! - [`uart::Uart0`]: UART 0 as an embedded-io-async byte stream;
 //! - [`rng::EmulatorRng`]: a ChaCha20 generator seeded by the host (emulator only);
+//! - [`host`]: host files and QEMU's `-append` text (a CA certificate per run);
 //! - [`console`]: `println!`, [`console::exit`] and the panic handler over semihosting;
 //! - [`stack`]: painted-stack high-water mark; [`marker`]: instruction-count markers.
 //!
@@ -24,6 +25,7 @@ mod hw;
 
 pub mod console;
 pub mod executor;
+pub mod host;
 pub mod lan9118;
 pub mod marker;
 pub mod net;

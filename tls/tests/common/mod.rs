@@ -838,12 +838,8 @@ fn serve(
         }
         let mut buf = [0u8; 4096];
         loop {
-            match conn.complete_io(&mut sock) {
-                Ok((0, 0)) if !conn.wants_read() => return Ok(()),
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-                Err(e) => return Err(format!("io: {e}")),
-            }
+            // Drain plaintext first: application data that arrived in the same flight as the
+            // client Finished is already decrypted, and waiting for more I/O would miss it.
             loop {
                 match conn.reader().read(&mut buf) {
                     Ok(0) => {
@@ -877,6 +873,12 @@ fn serve(
             }
             while conn.wants_write() {
                 conn.write_tls(&mut sock).map_err(|e| e.to_string())?;
+            }
+            match conn.complete_io(&mut sock) {
+                Ok((0, 0)) if !conn.wants_read() => return Ok(()),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(format!("io: {e}")),
             }
         }
     })();

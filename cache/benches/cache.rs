@@ -1,0 +1,516 @@
+//! Session cache micro-benchmarks: `SessionCache` beside rustls's `ClientSessionMemoryCache`
+//! doing the same work, at capacities 8, 64 and 256 (one ticket per server name).
+//!
+//! | operation | `SessionCache` | `ClientSessionMemoryCache` (`ClientSessionStore`) |
+//! |---|---|---|
+//! | lookup | `lookup` (a new reference to the peer's newest record), then release it | `kx_hint`: rustls has no non-consuming ticket lookup; this is the per-server lookup its client makes on every connect |
+//! | take | `take` (moves the ticket out, marks it used, C36) | `take_tls13_ticket` |
+//! | insert | `new_session`: a record made from a NewSessionTicket and cached, into a cache with room | `insert_tls13_ticket`, into a cache with room |
+//! | evict | `new_session` for a new peer into a full cache (the least recently touched entry goes, C20) | `insert_tls13_ticket` for a new server into a full cache |
+//!
+//! Each measured batch does one operation per entry (N operations at capacity N); the cache is
+//! refilled or emptied between batches outside the timed part. rustls's capacity is given as
+//! 8·N, the ticket count that makes it keep N servers (it keeps up to 8 tickets per server).
+//! rustls's ticket values cannot be built outside a handshake, so the benchmark records real
+//! ones from an in-memory rustls handshake that issues many tickets.
+//!
+//! Before criterion runs, the binary prints the allocations per operation of each workload,
+//! counted by the global allocator below, as lines `allocs <cache> <operation> <capacity>
+//! <allocations per operation>`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, BenchmarkId, Criterion};
+use encore_cache::{CacheConfig, SessionCache};
+use encore_session::{ContextId, NewSession, PeerId, Session, SessionPool, TLS13};
+use rustls::client::{
+    ClientSessionMemoryCache, ClientSessionStore, Resumption, Tls13ClientSessionValue,
+};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::{ClientConnection, NamedGroup, ServerConnection};
+
+/// Counts every allocation, so that a workload's allocations per operation can be reported.
+struct CountingAlloc;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call unchanged to the system allocator; only a counter is added.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract for `alloc` is passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc` above, i.e. from the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as for `alloc`; `ptr` came from the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+/// The timed part of a batch: its duration and the allocations made inside it.
+#[derive(Clone, Copy, Default)]
+struct Measured {
+    time: Duration,
+    allocs: u64,
+}
+
+struct Stopwatch {
+    start: Instant,
+    allocs: u64,
+}
+
+impl Stopwatch {
+    fn start() -> Self {
+        let allocs = allocations();
+        Stopwatch {
+            start: Instant::now(),
+            allocs,
+        }
+    }
+
+    fn stop(self) -> Measured {
+        let time = self.start.elapsed();
+        Measured {
+            time,
+            allocs: allocations() - self.allocs,
+        }
+    }
+}
+
+const TICKET: [u8; 192] = [0x5a; 192];
+const PSK: [u8; 32] = [0x11; 32];
+const NOW_MS: u64 = 1_000;
+const CONTEXT: ContextId = ContextId(7);
+const TRUST: [u8; 16] = [1; 16];
+/// Batches timed to size the allocation report.
+const ALLOC_ROUNDS: usize = 16;
+
+fn names(count: usize, offset: usize) -> Vec<String> {
+    (offset..offset + count)
+        .map(|i| format!("server-{i}.example"))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encore
+
+fn new_session(peer: PeerId) -> NewSession<'static> {
+    NewSession {
+        version: TLS13,
+        cipher_suite: 0x1301,
+        psk: &PSK,
+        ticket: &TICKET,
+        lifetime_s: 7200,
+        age_add: 1,
+        max_early_data: 0,
+        received_ms: 0,
+        received_unix: None,
+        auth_age_ms: 0,
+        peer,
+        owner: CONTEXT,
+    }
+}
+
+struct EncoreBench<'p, const N: usize, const P: usize> {
+    cache: SessionCache<'p, N, P>,
+    peers: Vec<PeerId>,
+    others: Vec<PeerId>,
+    held: Vec<Session<'p, P>>,
+}
+
+impl<'p, const N: usize, const P: usize> EncoreBench<'p, N, P> {
+    fn new(pool: &'p SessionPool<P>) -> Self {
+        let cache = SessionCache::new(pool, CONTEXT, CacheConfig::DEFAULT);
+        let peer = |n: &String| PeerId::new(n, &[], &TRUST);
+        let bench = EncoreBench {
+            cache,
+            peers: names(N, 0).iter().map(peer).collect(),
+            others: names(N, N).iter().map(peer).collect(),
+            held: Vec::with_capacity(N),
+        };
+        bench.fill();
+        bench
+    }
+
+    /// Makes the cache hold one ticket for each of `peers`.
+    fn fill(&self) {
+        for p in &self.peers {
+            let _ = self.cache.new_session(&new_session(*p), NOW_MS);
+        }
+    }
+
+    fn lookup_batch(&mut self) -> Measured {
+        let watch = Stopwatch::start();
+        for p in &self.peers {
+            black_box(self.cache.lookup(black_box(p), NOW_MS));
+        }
+        watch.stop()
+    }
+
+    fn take_batch(&mut self) -> Measured {
+        let watch = Stopwatch::start();
+        for p in &self.peers {
+            if let Some(s) = self.cache.take(black_box(p), NOW_MS, &[0x1301]) {
+                self.held.push(s);
+            }
+        }
+        let measured = watch.stop();
+        self.held.clear();
+        self.fill();
+        measured
+    }
+
+    fn insert_batch(&mut self) -> Measured {
+        self.cache.flush_all();
+        let watch = Stopwatch::start();
+        for p in &self.peers {
+            black_box(
+                self.cache
+                    .new_session(&new_session(*black_box(p)), NOW_MS)
+                    .ok(),
+            );
+        }
+        watch.stop()
+    }
+
+    fn evict_batch(&mut self) -> Measured {
+        let watch = Stopwatch::start();
+        for p in &self.others {
+            black_box(
+                self.cache
+                    .new_session(&new_session(*black_box(p)), NOW_MS)
+                    .ok(),
+            );
+        }
+        let measured = watch.stop();
+        core::mem::swap(&mut self.peers, &mut self.others);
+        measured
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// rustls
+
+/// Keeps every ticket a rustls client is given.
+#[derive(Debug, Default)]
+struct Recorder(Mutex<Vec<Tls13ClientSessionValue>>);
+
+impl ClientSessionStore for Recorder {
+    fn set_kx_hint(&self, _: ServerName<'static>, _: NamedGroup) {}
+    fn kx_hint(&self, _: &ServerName<'_>) -> Option<NamedGroup> {
+        None
+    }
+    fn set_tls12_session(
+        &self,
+        _: ServerName<'static>,
+        _: rustls::client::Tls12ClientSessionValue,
+    ) {
+    }
+    fn tls12_session(&self, _: &ServerName<'_>) -> Option<rustls::client::Tls12ClientSessionValue> {
+        None
+    }
+    fn remove_tls12_session(&self, _: &ServerName<'static>) {}
+    fn insert_tls13_ticket(&self, _: ServerName<'static>, value: Tls13ClientSessionValue) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(value);
+        }
+    }
+    fn take_tls13_ticket(&self, _: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {
+        None
+    }
+}
+
+/// Real rustls ticket values, from in-memory handshakes with a server that issues many.
+struct TicketSource {
+    client: Arc<rustls::ClientConfig>,
+    server: Arc<rustls::ServerConfig>,
+    recorder: Arc<Recorder>,
+}
+
+const TICKETS_PER_HANDSHAKE: usize = 64;
+
+impl TicketSource {
+    fn new() -> Self {
+        let certified = rcgen::generate_simple_self_signed(vec!["bench.example".to_string()])
+            .expect("test certificate");
+        let cert = certified.cert.der().clone();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            certified.signing_key.serialize_der(),
+        ));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("TLS 1.3")
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.clone()], key)
+            .expect("server config");
+        server.send_tls13_tickets = TICKETS_PER_HANDSHAKE;
+        server.ticketer = rustls::crypto::ring::Ticketer::new().expect("ticketer");
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert).expect("root");
+        let recorder = Arc::new(Recorder::default());
+        let mut client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("TLS 1.3")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        client.resumption = Resumption::store(recorder.clone());
+        TicketSource {
+            client: Arc::new(client),
+            server: Arc::new(server),
+            recorder,
+        }
+    }
+
+    /// At least `want` fresh ticket values.
+    fn tickets(&self, want: usize) -> Vec<Tls13ClientSessionValue> {
+        let mut out = Vec::with_capacity(want + TICKETS_PER_HANDSHAKE);
+        while out.len() < want {
+            self.handshake();
+            if let Ok(mut v) = self.recorder.0.lock() {
+                out.append(&mut v);
+            }
+        }
+        out
+    }
+
+    fn handshake(&self) {
+        let name = ServerName::try_from("bench.example").expect("name");
+        let mut client = ClientConnection::new(self.client.clone(), name).expect("client");
+        let mut server = ServerConnection::new(self.server.clone()).expect("server");
+        let mut buf = Vec::new();
+        for _ in 0..64 {
+            buf.clear();
+            while client.wants_write() {
+                client.write_tls(&mut buf).expect("client write");
+            }
+            let mut rd = &buf[..];
+            while !rd.is_empty() {
+                server.read_tls(&mut rd).expect("server read");
+            }
+            server.process_new_packets().expect("server process");
+            buf.clear();
+            while server.wants_write() {
+                server.write_tls(&mut buf).expect("server write");
+            }
+            let mut rd = &buf[..];
+            while !rd.is_empty() {
+                client.read_tls(&mut rd).expect("client read");
+                client.process_new_packets().expect("client process");
+            }
+            if !client.is_handshaking() && !server.is_handshaking() && !server.wants_write() {
+                break;
+            }
+        }
+    }
+}
+
+struct RustlsBench {
+    cache: ClientSessionMemoryCache,
+    names: Vec<ServerName<'static>>,
+    others: Vec<ServerName<'static>>,
+    spare: Vec<Tls13ClientSessionValue>,
+    source: Arc<TicketSource>,
+}
+
+impl RustlsBench {
+    fn new(capacity: usize, source: Arc<TicketSource>) -> Self {
+        let to_names = |v: Vec<String>| {
+            v.into_iter()
+                .map(|n| ServerName::try_from(n).expect("name"))
+                .collect::<Vec<_>>()
+        };
+        let mut bench = RustlsBench {
+            cache: ClientSessionMemoryCache::new(capacity * 8),
+            names: to_names(names(capacity, 0)),
+            others: to_names(names(capacity, capacity)),
+            spare: Vec::with_capacity(2 * capacity + TICKETS_PER_HANDSHAKE),
+            source,
+        };
+        bench.refill_spare();
+        for n in &bench.names {
+            if let Some(v) = bench.spare.pop() {
+                bench.cache.insert_tls13_ticket(n.clone(), v);
+            }
+        }
+        bench
+    }
+
+    fn refill_spare(&mut self) {
+        if self.spare.len() < self.names.len() {
+            let want = self.names.len() - self.spare.len();
+            self.spare.extend(self.source.tickets(want));
+        }
+    }
+
+    fn lookup_batch(&mut self) -> Measured {
+        let watch = Stopwatch::start();
+        for n in &self.names {
+            black_box(self.cache.kx_hint(black_box(n)));
+        }
+        watch.stop()
+    }
+
+    fn take_batch(&mut self) -> Measured {
+        let watch = Stopwatch::start();
+        for n in &self.names {
+            if let Some(v) = self.cache.take_tls13_ticket(black_box(n)) {
+                self.spare.push(v);
+            }
+        }
+        let measured = watch.stop();
+        for n in &self.names {
+            if let Some(v) = self.spare.pop() {
+                self.cache.insert_tls13_ticket(n.clone(), v);
+            }
+        }
+        measured
+    }
+
+    fn insert_batch(&mut self) -> Measured {
+        for n in &self.names {
+            if let Some(v) = self.cache.take_tls13_ticket(n) {
+                self.spare.push(v);
+            }
+        }
+        self.refill_spare();
+        let batch: Vec<_> = self
+            .spare
+            .drain(self.spare.len() - self.names.len()..)
+            .collect();
+        let watch = Stopwatch::start();
+        for (n, v) in self.names.iter().zip(batch) {
+            self.cache.insert_tls13_ticket(n.clone(), v);
+        }
+        watch.stop()
+    }
+
+    fn evict_batch(&mut self) -> Measured {
+        self.refill_spare();
+        let batch: Vec<_> = self
+            .spare
+            .drain(self.spare.len() - self.others.len()..)
+            .collect();
+        let watch = Stopwatch::start();
+        for (n, v) in self.others.iter().zip(batch) {
+            self.cache.insert_tls13_ticket(n.clone(), v);
+        }
+        let measured = watch.stop();
+        core::mem::swap(&mut self.names, &mut self.others);
+        measured
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// One workload as a batch of `capacity` operations returning its timed part.
+trait Batches {
+    fn batch(&mut self, op: &str) -> Measured;
+}
+
+impl<const N: usize, const P: usize> Batches for EncoreBench<'_, N, P> {
+    fn batch(&mut self, op: &str) -> Measured {
+        match op {
+            "lookup" => self.lookup_batch(),
+            "take" => self.take_batch(),
+            "insert" => self.insert_batch(),
+            _ => self.evict_batch(),
+        }
+    }
+}
+
+impl Batches for RustlsBench {
+    fn batch(&mut self, op: &str) -> Measured {
+        match op {
+            "lookup" => self.lookup_batch(),
+            "take" => self.take_batch(),
+            "insert" => self.insert_batch(),
+            _ => self.evict_batch(),
+        }
+    }
+}
+
+const OPS: [&str; 4] = ["lookup", "take", "insert", "evict"];
+
+/// Allocations per operation in the timed part of `ALLOC_ROUNDS` batches, after one batch of
+/// warm-up (first ticket handshakes, lazily built tables).
+fn allocs_per_op(bench: &mut dyn Batches, op: &str, capacity: usize) -> f64 {
+    bench.batch(op);
+    let total: u64 = (0..ALLOC_ROUNDS).map(|_| bench.batch(op).allocs).sum();
+    total as f64 / (ALLOC_ROUNDS * capacity) as f64
+}
+
+fn run_capacity<const N: usize, const P: usize>(
+    c: &mut Criterion,
+    source: &Arc<TicketSource>,
+    report_allocs: bool,
+) {
+    let pool: SessionPool<P> = SessionPool::new();
+    let mut encore = EncoreBench::<N, P>::new(&pool);
+    let mut rustls = RustlsBench::new(N, source.clone());
+    for op in OPS {
+        if report_allocs {
+            println!(
+                "allocs encore {op} {N} {}",
+                allocs_per_op(&mut encore, op, N)
+            );
+            println!(
+                "allocs rustls {op} {N} {}",
+                allocs_per_op(&mut rustls, op, N)
+            );
+        }
+        let mut group = c.benchmark_group(op);
+        group.bench_with_input(BenchmarkId::new("encore", N), &N, |b, _| {
+            b.iter_custom(|iters| batched(&mut encore, op, iters, N))
+        });
+        group.bench_with_input(BenchmarkId::new("rustls", N), &N, |b, _| {
+            b.iter_custom(|iters| batched(&mut rustls, op, iters, N))
+        });
+        group.finish();
+    }
+}
+
+/// Runs whole batches until `iters` operations were timed; returns their timed total.
+fn batched(bench: &mut dyn Batches, op: &str, iters: u64, capacity: usize) -> Duration {
+    let mut done = 0u64;
+    let mut total = Duration::ZERO;
+    while done < iters {
+        total += bench.batch(op).time;
+        done += capacity as u64;
+    }
+    // Scale to exactly `iters` operations.
+    total.mul_f64(iters as f64 / done as f64)
+}
+
+fn benches(c: &mut Criterion) {
+    let source = Arc::new(TicketSource::new());
+    let report = std::env::args().all(|a| a != "--list");
+    run_capacity::<8, 18>(c, &source, report);
+    run_capacity::<64, 130>(c, &source, report);
+    run_capacity::<256, 514>(c, &source, report);
+}
+
+criterion_group!(cache_benches, benches);
+
+fn main() {
+    cache_benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,0 +1,168 @@
+//! A server that declines the offered session (C6, C34), through `encore-client`.
+//!
+//! The host runs a server that is restarted with new ticket keys between
+//! connections (`openssl s_server -naccept 1` in a loop), so no ticket one
+//! process issued can be decrypted by the next.
+//! 1. a full handshake; the application keeps the newest ticket (`get1_session`);
+//! 2. a connection with that session set (`set_session`): the server cannot
+//!    decrypt the ticket and answers with a full handshake. The client completes
+//!    it, `session_reused()` is false, the connection's reference to the offered
+//!    record is released, and the new server's tickets become the connection's
+//!    session and go to the cache.
+//!
+//! Exit status 0 when exactly that happened; 1 with one line saying what did not.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use embassy_time::Timer;
+use encore_board_mps2::console::{exit, exit_code};
+use encore_board_mps2::time::BoardClock;
+use encore_board_mps2::{executor, net, println, stack, Board, Spawner};
+use encore_client::{CacheConfig, ClientConfig, KeyExchangeMode};
+use encore_example_mps2::connection::{self, Buffers, Ctx, Failure, Pool};
+use encore_example_mps2::trust::{self, MAX_CA_LEN};
+use encore_example_mps2::{CONTEXT_ID, LINE, SERVER_NAME};
+use rand_core::Rng;
+use rustls_pki_types::CertificateDer;
+use static_cell::ConstStaticCell;
+
+static POOL: Pool = Pool::new();
+// Built in place in .bss: a `StaticCell::init` would build them on the stack first.
+static BUFFERS: ConstStaticCell<Buffers> = ConstStaticCell::new(Buffers::new());
+static CA: ConstStaticCell<[u8; MAX_CA_LEN]> = ConstStaticCell::new([0; MAX_CA_LEN]);
+
+/// Time the host needs to start the next server process.
+const RESTART_WAIT_MS: u64 = 1_000;
+
+#[cortex_m_rt::entry]
+fn main() -> ! {
+    let board = match Board::init() {
+        Ok(board) => board,
+        Err(e) => {
+            println!("board init failed: {:?}", e);
+            exit(exit_code::BOARD_INIT)
+        }
+    };
+    executor::run(|spawner| match app(spawner, board) {
+        Ok(task) => spawner.spawn(task),
+        Err(_) => exit(exit_code::FAILURE),
+    })
+}
+
+fn fail(what: &str) -> ! {
+    println!("decline: FAILED: {}", what);
+    exit(exit_code::FAILURE)
+}
+
+fn conn_failed(n: u8, e: Failure) -> ! {
+    println!("decline: FAILED: conn={} {:?}", n, e);
+    exit(exit_code::FAILURE)
+}
+
+#[embassy_executor::task]
+async fn app(spawner: Spawner, mut board: Board) {
+    let ca_der = match trust::load_ca(CA.take()) {
+        Ok(der) => CertificateDer::from(der),
+        Err(e) => {
+            println!("decline: FAILED: CA certificate from the host: {:?}", e);
+            exit(exit_code::BOARD_INIT)
+        }
+    };
+    let anchor = match encore_tls::crypto::anchor_from_der(&ca_der) {
+        Ok(a) => a,
+        Err(e) => {
+            println!("decline: FAILED: CA certificate: {}", e);
+            exit(exit_code::BOARD_INIT)
+        }
+    };
+    let anchors = [anchor];
+
+    let seed = board.rng.next_u64();
+    let net_stack = match net::start(spawner, board.nic, net::qemu_user_config(), seed) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("network start failed: {:?}", e);
+            exit(exit_code::BOARD_INIT)
+        }
+    };
+    net_stack.wait_config_up().await;
+
+    let ctx = Ctx::new(
+        CONTEXT_ID,
+        ClientConfig::new(&anchors),
+        &POOL,
+        CacheConfig::DEFAULT,
+        BoardClock::new(),
+        board.rng,
+    );
+    let buffers = BUFFERS.take();
+
+    // 1. Full handshake with the first server process; keep its newest ticket.
+    let (first, saved) =
+        match connection::run(1, &ctx, net_stack, SERVER_NAME, None, LINE, 2, buffers).await {
+            Ok(r) => r,
+            Err(e) => conn_failed(1, e),
+        };
+    first.print(1);
+    let Some(saved) = saved else {
+        fail("connection 1 left no session")
+    };
+    if first.reused {
+        fail("connection 1 was not a full handshake");
+    }
+
+    Timer::after_millis(RESTART_WAIT_MS).await;
+
+    // 2. Offer it to the next server process, which has new ticket keys.
+    let tickets_cached = ctx.cache().len();
+    let (second, fresh) = match connection::run(
+        2,
+        &ctx,
+        net_stack,
+        SERVER_NAME,
+        Some(&saved),
+        LINE,
+        1,
+        buffers,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => conn_failed(2, e),
+    };
+    second.print(2);
+    let (refs_before, refs_after) = second.offered_refs.unwrap_or((0, 0));
+    let fresh_is_new = fresh.as_ref().is_some_and(|f| *f != saved);
+    println!(
+        "offered session: {} references before connect, {} after (the connection's released: {}); \
+         connection kept it: {}; a fresh ticket is the connection's session: {}; cache entries {} -> {}",
+        refs_before,
+        refs_after,
+        refs_after + 1 == refs_before,
+        second.kept_offered,
+        fresh_is_new,
+        tickets_cached,
+        ctx.cache().len()
+    );
+    drop(fresh);
+    drop(saved);
+
+    let used = stack::peak();
+    println!(
+        "stack peak: {} bytes (window {} bytes)",
+        used.peak_bytes, used.window_bytes
+    );
+    Timer::after_millis(10).await;
+    let declined = !second.reused
+        && second.summary.offer_declined
+        && second.summary.kex == KeyExchangeMode::Full;
+    if !declined {
+        fail("connection 2 did not see its offer declined and fall back to a full handshake");
+    }
+    if refs_after + 1 != refs_before || second.kept_offered || !fresh_is_new {
+        fail("the connection did not release the declined session for the fresh tickets");
+    }
+    println!("decline: ok (offer declined, full handshake, session released, fresh tickets)");
+    exit(exit_code::SUCCESS)
+}

@@ -1,0 +1,194 @@
+//! TLS 1.3 resumption on the emulated board, through embassy-net and `encore-client`.
+//!
+//! Three connections to the TLS server the host forwards to 10.0.2.100:443:
+//! 1. a full handshake that verifies the server's chain against the CA the host
+//!    made for this run (`-append ca=PATH`), sends a line, reads until the tickets
+//!    issued after the handshake are in the context's cache, and closes with
+//!    close_notify;
+//! 2. `connect` takes a ticket from the cache by itself and resumes with
+//!    psk_dhe_ke (a fresh X25519 exchange, no certificate);
+//! 3. the newest ticket of connection 2 (`get1_session`), set with `set_session`
+//!    on a connection of a context that offers psk_ke: a resumption with no
+//!    public-key operation at all.
+//!
+//! One line per connection: `conn=N reused=.. kex=.. wire_bytes=..`. Markers
+//! `10·N+1` and `10·N+2` bracket each handshake for the instruction-count
+//! plugin. Exit status 0 only if connections 2 and 3 resumed with the expected
+//! key exchange; 1 with one line saying what failed.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use embassy_time::Timer;
+use encore_board_mps2::console::{exit, exit_code};
+use encore_board_mps2::time::BoardClock;
+use encore_board_mps2::{executor, net, println, stack, Board, EmulatorRng, Spawner};
+use encore_client::{CacheConfig, ClientConfig, KeyExchangeMode, PskMode};
+use encore_example_mps2::connection::{self, Buffers, Ctx, Failure, Pool};
+use encore_example_mps2::trust::{self, MAX_CA_LEN};
+use encore_example_mps2::{CONTEXT_ID, LINE, SERVER_NAME};
+use rand_core::Rng;
+use rustls_pki_types::CertificateDer;
+use static_cell::ConstStaticCell;
+
+static POOL: Pool = Pool::new();
+// Built in place in .bss: a `StaticCell::init` would build them on the stack first.
+static BUFFERS: ConstStaticCell<Buffers> = ConstStaticCell::new(Buffers::new());
+static CA: ConstStaticCell<[u8; MAX_CA_LEN]> = ConstStaticCell::new([0; MAX_CA_LEN]);
+
+#[cortex_m_rt::entry]
+fn main() -> ! {
+    let board = match Board::init() {
+        Ok(board) => board,
+        Err(e) => {
+            println!("board init failed: {:?}", e);
+            exit(exit_code::BOARD_INIT)
+        }
+    };
+    executor::run(|spawner| match app(spawner, board) {
+        Ok(task) => spawner.spawn(task),
+        Err(_) => exit(exit_code::FAILURE),
+    })
+}
+
+fn fail(what: &str) -> ! {
+    println!("resume: FAILED: {}", what);
+    exit(exit_code::FAILURE)
+}
+
+fn conn_failed(n: u8, e: Failure) -> ! {
+    println!("resume: FAILED: conn={} {:?}", n, e);
+    exit(exit_code::FAILURE)
+}
+
+#[embassy_executor::task]
+async fn app(spawner: Spawner, mut board: Board) {
+    let ca_der = match trust::load_ca(CA.take()) {
+        Ok(der) => CertificateDer::from(der),
+        Err(e) => {
+            println!("resume: FAILED: CA certificate from the host: {:?}", e);
+            exit(exit_code::BOARD_INIT)
+        }
+    };
+    let anchor = match encore_tls::crypto::anchor_from_der(&ca_der) {
+        Ok(a) => a,
+        Err(e) => {
+            println!("resume: FAILED: CA certificate: {}", e);
+            exit(exit_code::BOARD_INIT)
+        }
+    };
+    let anchors = [anchor];
+    let dhe = ClientConfig::new(&anchors);
+    let psk_only = ClientConfig {
+        psk_mode: PskMode::AllowPskOnly,
+        ..dhe
+    };
+
+    let seed = board.rng.next_u64();
+    let net_stack = match net::start(spawner, board.nic, net::qemu_user_config(), seed) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("network start failed: {:?}", e);
+            exit(exit_code::BOARD_INIT)
+        }
+    };
+    net_stack.wait_config_up().await;
+
+    let second_rng = match EmulatorRng::from_host_entropy() {
+        Ok(r) => r,
+        Err(e) => {
+            println!("resume: FAILED: seed from the host: {:?}", e);
+            exit(exit_code::BOARD_INIT)
+        }
+    };
+    let clock = BoardClock::new();
+    let ctx = Ctx::new(
+        CONTEXT_ID,
+        dhe,
+        &POOL,
+        CacheConfig::DEFAULT,
+        clock,
+        board.rng,
+    );
+    // The key-exchange modes a resumption offers are part of a context's TLS
+    // configuration, so psk_ke connections use a context of their own. It is the
+    // same application context (same id, trust anchors and pool), so the records
+    // of one may be set on connections of the other (C35).
+    let ctx_psk = Ctx::new(
+        CONTEXT_ID,
+        psk_only,
+        &POOL,
+        CacheConfig::DEFAULT,
+        clock,
+        second_rng,
+    );
+    let buffers = BUFFERS.take();
+
+    // 1. Full handshake; OpenSSL issues two tickets after it, which go to the cache.
+    let (first, _) =
+        match connection::run(1, &ctx, net_stack, SERVER_NAME, None, LINE, 2, buffers).await {
+            Ok(r) => r,
+            Err(e) => conn_failed(1, e),
+        };
+    first.print(1);
+    if first.reused {
+        fail("connection 1 was not a full handshake");
+    }
+    // The deepest stack so far is the full handshake's; measure the resumptions apart.
+    let full_peak = stack::peak();
+    stack::paint(stack::DEFAULT_WINDOW);
+
+    // 2. No session set: `connect` takes the newest ticket from the cache (psk_dhe_ke).
+    let (second, newest) =
+        match connection::run(2, &ctx, net_stack, SERVER_NAME, None, LINE, 1, buffers).await {
+            Ok(r) => r,
+            Err(e) => conn_failed(2, e),
+        };
+    second.print(2);
+
+    // 3. The ticket connection 2 received, set by hand, offered with psk_ke only.
+    let Some(newest) = newest else {
+        fail("connection 2 left no session")
+    };
+    let (third, _) = match connection::run(
+        3,
+        &ctx_psk,
+        net_stack,
+        SERVER_NAME,
+        Some(&newest),
+        LINE,
+        1,
+        buffers,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => conn_failed(3, e),
+    };
+    third.print(3);
+    drop(newest);
+
+    let resumed_peak = stack::peak();
+    println!(
+        "stack peak: {} bytes (full handshake {} bytes, resumptions {} bytes; window {} bytes)",
+        full_peak.peak_bytes.max(resumed_peak.peak_bytes),
+        full_peak.peak_bytes,
+        resumed_peak.peak_bytes,
+        full_peak.window_bytes
+    );
+    println!(
+        "pool: {} of {} records in use; cache: {} entries",
+        POOL.in_use(),
+        POOL.capacity(),
+        ctx.cache().len()
+    );
+    // Let the last FIN go out before the emulator stops.
+    Timer::after_millis(10).await;
+    match (second.summary.kex, third.summary.kex) {
+        (KeyExchangeMode::PskDhe, KeyExchangeMode::Psk) if second.reused && third.reused => {
+            println!("resume: ok (psk_dhe_ke and psk_ke resumptions)");
+            exit(exit_code::SUCCESS)
+        }
+        _ => fail("connections 2 and 3 did not resume with psk_dhe_ke and psk_ke"),
+    }
+}

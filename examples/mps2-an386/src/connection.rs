@@ -1,0 +1,236 @@
+//! One TLS connection of the examples, through `encore-client`: TCP connect, the
+//! handshake between two markers, a line sent, the tickets read, close_notify.
+
+use embassy_net::tcp::TcpSocket;
+use embassy_net::Stack;
+use embassy_time::{Duration, WithTimeout};
+use embedded_io_async::ErrorKind;
+use encore_board_mps2::marker::marker;
+use encore_board_mps2::time::BoardClock;
+use encore_board_mps2::{net, println, EmulatorRng};
+use encore_client::{ConnectionStats, Context, HandshakeSummary, KeyExchangeMode, Session};
+
+use crate::transport::Transport;
+
+/// Session pool slots: the context's cache, plus the records connections and the
+/// application hold.
+pub const POOL_SLOTS: usize = 8;
+/// Ticket bytes per slot: OpenSSL's tickets are 192 or 208 bytes (PEERS.md).
+pub const TICKET_CAPACITY: usize = 256;
+/// Entries of each context's cache.
+pub const CACHE_ENTRIES: usize = 4;
+
+/// The examples' context.
+pub type Ctx<'a> = Context<'a, BoardClock, EmulatorRng, CACHE_ENTRIES, POOL_SLOTS, TICKET_CAPACITY>;
+/// A counted reference to a session record of the examples' pool.
+pub type Record<'a> = Session<'a, POOL_SLOTS, TICKET_CAPACITY>;
+/// The examples' pool.
+pub type Pool = encore_client::SessionPool<POOL_SLOTS, TICKET_CAPACITY>;
+
+/// Engine receive buffer: any record (16,709 bytes, `encore-client`) plus room
+/// for the server Certificate kept until CertificateVerify.
+pub const RX_LEN: usize = 16_709 + 2_048;
+/// Engine transmit buffer: a ClientHello with a ticket, a Finished, a line.
+pub const TX_LEN: usize = 2_048;
+/// Buffers of the TCP socket, each way.
+pub const SOCKET_BUF_LEN: usize = 4_096;
+
+/// How long to wait for the server at any step of the handshake.
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// After the handshake, how long a read waits for more tickets once one arrived.
+const TICKET_IDLE: Duration = Duration::from_millis(500);
+
+/// Memory for one connection at a time, reused by every connection.
+pub struct Buffers {
+    /// Engine receive buffer.
+    pub rx: [u8; RX_LEN],
+    /// Engine transmit buffer.
+    pub tx: [u8; TX_LEN],
+    /// TCP receive buffer.
+    pub socket_rx: [u8; SOCKET_BUF_LEN],
+    /// TCP transmit buffer.
+    pub socket_tx: [u8; SOCKET_BUF_LEN],
+}
+
+impl Buffers {
+    /// Zeroed buffers (a `const fn`, so a static holds them without a copy on the stack).
+    pub const fn new() -> Self {
+        Buffers {
+            rx: [0; RX_LEN],
+            tx: [0; TX_LEN],
+            socket_rx: [0; SOCKET_BUF_LEN],
+            socket_tx: [0; SOCKET_BUF_LEN],
+        }
+    }
+}
+
+impl Default for Buffers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Why a connection failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The TCP connection could not be made in time.
+    Connect,
+    /// The client reported an error.
+    Client(encore_client::Error),
+    /// The server sent no ticket.
+    NoTicket,
+}
+
+impl From<encore_client::Error> for Failure {
+    fn from(e: encore_client::Error) -> Self {
+        Failure::Client(e)
+    }
+}
+
+/// What one connection did.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    /// The completed handshake.
+    pub summary: HandshakeSummary,
+    /// `session_reused()` after the handshake (C8).
+    pub reused: bool,
+    /// Byte and ticket counts, handshake wire bytes included.
+    pub stats: ConnectionStats,
+    /// References to the record offered through `set_session`, right before
+    /// `connect` and right after it returned (C6: one fewer when declined).
+    pub offered_refs: Option<(u16, u16)>,
+    /// The connection's session right after `connect` was the record offered (C5).
+    pub kept_offered: bool,
+}
+
+impl Outcome {
+    /// Handshake wire bytes, both directions, as PEERS.md defines them.
+    pub fn wire_bytes(&self) -> usize {
+        self.stats.handshake_sent + self.stats.handshake_received
+    }
+
+    /// The key exchange, as the firmware's output names it.
+    pub fn kex_name(&self) -> &'static str {
+        match self.summary.kex {
+            KeyExchangeMode::Full => "full",
+            KeyExchangeMode::PskDhe => "psk_dhe",
+            KeyExchangeMode::Psk => "psk",
+        }
+    }
+
+    /// Prints the connection's line: `conn=N reused=.. kex=.. wire_bytes=..`, then
+    /// the two directions, tickets received, whether the server declined an offer,
+    /// and the suite.
+    pub fn print(&self, n: u8) {
+        println!(
+            "conn={} reused={} kex={} wire_bytes={} sent={} received={} tickets={} declined={} suite={:?}",
+            n,
+            self.reused,
+            self.kex_name(),
+            self.wire_bytes(),
+            self.stats.handshake_sent,
+            self.stats.handshake_received,
+            self.stats.tickets_received,
+            self.summary.offer_declined,
+            self.summary.suite
+        );
+    }
+}
+
+/// Runs connection `n` of `ctx` to `server_name`: TCP connect to the forwarded
+/// server, `set_session(offer)` when given (otherwise `connect` takes a ticket
+/// from the context's cache by itself), the handshake between markers
+/// `10·n + 1` and `10·n + 2`, `line` sent, reads until the server issued
+/// `want_tickets` tickets (or stopped sending them), close_notify (C11).
+///
+/// Returns the outcome and a reference to the connection's session at the end
+/// (`get1_session`: the newest ticket's record, C5).
+#[allow(clippy::too_many_arguments)]
+pub async fn run<'a>(
+    n: u8,
+    ctx: &Ctx<'a>,
+    stack: Stack<'static>,
+    server_name: &str,
+    offer: Option<&Record<'a>>,
+    line: &[u8],
+    want_tickets: usize,
+    buffers: &mut Buffers,
+) -> Result<(Outcome, Option<Record<'a>>), Failure> {
+    let Buffers {
+        rx,
+        tx,
+        socket_rx,
+        socket_tx,
+    } = buffers;
+    let mut socket = TcpSocket::new(stack, socket_rx, socket_tx);
+    socket.set_timeout(Some(TIMEOUT));
+    match socket.connect(net::SERVER).with_timeout(TIMEOUT).await {
+        Ok(Ok(())) => {}
+        _ => return Err(Failure::Connect),
+    }
+    let io = Transport::new(socket, TIMEOUT);
+    let mut conn = encore_client::Connection::new(ctx, server_name, io, rx, tx);
+    if offer.is_some() {
+        conn.set_session(offer)?;
+    }
+    let refs_before = offer.and_then(|s| s.ref_count().ok());
+
+    let (begin, end) = crate::handshake_markers(n);
+    marker(begin);
+    let connected = conn.connect().await;
+    marker(end);
+    let summary = connected?;
+
+    let refs_after = offer.and_then(|s| s.ref_count().ok());
+    let kept_offered = match (offer, conn.session()) {
+        (Some(o), Some(cur)) => o == cur,
+        _ => false,
+    };
+    let reused = conn.session_reused();
+
+    conn.write(line).await?;
+    // The tickets follow the handshake at once; a read that waits longer than
+    // TICKET_IDLE means no more are coming (one read may take several tickets).
+    conn.transport_mut().set_read_timeout(TICKET_IDLE);
+    let mut buf = [0u8; 256];
+    let mut idle = Duration::from_ticks(0);
+    while conn.stats().tickets_received < want_tickets && idle < TIMEOUT {
+        match conn.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(encore_client::Error::Io(ErrorKind::TimedOut)) => {
+                if conn.stats().tickets_received > 0 {
+                    break;
+                }
+                idle += TICKET_IDLE;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if conn.stats().tickets_received == 0 {
+        return Err(Failure::NoTicket);
+    }
+    let newest = conn.get1_session()?;
+    let stats = conn.stats();
+
+    // close_notify keeps the session resumable (C11); then wait briefly for the
+    // server's close_notify and the end of its stream.
+    let server_closed = conn.shutdown().await?;
+    if !server_closed {
+        conn.transport_mut().set_read_timeout(TICKET_IDLE);
+        let _ = conn.read(&mut buf).await;
+    }
+    conn.transport_mut().close(TICKET_IDLE).await;
+    drop(conn);
+
+    Ok((
+        Outcome {
+            summary,
+            reused,
+            stats,
+            offered_refs: refs_before.zip(refs_after),
+            kept_offered,
+        },
+        newest,
+    ))
+}

@@ -1,0 +1,94 @@
+//! embassy-net's `TcpSocket` as the TLS client's transport, with a read timeout.
+//!
+//! TLS 1.3 tickets arrive after the handshake, unannounced: the client reads
+//! until it has them, and a server that sends nothing more must not keep it
+//! waiting forever. A read that sees nothing within the timeout fails with
+//! `ErrorKind::TimedOut`, which leaves the connection usable; the socket's
+//! read is cancel-safe, so nothing is lost.
+
+use embassy_net::tcp::TcpSocket;
+use embassy_time::{Duration, WithTimeout};
+use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+
+/// A TCP socket with a read timeout.
+pub struct Transport<'s> {
+    socket: TcpSocket<'s>,
+    read_timeout: Duration,
+}
+
+/// What the transport reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportError {
+    /// The TCP connection was reset.
+    Reset,
+    /// Nothing arrived within the read timeout.
+    TimedOut,
+}
+
+impl core::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            TransportError::Reset => "TCP connection reset",
+            TransportError::TimedOut => "read timed out",
+        })
+    }
+}
+
+impl core::error::Error for TransportError {}
+
+impl embedded_io_async::Error for TransportError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            TransportError::Reset => ErrorKind::ConnectionReset,
+            TransportError::TimedOut => ErrorKind::TimedOut,
+        }
+    }
+}
+
+impl<'s> Transport<'s> {
+    /// Wraps a connected socket.
+    pub fn new(socket: TcpSocket<'s>, read_timeout: Duration) -> Self {
+        Transport {
+            socket,
+            read_timeout,
+        }
+    }
+
+    /// Changes the read timeout.
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        self.read_timeout = timeout;
+    }
+
+    /// Sends FIN and waits (at most `timeout`) until everything was acknowledged.
+    pub async fn close(&mut self, timeout: Duration) {
+        self.socket.close();
+        let _ = self.socket.flush().with_timeout(timeout).await;
+    }
+}
+
+impl ErrorType for Transport<'_> {
+    type Error = TransportError;
+}
+
+impl Read for Transport<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, TransportError> {
+        match self.socket.read(buf).with_timeout(self.read_timeout).await {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(_)) => Err(TransportError::Reset),
+            Err(_) => Err(TransportError::TimedOut),
+        }
+    }
+}
+
+impl Write for Transport<'_> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, TransportError> {
+        self.socket
+            .write(buf)
+            .await
+            .map_err(|_| TransportError::Reset)
+    }
+
+    async fn flush(&mut self) -> Result<(), TransportError> {
+        self.socket.flush().await.map_err(|_| TransportError::Reset)
+    }
+}

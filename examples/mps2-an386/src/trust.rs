@@ -1,0 +1,41 @@
+//! The CA certificate of this run, from the host.
+//!
+//! `cargo xtask demo` makes a throwaway CA for every run and boots the firmware
+//! with `-append ca=PATH` (the DER file). Without `-append`, the file `ca.der`
+//! in the directory QEMU runs in is read.
+
+use core::ffi::CStr;
+use core::mem::MaybeUninit;
+
+use encore_board_mps2::host::{self, HostError};
+
+/// Largest CA certificate accepted (a P-256 CA certificate is about 500 bytes).
+pub const MAX_CA_LEN: usize = 2048;
+
+/// The file read when the command line names none.
+pub const DEFAULT_CA_PATH: &CStr = c"ca.der";
+
+/// Longest path accepted in `ca=PATH`.
+const MAX_PATH: usize = 256;
+
+/// Reads the CA certificate (DER) named by `ca=PATH` on the command line into `buf`.
+pub fn load_ca(buf: &mut [u8; MAX_CA_LEN]) -> Result<&[u8], HostError> {
+    let mut line = [MaybeUninit::<u8>::uninit(); MAX_PATH + 64];
+    let mut path_buf = [0u8; MAX_PATH + 1];
+    let named = match host::appended_args(&mut line) {
+        Ok(args) => args
+            .split_ascii_whitespace()
+            .find_map(|arg| arg.strip_prefix("ca=")),
+        // No command line at all (another emulator): use the default file.
+        Err(_) => None,
+    };
+    let path = match named {
+        Some(p) => {
+            let dst = path_buf.get_mut(..p.len()).ok_or(HostError::CommandLine)?;
+            dst.copy_from_slice(p.as_bytes());
+            CStr::from_bytes_until_nul(&path_buf).map_err(|_| HostError::CommandLine)?
+        }
+        None => DEFAULT_CA_PATH,
+    };
+    host::read_file(path, buf)
+}

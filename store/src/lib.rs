@@ -1,0 +1,211 @@
+//! Sealed TLS 1.3 session records on NOR flash that survive reboots and power loss.
+//!
+//! A device that sleeps or reboots between connections loses every session kept in RAM and pays for
+//! a full handshake at each wake-up. [`SessionStore`] keeps the serialised records of
+//! `encore-session` on the board's flash, sealed under a device key, so that the first connection
+//! after boot can resume (with psk_ke, without any public-key operation).
+//!
+//! # Where the client calls it (E3: outside critical sections; the store waits for flash)
+//!
+//! 1. At boot: [`SessionStore::load_all`] decodes every live, unexpired record into the pool and
+//!    hands each session to the caller, who adds it to its context's cache.
+//! 2. After a NewSessionTicket: [`SessionStore::store`] seals and writes the new record.
+//! 3. Before a ClientHello that carries a stored ticket leaves: [`SessionStore::consume`]
+//!    writes the slot's tombstone and returns only once it is on flash (C28): after any power cut,
+//!    a consumed ticket is never loaded again. If it fails, the ticket is not offered.
+//! 4. Now and then: [`SessionStore::prune`] removes expired records.
+//!
+//! Cache callbacks stay synchronous; the client queues the sessions it wants to store or consume
+//! and drives the store from its own task.
+//!
+//! ```
+//! # use core::convert::Infallible;
+//! # use embedded_storage_async::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
+//! # struct RamFlash([u8; 32768]);
+//! # impl ErrorType for RamFlash { type Error = core::convert::Infallible; }
+//! # impl ReadNorFlash for RamFlash {
+//! #     const READ_SIZE: usize = 4;
+//! #     async fn read(&mut self, at: u32, out: &mut [u8]) -> Result<(), Infallible> {
+//! #         out.copy_from_slice(&self.0[at as usize..at as usize + out.len()]); Ok(())
+//! #     }
+//! #     fn capacity(&self) -> usize { self.0.len() }
+//! # }
+//! # impl NorFlash for RamFlash {
+//! #     const WRITE_SIZE: usize = 4;
+//! #     const ERASE_SIZE: usize = 16384;
+//! #     async fn erase(&mut self, from: u32, to: u32) -> Result<(), Infallible> {
+//! #         self.0[from as usize..to as usize].fill(0xFF); Ok(())
+//! #     }
+//! #     async fn write(&mut self, at: u32, data: &[u8]) -> Result<(), Infallible> {
+//! #         self.0[at as usize..at as usize + data.len()].copy_from_slice(data); Ok(())
+//! #     }
+//! # }
+//! # struct HardwareRng(u64);
+//! # impl rand_core::TryRng for HardwareRng {
+//! #     type Error = Infallible;
+//! #     fn try_next_u32(&mut self) -> Result<u32, Infallible> { Ok(self.try_next_u64()? as u32) }
+//! #     fn try_next_u64(&mut self) -> Result<u64, Infallible> { self.0 += 1; Ok(self.0) }
+//! #     fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), Infallible> {
+//! #         for b in d { *b = self.try_next_u64()? as u8; } Ok(())
+//! #     }
+//! # }
+//! # impl rand_core::TryCryptoRng for HardwareRng {}
+//! # fn device_secret() -> [u8; 32] { [0x5A; 32] }
+//! use encore_session::{ContextId, NewSession, PeerId, SessionPool, TLS13};
+//! use encore_store::{DeviceKey, SessionStore, Stored};
+//!
+//! static POOL: SessionPool<8> = SessionPool::new();
+//!
+//! # embassy_futures::block_on(async {
+//! let now_unix = Some(1_800_000_000); // RTC or SNTP (E6)
+//! let mut rng = HardwareRng(7);
+//! let flash = RamFlash([0xFF; 32768]); // two 16 KiB sectors of the board's flash
+//!
+//! // At boot: the application's device key (secure element, OTP, key derivation).
+//! let key = DeviceKey::new(device_secret());
+//! let mut store: SessionStore<_> = SessionStore::new(flash, 0..32768, &key)?;
+//! let report = store
+//!     .load_all(&POOL, 0, now_unix, |session| {
+//!         // cache_of(session.info()?.owner).add(&session)
+//!         drop(session);
+//!     })
+//!     .await?;
+//! assert_eq!(report.loaded, 0);
+//!
+//! // After a NewSessionTicket made a record:
+//! let peer = PeerId::new("sensor-hub.example", &[b"mqtt"], &[3; 16]);
+//! let ticket = POOL.create(&NewSession {
+//!     version: TLS13, cipher_suite: 0x1301, psk: &[1; 32], ticket: &[2; 192],
+//!     lifetime_s: 7200, age_add: 9, max_early_data: 0, received_ms: 0,
+//!     received_unix: now_unix, auth_age_ms: 0, peer, owner: ContextId(1),
+//! })?;
+//! assert_eq!(
+//!     store.store(&ticket, 0, now_unix, &mut rng).await?,
+//!     Stored::Written { slot: 0, evicted: false }
+//! );
+//!
+//! // Before the ClientHello that offers it: durably consumed first (C28).
+//! if store.consume(&ticket).await.is_ok() {
+//!     // send the ClientHello with the ticket
+//! } else {
+//!     // do not offer it: full handshake
+//! }
+//! # Ok::<(), encore_store::StoreError<Infallible>>(())
+//! # }).map_err(|_| "store failed")?;
+//! # Ok::<(), &'static str>(())
+//! ```
+//!
+//! # Design
+//!
+//! The store is a `sequential-storage` 8 map from a slot number (`u8`, `0..SLOTS`) to a sealed
+//! value. A slot's newest value wins; an empty value is its tombstone. The map writes append-only
+//! items protected by CRCs and repairs itself after interrupted writes and page migrations, and it
+//! needs nothing but [`NorFlash`](embedded_storage_async::nor_flash::NorFlash): `remove_item` (which
+//! would need `MultiwriteNorFlash`, absent on STM32F4) is never used. Marking a ticket used is a
+//! new value for its key, so it works on any NOR flash. Slots bound the flash space: the map keeps
+//! at most one live value per key and drops older values when it erases a page.
+//!
+//! Each record is sealed with XChaCha20-Poly1305 under the application's [`DeviceKey`] with a
+//! random 24-byte nonce per write (no counter to lose in a power cut; see [`seal`] for the layout).
+//! The associated data binds the slot, the owner context id and the peer identity, so a record
+//! copied to another device, slot, context or peer does not open. A value that does not open or
+//! decode is dropped and counted in the [`LoadReport`].
+//!
+//! The store keeps a small index in RAM (one entry per slot: state, owner, a ticket fingerprint and
+//! the wall-clock times) built by `load_all`. It tells `store` which slot is free and `consume`
+//! where a ticket is, with no flash read.
+//!
+//! # Power loss
+//!
+//! A write interrupted by a power cut leaves an item whose CRC fails; the map ignores it, so the
+//! slot keeps its previous value. Hence:
+//! - `store` interrupted: the new record is there or not; no other record changes.
+//! - `consume` interrupted: the ticket is still there, but `consume` has not returned, so the
+//!   ClientHello was not sent: the ticket was never offered.
+//! - `consume` returned: its tombstone is the slot's newest complete value; page migrations copy
+//!   the newest value of each key first and erase the old page after, so the consumed record never
+//!   becomes the newest value again.
+//! - a page migration or erase interrupted: the map finishes it at the next operation; a sector
+//!   left half-erased is detected by its markers and erased again before use
+//!   ([`LoadReport::repaired_sectors`]).
+//! - a write that fails for any reason leaves its slot "in doubt" in the index; the next
+//!   `consume` tombstones such slots too before it reports success.
+//!
+//! The tests cut power at every word written and every sector erased of: storing after a full
+//! handshake, consuming for a resumption, storing the replacement tickets, and pruning; after each
+//! reboot no committed record is lost except the one in flight, nothing corrupt is accepted, and no
+//! consumed ticket is loaded again.
+//!
+//! What this rests on: an interrupted sector erase must be visible in the sector's first word
+//! (the map's page marker), as when a part erases in address order or leaves the sector visibly
+//! garbled. Two kinds of damage that no power cut on such a part causes can bring a consumed
+//! ticket back, because its tombstone is then the only thing that says it was used: a bit flip in
+//! a tombstone (flash without ECC), and an erase cut so early that the sector still reads as
+//! intact but for a few bits. The ticket would then be offered a second time: a server with
+//! single-use tickets answers with a full handshake; one with reusable tickets lets an observer
+//! link the two connections (RFC 8446 Appendix C.4). The tests measure both cases.
+//!
+//! Sealing gives confidentiality and integrity, not freshness: someone able to write the flash can
+//! put back an old sealed record. Consumed and pruned records stay on flash, sealed, until the map
+//! erases their sector.
+//!
+//! # Ages across reboots (E6)
+//!
+//! The serialised record carries wall-clock times of receipt and of the original authentication.
+//! `load_all` requires the wall clock and does not load records past the server's lifetime, 7 days,
+//! or 7 days since authentication (C29; narrower with [`SessionStore::with_limits`]). A record
+//! whose receipt time is later than the clock is kept but not loaded.
+//!
+//! # Memory (E5)
+//!
+//! Beside the flash driver, 880 bytes with the defaults (`SLOTS = 8`, `BUF = 448`): the work
+//! buffer (448), the index (40 per slot: state, owner, ticket fingerprint, wall-clock times,
+//! lifetime), the cipher key (32), wear counters (40), limits and flash range (16), padded to the
+//! buffer's 32-byte alignment. Checked by the `e5_store_size` test.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+mod error;
+mod key;
+pub mod seal;
+mod store;
+mod wear;
+
+pub use error::{GeometryError, LoadReport, StoreError, Stored};
+pub use key::DeviceKey;
+pub use seal::{SEAL_FORMAT, SEAL_OVERHEAD};
+pub use store::SessionStore;
+pub use wear::Wear;
+
+use encore_session::codec::max_encoded_len;
+
+/// Bytes of the map key in each item.
+const KEY_LEN: usize = 1;
+
+/// Work buffer the store needs for ticket capacity `T`: the key and the largest sealed value,
+/// rounded up to 32 bytes (the largest flash word). 448 for `T = 256`.
+pub const fn buffer_len(ticket_capacity: usize) -> usize {
+    (KEY_LEN + SEAL_OVERHEAD + max_encoded_len(ticket_capacity)).next_multiple_of(store::MAX_WORD)
+}
+
+/// Flash bytes one stored record takes for a serialised record of `encoded_len` bytes on flash
+/// with `word`-byte words: the map's 8-byte item header and the item data (key, sealed value),
+/// each padded to a word. Ticket of 192 bytes with a SHA-256 PSK, 4-byte words: 360.
+pub const fn record_flash_len(encoded_len: usize, word: usize) -> usize {
+    8usize.next_multiple_of(word) + (KEY_LEN + SEAL_OVERHEAD + encoded_len).next_multiple_of(word)
+}
+
+/// Flash bytes of one tombstone on flash with `word`-byte words: 12 with 4-byte words.
+pub const fn tombstone_flash_len(word: usize) -> usize {
+    8usize.next_multiple_of(word) + KEY_LEN.next_multiple_of(word)
+}

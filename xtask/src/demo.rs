@@ -1,0 +1,829 @@
+//! `cargo xtask demo`: the resumption firmware on the emulated Cortex-M4 against a real
+//! TLS server on host loopback, with the cost of every handshake; and the QEMU runs that
+//! `cargo xtask test` makes ([`firmware_runs`]).
+//!
+//! Every run makes a throwaway PKI with the `openssl` CLI (a P-256 root CA, an intermediate
+//! and a server certificate for `encore.test`, in `target/demo/pki`; nothing is committed),
+//! starts `openssl s_server` on `127.0.0.1` at a free port and boots the firmware under
+//! QEMU (`examples/mps2-an386/run-qemu.sh`: user networking restricted to one forward to
+//! that port) with the project's instruction-count plugin. The firmware reads the CA
+//! certificate through semihosting (`-append ca=PATH`). Servers are killed when their guard
+//! is dropped, on every path.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::util::{cargo, root, run, section, target_dir, Result};
+
+/// The firmware workspace.
+const FIRMWARE_DIR: &str = "examples/mps2-an386";
+/// The firmware's target.
+const FIRMWARE_TARGET: &str = "thumbv7em-none-eabihf";
+/// The name the server certificate is issued for (the firmware's `SERVER_NAME`).
+const SERVER_NAME: &str = "encore.test";
+/// Core clock of the emulated MPS2 AN386.
+const CORE_CLOCK_MHZ: f64 = 25.0;
+/// Seconds before QEMU is stopped.
+const QEMU_TIMEOUT_S: u32 = 180;
+/// s_server's line for a resumed connection, and the one for every completed handshake.
+const SERVER_RESUMED: &str = "Reused session-id";
+const SERVER_HANDSHAKE: &str = "CIPHER is";
+/// How long a server may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The main job: build, make the PKI, run `resume` and print its table, then `decline`.
+/// Exits the process with the firmware's status when a firmware run fails.
+pub fn run_demo() -> Result {
+    let kit = Kit::prepare()?;
+
+    section("demo: resume (full handshake, then psk_dhe_ke and psk_ke resumptions)");
+    let resume = run_resume(&kit)?;
+    print_table(&resume.run);
+    println!(
+        "server evidence: {} \"{SERVER_RESUMED}\" lines from openssl s_server (expected 2), {} handshakes",
+        resume.resumed, resume.handshakes
+    );
+    match image_size(&kit.elf_dir.join("resume")) {
+        Ok(size) => println!(
+            "resume image: flash {} B (.text {} + .rodata {}, plus {} B of vector table and .data), \
+             static RAM {} B (.data {} + .bss {})",
+            size.text + size.rodata,
+            size.text,
+            size.rodata,
+            size.vectors + size.data,
+            size.data + size.bss,
+            size.data,
+            size.bss
+        ),
+        Err(e) => println!("resume image: size unknown ({e})"),
+    }
+    if resume.run.status != 0 {
+        return exit_with(resume.run.status, "resume");
+    }
+
+    section("demo: decline (the server restarts with new ticket keys between connections)");
+    let decline = run_decline(&kit)?;
+    print_table(&decline.run);
+    println!(
+        "server evidence: {} \"{SERVER_RESUMED}\" lines (expected 0), {} handshakes over {} server processes",
+        decline.resumed, decline.handshakes, decline.processes
+    );
+    if decline.run.status != 0 {
+        return exit_with(decline.run.status, "decline");
+    }
+    Ok(())
+}
+
+/// The QEMU runs of `cargo xtask test`: `net-smoke` against a socat echo server, `resume`
+/// and `decline` against `openssl s_server`; each must exit 0, and the server must confirm
+/// the resumptions (two `Reused session-id` lines for `resume`, none for `decline`).
+pub fn firmware_runs() -> Result {
+    let kit = Kit::prepare()?;
+
+    section("QEMU: net-smoke (TCP echo through user networking)");
+    let echo = Echo::start()?;
+    let smoke = kit.boot("net-smoke", echo.port)?;
+    drop(echo);
+    smoke.check("net-smoke")?;
+
+    section("QEMU: resume");
+    let resume = run_resume(&kit)?;
+    print_table(&resume.run);
+    resume.run.check("resume")?;
+    if resume.resumed != 2 {
+        return Err(format!(
+            "resume: openssl s_server reported {} resumed connections, expected 2",
+            resume.resumed
+        ));
+    }
+
+    section("QEMU: decline");
+    let decline = run_decline(&kit)?;
+    decline.run.check("decline")?;
+    if decline.resumed != 0 || decline.handshakes < 2 {
+        return Err(format!(
+            "decline: openssl s_server reported {} resumptions and {} handshakes, expected 0 and 2",
+            decline.resumed, decline.handshakes
+        ));
+    }
+    println!("firmware runs: net-smoke, resume and decline passed");
+    Ok(())
+}
+
+fn exit_with(status: i32, what: &str) -> Result {
+    eprintln!("xtask: {what} firmware exited with status {status}");
+    // Every server guard has been dropped by now.
+    std::process::exit(if status == 0 { 1 } else { status })
+}
+
+struct ServerRun {
+    run: FirmwareRun,
+    resumed: usize,
+    handshakes: usize,
+    processes: usize,
+}
+
+fn run_resume(kit: &Kit) -> Result<ServerRun> {
+    let server = Server::start(&kit.pki, false)?;
+    let run = kit.boot("resume", server.port)?;
+    // s_server prints its last lines as the connection ends; give it a moment.
+    server.output.wait_for(
+        SERVER_HANDSHAKE,
+        run.conn_lines().len(),
+        Duration::from_secs(2),
+    );
+    Ok(ServerRun {
+        resumed: server.output.count(SERVER_RESUMED),
+        handshakes: server.output.count(SERVER_HANDSHAKE),
+        processes: server.processes(),
+        run,
+    })
+}
+
+fn run_decline(kit: &Kit) -> Result<ServerRun> {
+    let server = Server::start(&kit.pki, true)?;
+    let run = kit.boot("decline", server.port)?;
+    server.output.wait_for(
+        SERVER_HANDSHAKE,
+        run.conn_lines().len(),
+        Duration::from_secs(2),
+    );
+    Ok(ServerRun {
+        resumed: server.output.count(SERVER_RESUMED),
+        handshakes: server.output.count(SERVER_HANDSHAKE),
+        processes: server.processes(),
+        run,
+    })
+}
+
+/// What every run needs: the built firmware and plugin, and this run's PKI.
+struct Kit {
+    elf_dir: PathBuf,
+    plugin: PathBuf,
+    work: PathBuf,
+    pki: Pki,
+}
+
+impl Kit {
+    fn prepare() -> Result<Kit> {
+        section("build: firmware (release) and the instruction-count plugin");
+        run(cargo()
+            .current_dir(root().join(FIRMWARE_DIR))
+            .args(["build", "--release"])
+            .env("CARGO_TARGET_DIR", target_dir()))?;
+        let plugin = build_plugin()?;
+        let work = target_dir().join("demo");
+        let pki = Pki::make(&work.join("pki"))?;
+        Ok(Kit {
+            elf_dir: target_dir().join(FIRMWARE_TARGET).join("release"),
+            plugin,
+            work,
+            pki,
+        })
+    }
+
+    /// Boots firmware `bin` under QEMU with the server at 127.0.0.1:`port`.
+    fn boot(&self, bin: &str, port: u16) -> Result<FirmwareRun> {
+        let elf = self.elf_dir.join(bin);
+        let markers = self.work.join(format!("{bin}.markers"));
+        let _ = std::fs::remove_file(&markers);
+        let runner = root().join(FIRMWARE_DIR).join("run-qemu.sh");
+        let ca_arg = format!("ca={}", self.pki.ca_der.display());
+        let mut cmd = Command::new(&runner);
+        cmd.arg(&elf)
+            .args(["-append", &ca_arg])
+            .current_dir(&self.work)
+            .env("ENCORE_SERVER_PORT", port.to_string())
+            .env("ENCORE_QEMU_PLUGIN", &self.plugin)
+            .env("ENCORE_PLUGIN_OUT", &markers)
+            .env("ENCORE_TIMEOUT", QEMU_TIMEOUT_S.to_string())
+            .env_remove("ENCORE_UART_PORT")
+            .stdin(Stdio::null());
+        println!("$ {} {} -append {ca_arg}", runner.display(), elf.display());
+        let start = Instant::now();
+        let out = cmd
+            .output()
+            .map_err(|e| format!("could not start {}: {e}", runner.display()))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        for line in stdout.lines() {
+            println!("  | {line}");
+        }
+        for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+            println!("  ! {line}");
+        }
+        let status = out.status.code().unwrap_or(-1);
+        println!(
+            "  (QEMU exited with {status} after {:.1} s)",
+            start.elapsed().as_secs_f64()
+        );
+        let markers = std::fs::read_to_string(&markers).unwrap_or_default();
+        Ok(FirmwareRun {
+            status,
+            stdout,
+            markers: parse_markers(&markers),
+        })
+    }
+}
+
+fn build_plugin() -> Result<PathBuf> {
+    let source = root().join("tools/qemu-plugin/insncount.c");
+    let out = target_dir().join("libinsncount.so");
+    let fresh = match (std::fs::metadata(&source), std::fs::metadata(&out)) {
+        (Ok(s), Ok(o)) => match (s.modified(), o.modified()) {
+            (Ok(s), Ok(o)) => o >= s,
+            _ => false,
+        },
+        _ => false,
+    };
+    if !fresh {
+        std::fs::create_dir_all(target_dir()).map_err(|e| format!("target dir: {e}"))?;
+        run(Command::new("gcc")
+            .args(["-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-o"])
+            .arg(&out)
+            .arg(&source))?;
+    }
+    Ok(out)
+}
+
+/// One firmware run: exit status, what it printed, and the plugin's marker counts.
+struct FirmwareRun {
+    status: i32,
+    stdout: String,
+    /// Marker id → instruction count at that marker (the last one seen).
+    markers: BTreeMap<u32, u64>,
+}
+
+impl FirmwareRun {
+    fn conn_lines(&self) -> Vec<&str> {
+        self.stdout
+            .lines()
+            .filter(|l| l.starts_with("conn="))
+            .collect()
+    }
+
+    fn check(&self, what: &str) -> Result {
+        if self.status == 0 {
+            return Ok(());
+        }
+        let last = self
+            .stdout
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("(no output)");
+        Err(format!(
+            "{what} firmware exited with status {} ({})",
+            self.status,
+            exit_meaning(self.status)
+        ) + &format!(": {last}"))
+    }
+}
+
+fn exit_meaning(status: i32) -> &'static str {
+    match status {
+        0 => "success",
+        1 => "check failed",
+        2 => "panic",
+        3 => "hard fault",
+        4 => "board bring-up failed",
+        124 => "timeout",
+        _ => "unexpected status",
+    }
+}
+
+fn parse_markers(text: &str) -> BTreeMap<u32, u64> {
+    let mut markers = BTreeMap::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() != Some("marker") {
+            continue;
+        }
+        if let (Some(Ok(id)), Some(Ok(count))) = (
+            words.next().map(str::parse::<u32>),
+            words.next().map(str::parse::<u64>),
+        ) {
+            markers.insert(id, count);
+        }
+    }
+    markers
+}
+
+/// `key=value` of a firmware line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+}
+
+fn print_table(run: &FirmwareRun) {
+    println!();
+    println!(
+        "  {:<10} {:<7} {:<8} {:>10} {:>14} {:>12}",
+        "connection", "reused", "kex", "wire bytes", "instructions", "ms @ 25 MHz"
+    );
+    for line in run.conn_lines() {
+        let n: u32 = field(line, "conn")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let instructions = match (
+            run.markers.get(&(n * 10 + 1)),
+            run.markers.get(&(n * 10 + 2)),
+        ) {
+            (Some(a), Some(b)) if b >= a => Some(b - a),
+            _ => None,
+        };
+        let (count, ms) = match instructions {
+            Some(i) => (
+                group_digits(i),
+                format!("{:.1}", i as f64 / (CORE_CLOCK_MHZ * 1000.0)),
+            ),
+            None => ("-".to_string(), "-".to_string()),
+        };
+        println!(
+            "  {:<10} {:<7} {:<8} {:>10} {:>14} {:>12}",
+            n,
+            field(line, "reused").unwrap_or("?"),
+            field(line, "kex").unwrap_or("?"),
+            field(line, "wire_bytes").unwrap_or("?"),
+            count,
+            ms
+        );
+    }
+    println!(
+        "  (instructions between the handshake's markers, counted by the QEMU plugin, interrupts and the\n   network stack included; ms assume one instruction per cycle at 25 MHz: a lower bound)"
+    );
+    for line in run.stdout.lines().filter(|l| l.starts_with("stack peak")) {
+        println!("  {line}");
+    }
+    println!();
+}
+
+/// Section sizes of a firmware image.
+#[derive(Debug, Default)]
+struct ImageSize {
+    vectors: u64,
+    text: u64,
+    rodata: u64,
+    data: u64,
+    bss: u64,
+}
+
+/// Reads the section sizes from the ELF32 section headers (no binutils needed).
+fn image_size(elf: &Path) -> Result<ImageSize> {
+    let bytes = std::fs::read(elf).map_err(|e| format!("{}: {e}", elf.display()))?;
+    let bad = || format!("{}: not a little-endian ELF32 file", elf.display());
+    let u16_at = |at: usize| -> Result<u64> {
+        let b = bytes.get(at..at + 2).ok_or_else(bad)?;
+        Ok(u64::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    let u32_at = |at: usize| -> Result<u64> {
+        let b = bytes.get(at..at + 4).ok_or_else(bad)?;
+        Ok(u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+    };
+    if bytes.get(..6) != Some(&[0x7f, b'E', b'L', b'F', 1, 1][..]) {
+        return Err(bad());
+    }
+    let shoff = u32_at(0x20)? as usize;
+    let shentsize = u16_at(0x2e)? as usize;
+    let shnum = u16_at(0x30)? as usize;
+    let shstrndx = u16_at(0x32)? as usize;
+    let header = |i: usize| shoff + i * shentsize;
+    let names = u32_at(header(shstrndx) + 16)? as usize;
+    let mut size = ImageSize::default();
+    for i in 0..shnum {
+        let at = header(i);
+        let name_at = names + u32_at(at)? as usize;
+        let name_len = bytes
+            .get(name_at..)
+            .and_then(|n| n.iter().position(|&b| b == 0))
+            .ok_or_else(bad)?;
+        let name = String::from_utf8_lossy(&bytes[name_at..name_at + name_len]);
+        let bytes_in = u32_at(at + 20)?;
+        match name.as_ref() {
+            ".vector_table" => size.vectors += bytes_in,
+            ".text" => size.text += bytes_in,
+            ".rodata" => size.rodata += bytes_in,
+            ".data" => size.data += bytes_in,
+            ".bss" => size.bss += bytes_in,
+            _ => {}
+        }
+    }
+    Ok(size)
+}
+
+fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The throwaway PKI of one run: root CA → intermediate → server certificate, all P-256.
+struct Pki {
+    dir: PathBuf,
+    ca_der: PathBuf,
+}
+
+impl Pki {
+    fn make(dir: &Path) -> Result<Pki> {
+        section("PKI: throwaway P-256 root, intermediate and server certificate");
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let write = |name: &str, text: &str| {
+            std::fs::write(dir.join(name), text).map_err(|e| format!("{name}: {e}"))
+        };
+        write(
+            "int.ext",
+            "basicConstraints=critical,CA:TRUE,pathlen:0\n\
+             keyUsage=critical,keyCertSign,cRLSign\n\
+             subjectKeyIdentifier=hash\n\
+             authorityKeyIdentifier=keyid\n",
+        )?;
+        write(
+            "leaf.ext",
+            &format!(
+                "basicConstraints=critical,CA:FALSE\n\
+                 keyUsage=critical,digitalSignature\n\
+                 extendedKeyUsage=serverAuth\n\
+                 subjectAltName=DNS:{SERVER_NAME}\n\
+                 subjectKeyIdentifier=hash\n\
+                 authorityKeyIdentifier=keyid\n"
+            ),
+        )?;
+        let openssl = |args: &[&str]| -> Result {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| format!("could not start openssl: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "openssl {} failed: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
+            }
+        };
+        for key in ["ca.key", "int.key", "leaf.key"] {
+            openssl(&[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                key,
+            ])?;
+        }
+        openssl(&[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "ca.key",
+            "-sha256",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Encore demo root CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-out",
+            "ca.pem",
+        ])?;
+        openssl(&[
+            "req",
+            "-new",
+            "-key",
+            "int.key",
+            "-subj",
+            "/CN=Encore demo intermediate CA",
+            "-out",
+            "int.csr",
+        ])?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "int.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "2",
+            "-days",
+            "2",
+            "-sha256",
+            "-extfile",
+            "int.ext",
+            "-out",
+            "int.pem",
+        ])?;
+        let subject = format!("/CN={SERVER_NAME}");
+        openssl(&[
+            "req", "-new", "-key", "leaf.key", "-subj", &subject, "-out", "leaf.csr",
+        ])?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "int.pem",
+            "-CAkey",
+            "int.key",
+            "-set_serial",
+            "3",
+            "-days",
+            "2",
+            "-sha256",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "leaf.pem",
+        ])?;
+        openssl(&["x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der"])?;
+        openssl(&[
+            "verify",
+            "-CAfile",
+            "ca.pem",
+            "-untrusted",
+            "int.pem",
+            "leaf.pem",
+        ])?;
+        println!(
+            "made {} (CA, intermediate, server certificate for {SERVER_NAME})",
+            dir.display()
+        );
+        Ok(Pki {
+            dir: dir.to_path_buf(),
+            ca_der: dir.join("ca.der"),
+        })
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+fn free_port() -> Result<u16> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port on 127.0.0.1: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
+}
+
+/// Lines a child process printed (stdout and stderr), collected by reader threads.
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<String>>>);
+
+impl Lines {
+    fn collect<R: Read + Send + 'static>(&self, from: R) {
+        let lines = Arc::clone(&self.0);
+        std::thread::spawn(move || {
+            for line in BufReader::new(from)
+                .lines()
+                .map_while(std::result::Result::ok)
+            {
+                lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+            }
+        });
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    fn text(&self) -> String {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).join("\n")
+    }
+
+    /// Waits until `n` lines contain `needle`, at most `timeout`.
+    fn wait_for(&self, needle: &str, n: usize, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        while self.count(needle) < n {
+            if Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+}
+
+/// A running server process and the pipe that keeps its stdin open (`s_server` treats
+/// end-of-file on stdin as "quit").
+struct Process {
+    child: Child,
+    _stdin: Option<ChildStdin>,
+}
+
+impl Process {
+    fn spawn(cmd: &mut Command, output: &Lines) -> Result<Process> {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("could not start {:?}: {e}", cmd.get_program()))?;
+        if let Some(out) = child.stdout.take() {
+            output.collect(out);
+        }
+        if let Some(err) = child.stderr.take() {
+            output.collect(err);
+        }
+        let stdin = child.stdin.take();
+        Ok(Process {
+            child,
+            _stdin: stdin,
+        })
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `openssl s_server` on 127.0.0.1 at a free port, TLS 1.3 only, psk_ke allowed. With
+/// `restart`, each process serves one connection (`-naccept 1`) and a new one, with new
+/// ticket keys, takes its place. Killed on drop.
+struct Server {
+    port: u16,
+    output: Lines,
+    current: Arc<Mutex<Option<Process>>>,
+    stop: Arc<AtomicBool>,
+    started: Arc<Mutex<usize>>,
+    restarter: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(pki: &Pki, restart: bool) -> Result<Server> {
+        let mut last = String::new();
+        for _ in 0..3 {
+            let port = free_port()?;
+            let mut args: Vec<String> = [
+                "s_server",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+                "-cert",
+                &pki.path("leaf.pem"),
+                "-key",
+                &pki.path("leaf.key"),
+                "-cert_chain",
+                &pki.path("int.pem"),
+                "-tls1_3",
+                "-allow_no_dhe_kex",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            if restart {
+                args.extend(["-naccept".to_string(), "1".to_string()]);
+            }
+            println!("$ openssl {}", args.join(" "));
+            let output = Lines::default();
+            let first = Process::spawn(Command::new("openssl").args(&args), &output)?;
+            let mut server = Server {
+                port,
+                output: output.clone(),
+                current: Arc::new(Mutex::new(Some(first))),
+                stop: Arc::new(AtomicBool::new(false)),
+                started: Arc::new(Mutex::new(1)),
+                restarter: None,
+            };
+            // No TCP probe: s_server would count it as a connection (and with -naccept 1, exit).
+            if !output.wait_for("ACCEPT", 1, START_TIMEOUT) {
+                last = output.text();
+                continue;
+            }
+            if restart {
+                let (current, stop, started) = (
+                    Arc::clone(&server.current),
+                    Arc::clone(&server.stop),
+                    Arc::clone(&server.started),
+                );
+                server.restarter = Some(std::thread::spawn(move || {
+                    restart_loop(&args, &output, &current, &stop, &started)
+                }));
+            }
+            return Ok(server);
+        }
+        Err(format!("openssl s_server did not start: {last}"))
+    }
+
+    fn processes(&self) -> usize {
+        *self.started.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Starts a new server process whenever the current one has exited, until `stop`.
+fn restart_loop(
+    args: &[String],
+    output: &Lines,
+    current: &Mutex<Option<Process>>,
+    stop: &AtomicBool,
+    started: &Mutex<usize>,
+) {
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(10));
+        let mut slot = current.lock().unwrap_or_else(|e| e.into_inner());
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let exited = match slot.as_mut() {
+            Some(p) => !matches!(p.child.try_wait(), Ok(None)),
+            None => true,
+        };
+        if exited {
+            *slot = None;
+            if let Ok(p) = Process::spawn(Command::new("openssl").args(args), output) {
+                *slot = Some(p);
+                *started.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(p) = self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            p.stop();
+        }
+        if let Some(t) = self.restarter.take() {
+            let _ = t.join();
+        }
+        if let Some(p) = self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            p.stop();
+        }
+    }
+}
+
+/// `socat` echoing every TCP connection on 127.0.0.1 at a free port. Killed on drop.
+struct Echo {
+    port: u16,
+    process: Process,
+}
+
+impl Echo {
+    fn start() -> Result<Echo> {
+        let port = free_port()?;
+        let listen = format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork");
+        println!("$ socat {listen} PIPE");
+        let mut process = Process::spawn(
+            Command::new("socat").args([listen.as_str(), "PIPE"]),
+            &Lines::default(),
+        )?;
+        let end = Instant::now() + START_TIMEOUT;
+        // A probe is harmless here: the echo server serves every connection.
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() >= end {
+                process.stop();
+                return Err("socat echo server did not start".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Echo { port, process })
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        self.process.stop();
+    }
+}

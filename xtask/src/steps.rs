@@ -9,7 +9,12 @@ use std::time::Instant;
 const EMBEDDED_TARGETS: &[&str] = &["thumbv6m-none-eabi", "thumbv7em-none-eabihf"];
 
 /// Library crates that must build for every embedded target without a heap (E1).
-const NO_STD_CRATES: &[&str] = &["encore-session", "encore-cache", "encore-tls", "encore-client"];
+const NO_STD_CRATES: &[&str] = &[
+    "encore-session",
+    "encore-cache",
+    "encore-tls",
+    "encore-client",
+];
 
 /// Debian packages the tests and the demo run, keyed by the program they provide.
 const PACKAGES: &[(&str, &str)] = &[

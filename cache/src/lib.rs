@@ -52,7 +52,12 @@
 //!   is not cached (counted in `dropped`). The record stays valid for its connection (C23).
 //! - **Auto-flush:** unless [`CacheMode::NO_AUTO_FLUSH`], every add first removes all stale entries.
 //! - Lookup and take first remove the peer's stale entries, then pick the peer's most recently touched
-//!   entry (the newest ticket, with the longest life left).
+//!   entry (the newest ticket, with the longest life left). Take claims it with
+//!   [`Session::claim`] (the C7 check and unused → used in one step, C28) before handing it out; a
+//!   candidate that another holder claimed first (a connection it is set on) is removed as stale and
+//!   the next one is tried, so no ticket is ever offered twice.
+//! - A record that cannot be offered when it is added (used, not resumable, expired) is not stored
+//!   ([`Added::Dropped`]): it would only push out a usable ticket (C19, C20).
 //!
 //! Every removal fires the remove callback, except take (C36) and the replacement of a record with the
 //! same ticket bytes (C17, as OpenSSL). **Decided:** only [`SessionCache::remove`] marks a record not
@@ -163,7 +168,7 @@ pub struct CacheStats {
     /// Tickets not stored because they exceed the pool's ticket capacity.
     pub too_large: u32,
     /// Tickets not stored because their peer already had `max_per_peer` entries or the pool was
-    /// exhausted (C37).
+    /// exhausted (C37), or because the record could not be offered any more (C7, C19).
     pub dropped: u32,
 }
 
@@ -176,7 +181,9 @@ pub enum Added {
     AlreadyPresent,
     /// Cached in place of a different record with the same ticket bytes, which was released (C17).
     Replaced,
-    /// Not cached: the peer already has `max_per_peer` entries (C37).
+    /// Not cached: the peer already has `max_per_peer` entries (C37), or the record cannot be offered
+    /// (used, not resumable, expired: C7, C29), so it would only take the place of a usable ticket
+    /// (C19, C20).
     Dropped,
 }
 
@@ -283,6 +290,16 @@ enum Removal {
     Callback(RawSession),
     /// Nothing left to remove.
     Done,
+}
+
+/// What one round of [`SessionCache::take`] decided inside its critical section.
+enum Take<'p, const P: usize, const T: usize> {
+    /// Claimed and moved out of the cache.
+    Hit(Session<'p, P, T>),
+    /// The candidate could not be claimed: removed as stale; callback, then release.
+    Stale(RawSession),
+    /// No candidate.
+    Miss,
 }
 
 /// A context's session cache of at most `N` entries over a pool of `P` slots with `T`-byte tickets.
@@ -418,21 +435,28 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         })
     }
 
+    /// Timed out, or its record can no longer be offered. An entry whose record cannot be read right
+    /// now (the pool is busy) counts as not stale: it is kept, never dropped on a guess.
     fn is_stale(&self, e: &Entry, now_ms: u64) -> bool {
-        e.timed_out(secs(now_ms))
-            || self
-                .pool
-                .with_record(e.raw.id(), |r| {
-                    r.offerable(now_ms, &self.config.limits).is_err()
-                })
-                .unwrap_or(true)
+        if e.timed_out(secs(now_ms)) {
+            return true;
+        }
+        match self.pool.with_record(e.raw.id(), |r| {
+            r.offerable(now_ms, &self.config.limits).is_err()
+        }) {
+            Ok(unofferable) => unofferable,
+            // Names no record (cannot happen while the entry holds its reference): nothing to keep.
+            Err(Error::StaleHandle) => true,
+            Err(_) => false,
+        }
     }
 
     fn peer_of(&self, e: &Entry) -> Option<PeerId> {
         self.pool.with_record(e.raw.id(), |r| r.peer()).ok()
     }
 
-    /// Fires the remove callback for a reference the cache gave up, then releases it.
+    /// Fires the remove callback for a reference the cache gave up, then releases it. `from_raw`
+    /// fails only for an id that owns no reference, so nothing can leak here.
     fn finish_removal(&self, raw: RawSession) {
         if let Ok(s) = self.pool.from_raw(raw) {
             self.events.removed(&s);
@@ -480,6 +504,9 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
     /// documentation for eviction (C19, C20) and the per-peer limit (C37).
     ///
     /// - C16: a record already cached gives [`Added::AlreadyPresent`] and changes nothing.
+    /// - C19, C20: a record that cannot be offered at `now_ms` (used, not resumable, expired under
+    ///   [`CacheConfig::limits`]) is not cached: [`Added::Dropped`], counted in `dropped`, and nothing
+    ///   is flushed or evicted for it.
     /// - C17: a different record with the same ticket bytes is replaced and released, without a
     ///   remove callback.
     /// - C24: a record of another context (or another pool) is [`Error::WrongOwner`].
@@ -495,12 +522,23 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         if self.locked(|s| s.position(id).is_some())? {
             return Ok(Added::AlreadyPresent);
         }
-        let mut ticket = [0u8; T];
-        let ticket_len = session.copy_ticket(&mut ticket)?;
-        let ticket = ticket.get(..ticket_len).unwrap_or(&[]);
+        let limits = self.config.limits;
+        let offerable = || {
+            self.pool
+                .with_record(id, |r| r.offerable(now_ms, &limits).is_ok())
+        };
+        if !offerable()? {
+            self.locked(|s| bump(&mut s.stats.dropped))?;
+            return Ok(Added::Dropped);
+        }
+        // Compared in place, both records read in one critical section: no copy of the ticket.
         let same_ticket = |e: &Entry| {
             self.pool
-                .with_record(e.raw.id(), |r| r.ticket() == ticket)
+                .with_record(id, |mine| {
+                    self.pool
+                        .with_record(e.raw.id(), |r| r.ticket() == mine.ticket())
+                        .unwrap_or(false)
+                })
                 .unwrap_or(false)
         };
         let limit = self.config.max_per_peer;
@@ -524,6 +562,11 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         let outcome = self.locked(|s| {
             if s.position(id).is_some() {
                 return (Added::AlreadyPresent, None, None);
+            }
+            // Claimed or spoiled by another holder since the first check.
+            if !matches!(offerable(), Ok(true)) {
+                bump(&mut s.stats.dropped);
+                return (Added::Dropped, None, None);
             }
             if peer_count(s, true) >= limit {
                 bump(&mut s.stats.dropped);
@@ -634,7 +677,9 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
     }
 
     /// A new reference to the peer's most recently touched entry, which stays cached; its stale
-    /// entries are removed first. Counts a hit or a miss. In [`CacheMode::UPDATE_TIME_ON_USE`] a hit
+    /// entries are removed first. Counts a hit or a miss. The record is not claimed: to offer it,
+    /// use [`Session::claim`] (or [`SessionCache::take`]), which refuses it if another holder
+    /// offered it first (C28). In [`CacheMode::UPDATE_TIME_ON_USE`] a hit
     /// sets the entry's time to now and makes it most recently touched.
     pub fn lookup(&self, peer: &PeerId, now_ms: u64) -> Option<Session<'p, P, T>> {
         self.remove_stale(now_ms, Some(peer));
@@ -663,12 +708,16 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
     }
 
     /// Moves the peer's most recently touched entry usable with `offered_suites` (C31) out of the
-    /// cache to offer it (C36): marks it used (C28), counts a hit, fires no remove callback. The
-    /// peer's stale entries are removed first. `None` (a miss) when nothing fits.
+    /// cache to offer it (C36): claims it (C7 check and unused → used in one step, C28), counts a
+    /// hit, fires no remove callback. The peer's stale entries are removed first. `None` (a miss)
+    /// when nothing fits.
     ///
-    /// The returned record passed every C7 check at `now_ms` (flags, ticket, version, hash, C29 ages
-    /// under [`CacheConfig::limits`], suites) just before it was marked used, so it is ready to offer;
-    /// checking [`Session::resumable`] on it afterwards reports [`encore_session::Unresumable::Used`].
+    /// The returned record was claimed by this call with [`Session::claim`] at `now_ms` under
+    /// [`CacheConfig::limits`]: no other holder of it (a connection it is set on, another cache
+    /// lookup) offers it, and checking [`Session::resumable`] on it afterwards reports
+    /// [`encore_session::Unresumable::Used`]. Read the offer's values with
+    /// [`encore_session::SessionRecord::offer`]. A candidate that another holder claimed first is
+    /// removed like any stale entry (a timeout, with the remove callback), and the next one is tried.
     pub fn take(
         &self,
         peer: &PeerId,
@@ -676,25 +725,48 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         offered_suites: &[u16],
     ) -> Option<Session<'p, P, T>> {
         self.remove_stale(now_ms, Some(peer));
-        let raw = self
-            .locked(|s| {
-                let newest = self.newest_for(s, peer, Some(offered_suites));
-                match newest.and_then(|i| s.remove_at(i)) {
-                    Some(e) => {
+        let limits = self.config.limits;
+        // Each round either claims a candidate or removes one, so N + 1 rounds always suffice.
+        for _ in 0..=N {
+            let step = self.locked(|s| {
+                let Some(i) = self.newest_for(s, peer, Some(offered_suites)) else {
+                    bump(&mut s.stats.misses);
+                    return Take::Miss;
+                };
+                let Some(e) = s.remove_at(i) else {
+                    bump(&mut s.stats.misses);
+                    return Take::Miss;
+                };
+                let claimed = !e.timed_out(secs(now_ms))
+                    && self
+                        .pool
+                        .claim(e.raw.id(), now_ms, &limits, offered_suites)
+                        .is_ok();
+                if !claimed {
+                    bump(&mut s.stats.timeouts);
+                    return Take::Stale(e.raw);
+                }
+                // The entry's reference moves to the caller; it held one, so this cannot fail.
+                match self.pool.from_raw(e.raw) {
+                    Ok(session) => {
                         bump(&mut s.stats.hits);
-                        Some(e.raw)
+                        Take::Hit(session)
                     }
-                    None => {
+                    Err(_) => {
                         bump(&mut s.stats.misses);
-                        None
+                        Take::Miss
                     }
                 }
-            })
-            .ok()
-            .flatten()?;
-        let session = self.pool.from_raw(raw).ok()?;
-        session.mark_used().ok()?;
-        Some(session)
+            });
+            match step {
+                Ok(Take::Hit(session)) => return Some(session),
+                Ok(Take::Stale(raw)) => self.finish_removal(raw),
+                Ok(Take::Miss) | Err(_) => return None,
+            }
+        }
+        // Only reachable if other tasks keep adding candidates that are claimed at once elsewhere.
+        let _ = self.locked(|s| bump(&mut s.stats.misses));
+        None
     }
 
     /// [`SessionCache::take`] as `connect` uses it: finds nothing, and counts nothing, in

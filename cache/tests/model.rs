@@ -1,6 +1,7 @@
 //! Model-based property test: random sequences of cache operations against a small reference model
 //! of the documented rules (C16–C22, C26, C36, C37), compared after every step: entries and their
-//! order (capacity, C19, C20, C22), counters (C26), callback log, reference counts and flags.
+//! order (capacity, C19, C20, C22), counters (C26), callback log, reference counts and flags. A
+//! record that cannot be offered is never stored (C19, C20: it would push out a usable ticket).
 
 use std::collections::HashMap;
 
@@ -30,6 +31,8 @@ enum Op {
     Add(usize),
     Lookup(u8),
     Take(u8),
+    /// A connection that holds the record claims it to offer it (C28).
+    Claim(usize),
     Remove(usize),
     Flush,
     FlushAll,
@@ -46,6 +49,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..8usize).prop_map(Op::Add),
         2 => (0..3u8).prop_map(Op::Lookup),
         2 => (0..3u8).prop_map(Op::Take),
+        1 => (0..8usize).prop_map(Op::Claim),
         1 => (0..8usize).prop_map(Op::Remove),
         1 => Just(Op::Flush),
         1 => prop_oneof![9 => Just(Op::Advance(0)), 1 => Just(Op::FlushAll)],
@@ -104,14 +108,16 @@ struct Model {
 }
 
 impl Model {
+    /// C7, C29 under the cache's limits: used, not resumable, or too old.
+    fn unofferable(&self, id: SessionId, now_ms: u64) -> bool {
+        let r = &self.recs[&id];
+        let cap_s = r.lifetime_s.min(TIMEOUT_S);
+        r.used || r.not_resumable || now_ms - r.received_ms >= u64::from(cap_s) * 1000
+    }
+
     fn stale(&self, e: &Ent, now_ms: u64) -> bool {
         let now_s = now_ms / 1000;
-        let r = &self.recs[&e.id];
-        let cap_s = r.lifetime_s.min(TIMEOUT_S);
-        now_s >= u64::from(e.time_s) + u64::from(e.timeout_s)
-            || r.used
-            || r.not_resumable
-            || now_ms - r.received_ms >= u64::from(cap_s) * 1000
+        now_s >= u64::from(e.time_s) + u64::from(e.timeout_s) || self.unofferable(e.id, now_ms)
     }
 
     fn remove_stale(&mut self, now_ms: u64, peer: Option<u8>) {
@@ -142,6 +148,10 @@ impl Model {
     fn add(&mut self, id: SessionId, now_ms: u64) -> Added {
         if self.pos(id).is_some() {
             return Added::AlreadyPresent;
+        }
+        if self.unofferable(id, now_ms) {
+            self.stats.dropped += 1;
+            return Added::Dropped;
         }
         if !self.mode.contains(CacheMode::NO_AUTO_FLUSH) {
             self.remove_stale(now_ms, None);
@@ -319,6 +329,19 @@ fn run(mode: CacheMode, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         prop_assert_eq!(got.id(), e.id);
                         m.recs.get_mut(&e.id).unwrap().used = true;
                         app.push(got);
+                    }
+                }
+            }
+            Op::Claim(h) => {
+                if let Some(s) = app.get(h % app.len().max(1)) {
+                    let id = s.id();
+                    let got = s.claim(now, &config.limits, &[0x1301]);
+                    if m.unofferable(id, now) {
+                        prop_assert!(got.is_err());
+                    } else {
+                        let r = m.recs.get_mut(&id).unwrap();
+                        r.used = true;
+                        prop_assert_eq!(got.unwrap().ticket_age_ms, (now - r.received_ms) as u32);
                     }
                 }
             }

@@ -3,7 +3,7 @@
 mod support;
 
 use encore_cache::{Added, CacheConfig, CacheMode, CacheStats, Presence, SessionCache, ENTRY_SIZE};
-use encore_session::{ContextId, Error, Limits, NewSession, SessionId, SessionPool};
+use encore_session::{ContextId, Error, Limits, NewSession, SessionId, SessionPool, Unresumable};
 use support::{peer, ticket, Recorder, OWNER};
 
 const NO_FLUSH: CacheConfig = CacheConfig {
@@ -492,4 +492,160 @@ fn e5_entry_size() {
                 68
             }
     );
+}
+
+/// C28, C36 (RFC 8446 Appendix C.4): a record that is both cached and set on a connection is offered
+/// by whichever claims it first. Once the connection has claimed it, the cache's take does not return
+/// it (the entry is removed as stale, with its callback); once the cache has taken it, the
+/// connection's claim is refused.
+#[test]
+fn c28_c36_take_never_returns_a_record_another_holder_claimed() {
+    let pool: SessionPool<4> = SessionPool::new();
+    let rec = Recorder::default();
+    let cache: SessionCache<'_, 4, 4> =
+        SessionCache::with_events(&pool, OWNER, CacheConfig::DEFAULT, &rec);
+    let limits = cache.config().limits;
+    let on_connection = cache.new_session(&ticket(1, &[1; 32], 0, 3600), 0).unwrap();
+    assert_eq!(on_connection.ref_count().unwrap(), 2);
+    let offer = on_connection.claim(2_000, &limits, &[0x1301]).unwrap();
+    assert_eq!((offer.ticket_age_ms, offer.obfuscated_age), (2_000, 2_007));
+    assert!(cache.take(&peer(1), 2_000, &[0x1301]).is_none());
+    assert_eq!(cache.stats(), stats(0, 1, 1, 0, 0));
+    assert_eq!(rec.removed(), vec![on_connection.id()]);
+    assert_eq!(on_connection.ref_count().unwrap(), 1);
+    // The other order: the cache takes it first, and the connection's claim is refused.
+    let second = cache.new_session(&ticket(1, &[2; 32], 0, 3600), 0).unwrap();
+    let taken = cache.take(&peer(1), 3_000, &[0x1301]).unwrap();
+    assert!(taken == second);
+    assert_eq!(
+        second.claim(3_000, &limits, &[0x1301]),
+        Err(Unresumable::Used)
+    );
+    assert_eq!(cache.stats(), stats(1, 1, 1, 0, 0));
+    assert_eq!(second.ref_count().unwrap(), 2);
+}
+
+/// C28 with E3: a connection thread claims a record (to offer it) while the cache takes the same
+/// record for another connection; the claim lands at every point of the take. In every round exactly
+/// one of them gets to offer it.
+#[test]
+fn c28_e3_claim_and_take_race_exactly_one_offers() {
+    use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+    static POOL: SessionPool<4, 32> = SessionPool::new();
+    static CACHE: SessionCache<'static, 4, 4, 32> =
+        SessionCache::new(&POOL, OWNER, CacheConfig::DEFAULT);
+    // Raw id of the record to claim (0: none yet), and the claim's outcome (0: pending, 1: won,
+    // 2: lost).
+    static TO_CLAIM: AtomicU64 = AtomicU64::new(0);
+    static OUTCOME: AtomicU8 = AtomicU8::new(0);
+    const ROUNDS: u64 = 4000;
+    let connection = std::thread::spawn(|| {
+        for round in 0..ROUNDS {
+            let bits = loop {
+                let bits = TO_CLAIM.swap(0, Ordering::AcqRel);
+                if bits != 0 {
+                    break bits;
+                }
+                std::hint::spin_loop();
+            };
+            let s = POOL
+                .from_raw(encore_session::RawSession::from_bits(bits).unwrap())
+                .unwrap();
+            let won = s.claim(round, &Limits::DEFAULT, &[0x1301]).is_ok();
+            OUTCOME.store(if won { 1 } else { 2 }, Ordering::Release);
+        }
+    });
+    let mut both = 0;
+    for round in 0..ROUNDS {
+        let tag = [(round % 251) as u8; 32];
+        let s = CACHE
+            .new_session(&ticket(1, &tag, round, 3600), round)
+            .unwrap();
+        TO_CLAIM.store(s.into_raw().into_bits(), Ordering::Release);
+        for _ in 0..(round % 97) * 4 {
+            std::hint::spin_loop();
+        }
+        let taken = CACHE.take(&peer(1), round, &[0x1301]);
+        let claimed = loop {
+            match OUTCOME.swap(0, Ordering::AcqRel) {
+                0 => std::hint::spin_loop(),
+                o => break o == 1,
+            }
+        };
+        if claimed == taken.is_some() {
+            both += 1;
+        }
+        drop(taken);
+        CACHE.flush_all();
+    }
+    connection.join().unwrap();
+    assert_eq!(both, 0);
+    assert_eq!(POOL.in_use(), 0);
+    let s = CACHE.stats();
+    assert_eq!(s.hits + s.misses, ROUNDS as u32);
+}
+
+/// C19, C20: a record that cannot be offered (used, not resumable, expired) is not stored, so it
+/// never pushes a usable ticket out of a full cache; it is counted as dropped. C16 still comes first.
+#[test]
+fn c19_c20_an_unofferable_record_is_dropped_and_evicts_nothing() {
+    let pool: SessionPool<8> = SessionPool::new();
+    let rec = Recorder::default();
+    let cache: SessionCache<'_, 2, 8> =
+        SessionCache::with_events(&pool, OWNER, CacheConfig::DEFAULT, &rec);
+    let a = pool.create(&ticket(1, &[1; 32], 0, 3600)).unwrap();
+    let b = pool.create(&ticket(2, &[2; 32], 0, 3600)).unwrap();
+    assert_eq!(cache.add(&a, 0).unwrap(), Added::Stored);
+    assert_eq!(cache.add(&b, 0).unwrap(), Added::Stored);
+    let used = pool.create(&ticket(3, &[3; 32], 0, 3600)).unwrap();
+    used.claim(0, &Limits::DEFAULT, &[0x1301]).unwrap();
+    let spoiled = pool.create(&ticket(4, &[4; 32], 0, 3600)).unwrap();
+    spoiled.mark_not_resumable().unwrap();
+    let expired = pool.create(&ticket(5, &[5; 32], 0, 1)).unwrap();
+    assert_eq!(cache.add(&used, 1_000).unwrap(), Added::Dropped);
+    assert_eq!(cache.add(&spoiled, 1_000).unwrap(), Added::Dropped);
+    assert_eq!(cache.add(&expired, 1_000).unwrap(), Added::Dropped);
+    assert_eq!(ids(&cache), vec![a.id(), b.id()]);
+    let mut want = stats(0, 0, 0, 0, 0);
+    want.dropped = 3;
+    assert_eq!(cache.stats(), want);
+    assert!(rec.removed().is_empty());
+    for s in [&used, &spoiled, &expired] {
+        assert_eq!(s.ref_count().unwrap(), 1);
+    }
+    // A ticket with lifetime 0 from the server is handed to the connection but not cached.
+    let zero = cache.new_session(&ticket(6, &[6; 32], 0, 0), 0).unwrap();
+    assert_eq!((zero.ref_count().unwrap(), cache.stats().dropped), (1, 4));
+    // Already cached, then claimed by its connection: still "already present" (C16).
+    a.claim(1_000, &Limits::DEFAULT, &[0x1301]).unwrap();
+    assert_eq!(cache.add(&a, 1_000).unwrap(), Added::AlreadyPresent);
+}
+
+/// E2, C21, C36: the cache works from inside a read of the pool. Adding, taking and flushing there
+/// move references exactly: nothing is counted without a record, nothing is leaked.
+#[test]
+fn e2_cache_operations_inside_a_pool_read_keep_counts_exact() {
+    let pool: SessionPool<4> = SessionPool::new();
+    let rec = Recorder::default();
+    let cache: SessionCache<'_, 4, 4> =
+        SessionCache::with_events(&pool, OWNER, CacheConfig::DEFAULT, &rec);
+    let a = pool.create(&ticket(1, &[1; 32], 0, 3600)).unwrap();
+    let b = pool.create(&ticket(2, &[2; 32], 0, 3600)).unwrap();
+    assert_eq!(a.with(|_| cache.add(&a, 0)).unwrap(), Ok(Added::Stored));
+    assert_eq!(a.with(|_| cache.add(&b, 0)).unwrap(), Ok(Added::Stored));
+    assert_eq!((a.ref_count(), b.ref_count()), (Ok(2), Ok(2)));
+    // Take inside a read: a hit only with the record in hand.
+    let taken = b.with(|_| cache.take(&peer(1), 1_000, &[0x1301])).unwrap();
+    assert!(taken.as_ref() == Some(&a));
+    assert_eq!(cache.stats(), stats(1, 0, 0, 0, 0));
+    assert_eq!(a.ref_count(), Ok(2));
+    drop(taken);
+    // Flush inside a read: b's entry times out; the callback fires and its reference is released.
+    cache.set_timeout(&b, 1);
+    assert_eq!(b.with(|_| cache.flush(2_000)).unwrap(), 1);
+    assert_eq!(rec.removed(), vec![b.id()]);
+    assert_eq!((a.ref_count(), b.ref_count()), (Ok(1), Ok(1)));
+    assert!(cache.is_empty());
+    drop((a, b));
+    assert_eq!(pool.in_use(), 0);
 }

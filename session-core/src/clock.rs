@@ -5,6 +5,16 @@
 //!   and cache timeouts. It usually restarts at zero on reset.
 //! - [`WallClock`]: Unix seconds, possibly unknown (no RTC, no network time yet), for certificate
 //!   validity and for ticket ages across reboots (serialised records store wall-clock times).
+//!
+//! # Certificate time with a lower bound (E6)
+//!
+//! [`verification_time`] and [`LowerBound`] state the rule for the time at which a certificate chain
+//! is checked: `max(wall clock, floor)` when both are known, whichever one is known otherwise, and
+//! fail closed with neither. A wall clock that reads earlier than the application's floor is wrong
+//! (an RTC reset to its epoch, for example), and trusting it would accept certificates that expired
+//! long ago. Every verifier in the project applies exactly this rule; the TLS engine, which does not
+//! depend on this crate, implements it for its own `time_lower_bound` setting, and the tests here are
+//! the reference for it.
 
 /// A clock in milliseconds since an arbitrary start (usually boot) that never goes back.
 pub trait MonotonicClock {

@@ -36,17 +36,23 @@ pub const FORMAT_VERSION: u8 = 1;
 const FIXED_LEN: usize = 61;
 
 /// Largest serialised size for ticket capacity `T`: fixed part, a 48-byte PSK, the ticket length and
-/// `T` ticket bytes.
+/// `T` ticket bytes. Records whose serialised form would exceed [`MAX_ENCODED_LEN`] are not encoded.
 pub const fn max_encoded_len(ticket_capacity: usize) -> usize {
     FIXED_LEN + MAX_PSK_LEN + 2 + ticket_capacity
 }
+
+/// Largest serialised size of any record: the length field (a u16) counts the bytes after offset 8.
+pub const MAX_ENCODED_LEN: usize = 8 + u16::MAX as usize;
 
 impl<const N: usize, const T: usize> Session<'_, N, T> {
     /// Writes the record into `out` and returns the number of bytes written.
     ///
     /// `now_ms` and `now_unix` are needed only when the wall clock was unknown at receipt: the receipt
     /// time is then derived from the record's monotonic age. With neither, [`Error::WallClockUnknown`]
-    /// (fail closed, E6).
+    /// (fail closed, E6). A ticket too long for the format's length field (more than
+    /// [`MAX_ENCODED_LEN`] bytes in all, possible only with `T` above 65 000) is
+    /// [`Error::TicketTooLarge`], whose `capacity` is the longest ticket the format can carry with
+    /// this record's PSK.
     pub fn encode(
         &self,
         out: &mut [u8],
@@ -69,13 +75,19 @@ impl<const N: usize, const T: usize> Session<'_, N, T> {
             let psk = r.psk();
             let ticket = r.ticket();
             let total = FIXED_LEN + psk.len() + 2 + ticket.len();
+            let Ok(body_len) = u16::try_from(total - 8) else {
+                return Err(Error::TicketTooLarge {
+                    len: ticket.len(),
+                    capacity: MAX_ENCODED_LEN - FIXED_LEN - psk.len() - 2,
+                });
+            };
             let buf = out
                 .get_mut(..total)
                 .ok_or(Error::BufferTooSmall { needed: total })?;
             let mut w = Writer { buf, pos: 0 };
             w.put(&MAGIC);
             w.put(&[FORMAT_VERSION, r.flags()]);
-            w.put(&((total - 8) as u16).to_be_bytes());
+            w.put(&body_len.to_be_bytes());
             w.put(&r.version().to_be_bytes());
             w.put(&r.cipher_suite().to_be_bytes());
             w.put(&r.owner().0.to_be_bytes());

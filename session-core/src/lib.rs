@@ -13,12 +13,14 @@
 //! ```
 //! use encore_session::{
 //!     obfuscated_ticket_age, ContextId, CurrentSession, Limits, NewSession, PeerId, SessionPool,
-//!     INSECURE_NO_VERIFICATION, TLS13,
+//!     TLS13,
 //! };
 //!
 //! static POOL: SessionPool<8> = SessionPool::new();
 //!
-//! let peer = PeerId::new("Example.COM", &[b"http/1.1"], &INSECURE_NO_VERIFICATION);
+//! // The trust fingerprint comes from the TLS engine (`ClientConfig::trust_fingerprint`).
+//! let trust = [0x5A; 16];
+//! let peer = PeerId::new("Example.COM", &[b"http/1.1"], &trust);
 //! // A NewSessionTicket arrived at monotonic time 10 s.
 //! let ticket = POOL.create(&NewSession {
 //!     version: TLS13, cipher_suite: 0x1301, psk: &[0x11; 32], ticket: &[0xAB; 192],
@@ -34,6 +36,12 @@
 //! // One minute later it may be offered (C7, C29) with this obfuscated age (C30).
 //! assert_eq!(ticket.resumable(70_000, &Limits::DEFAULT, &[0x1301]), Ok(()));
 //! assert_eq!(ticket.with(|r| r.obfuscated_age(70_000))?, Some(obfuscated_ticket_age(60_000, 0xFFFF_FF00)));
+//!
+//! // Offering it claims it: the C7 check and unused → used in one step, so only one holder ever
+//! // offers it (C28).
+//! let offer = ticket.claim(70_000, &Limits::DEFAULT, &[0x1301]).expect("offerable");
+//! assert_eq!(offer.obfuscated_age, obfuscated_ticket_age(60_000, 0xFFFF_FF00));
+//! assert!(ticket.claim(70_000, &Limits::DEFAULT, &[0x1301]).is_err());
 //! # Ok::<(), encore_session::Error>(())
 //! ```
 //!
@@ -53,7 +61,7 @@
 //! | item | bytes | fields |
 //! |---|---|---|
 //! | [`SessionRecord`] | 360 | ticket 256, PSK 48, peer id 16, monotonic receipt (i64) 8, wall receipt (u32) 4, auth age (u32) 4, owner 4, lifetime 4, age_add 4, max_early_data 4, version 2, suite 2, ticket length 2, PSK length 1, flags 1 |
-//! | pool slot | 368 | record 360, generation (u32) 4, reference count (u16) 2, padding 2 |
+//! | pool slot | 368 | record 360, generation (u32) 4, reference count (u16) 2, pending-wipe flag 1, padding 1 |
 //! | `SessionPool<N>` | 8 + 368·N | `RefCell` borrow flag and padding to the slots' 8-byte alignment, then N slots |
 //! | [`Session`] handle | 1 word + 8 | pool reference, slot index (u16), generation (u32): 12 on 32-bit MCUs, 16 on 64-bit hosts |
 //!
@@ -72,10 +80,10 @@ mod record;
 
 pub use clock::{verification_time, LowerBound, MonotonicClock, WallClock};
 pub use error::{DecodeError, Error};
-pub use peer::{trust_fingerprint, ContextId, PeerId, INSECURE_NO_VERIFICATION};
-pub use pool::{CurrentSession, RawSession, Session, SessionId, SessionPool, PINNED_REFS};
+pub use peer::{ContextId, PeerId};
+pub use pool::{CurrentSession, RawSession, Session, SessionId, SessionPool, MAX_REFS};
 pub use record::{
-    obfuscated_ticket_age, ticket_offerable, HashAlgorithm, Limits, NewSession, SessionInfo,
+    obfuscated_ticket_age, ticket_offerable, HashAlgorithm, Limits, NewSession, Offer, SessionInfo,
     SessionRecord, Unresumable, MAX_PSK_LEN, SEVEN_DAYS_S, TLS13,
 };
 

@@ -17,13 +17,14 @@ pub struct PeerId(pub [u8; 16]);
 
 /// Label that separates peer-identity hashes from any other use of SHA-256 in the project.
 const PEER_ID_LABEL: &[u8] = b"encore peer id v1";
-/// Label for trust-configuration fingerprints.
-const TRUST_LABEL: &[u8] = b"encore trust v1";
 
 impl PeerId {
     /// Identity of `server_name` (compared without regard to ASCII case), the ALPN protocol list in
     /// the order offered (an empty list is distinct from any non-empty one), and the trust
-    /// configuration's fingerprint (see [`trust_fingerprint`] and [`INSECURE_NO_VERIFICATION`]).
+    /// configuration's fingerprint. The fingerprint is opaque here: the TLS engine computes it
+    /// (`encore_tls::ClientConfig::trust_fingerprint`) from the trust anchors, and gives the
+    /// "insecure, no verification" mode a value of its own, so sessions of that mode are never
+    /// offered to a verifying connection.
     ///
     /// Only ASCII letters are folded: DNS names on the wire are ASCII (IDNs travel as A-labels), and
     /// any other byte is kept as is, so this never fails and never panics.
@@ -48,25 +49,6 @@ impl PeerId {
         h.update(trust_fingerprint);
         PeerId(truncate(&h.finalize()))
     }
-}
-
-/// Fingerprint of the "insecure, no verification" trust mode. Sessions made in that mode carry it, so
-/// they are never offered to a verifying connection (contract, "Decided — peer identity").
-pub const INSECURE_NO_VERIFICATION: [u8; 16] = *b"encore:insecure!";
-
-/// Fingerprint of a trust configuration given as a list of opaque parts (for example the DER of each
-/// trust anchor, in a fixed order, and any pinned-key bytes). Length-prefixed, so no two different
-/// lists give the same input to the hash. Never equal to [`INSECURE_NO_VERIFICATION`] except by a
-/// SHA-256 collision.
-pub fn trust_fingerprint(parts: &[&[u8]]) -> [u8; 16] {
-    let mut h = Sha256::new();
-    h.update(TRUST_LABEL);
-    h.update((parts.len() as u64).to_be_bytes());
-    for p in parts {
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p);
-    }
-    truncate(&h.finalize())
 }
 
 fn truncate(digest: &[u8]) -> [u8; 16] {

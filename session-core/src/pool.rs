@@ -1,43 +1,93 @@
 //! The static pool of records and the reference-counted handles to them (C1–C4, C9, E1–E3).
 
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::num::NonZeroU32;
 
 use critical_section::Mutex;
 
 use crate::record::{FLAGS_NOT_RESUMABLE, FLAGS_USED};
 use crate::{
-    ContextId, Error, Limits, NewSession, PeerId, SessionInfo, SessionRecord, Unresumable,
+    ContextId, Error, Limits, NewSession, Offer, PeerId, SessionInfo, SessionRecord, Unresumable,
 };
 
-/// Reference count at which a slot becomes pinned: [`Clone`] cannot fail, so a clone at this count
-/// leaves it there and the slot is never freed (a bounded leak, never a use-after-free).
-/// [`Session::up_ref`] refuses before reaching it.
-pub const PINNED_REFS: u16 = u16::MAX;
+/// Most references one record can have. [`Session::up_ref`] and [`SessionPool::acquire`] refuse
+/// beyond it with [`Error::TooManyReferences`]; [`Clone`], which cannot fail, then returns a handle
+/// that holds no reference (see [`Session`]). The count never saturates, so every slot is freed and
+/// wiped when its last reference goes (C9).
+pub const MAX_REFS: u16 = u16::MAX;
+
+/// Slot index of a handle that holds no reference. Never a real slot: `N ≤ u16::MAX`, so the
+/// highest index is `u16::MAX - 1`.
+const NO_SLOT: u16 = u16::MAX;
 
 /// One pool slot: a record, its reference count, and the generation that tells live handles from
 /// stale ones (E2). A free slot has `refs == 0`.
+///
+/// The count (and the record's flags) are [`Cell`]s: adding or dropping a reference needs only the
+/// shared access that readers hold too, so it works from inside [`Session::with`] (E2, C9). Only
+/// filling and wiping a slot need exclusive access.
 pub(crate) struct Slot<const T: usize> {
     pub(crate) record: SessionRecord<T>,
     /// Generation of the current (or last) occupant; 0 before first use. A slot whose generation has
     /// reached `u32::MAX` is retired rather than wrapped, so an old handle can never match again.
     pub(crate) generation: u32,
-    pub(crate) refs: u16,
+    pub(crate) refs: Cell<u16>,
+    /// The last reference went while the pool was being read; the record is wiped as soon as the
+    /// outermost read ends, and before the slot is reused (C9).
+    pub(crate) wipe_pending: Cell<bool>,
 }
 
 impl<const T: usize> Slot<T> {
-    const EMPTY: Self = Slot {
-        record: SessionRecord::EMPTY,
-        generation: 0,
-        refs: 0,
-    };
+    const fn empty() -> Self {
+        Slot {
+            record: SessionRecord::empty(),
+            generation: 0,
+            refs: Cell::new(0),
+            wipe_pending: Cell::new(false),
+        }
+    }
+
+    fn is_live(&self, generation: NonZeroU32) -> bool {
+        self.refs.get() > 0 && self.generation == generation.get()
+    }
+
+    /// Adds a reference unless the count is at [`MAX_REFS`].
+    fn add_ref(&self) -> Result<(), Error> {
+        let refs = self.refs.get();
+        if refs == MAX_REFS {
+            return Err(Error::TooManyReferences);
+        }
+        self.refs.set(refs + 1);
+        Ok(())
+    }
+
+    /// Drops a reference; true if it was the last one.
+    fn drop_ref(&self) -> bool {
+        let refs = self.refs.get().saturating_sub(1);
+        self.refs.set(refs);
+        refs == 0
+    }
+
+    fn wipe(&mut self) {
+        self.record.wipe();
+        self.wipe_pending.set(false);
+    }
+}
+
+fn wipe_pending<const T: usize>(slots: &mut [Slot<T>]) {
+    for slot in slots.iter_mut().filter(|s| s.wipe_pending.get()) {
+        slot.wipe();
+    }
 }
 
 /// A fixed pool of `N` session records with `T`-byte ticket slots, usable as a `static` (E1, E3).
 ///
 /// All state sits in a `critical_section::Mutex<RefCell<..>>`: every operation is one short critical
 /// section with no waiting inside, so the pool may be shared by tasks and interrupt handlers on
-/// single-core parts without compare-and-swap atomics (thumbv6m). Records are reached through
+/// single-core parts without compare-and-swap atomics (thumbv6m). Only [`SessionPool::create`] and
+/// [`SessionPool::decode`] need the slots exclusively, and they run no caller code while they hold
+/// them; every other operation, including adding and dropping references, works from inside a
+/// [`Session::with`] closure. Records are reached through
 /// [`Session`] handles that count references (C1–C4); the last release zeroizes the secret and the
 /// ticket and frees the slot (C9).
 ///
@@ -73,7 +123,7 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
     pub const fn new() -> Self {
         let () = Self::CAPACITY_OK;
         SessionPool {
-            slots: Mutex::new(RefCell::new([Slot::EMPTY; N])),
+            slots: Mutex::new(RefCell::new([const { Slot::empty() }; N])),
         }
     }
 
@@ -90,7 +140,7 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
     /// Number of slots holding a live record.
     pub fn in_use(&self) -> usize {
         critical_section::with(|cs| match self.slots.borrow(cs).try_borrow() {
-            Ok(slots) => slots.iter().filter(|s| s.refs > 0).count(),
+            Ok(slots) => slots.iter().filter(|s| s.refs.get() > 0).count(),
             Err(_) => 0,
         })
     }
@@ -98,7 +148,8 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
     /// Makes a new record with one reference, owned by the returned handle (C27).
     ///
     /// Errors: [`Error::TicketTooLarge`] or [`Error::PskTooLong`] before any slot is touched;
-    /// [`Error::PoolExhausted`] when every slot is live (E1).
+    /// [`Error::PoolExhausted`] when every slot is live (E1); [`Error::Busy`] when called from inside
+    /// a [`Session::with`] closure on this pool.
     pub fn create(&self, new: &NewSession<'_>) -> Result<Session<'_, N, T>, Error> {
         let received = i64::try_from(new.received_ms).unwrap_or(i64::MAX);
         self.create_with(new, 0, received)
@@ -120,10 +171,13 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
             let (index, slot) = slots
                 .iter_mut()
                 .enumerate()
-                .find(|(_, s)| s.refs == 0 && s.generation < u32::MAX)
+                .find(|(_, s)| s.refs.get() == 0 && s.generation < u32::MAX)
                 .ok_or(Error::PoolExhausted)?;
+            if slot.wipe_pending.get() {
+                slot.wipe();
+            }
             slot.generation += 1;
-            slot.refs = 1;
+            slot.refs.set(1);
             slot.record.fill(new, flags, received_ms);
             let generation = NonZeroU32::new(slot.generation).ok_or(Error::StaleHandle)?;
             Ok::<_, Error>((index as u16, generation))
@@ -136,25 +190,25 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
     }
 
     /// Takes over the reference a [`RawSession`] stands for (E2). A raw id whose slot was freed or
-    /// reused is [`Error::StaleHandle`], never an alias of the new occupant.
+    /// reused is [`Error::StaleHandle`], never an alias of the new occupant; such an id owned nothing,
+    /// so nothing leaks. No other error: a raw id that cannot be checked right now (only possible from
+    /// inside [`SessionPool::create`]) still becomes a handle, which checks its generation on every
+    /// use, so the reference is never lost.
     pub fn from_raw(&self, raw: RawSession) -> Result<Session<'_, N, T>, Error> {
-        self.slot_op(raw.index, raw.generation, |_| ())?;
-        Ok(Session {
-            pool: self,
-            index: raw.index,
-            generation: raw.generation,
-        })
+        match self.slot_ref(raw.index, raw.generation, |_| ()) {
+            Ok(()) | Err(Error::Busy) => Ok(Session {
+                pool: self,
+                index: raw.index,
+                generation: raw.generation,
+            }),
+            Err(e) => Err(e),
+        }
     }
 
-    /// A new reference to the live record `id` names, or [`Error::StaleHandle`].
+    /// A new reference to the live record `id` names; [`Error::StaleHandle`], or
+    /// [`Error::TooManyReferences`] at [`MAX_REFS`].
     pub fn acquire(&self, id: SessionId) -> Result<Session<'_, N, T>, Error> {
-        self.slot_op(id.index, id.generation, |s| {
-            if s.refs >= PINNED_REFS - 1 {
-                return Err(Error::TooManyReferences);
-            }
-            s.refs += 1;
-            Ok(())
-        })??;
+        self.slot_ref(id.index, id.generation, Slot::add_ref)??;
         Ok(Session {
             pool: self,
             index: id.index,
@@ -163,11 +217,58 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
     }
 
     /// Reads the live record `id` names inside one critical section. Keep `f` short: interrupts are
-    /// masked while it runs (E3). Calling back into this pool from `f` is [`Error::Busy`] for writes.
+    /// masked while it runs (E3).
+    ///
+    /// `f` may use handles of this pool (clone, drop, claim, mark, read); only making a record
+    /// ([`SessionPool::create`], [`SessionPool::decode`]) is [`Error::Busy`] inside it. A last
+    /// reference dropped inside `f` frees its slot at once and wipes the record as soon as the
+    /// outermost read of the pool returns (C9).
     pub fn with_record<R>(
         &self,
         id: SessionId,
         f: impl FnOnce(&SessionRecord<T>) -> R,
+    ) -> Result<R, Error> {
+        critical_section::with(|cs| {
+            let cell = self.slots.borrow(cs);
+            let out = {
+                let slots = cell.try_borrow().map_err(|_| Error::Busy)?;
+                let slot = slots.get(usize::from(id.index)).ok_or(Error::StaleHandle)?;
+                if !slot.is_live(id.generation) {
+                    return Err(Error::StaleHandle);
+                }
+                f(&slot.record)
+            };
+            // Exclusive access succeeds only in the outermost read: wipe what `f` released.
+            if let Ok(mut slots) = cell.try_borrow_mut() {
+                wipe_pending(&mut slots[..]);
+            }
+            Ok(out)
+        })
+    }
+
+    /// C7 and C28 for the live record `id` names, in one critical section: if it may be offered now
+    /// with `offered_suites`, marks it used and returns what the ClientHello needs (see
+    /// [`Session::claim`]). A stale id names no record: [`Unresumable::NotResumable`].
+    pub fn claim(
+        &self,
+        id: SessionId,
+        now_ms: u64,
+        limits: &Limits,
+        offered_suites: &[u16],
+    ) -> Result<Offer, Unresumable> {
+        self.slot_ref(id.index, id.generation, |s| {
+            s.record.claim(now_ms, limits, offered_suites)
+        })
+        .unwrap_or(Err(Unresumable::NotResumable))
+    }
+
+    /// Runs `f` on the live slot `(index, generation)` inside one critical section, with the shared
+    /// access that reference counts and flags need. Runs no caller code.
+    fn slot_ref<R>(
+        &self,
+        index: u16,
+        generation: NonZeroU32,
+        f: impl FnOnce(&Slot<T>) -> R,
     ) -> Result<R, Error> {
         critical_section::with(|cs| {
             let slots = self
@@ -175,49 +276,35 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
                 .borrow(cs)
                 .try_borrow()
                 .map_err(|_| Error::Busy)?;
-            let slot = slots.get(usize::from(id.index)).ok_or(Error::StaleHandle)?;
-            if slot.refs == 0 || slot.generation != id.generation.get() {
-                return Err(Error::StaleHandle);
-            }
-            Ok(f(&slot.record))
-        })
-    }
-
-    /// Runs `f` on the live slot `(index, generation)` inside one critical section.
-    fn slot_op<R>(
-        &self,
-        index: u16,
-        generation: NonZeroU32,
-        f: impl FnOnce(&mut Slot<T>) -> R,
-    ) -> Result<R, Error> {
-        critical_section::with(|cs| {
-            let mut slots = self
-                .slots
-                .borrow(cs)
-                .try_borrow_mut()
-                .map_err(|_| Error::Busy)?;
-            let slot = slots
-                .get_mut(usize::from(index))
-                .ok_or(Error::StaleHandle)?;
-            if slot.refs == 0 || slot.generation != generation.get() {
+            let slot = slots.get(usize::from(index)).ok_or(Error::StaleHandle)?;
+            if !slot.is_live(generation) {
                 return Err(Error::StaleHandle);
             }
             Ok(f(slot))
         })
     }
 
-    /// Drops one reference; the last one wipes the record and frees the slot (C9). Stale ids are
-    /// ignored: they own nothing.
+    /// Drops one reference; the last one frees the slot and wipes the record (C9), at once or, inside
+    /// a read of the pool, when the outermost read ends. Stale ids are ignored: they own nothing.
     fn release_ref(&self, index: u16, generation: NonZeroU32) {
-        let _ = self.slot_op(index, generation, |s| {
-            if s.refs == PINNED_REFS {
-                return;
+        critical_section::with(|cs| {
+            let cell = self.slots.borrow(cs);
+            if let Ok(mut slots) = cell.try_borrow_mut() {
+                if let Some(slot) = slots.get_mut(usize::from(index)) {
+                    if slot.is_live(generation) && slot.drop_ref() {
+                        slot.wipe();
+                    }
+                }
+            } else if let Ok(slots) = cell.try_borrow() {
+                if let Some(slot) = slots.get(usize::from(index)) {
+                    if slot.is_live(generation) && slot.drop_ref() {
+                        slot.wipe_pending.set(true);
+                    }
+                }
             }
-            s.refs -= 1;
-            if s.refs == 0 {
-                s.record.wipe();
-            }
-        });
+            // Otherwise the slots are held exclusively, which only `create` and the wipes above do,
+            // and they drop no handle: unreachable.
+        })
     }
 
     #[cfg(test)]
@@ -226,7 +313,7 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
             let slots = self.slots.borrow(cs).borrow();
             slots
                 .get(index)
-                .map(|s| (s.generation, s.refs, s.record.is_wiped()))
+                .map(|s| (s.generation, s.refs.get(), s.record.is_wiped()))
         })
     }
 
@@ -319,8 +406,10 @@ impl RawSession {
 
 /// A counted reference to a record in a [`SessionPool`] (OpenSSL's `SSL_SESSION *`).
 ///
-/// - [`Clone`] adds a reference (`SSL_SESSION_up_ref`); at [`PINNED_REFS`] the count stays pinned
-///   instead of overflowing, and the slot is then never freed.
+/// - [`Clone`] adds a reference (`SSL_SESSION_up_ref`). It cannot fail, so when no reference can be
+///   added (the count is at [`MAX_REFS`], or the handle is stale) it returns a handle that holds
+///   none: every operation on it reports [`Error::StaleHandle`] and dropping it changes nothing.
+///   Clone and drop work from inside [`Session::with`] too (E2).
 /// - [`Drop`] releases it (`SSL_SESSION_free`); the last release zeroizes and frees the slot (C9).
 /// - [`Session::up_ref`], [`Session::release`], [`Session::into_raw`] are the explicit forms: they
 ///   consume or produce handles, so one reference cannot be released twice (E2).
@@ -349,11 +438,12 @@ impl<'p, const N: usize, const T: usize> Session<'p, N, T> {
 
     /// Current number of references.
     pub fn ref_count(&self) -> Result<u16, Error> {
-        self.pool.slot_op(self.index, self.generation, |s| s.refs)
+        self.pool
+            .slot_ref(self.index, self.generation, |s| s.refs.get())
     }
 
     /// Adds a reference and returns it as a new handle (`SSL_SESSION_up_ref`). Refuses with
-    /// [`Error::TooManyReferences`] rather than reaching the pinned count.
+    /// [`Error::TooManyReferences`] at [`MAX_REFS`].
     pub fn up_ref(&self) -> Result<Self, Error> {
         self.pool.acquire(self.id())
     }
@@ -402,19 +492,38 @@ impl<'p, const N: usize, const T: usize> Session<'p, N, T> {
 
     /// One-way: resumable → not resumable (C10, C13, C15, C18).
     pub fn mark_not_resumable(&self) -> Result<(), Error> {
-        self.pool.slot_op(self.index, self.generation, |s| {
+        self.pool.slot_ref(self.index, self.generation, |s| {
             s.record.set_flags(FLAGS_NOT_RESUMABLE)
         })
     }
 
     /// One-way: unused → used (C28). Returns `true` if this call made the change, so of several
-    /// contexts racing to offer the same ticket exactly one wins.
+    /// contexts racing to mark the same ticket exactly one wins. To decide whether to offer a ticket,
+    /// use [`Session::claim`], which also runs the C7 check in the same step.
     pub fn mark_used(&self) -> Result<bool, Error> {
-        self.pool.slot_op(self.index, self.generation, |s| {
+        self.pool.slot_ref(self.index, self.generation, |s| {
             let was_unused = s.record.flags() & FLAGS_USED == 0;
             s.record.set_flags(FLAGS_USED);
             was_unused
         })
+    }
+
+    /// C7 and C28 in one critical section: if the record may be offered now by a connection offering
+    /// `offered_suites` (the checks of [`Session::resumable`]), marks it used and returns what the
+    /// ClientHello needs besides the ticket and PSK bytes. Of several holders claiming the same
+    /// record (connections that have it set, a cache taking it), exactly one gets `Ok`; the others
+    /// get [`Unresumable::Used`] (RFC 8446 Appendix C.4). A stale handle reports
+    /// [`Unresumable::NotResumable`].
+    ///
+    /// The claim is the commitment to offer: a ticket claimed and then not sent is not offered
+    /// later, which only costs a full handshake.
+    pub fn claim(
+        &self,
+        now_ms: u64,
+        limits: &Limits,
+        offered_suites: &[u16],
+    ) -> Result<Offer, Unresumable> {
+        self.pool.claim(self.id(), now_ms, limits, offered_suites)
     }
 
     /// C35: the record may be set on a connection of context `owner` to `peer`.
@@ -423,7 +532,8 @@ impl<'p, const N: usize, const T: usize> Session<'p, N, T> {
     }
 
     /// C7: may this record be offered now by a connection offering `offered_suites`? A stale handle
-    /// names no record and reports [`Unresumable::NotResumable`].
+    /// names no record and reports [`Unresumable::NotResumable`]. This only looks: another holder may
+    /// claim the record right after; to offer it, call [`Session::claim`].
     pub fn resumable(
         &self,
         now_ms: u64,
@@ -444,16 +554,19 @@ fn copy_out(src: &[u8], out: &mut [u8]) -> Result<usize, Error> {
 }
 
 impl<const N: usize, const T: usize> Clone for Session<'_, N, T> {
-    /// Adds a reference. At [`PINNED_REFS`] the count stays put (the slot is pinned, never freed).
+    /// Adds a reference. When none can be added ([`MAX_REFS`], or a stale handle), the clone holds
+    /// none: it reports [`Error::StaleHandle`] and its drop releases nothing.
     fn clone(&self) -> Self {
-        let _ = self.pool.slot_op(self.index, self.generation, |s| {
-            if s.refs < PINNED_REFS {
-                s.refs += 1;
-            }
-        });
+        let added = self
+            .pool
+            .slot_ref(self.index, self.generation, Slot::add_ref);
+        let index = match added {
+            Ok(Ok(())) => self.index,
+            _ => NO_SLOT,
+        };
         Session {
             pool: self.pool,
-            index: self.index,
+            index,
             generation: self.generation,
         }
     }

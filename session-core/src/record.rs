@@ -1,5 +1,7 @@
 //! The session record ("The record" in the contract) and the pure checks on it (C7, C29, C30).
 
+use core::cell::Cell;
+
 use crate::{ContextId, Error, PeerId};
 use zeroize::Zeroize;
 
@@ -136,6 +138,28 @@ pub const fn ticket_offerable(
     Ok(())
 }
 
+/// What a ClientHello carries for a claimed ticket besides the ticket bytes and the PSK (C30, C31),
+/// read in the same critical section as the claim ([`crate::Session::claim`]).
+///
+/// `ticket_age_ms` is the age modulo 2^32 and `obfuscated_age` is
+/// `ticket_age_ms.wrapping_add(age_add)` ([`obfuscated_ticket_age`]), so an engine that is given
+/// `age_add` and `ticket_age_ms` and adds them itself sends the same value. A claimed ticket is
+/// younger than 7 days (C29), far below 2^32 ms (49.7 days), so its `ticket_age_ms` is exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offer {
+    /// Suite of the connection that received the ticket; only suites of its hash may be offered
+    /// with it (C31).
+    pub cipher_suite: u16,
+    /// `ticket_age_add` from the NewSessionTicket.
+    pub age_add: u32,
+    /// Milliseconds since the ticket was received, modulo 2^32.
+    pub ticket_age_ms: u32,
+    /// `obfuscated_ticket_age` for the pre_shared_key extension (C30, RFC 8446 §4.2.11.1).
+    pub obfuscated_age: u32,
+    /// `max_early_data_size` the server allowed with this ticket.
+    pub max_early_data: u32,
+}
+
 /// What a new record is made from: the values of a NewSessionTicket (RFC 8446 §4.6.1) and of the
 /// connection that received it. Borrowed, so making a record copies the ticket once, straight into
 /// its slot.
@@ -173,8 +197,10 @@ pub struct NewSession<'a> {
 /// One session: a fixed-size record that lives in a [`crate::SessionPool`] slot.
 ///
 /// The payload is immutable once made (C27); the only mutable state is two one-way flags, resumable →
-/// not resumable and unused → used. Field order puts the large arrays first and avoids padding; see
-/// the size table in the crate documentation (E5).
+/// not resumable and unused → used. The flags sit in a [`Cell`], so setting one needs only the shared
+/// access every reader has: a ticket is checked and claimed in one step ([`crate::Session::claim`],
+/// C28) even from inside [`crate::Session::with`]. Field order puts the large arrays first and
+/// avoids padding; see the size table in the crate documentation (E5).
 ///
 /// Times: `received_ms` is the monotonic clock at receipt, used for the age in RAM (C30). It is signed
 /// because a record restored from flash after a reboot was received before the monotonic clock started.
@@ -196,7 +222,7 @@ pub struct SessionRecord<const T: usize = 256> {
     cipher_suite: u16,
     ticket_len: u16,
     psk_len: u8,
-    flags: u8,
+    flags: Cell<u8>,
 }
 
 /// Plain copy of every field of a record except the secret and the ticket, taken in one short
@@ -234,23 +260,25 @@ pub struct SessionInfo {
 }
 
 impl<const T: usize> SessionRecord<T> {
-    pub(crate) const EMPTY: Self = SessionRecord {
-        ticket: [0; T],
-        psk: [0; MAX_PSK_LEN],
-        peer: PeerId([0; 16]),
-        received_ms: 0,
-        received_unix: 0,
-        auth_age_s: 0,
-        owner: ContextId(0),
-        lifetime_s: 0,
-        age_add: 0,
-        max_early_data: 0,
-        version: 0,
-        cipher_suite: 0,
-        ticket_len: 0,
-        psk_len: 0,
-        flags: 0,
-    };
+    pub(crate) const fn empty() -> Self {
+        SessionRecord {
+            ticket: [0; T],
+            psk: [0; MAX_PSK_LEN],
+            peer: PeerId([0; 16]),
+            received_ms: 0,
+            received_unix: 0,
+            auth_age_s: 0,
+            owner: ContextId(0),
+            lifetime_s: 0,
+            age_add: 0,
+            max_early_data: 0,
+            version: 0,
+            cipher_suite: 0,
+            ticket_len: 0,
+            psk_len: 0,
+            flags: Cell::new(0),
+        }
+    }
 
     /// Checks `new` against the slot's capacities without touching the slot.
     pub(crate) fn validate(new: &NewSession<'_>) -> Result<(), Error> {
@@ -292,7 +320,7 @@ impl<const T: usize> SessionRecord<T> {
         self.max_early_data = new.max_early_data;
         self.version = new.version;
         self.cipher_suite = new.cipher_suite;
-        self.flags = flags & KNOWN_FLAGS;
+        self.flags.set(flags & KNOWN_FLAGS);
     }
 
     /// Zeroizes every secret and ticket byte and resets the other fields (C9).
@@ -311,7 +339,7 @@ impl<const T: usize> SessionRecord<T> {
         self.max_early_data = 0;
         self.version = 0;
         self.cipher_suite = 0;
-        self.flags = 0;
+        self.flags.set(0);
     }
 
     /// True if every byte that held a secret or the ticket is zero (C9).
@@ -324,12 +352,13 @@ impl<const T: usize> SessionRecord<T> {
             && self.age_add == 0
     }
 
-    pub(crate) fn set_flags(&mut self, flags: u8) {
-        self.flags |= flags & KNOWN_FLAGS;
+    /// Sets one-way flags; they are never cleared while the record lives.
+    pub(crate) fn set_flags(&self, flags: u8) {
+        self.flags.set(self.flags.get() | (flags & KNOWN_FLAGS));
     }
 
-    pub(crate) const fn flags(&self) -> u8 {
-        self.flags
+    pub(crate) fn flags(&self) -> u8 {
+        self.flags.get()
     }
 
     /// Ticket bytes.
@@ -411,13 +440,13 @@ impl<const T: usize> SessionRecord<T> {
     }
 
     /// Marked not resumable.
-    pub const fn is_not_resumable(&self) -> bool {
-        self.flags & FLAG_NOT_RESUMABLE != 0
+    pub fn is_not_resumable(&self) -> bool {
+        self.flags() & FLAG_NOT_RESUMABLE != 0
     }
 
     /// Offered once already (C28).
-    pub const fn is_used(&self) -> bool {
-        self.flags & FLAG_USED != 0
+    pub fn is_used(&self) -> bool {
+        self.flags() & FLAG_USED != 0
     }
 
     /// Milliseconds since receipt on the monotonic clock; `None` if `now_ms` is earlier than the
@@ -452,6 +481,37 @@ impl<const T: usize> SessionRecord<T> {
             Some(a) => Some(obfuscated_ticket_age(a, self.age_add)),
             None => None,
         }
+    }
+
+    /// The values a ClientHello needs to offer this ticket at `now_ms`, besides its bytes and PSK
+    /// (C30, C31); `None` if the age is unknown. It checks nothing: [`crate::Session::claim`] is the
+    /// check that may precede an offer.
+    pub const fn offer(&self, now_ms: u64) -> Option<Offer> {
+        match self.age_ms(now_ms) {
+            Some(age) => Some(Offer {
+                cipher_suite: self.cipher_suite,
+                age_add: self.age_add,
+                // Modulo 2^32, like the sum it feeds; exact for any ticket C29 lets through.
+                ticket_age_ms: age as u32,
+                obfuscated_age: obfuscated_ticket_age(age, self.age_add),
+                max_early_data: self.max_early_data,
+            }),
+            None => None,
+        }
+    }
+
+    /// C7 and C28 in one step: [`SessionRecord::resumable`], then unused → used. The caller holds
+    /// the pool's critical section, so no other holder can claim between the check and the mark.
+    pub(crate) fn claim(
+        &self,
+        now_ms: u64,
+        limits: &Limits,
+        offered_suites: &[u16],
+    ) -> Result<Offer, Unresumable> {
+        self.resumable(now_ms, limits, offered_suites)?;
+        let offer = self.offer(now_ms).ok_or(Unresumable::ReceivedInFuture)?;
+        self.set_flags(FLAG_USED);
+        Ok(offer)
     }
 
     /// C35: the record may be set on a connection of context `owner` to peer `peer`.

@@ -52,3 +52,30 @@ fn e2_generation_never_wraps() {
         Error::PoolExhausted
     );
 }
+
+/// C9: the last reference dropped while the pool is being read leaves the record in place only
+/// until the outermost read returns; then every secret and ticket byte is zero.
+#[test]
+fn c9_last_drop_inside_a_read_is_wiped_when_the_read_ends() {
+    let pool: SessionPool<2> = SessionPool::new();
+    let keep = pool.create(&new_session(&[0x11; 32], &[0x22; 40])).unwrap();
+    let s = pool
+        .create(&new_session(&[0x5A; 32], &[0xA5; 200]))
+        .unwrap();
+    let p = &pool;
+    let nested = keep
+        .with(|_| {
+            p.with_record(s.id(), |_| ()).unwrap();
+            let inside = keep.with(move |_| {
+                drop(s);
+                p.slot_state(1)
+            });
+            (inside, p.slot_state(1))
+        })
+        .unwrap();
+    // Freed at once, wiped only after the outermost read.
+    assert_eq!(nested, (Ok(Some((1, 0, false))), Some((1, 0, false))));
+    assert_eq!(pool.slot_state(1), Some((1, 0, true)));
+    assert_eq!(pool.slot_state(0), Some((1, 1, false)));
+    assert_eq!(keep.ref_count(), Ok(1));
+}

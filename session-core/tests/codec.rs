@@ -1,6 +1,6 @@
 //! Serialised form: round trip, clocks (E6) and malformed input (E4).
 
-use encore_session::codec::{max_encoded_len, FORMAT_VERSION, MAGIC};
+use encore_session::codec::{max_encoded_len, FORMAT_VERSION, MAGIC, MAX_ENCODED_LEN};
 use encore_session::{ContextId, DecodeError, Error, NewSession, PeerId, SessionPool, TLS13};
 
 fn params(ticket: &[u8]) -> NewSession<'_> {
@@ -166,4 +166,40 @@ fn e4_malformed_input_is_an_error() {
     }
     // Only the original record (held by nobody now) and nothing else was left behind.
     assert_eq!(pool.in_use(), 0);
+}
+
+/// E4: the length field is a u16, so a record too long for it (possible with `T` near 65 535) is an
+/// error at encoding, never a truncated length that would not decode. The longest ticket that fits
+/// (65 535 − 53 − 48 − 2 = 65 432 bytes with a 48-byte PSK) still round-trips.
+#[test]
+fn e4_ticket_too_long_for_the_length_field_is_not_encoded() {
+    static POOL: SessionPool<1, 65_535> = SessionPool::new();
+    assert_eq!(MAX_ENCODED_LEN, 65_543);
+    let mut buf = vec![0u8; max_encoded_len(65_535)];
+    let big = vec![0xEE; 65_535];
+    let s = POOL.create(&params(&big)).unwrap();
+    assert_eq!(
+        s.encode(&mut buf, 60_000, None),
+        Err(Error::TicketTooLarge {
+            len: 65_535,
+            capacity: 65_432
+        })
+    );
+    drop(s);
+    let over = POOL.create(&params(&big[..65_433])).unwrap();
+    assert_eq!(
+        over.encode(&mut buf, 60_000, None),
+        Err(Error::TicketTooLarge {
+            len: 65_433,
+            capacity: 65_432
+        })
+    );
+    drop(over);
+    let fits = POOL.create(&params(&big[..65_432])).unwrap();
+    let n = fits.encode(&mut buf, 60_000, None).unwrap();
+    assert_eq!(n, MAX_ENCODED_LEN);
+    assert_eq!(u16::from_be_bytes([buf[6], buf[7]]), u16::MAX);
+    drop(fits);
+    let back = POOL.decode(&buf[..n], 1_000, Some(1_800_000_010)).unwrap();
+    assert_eq!(back.info().unwrap().ticket_len, 65_432);
 }

@@ -2,8 +2,8 @@
 
 use encore_session::{
     obfuscated_ticket_age, ticket_offerable, verification_time, ContextId, CurrentSession, Error,
-    Limits, LowerBound, NewSession, PeerId, RawSession, Session, SessionPool, Unresumable,
-    WallClock, INSECURE_NO_VERIFICATION, PINNED_REFS, SEVEN_DAYS_S, TLS13,
+    Limits, LowerBound, NewSession, Offer, PeerId, RawSession, Session, SessionPool, Unresumable,
+    WallClock, MAX_REFS, SEVEN_DAYS_S, TLS13,
 };
 
 const PSK: [u8; 32] = [0x11; 32];
@@ -345,7 +345,8 @@ fn c35_owner_and_peer_check() {
 }
 
 /// C33 / "Decided — peer identity": name case-folded (ASCII only), exact ALPN list and order, trust
-/// fingerprint; insecure mode distinct.
+/// fingerprint (another fingerprint, such as the engine's value for the insecure mode, is another
+/// peer).
 #[test]
 fn c33_peer_identity_parts() {
     let fp = [7u8; 16];
@@ -364,7 +365,7 @@ fn c33_peer_identity_parts() {
         PeerId::new(
             "server.example",
             &[b"h2", b"http/1.1"],
-            &INSECURE_NO_VERIFICATION
+            &*b"\xffno-verification"
         ),
         base
     );
@@ -451,28 +452,89 @@ fn e2_stale_handles_never_alias() {
     assert_eq!(RawSession::from_bits(1 << 48), None);
 }
 
-/// E2 / Clone overflow decision: `up_ref` refuses one below the pinned count; `Clone` cannot fail, so
-/// it pins the count, and a pinned slot is never freed (no use-after-free, bounded leak).
+/// E2, C9 / count overflow: `up_ref` and `acquire` refuse at MAX_REFS; `Clone` cannot fail, so at
+/// the cap it returns a handle that holds no reference (stale to every operation, its drop releases
+/// nothing). The count never sticks, so the last release still wipes and frees the slot.
 #[test]
-fn e2_reference_count_saturates() {
+fn e2_c9_clone_at_the_reference_cap_holds_nothing_and_the_slot_is_still_freed() {
     let pool: SessionPool<1> = SessionPool::new();
     let s = pool.create(&params(&[1; 10], 0)).unwrap();
     let mut refs = Vec::new();
     while let Ok(r) = s.up_ref() {
         refs.push(r);
     }
-    assert_eq!(s.ref_count().unwrap(), PINNED_REFS - 1);
+    assert_eq!(s.ref_count().unwrap(), MAX_REFS);
     assert_eq!(s.up_ref().unwrap_err(), Error::TooManyReferences);
-    let pinned = s.clone();
-    assert_eq!(s.ref_count().unwrap(), PINNED_REFS);
-    let past = s.clone();
-    assert_eq!(s.ref_count().unwrap(), PINNED_REFS);
+    assert_eq!(pool.acquire(s.id()).unwrap_err(), Error::TooManyReferences);
+    let dead = s.clone();
+    assert_eq!(s.ref_count().unwrap(), MAX_REFS);
+    assert_eq!(dead.ref_count(), Err(Error::StaleHandle));
+    assert_eq!(dead.info(), Err(Error::StaleHandle));
+    assert_eq!(dead.mark_used(), Err(Error::StaleHandle));
+    assert_eq!(
+        dead.claim(0, &Limits::DEFAULT, &[0x1301]),
+        Err(Unresumable::NotResumable)
+    );
+    assert!(dead != s);
+    let dead_too = dead.clone();
+    drop(dead);
+    drop(dead_too);
+    assert_eq!(s.ref_count().unwrap(), MAX_REFS);
     drop(refs);
-    drop(past);
-    drop(pinned);
-    assert_eq!(s.ref_count().unwrap(), PINNED_REFS);
+    assert_eq!(s.ref_count().unwrap(), 1);
+    assert!(!s.info().unwrap().used);
     drop(s);
+    assert_eq!(pool.in_use(), 0);
+}
+
+/// E2, C9: a clone taken while the pool is being read holds a real reference; dropping it releases
+/// exactly that one, and the owner's record stays intact.
+#[test]
+fn e2_c9_clone_inside_with_holds_a_reference() {
+    let pool: SessionPool<2> = SessionPool::new();
+    let s = pool.create(&params(&TICKET, 0)).unwrap();
+    let inner = s.with(|_| s.clone()).unwrap();
+    assert_eq!(s.ref_count(), Ok(2));
+    assert!(inner == s);
+    drop(inner);
+    assert_eq!(s.ref_count(), Ok(1));
+    let mut out = [0u8; 192];
+    assert_eq!(s.copy_ticket(&mut out), Ok(192));
+    assert_eq!(out, TICKET);
+    // Counting, cloning and dropping all work inside a read, and nest.
+    let counts = s
+        .with(|_| {
+            let c = s.clone();
+            let during = c.with(|_| s.ref_count()).unwrap();
+            drop(c);
+            (during, s.ref_count())
+        })
+        .unwrap();
+    assert_eq!(counts, (Ok(2), Ok(1)));
     assert_eq!(pool.in_use(), 1);
+}
+
+/// C9, E2: the last reference dropped while the pool is being read frees the slot at once (the
+/// handle is stale) and the record is wiped when the read ends; the slot is then reused.
+#[test]
+fn c9_last_drop_inside_with_frees_the_slot() {
+    let pool: SessionPool<1> = SessionPool::new();
+    let s = pool.create(&params(&TICKET, 0)).unwrap();
+    let id = s.id();
+    let p = &pool;
+    let during = pool
+        .with_record(id, move |r| {
+            drop(s);
+            (r.ticket().len(), p.in_use(), p.acquire(id).map(|_| ()))
+        })
+        .unwrap();
+    assert_eq!(during, (192, 0, Err(Error::StaleHandle)));
+    assert_eq!(pool.in_use(), 0);
+    assert_eq!(pool.with_record(id, |_| ()), Err(Error::StaleHandle));
+    let next = pool.create(&params(&[2; 8], 0)).unwrap();
+    assert_eq!(next.id().index(), id.index());
+    assert_eq!(next.id().generation(), id.generation() + 1);
+    assert_eq!(next.info().unwrap().ticket_len, 8);
 }
 
 /// E3: several threads create, clone, mark and release in one static pool; every count ends exact.
@@ -605,4 +667,111 @@ fn c28_ticket_is_claimed_exactly_once() {
         Err(Unresumable::Used)
     );
     assert_eq!(s.ref_count().unwrap(), 1);
+}
+
+/// C28, C7 (RFC 8446 Appendix C.4): of several threads, each holding a reference and racing to claim
+/// the same ticket, exactly one gets the offer; every other claim reports `Used`.
+#[test]
+fn c28_claim_races_have_exactly_one_winner() {
+    static POOL: SessionPool<4> = SessionPool::new();
+    for round in 0..200u64 {
+        let s = POOL.create(&params(&TICKET, round)).unwrap();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                let bits = s.up_ref().unwrap().into_raw().into_bits();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    let mine = POOL.from_raw(RawSession::from_bits(bits).unwrap()).unwrap();
+                    barrier.wait();
+                    mine.claim(round + 1_000, &Limits::DEFAULT, &[0x1301])
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let winners = results.iter().filter(|r| r.is_ok()).count();
+        let used = results
+            .iter()
+            .filter(|r| **r == Err(Unresumable::Used))
+            .count();
+        assert_eq!((winners, used), (1, 5));
+        assert_eq!(s.ref_count().unwrap(), 1);
+    }
+    assert_eq!(POOL.in_use(), 0);
+}
+
+/// C28, C7, C30: a claim checks, marks used and reads the offer in one step; a record that fails the
+/// check is not marked; a second claim is `Used`.
+#[test]
+fn c28_claim_checks_marks_and_returns_the_offer() {
+    let pool: SessionPool<2> = SessionPool::new();
+    let s = pool
+        .create(&NewSession {
+            age_add: 0xFFFF_FF00,
+            max_early_data: 16_384,
+            ..params(&TICKET, 10_000)
+        })
+        .unwrap();
+    // Refused for a SHA-384 connection: nothing changes.
+    assert_eq!(
+        s.claim(70_000, &Limits::DEFAULT, &[0x1302]),
+        Err(Unresumable::SuiteNotOffered)
+    );
+    assert!(!s.info().unwrap().used);
+    let offer = s
+        .claim(70_000, &Limits::DEFAULT, &[0x1302, 0x1303])
+        .unwrap();
+    assert_eq!(
+        offer,
+        Offer {
+            cipher_suite: 0x1301,
+            age_add: 0xFFFF_FF00,
+            ticket_age_ms: 60_000,
+            obfuscated_age: 60_000u32.wrapping_add(0xFFFF_FF00),
+            max_early_data: 16_384,
+        }
+    );
+    assert_eq!(offer.obfuscated_age, 59_744);
+    assert!(s.info().unwrap().used);
+    assert_eq!(
+        s.claim(70_000, &Limits::DEFAULT, &[0x1301]),
+        Err(Unresumable::Used)
+    );
+    // A claim works from inside a read of the pool too.
+    let t = pool.create(&params(&TICKET, 0)).unwrap();
+    let inner = t
+        .with(|_| {
+            t.claim(5, &Limits::DEFAULT, &[0x1301])
+                .map(|o| o.ticket_age_ms)
+        })
+        .unwrap();
+    assert_eq!(inner, Ok(5));
+    // A stale handle claims nothing.
+    let id = t.id();
+    drop(t);
+    assert_eq!(
+        pool.claim(id, 5, &Limits::DEFAULT, &[0x1301]),
+        Err(Unresumable::NotResumable)
+    );
+}
+
+/// C30: the offer's age is kept modulo 2^32, never saturated, and the engine's sum
+/// `ticket_age_ms + age_add` equals `obfuscated_age` and `SessionRecord::obfuscated_age`.
+#[test]
+fn c30_offer_age_wraps_modulo_2_pow_32() {
+    let pool: SessionPool<1> = SessionPool::new();
+    let s = pool
+        .create(&NewSession {
+            age_add: 7,
+            ..params(&TICKET, 1_000)
+        })
+        .unwrap();
+    let now = 1_000 + (1u64 << 32) + 5;
+    let (offer, obfuscated) = s.with(|r| (r.offer(now), r.obfuscated_age(now))).unwrap();
+    let offer = offer.unwrap();
+    assert_eq!((offer.ticket_age_ms, offer.obfuscated_age), (5, 12));
+    assert_eq!(offer.ticket_age_ms.wrapping_add(offer.age_add), 12);
+    assert_eq!(obfuscated, Some(12));
+    assert_eq!(obfuscated_ticket_age((1u64 << 32) + 5, 7), 12);
+    assert_eq!(s.with(|r| r.offer(999)).unwrap(), None);
 }

@@ -168,8 +168,10 @@ fn open_all(key: &mut RecordProtection, mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> 
     out
 }
 
-/// A TLS 1.3 server that follows a script, SHA-256 / AES-128-GCM / X25519.
+/// A TLS 1.3 server that follows a script, X25519, AES-128-GCM / SHA-256 unless told
+/// otherwise.
 struct Scripted {
+    suite: CipherSuite,
     transcript: Transcript,
     schedule: Option<KeySchedule>,
     client_hs: Secret,
@@ -186,7 +188,13 @@ struct ServerHelloSpec {
 
 impl Scripted {
     fn new() -> Self {
+        Scripted::with_suite(CipherSuite::Aes128GcmSha256)
+    }
+
+    /// A server whose keys follow `suite` (whatever suite its ServerHello names).
+    fn with_suite(suite: CipherSuite) -> Self {
         Scripted {
+            suite,
             transcript: Transcript::new(),
             schedule: None,
             client_hs: Secret::empty(),
@@ -222,17 +230,17 @@ impl Scripted {
         body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
         body.extend(exts);
         let msg = handshake(2, &body);
-        self.transcript.select(HashAlg::Sha256);
+        let hash = self.suite.hash();
+        self.transcript.select(hash);
         self.transcript.update(&msg);
         let psk = spec.psk_identity.map(|_| &PSK[..]);
-        let ks = KeySchedule::early(HashAlg::Sha256, psk)
-            .into_handshake(dhe.as_ref().map(|s| s.as_bytes()));
+        let ks = KeySchedule::early(hash, psk).into_handshake(dhe.as_ref().map(|s| s.as_bytes()));
         let th = self.transcript.current_hash();
         self.client_hs = ks.client_handshake_traffic_secret(th.as_bytes());
         self.server_hs = ks.server_handshake_traffic_secret(th.as_bytes());
-        // Keys for SHA-256 / AES-128-GCM whatever the ServerHello claims: a ServerHello naming
+        // Keys for the server's suite whatever the ServerHello claims: a ServerHello naming
         // another suite is rejected before any record is protected.
-        let suite = CipherSuite::Aes128GcmSha256;
+        let suite = self.suite;
         self.server_write = Some(RecordProtection::new(suite, self.server_hs.as_bytes()).unwrap());
         self.client_read = Some(RecordProtection::new(suite, self.client_hs.as_bytes()).unwrap());
         self.schedule = Some(ks);
@@ -250,16 +258,77 @@ impl Scripted {
         self.message(8, &[0, 0])
     }
 
+    /// EncryptedExtensions carrying `exts` (already framed with [`ext`]).
+    fn encrypted_extensions_with(&mut self, exts: &[u8]) -> Vec<u8> {
+        let mut body = (exts.len() as u16).to_be_bytes().to_vec();
+        body.extend_from_slice(exts);
+        self.message(8, &body)
+    }
+
+    /// Certificate with an empty context and the DER certificates of `chain`.
+    fn certificate(&mut self, chain: &[&[u8]]) -> Vec<u8> {
+        let mut list = Vec::new();
+        for cert in chain {
+            list.extend_from_slice(&(cert.len() as u32).to_be_bytes()[1..]);
+            list.extend_from_slice(cert);
+            list.extend_from_slice(&[0, 0]);
+        }
+        let mut body = vec![0];
+        body.extend_from_slice(&(list.len() as u32).to_be_bytes()[1..]);
+        body.extend(list);
+        self.message(11, &body)
+    }
+
+    /// CertificateVerify signed with the P-256 key `key_der` (PKCS#8), RFC 8446 §4.4.3.
+    fn certificate_verify(&mut self, key_der: &[u8]) -> Vec<u8> {
+        let th = self.transcript.current_hash();
+        let mut content = [0u8; crypto::CERTIFICATE_VERIFY_CONTENT_MAX];
+        let content = crypto::certificate_verify_content(true, th.as_bytes(), &mut content);
+        let signer = crypto::P256Signer::from_pkcs8_der(key_der, &[]).unwrap();
+        let mut sig = [0u8; 128];
+        let n = crypto::ClientCertSigner::sign(&signer, content, &mut sig).unwrap();
+        let mut body = vec![0x04, 0x03];
+        body.extend_from_slice(&(n as u16).to_be_bytes());
+        body.extend_from_slice(&sig[..n]);
+        self.message(15, &body)
+    }
+
     fn finished(&mut self) -> Vec<u8> {
         let th = self.transcript.current_hash();
-        let vd =
-            crypto::finished_verify_data(HashAlg::Sha256, self.server_hs.as_bytes(), th.as_bytes());
+        let vd = crypto::finished_verify_data(
+            self.suite.hash(),
+            self.server_hs.as_bytes(),
+            th.as_bytes(),
+        );
         self.message(20, vd.as_bytes())
+    }
+
+    /// The application traffic keys once the server Finished is in the transcript.
+    fn application_keys(&mut self) -> AppKeys {
+        let th = self.transcript.current_hash();
+        let schedule = self.schedule.take().unwrap().into_master();
+        let c_ap = schedule.client_application_traffic_secret_0(th.as_bytes());
+        let s_ap = schedule.server_application_traffic_secret_0(th.as_bytes());
+        AppKeys {
+            s_write: RecordProtection::new(self.suite, s_ap.as_bytes()).unwrap(),
+            c_read: RecordProtection::new(self.suite, c_ap.as_bytes()).unwrap(),
+            s_ap,
+            c_ap,
+        }
     }
 
     fn seal(&mut self, ty: u8, body: &[u8]) -> Vec<u8> {
         seal(self.server_write.as_mut().unwrap(), ty, body)
     }
+}
+
+/// Application traffic keys of a scripted connection: the server's write key and the key
+/// that opens the client's records, with both secrets (for KeyUpdate).
+struct AppKeys {
+    s_write: RecordProtection,
+    c_read: RecordProtection,
+    s_ap: Secret,
+    c_ap: Secret,
 }
 
 fn engine<'a>(
@@ -299,15 +368,16 @@ fn feed<'c, R: rand_core::CryptoRng>(
 
 const NO_ANCHORS: [rustls_pki_types::TrustAnchor<'static>; 0] = [];
 
-/// C30/C31: the offer carries only suites of the ticket's hash, psk_dhe_ke, the
-/// obfuscated age, and a binder the server can verify over the partial ClientHello.
+/// C30/C31: the offer lists the suites of the ticket's hash first (then the others, for a
+/// server that declines), psk_dhe_ke, the obfuscated age, and a binder the server can
+/// verify over the partial ClientHello.
 #[test]
-fn offer_hello_has_binder_age_and_only_suites_of_the_ticket_hash_c30_c31() {
+fn offer_hello_has_binder_age_and_the_ticket_hash_suites_first_c30_c31() {
     let config = ClientConfig::new(&NO_ANCHORS);
     let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
     let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
     let hello = parse_hello(conn.pending_tx());
-    assert_eq!(hello.suites, vec![0x1301, 0x1303]);
+    assert_eq!(hello.suites, vec![0x1301, 0x1303, 0x1302]);
     assert_eq!(hello.psk_modes, vec![1]);
     let (id, age, binder, binders_at) = hello.psk.clone().unwrap();
     assert_eq!(id, TICKET);
@@ -362,16 +432,60 @@ fn selected_identity_not_offered_aborts_c31() {
     assert_eq!(alert, vec![21, 3, 3, 0, 2, 2, 47]);
 }
 
-/// C31: a suite of another hash than the ticket's was never offered: illegal_parameter.
+/// C31: the server accepts the PSK with a suite of another hash than the ticket's:
+/// illegal_parameter.
 #[test]
-fn suite_of_another_hash_aborts_c31() {
+fn psk_accepted_with_a_suite_of_another_hash_aborts_c31() {
     let (err, alert) = resumed_until_server_hello(ServerHelloSpec {
         suite: 0x1302,
         key_share: true,
         psk_identity: Some(0),
     });
-    assert_eq!(err, Error::Illegal(Violation::SuiteNotOffered));
+    assert_eq!(err, Error::Illegal(Violation::PskSuiteHashMismatch));
     assert_eq!(alert, vec![21, 3, 3, 0, 2, 2, 47]);
+}
+
+/// C31: a suite that was not offered at all is illegal_parameter, offer or not.
+#[test]
+fn suite_not_configured_aborts_c31() {
+    let mut config = ClientConfig::new(&NO_ANCHORS);
+    config.cipher_suites = &[CipherSuite::Aes128GcmSha256, CipherSuite::Aes256GcmSha384];
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let hello = parse_hello(&take_tx(&mut conn));
+    assert_eq!(hello.suites, vec![0x1301, 0x1302]);
+    let sh = Scripted::new().server_hello(
+        &hello,
+        &ServerHelloSpec {
+            suite: 0x1303,
+            key_share: true,
+            psk_identity: None,
+        },
+    );
+    assert_eq!(
+        feed(&mut conn, &sh).unwrap_err(),
+        Error::Illegal(Violation::SuiteNotOffered)
+    );
+    assert_eq!(take_tx(&mut conn), vec![21, 3, 3, 0, 2, 2, 47]);
+}
+
+/// C31: an offer whose hash none of the configured suites shares cannot be made.
+#[test]
+fn offer_without_a_configured_suite_of_its_hash_is_refused_c31() {
+    let mut config = ClientConfig::new(&NO_ANCHORS);
+    config.cipher_suites = &[CipherSuite::Aes256GcmSha384];
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let err = Connection::new(
+        &config,
+        "server.encore.test",
+        Some(offer()),
+        &mut rx,
+        &mut tx,
+        driver::host_rng(),
+        Some(1),
+    )
+    .unwrap_err();
+    assert_eq!(err, Error::OfferSuiteNotConfigured);
 }
 
 /// C31: psk_dhe_ke (the only mode offered) selected without key_share aborts.
@@ -640,6 +754,15 @@ fn connection_state_size_is_bounded_e5() {
 
 /// A HelloRetryRequest record (RFC 8446 §4.1.4) for TLS_AES_128_GCM_SHA256.
 fn hello_retry_request(group: Option<u16>, cookie: Option<&[u8]>) -> (Vec<u8>, Vec<u8>) {
+    hello_retry_request_for(0x1301, group, cookie)
+}
+
+/// A HelloRetryRequest record for `suite`.
+fn hello_retry_request_for(
+    suite: u16,
+    group: Option<u16>,
+    cookie: Option<&[u8]>,
+) -> (Vec<u8>, Vec<u8>) {
     let mut exts = ext(0x002b, &[0x03, 0x04]);
     if let Some(g) = group {
         exts.extend(ext(0x0033, &g.to_be_bytes()));
@@ -651,7 +774,9 @@ fn hello_retry_request(group: Option<u16>, cookie: Option<&[u8]>) -> (Vec<u8>, V
     }
     let mut body = vec![0x03, 0x03];
     body.extend_from_slice(&encore_tls::wire::handshake::HELLO_RETRY_REQUEST_RANDOM);
-    body.extend_from_slice(&[0x00, 0x13, 0x01, 0x00]);
+    body.push(0);
+    body.extend_from_slice(&suite.to_be_bytes());
+    body.push(0);
     body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
     body.extend(exts);
     let msg = handshake(2, &body);
@@ -714,5 +839,626 @@ fn retry_for_the_group_already_sent_or_changing_nothing_is_illegal() {
             "{group:?}"
         );
         assert_eq!(take_tx(&mut conn), vec![21, 3, 3, 0, 2, 2, 47]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Full handshakes against the scripted server, record limits, interleaving, KeyUpdate.
+// ---------------------------------------------------------------------------------------------
+
+const SERVER_NAME: &str = "server.encore.test";
+/// 2023-06-01T00:00:00Z: a clock rolled back.
+const Y2023: u64 = 1_685_577_600;
+/// 2024-01-01T00:00:00Z: notAfter of the certificate that expired.
+const Y2024: u64 = 1_704_067_200;
+/// 2025-06-01T00:00:00Z, inside the other test certificates' validity (2020–2045).
+const Y2025_06: u64 = 1_748_736_000;
+/// 2026-01-01T00:00:00Z: a firmware build date used as the time lower bound.
+const Y2026: u64 = 1_767_225_600;
+
+fn engine_named<'a>(
+    config: &'a ClientConfig<'a>,
+    server_name: &'a str,
+    offer: Option<ResumptionOffer<'a>>,
+    rx: &'a mut [u8],
+    tx: &'a mut [u8],
+) -> Connection<'a, driver::HostRng> {
+    Connection::new(
+        config,
+        server_name,
+        offer,
+        rx,
+        tx,
+        driver::host_rng(),
+        Some(Y2025_06),
+    )
+    .unwrap()
+}
+
+/// Like [`seal`], with `pad` zero bytes of padding after the content type (RFC 8446 §5.4).
+fn seal_padded(key: &mut RecordProtection, ty: u8, body: &[u8], pad: usize) -> Vec<u8> {
+    let mut inner = body.to_vec();
+    inner.push(ty);
+    inner.resize(inner.len() + pad, 0);
+    let len = inner.len() + 16;
+    let hdr = [23, 3, 3, (len >> 8) as u8, len as u8];
+    let tag = key.encrypt(&hdr, &mut inner).unwrap();
+    let mut r = hdr.to_vec();
+    r.extend_from_slice(&inner);
+    r.extend_from_slice(&tag);
+    r
+}
+
+fn anchors_of(pki: &common::TestPki) -> Vec<rustls_pki_types::CertificateDer<'static>> {
+    vec![rustls_pki_types::CertificateDer::from(pki.ca_der.clone())]
+}
+
+/// Answers the queued ClientHello with ServerHello (psk_dhe_ke, identity 0),
+/// EncryptedExtensions carrying `ee_exts` and Finished, checks that the engine completes
+/// the resumption, and returns the application keys.
+fn resume_to_connected<R: rand_core::CryptoRng>(
+    conn: &mut Connection<'_, R>,
+    ee_exts: &[u8],
+) -> AppKeys {
+    let hello = parse_hello(&take_tx(conn));
+    let mut server = Scripted::new();
+    let mut flight = server.server_hello(
+        &hello,
+        &ServerHelloSpec {
+            suite: 0x1301,
+            key_share: true,
+            psk_identity: Some(0),
+        },
+    );
+    let mut hs = server.encrypted_extensions_with(ee_exts);
+    hs.extend(server.finished());
+    flight.extend(server.seal(22, &hs));
+    match feed(conn, &flight).unwrap() {
+        Some(Event::HandshakeComplete(s)) => assert_eq!(s.kex, KeyExchangeMode::PskDhe),
+        other => panic!("expected the handshake to complete, got {other:?}"),
+    }
+    take_tx(conn);
+    server.application_keys()
+}
+
+/// E6: the certificate is checked at the later of the wall clock and the lower bound. A
+/// clock rolled back to 2023 does not revive a certificate that expired in 2024, before the
+/// firmware's build date (2026): certificate_expired.
+#[test]
+fn rolled_back_clock_does_not_revive_an_expired_certificate_e6() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let p256 = &rcgen::PKCS_ECDSA_P256_SHA256;
+    let mut root_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    root_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    root_params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    root_params.not_after = rcgen::date_time_ymd(2045, 1, 1);
+    let root =
+        CertifiedIssuer::self_signed(root_params, KeyPair::generate_for(p256).unwrap()).unwrap();
+    let mut leaf_params = CertificateParams::new(vec![SERVER_NAME.to_string()]).unwrap();
+    leaf_params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    leaf_params.not_after = rcgen::date_time_ymd(2024, 1, 1);
+    let leaf = leaf_params
+        .signed_by(&KeyPair::generate_for(p256).unwrap(), &root)
+        .unwrap();
+    let anchors = [crypto::anchor_from_der(root.der()).unwrap()];
+    let chain: [&[u8]; 1] = [leaf.der()];
+    let expired = Err(Error::Certificate(crypto::CertError::Expired {
+        now: Y2026,
+        not_after: Y2024,
+    }));
+    for (now, floor, expected) in [
+        // Either time alone inside the validity: the chain verifies (the engine then waits
+        // for CertificateVerify).
+        (Some(Y2023), None, Ok(None)),
+        (None, Some(Y2023), Ok(None)),
+        // Both known: the later one counts, whichever it is.
+        (Some(Y2023), Some(Y2026), expired),
+        (Some(Y2026), Some(Y2023), expired),
+    ] {
+        let mut config = ClientConfig::new(&anchors);
+        config.time_lower_bound = floor;
+        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+        let mut conn = engine(&config, None, &mut rx, &mut tx, now);
+        let hello = parse_hello(&take_tx(&mut conn));
+        let mut server = Scripted::new();
+        let mut flight = server.server_hello(
+            &hello,
+            &ServerHelloSpec {
+                suite: 0x1301,
+                key_share: true,
+                psk_identity: None,
+            },
+        );
+        let mut hs = server.encrypted_extensions();
+        hs.extend(server.certificate(&chain));
+        flight.extend(server.seal(22, &hs));
+        let result = feed(&mut conn, &flight).map(|e| e.is_some().then_some(()));
+        assert_eq!(result, expected, "now {now:?}, lower bound {floor:?}");
+        if expected.is_err() {
+            let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
+            assert_eq!(records, vec![(21, vec![2, 45])]);
+        }
+    }
+}
+
+/// C31: a server that declines the offer may pick a suite of another hash than the
+/// ticket's; the handshake is then a full one, authenticated by certificate (C32).
+#[test]
+fn offer_declined_with_a_suite_of_another_hash_is_a_full_handshake_c31() {
+    let pki = common::TestPki::generate(&[SERVER_NAME]);
+    let ders = anchors_of(&pki);
+    let anchors = [crypto::anchor_from_der(&ders[0]).unwrap()];
+    let config = ClientConfig::new(&anchors);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let mut conn = engine_named(&config, SERVER_NAME, Some(offer()), &mut rx, &mut tx);
+    let hello = parse_hello(&take_tx(&mut conn));
+    assert!(hello.psk.is_some());
+    let mut server = Scripted::with_suite(CipherSuite::Aes256GcmSha384);
+    let mut flight = server.server_hello(
+        &hello,
+        &ServerHelloSpec {
+            suite: 0x1302,
+            key_share: true,
+            psk_identity: None,
+        },
+    );
+    let mut hs = server.encrypted_extensions();
+    hs.extend(server.certificate(&[&pki.leaf.cert_der, &pki.int_der]));
+    hs.extend(server.certificate_verify(&pki.leaf.key_der));
+    hs.extend(server.finished());
+    flight.extend(server.seal(22, &hs));
+    let summary = match feed(&mut conn, &flight).unwrap() {
+        Some(Event::HandshakeComplete(s)) => s,
+        other => panic!("expected the handshake to complete, got {other:?}"),
+    };
+    assert!(!summary.resumed);
+    assert!(summary.offer_declined);
+    assert!(!summary.retried);
+    assert_eq!(summary.kex, KeyExchangeMode::Full);
+    assert_eq!(summary.suite, CipherSuite::Aes256GcmSha384);
+    // The client Finished verifies under the SHA-384 handshake secret.
+    let th = server.transcript.current_hash();
+    let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
+    let expected =
+        crypto::finished_verify_data(HashAlg::Sha384, server.client_hs.as_bytes(), th.as_bytes());
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].0, 22);
+    assert_eq!(&records[0].1[4..], expected.as_bytes());
+}
+
+/// RFC 8446 §5.4, §5.2: the whole inner plaintext, padding included, is at most 2^14 + 1
+/// bytes; a record of 2^14 content bytes and 200 padding bytes is record_overflow. A
+/// ciphertext longer than 2^14 + 256 is refused from its header.
+#[test]
+fn padded_inner_plaintext_over_two_to_the_fourteen_plus_one_is_record_overflow() {
+    let config = ClientConfig::new(&NO_ANCHORS);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let AppKeys {
+        mut s_write,
+        mut c_read,
+        ..
+    } = resume_to_connected(&mut conn, &[]);
+    // Exactly 2^14 + 1: 2^14 - 1 content bytes, the type and one padding byte.
+    let full = vec![0x61; 16383];
+    let rec = seal_padded(&mut s_write, 23, &full, 1);
+    match feed(&mut conn, &rec).unwrap() {
+        Some(Event::ApplicationData(d)) => assert_eq!(d, &full[..]),
+        other => panic!("expected data, got {other:?}"),
+    }
+    let rec = seal_padded(&mut s_write, 23, &vec![0x62; 16384], 200);
+    assert_eq!(rec.len(), 5 + 16384 + 1 + 200 + 16);
+    assert_eq!(
+        feed(&mut conn, &rec).unwrap_err(),
+        Error::Illegal(Violation::RecordTooLong)
+    );
+    assert_eq!(
+        open_all(&mut c_read, &take_tx(&mut conn)),
+        vec![(21, vec![2, 22])]
+    );
+
+    // The ciphertext bound is checked before the body arrives.
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let mut c_read = resume_to_connected(&mut conn, &[]).c_read;
+    let too_long = 16384 + 256 + 1;
+    assert_eq!(
+        feed(
+            &mut conn,
+            &[23, 3, 3, (too_long >> 8) as u8, too_long as u8]
+        )
+        .unwrap_err(),
+        Error::Illegal(Violation::RecordTooLong)
+    );
+    assert_eq!(
+        open_all(&mut c_read, &take_tx(&mut conn)),
+        vec![(21, vec![2, 22])]
+    );
+}
+
+/// RFC 8449 §4: with record_size_limit 1024 announced (and the server's echoed), the inner
+/// plaintext, content type and padding included, is at most 1024 bytes.
+#[test]
+fn padded_inner_plaintext_over_the_record_size_limit_is_record_overflow_rfc8449_4() {
+    let mut config = ClientConfig::new(&NO_ANCHORS);
+    config.record_size_limit = Some(1024);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let AppKeys {
+        mut s_write,
+        mut c_read,
+        ..
+    } = resume_to_connected(&mut conn, &ext(0x001c, &[0x08, 0]));
+    let rec = seal_padded(&mut s_write, 23, &[0x61; 1000], 23);
+    match feed(&mut conn, &rec).unwrap() {
+        Some(Event::ApplicationData(d)) => assert_eq!(d, &[0x61; 1000][..]),
+        other => panic!("expected data, got {other:?}"),
+    }
+    let rec = seal_padded(&mut s_write, 23, &[0x62; 1000], 24);
+    assert_eq!(
+        feed(&mut conn, &rec).unwrap_err(),
+        Error::Illegal(Violation::RecordTooLong)
+    );
+    assert_eq!(
+        open_all(&mut c_read, &take_tx(&mut conn)),
+        vec![(21, vec![2, 22])]
+    );
+}
+
+/// RFC 8449 §4: a record_size_limit outside 64..=16385 is refused when the connection is
+/// made, instead of a receive limit of zero bytes.
+#[test]
+fn record_size_limit_outside_64_to_16385_is_refused_rfc8449_4() {
+    for (limit, ok) in [
+        (0, false),
+        (1, false),
+        (63, false),
+        (64, true),
+        (16385, true),
+        (16386, false),
+        (u16::MAX, false),
+    ] {
+        let mut config = ClientConfig::new(&NO_ANCHORS);
+        config.record_size_limit = Some(limit);
+        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+        let result = Connection::new(
+            &config,
+            SERVER_NAME,
+            None,
+            &mut rx,
+            &mut tx,
+            driver::host_rng(),
+            Some(1),
+        );
+        match result {
+            Ok(_) => assert!(ok, "{limit}"),
+            Err(e) => {
+                assert!(!ok, "{limit}");
+                assert_eq!(e, Error::RecordSizeLimitOutOfRange);
+                assert_eq!(e.alert(), None);
+            }
+        }
+    }
+}
+
+/// RFC 8449 §5: both max_fragment_length and record_size_limit in EncryptedExtensions is
+/// fatal for the client: illegal_parameter.
+#[test]
+fn max_fragment_length_and_record_size_limit_together_are_illegal_rfc8449_5() {
+    let mut config = ClientConfig::new(&NO_ANCHORS);
+    config.max_fragment_length = Some(encore_tls::client::MaxFragmentLength::Bytes1024);
+    config.record_size_limit = Some(1024);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let hello = parse_hello(&take_tx(&mut conn));
+    let mut server = Scripted::new();
+    let mut flight = server.server_hello(
+        &hello,
+        &ServerHelloSpec {
+            suite: 0x1301,
+            key_share: true,
+            psk_identity: Some(0),
+        },
+    );
+    let mut exts = ext(0x0001, &[2]);
+    exts.extend(ext(0x001c, &[0x04, 0x00]));
+    let ee = server.encrypted_extensions_with(&exts);
+    flight.extend(server.seal(22, &ee));
+    assert_eq!(
+        feed(&mut conn, &flight).unwrap_err(),
+        Error::Illegal(Violation::BothRecordLimits)
+    );
+    let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
+    assert_eq!(records, vec![(21, vec![2, 47])]);
+}
+
+/// RFC 8446 §4.2: no server_name is sent for an IP literal, so an acknowledgement is
+/// unsupported_extension; for a DNS name it is accepted.
+#[test]
+fn server_name_ack_without_server_name_is_unsupported_extension_rfc8446_4_2() {
+    let config = ClientConfig::new(&NO_ANCHORS);
+    for (name, expected) in [
+        (SERVER_NAME, Ok(None)),
+        (
+            "192.0.2.7",
+            Err(Error::Illegal(Violation::ServerNameNotSent)),
+        ),
+        (
+            "2001:db8::7",
+            Err(Error::Illegal(Violation::ServerNameNotSent)),
+        ),
+    ] {
+        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+        let mut conn = engine_named(&config, name, Some(offer()), &mut rx, &mut tx);
+        let hello = parse_hello(&take_tx(&mut conn));
+        let mut server = Scripted::new();
+        let mut flight = server.server_hello(
+            &hello,
+            &ServerHelloSpec {
+                suite: 0x1301,
+                key_share: true,
+                psk_identity: Some(0),
+            },
+        );
+        let ee = server.encrypted_extensions_with(&ext(0x0000, &[]));
+        flight.extend(server.seal(22, &ee));
+        let result = feed(&mut conn, &flight).map(|e| e.is_some().then_some(()));
+        assert_eq!(result, expected, "{name}");
+        if expected.is_err() {
+            let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
+            assert_eq!(records, vec![(21, vec![2, 110])]);
+        }
+    }
+}
+
+/// RFC 8446 §5.1: no record of another type may come between the fragments of a handshake
+/// message. Finished split over two records with a change_cipher_spec or a (warning)
+/// alert between them is unexpected_message.
+#[test]
+fn records_between_fragments_of_a_handshake_message_are_unexpected_rfc8446_5_1() {
+    for between in ["change_cipher_spec", "user_canceled"] {
+        let config = ClientConfig::new(&NO_ANCHORS);
+        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+        let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+        let hello = parse_hello(&take_tx(&mut conn));
+        let mut server = Scripted::new();
+        let mut flight = server.server_hello(
+            &hello,
+            &ServerHelloSpec {
+                suite: 0x1301,
+                key_share: true,
+                psk_identity: Some(0),
+            },
+        );
+        let mut hs = server.encrypted_extensions();
+        let fin = server.finished();
+        hs.extend_from_slice(&fin[..10]);
+        flight.extend(server.seal(22, &hs));
+        flight.extend(match between {
+            "change_cipher_spec" => plain_record(20, &[1]),
+            _ => server.seal(21, &[1, 90]),
+        });
+        flight.extend(server.seal(22, &fin[10..]));
+        assert_eq!(
+            feed(&mut conn, &flight).unwrap_err(),
+            Error::UnexpectedMessage,
+            "{between}"
+        );
+        let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
+        assert_eq!(records, vec![(21, vec![2, 10])], "{between}");
+    }
+}
+
+/// RFC 8446 §4.2.9, §4.1.2: a psk_ke-only offer keeps psk_ke alone in ClientHello2 after
+/// HelloRetryRequest (now with the requested key share). A server that then accepts the
+/// PSK with a key share selected psk_dhe_ke, which was not offered: illegal_parameter. A
+/// server that declines the PSK goes on with a full handshake.
+#[test]
+fn psk_only_offer_after_retry_rejects_psk_dhe_ke_rfc8446_4_2_9() {
+    for accept in [true, false] {
+        let mut config = ClientConfig::new(&NO_ANCHORS);
+        config.psk_mode = PskMode::AllowPskOnly;
+        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+        let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+        let ch1 = parse_hello(&take_tx(&mut conn));
+        assert_eq!(ch1.key_share_entries, 0);
+        assert_eq!(ch1.psk_modes, vec![0]);
+        let (hrr, _) = hello_retry_request(Some(0x001d), None);
+        assert!(feed(&mut conn, &hrr).unwrap().is_none());
+        let ch2 = parse_hello(&take_tx(&mut conn));
+        assert_eq!(ch2.share_groups, vec![(0x001d, 32)]);
+        assert_eq!(ch2.psk_modes, vec![0]);
+        assert_eq!(ch2.psk.as_ref().unwrap().0, TICKET);
+        let sh = Scripted::new().server_hello(
+            &ch2,
+            &ServerHelloSpec {
+                suite: 0x1301,
+                key_share: true,
+                psk_identity: accept.then_some(0),
+            },
+        );
+        let result = feed(&mut conn, &sh).map(|e| e.is_some());
+        if accept {
+            assert_eq!(result, Err(Error::Illegal(Violation::PskDheNotOffered)));
+            assert_eq!(take_tx(&mut conn), vec![21, 3, 3, 0, 2, 2, 47]);
+        } else {
+            assert_eq!(result, Ok(false));
+            assert!(conn.is_handshaking());
+        }
+    }
+}
+
+/// RFC 8446 §5: a content type TLS 1.3 does not define is unexpected_message; §5.1:
+/// legacy_record_version is ignored on receipt.
+#[test]
+fn unknown_content_type_is_unexpected_and_record_version_is_ignored_rfc8446_5() {
+    let config = ClientConfig::new(&NO_ANCHORS);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let mut conn = engine(&config, None, &mut rx, &mut tx, Some(1));
+    take_tx(&mut conn);
+    // change_cipher_spec under an odd legacy_record_version: still ignored.
+    assert!(feed(&mut conn, &[20, 0x02, 0x00, 0, 1, 1])
+        .unwrap()
+        .is_none());
+    assert!(feed(&mut conn, &[20, 0xfe, 0xfd, 0, 1, 1])
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        feed(&mut conn, &[24, 3, 3, 0, 1, 0]).unwrap_err(),
+        Error::UnexpectedMessage
+    );
+    assert_eq!(take_tx(&mut conn), vec![21, 3, 3, 0, 2, 2, 10]);
+}
+
+/// RFC 8446 §4.3.2: certificate_request_context is empty during the handshake; a server
+/// that sends one is illegal_parameter.
+#[test]
+fn certificate_request_with_a_context_during_the_handshake_is_illegal_rfc8446_4_3_2() {
+    for (context, expected) in [
+        (&[][..], Ok(false)),
+        (
+            &[7, 7][..],
+            Err(Error::Illegal(Violation::CertificateRequestContextNotEmpty)),
+        ),
+    ] {
+        let config = ClientConfig::new(&NO_ANCHORS);
+        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+        let mut conn = engine(&config, None, &mut rx, &mut tx, Some(1));
+        let hello = parse_hello(&take_tx(&mut conn));
+        let mut server = Scripted::new();
+        let mut flight = server.server_hello(
+            &hello,
+            &ServerHelloSpec {
+                suite: 0x1301,
+                key_share: true,
+                psk_identity: None,
+            },
+        );
+        let mut body = vec![context.len() as u8];
+        body.extend_from_slice(context);
+        let sigs = ext(0x000d, &[0, 2, 0x04, 0x03]);
+        body.extend_from_slice(&(sigs.len() as u16).to_be_bytes());
+        body.extend(sigs);
+        let mut hs = server.encrypted_extensions();
+        hs.extend(server.message(13, &body));
+        flight.extend(server.seal(22, &hs));
+        let result = feed(&mut conn, &flight).map(|e| e.is_some());
+        assert_eq!(result, expected, "{context:?}");
+        if expected.is_err() {
+            let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
+            assert_eq!(records, vec![(21, vec![2, 47])]);
+        }
+    }
+}
+
+/// RFC 8446 §4.6.3: KeyUpdate(update_requested) received many times while the client sends
+/// nothing is answered by one KeyUpdate; after the client's next application data, a new
+/// request gets a new answer.
+#[test]
+fn key_update_requests_while_silent_get_one_answer_rfc8446_4_6_3() {
+    let config = ClientConfig::new(&NO_ANCHORS);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 1024]);
+    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let AppKeys {
+        mut s_write,
+        c_read: mut c_read0,
+        mut s_ap,
+        c_ap,
+    } = resume_to_connected(&mut conn, &[]);
+    let suite = CipherSuite::Aes128GcmSha256;
+    let mut requests = Vec::new();
+    // 300 requests, each in its own record under the server's next key: their answers
+    // would need 300 * 27 bytes of a 1024-byte transmit buffer.
+    for _ in 0..300 {
+        requests.extend(seal(&mut s_write, 22, &handshake(24, &[1])));
+        s_ap = crypto::next_traffic_secret(HashAlg::Sha256, s_ap.as_bytes());
+        s_write = RecordProtection::new(suite, s_ap.as_bytes()).unwrap();
+    }
+    let mut fed = 0;
+    while fed < requests.len() {
+        fed += conn.feed(&requests[fed..]);
+        assert!(conn.process().unwrap().is_none());
+    }
+    assert_eq!(
+        open_all(&mut c_read0, &take_tx(&mut conn)),
+        vec![(22, vec![24, 0, 0, 1, 0])]
+    );
+    // Application data under the updated key, then a new request: a new answer.
+    assert_eq!(conn.write(b"ping").unwrap(), 4);
+    let request = seal(&mut s_write, 22, &handshake(24, &[1]));
+    assert!(feed(&mut conn, &request).unwrap().is_none());
+    let c_ap1 = crypto::next_traffic_secret(HashAlg::Sha256, c_ap.as_bytes());
+    let mut c_read1 = RecordProtection::new(suite, c_ap1.as_bytes()).unwrap();
+    assert_eq!(
+        open_all(&mut c_read1, &take_tx(&mut conn)),
+        vec![(23, b"ping".to_vec()), (22, vec![24, 0, 0, 1, 0])]
+    );
+}
+
+/// C9 carried to the engine's buffers: those handed back by `into_buffers` for the next
+/// connection hold no plaintext (received data, handshake messages, data before sealing).
+#[test]
+fn into_buffers_hands_back_zeroed_buffers() {
+    let config = ClientConfig::new(&NO_ANCHORS);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let mut s_write = resume_to_connected(&mut conn, &[]).s_write;
+    let rec = seal(&mut s_write, 23, b"secret reading 42");
+    match feed(&mut conn, &rec).unwrap() {
+        Some(Event::ApplicationData(d)) => assert_eq!(d, b"secret reading 42"),
+        other => panic!("expected data, got {other:?}"),
+    }
+    assert_eq!(conn.write(b"secret command").unwrap(), 14);
+    let (rx, tx) = conn.into_buffers();
+    assert_eq!(rx.len(), 17000);
+    assert_eq!(tx.len(), 4096);
+    assert!(rx.iter().all(|b| *b == 0));
+    assert!(tx.iter().all(|b| *b == 0));
+}
+
+/// C31, RFC 8446 §4.1.2: a HelloRetryRequest that fixes a suite of another hash than the
+/// ticket's rules the PSK out: ClientHello2 leaves it out, a ServerHello that still selects
+/// it is unsupported_extension, and one that does not is a full handshake.
+#[test]
+fn retry_with_a_suite_of_another_hash_withdraws_the_offer_c31() {
+    for select_psk in [true, false] {
+        let config = ClientConfig::new(&NO_ANCHORS);
+        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+        let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+        let ch1 = parse_hello(&take_tx(&mut conn));
+        assert!(ch1.psk.is_some());
+        let (hrr, _) = hello_retry_request_for(0x1302, Some(0x0017), None);
+        assert!(feed(&mut conn, &hrr).unwrap().is_none());
+        let ch2 = parse_hello(&take_tx(&mut conn));
+        assert!(ch2.psk.is_none());
+        assert_eq!(ch2.share_groups, vec![(0x0017, 65)]);
+        assert_eq!(ch2.suites, vec![0x1301, 0x1303, 0x1302]);
+        // The scripted server answers with X25519 key material; a ServerHello that selects
+        // the PSK is refused before its key share is used.
+        let mut body = vec![0x03, 0x03];
+        body.extend_from_slice(&[0x42; 32]);
+        body.extend_from_slice(&[0, 0x13, 0x02, 0]);
+        let mut exts = ext(0x002b, &[0x03, 0x04]);
+        let kx = KeyExchange::generate(NamedGroup::Secp256r1, &mut driver::host_rng()).unwrap();
+        let mut ks = vec![0x00, 0x17];
+        let pk = kx.public_key();
+        ks.extend_from_slice(&(pk.len() as u16).to_be_bytes());
+        ks.extend_from_slice(&pk);
+        exts.extend(ext(0x0033, &ks));
+        if select_psk {
+            exts.extend(ext(0x0029, &[0, 0]));
+        }
+        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        body.extend(exts);
+        let sh = plain_record(22, &handshake(2, &body));
+        let result = feed(&mut conn, &sh).map(|e| e.is_some());
+        if select_psk {
+            assert_eq!(result, Err(Error::Illegal(Violation::PskNotOffered)));
+            assert_eq!(take_tx(&mut conn), vec![21, 3, 3, 0, 2, 2, 110]);
+        } else {
+            assert_eq!(result, Ok(false));
+            assert!(conn.is_handshaking());
+            assert_eq!(conn.suite(), Some(CipherSuite::Aes256GcmSha384));
+        }
     }
 }

@@ -52,8 +52,9 @@ impl MaxFragmentLength {
 /// Client configuration, shared by every connection made from it.
 #[derive(Clone, Copy)]
 pub struct ClientConfig<'a> {
-    /// Cipher suites in preference order. With a resumption offer only those of the
-    /// ticket's hash are sent (C31).
+    /// Cipher suites in preference order. With a resumption offer those of the ticket's hash
+    /// are listed first: the PSK may be accepted only with one of them, while a server that
+    /// declines it may pick any for a full handshake (C31).
     pub cipher_suites: &'a [CipherSuite],
     /// Groups in preference order; the first ClientHello carries a key share for the first.
     pub groups: &'a [NamedGroup],
@@ -64,7 +65,8 @@ pub struct ClientConfig<'a> {
     /// The client certificate and its signing key, for servers that ask (mutual TLS). With
     /// `None`, a CertificateRequest is answered with an empty Certificate.
     pub client_auth: Option<&'a dyn ClientCertSigner>,
-    /// PSK key exchange modes for resumptions.
+    /// PSK key exchange modes for resumptions; a connection may choose its own
+    /// ([`Connection::start`](crate::client::Connection::start)).
     pub psk_mode: PskMode,
     /// Ask the server for smaller records (RFC 6066 §4).
     pub max_fragment_length: Option<MaxFragmentLength>,
@@ -104,6 +106,21 @@ impl<'a> ClientConfig<'a> {
         }
     }
 
+    /// Fingerprint of the trust configuration: part of the peer identity of every session
+    /// made with this configuration (C33). The trust anchors' fingerprint
+    /// ([`trust_fingerprint`](crate::crypto::trust_fingerprint)), or
+    /// [`INSECURE_NO_VERIFY_FINGERPRINT`](crate::crypto::INSECURE_NO_VERIFY_FINGERPRINT) when
+    /// verification is skipped, so those sessions are never offered to a verifying connection.
+    /// Computed on each call (one SHA-256 over the anchors): keep the value when it is
+    /// needed often.
+    pub fn trust_fingerprint(&self) -> [u8; 16] {
+        if self.skips_verification() {
+            crate::crypto::INSECURE_NO_VERIFY_FINGERPRINT
+        } else {
+            crate::crypto::trust_fingerprint(self.trust_anchors)
+        }
+    }
+
     #[cfg(feature = "insecure-no-verify")]
     pub(crate) fn skips_verification(&self) -> bool {
         self.insecure_no_verify
@@ -136,8 +153,8 @@ pub struct ResumptionOffer<'a> {
     pub ticket: &'a [u8],
     /// The resumption PSK (RFC 8446 §4.6.1), as long as the suite's hash.
     pub psk: &'a [u8],
-    /// The suite of the connection that received the ticket; only suites of its hash are
-    /// offered (C31).
+    /// The suite of the connection that received the ticket; the PSK may be accepted only
+    /// with a suite of its hash (C31).
     pub suite: CipherSuite,
     /// ticket_age_add from the NewSessionTicket.
     pub age_add: u32,

@@ -26,18 +26,28 @@ pub enum Violation {
     PskSuiteHashMismatch,
     /// The server selected a PSK although none was offered.
     PskNotOffered,
-    /// The server selected psk_ke although only psk_dhe_ke was offered.
-    PskKeNotOffered,
+    /// The server accepted the PSK with a key share (psk_dhe_ke) although only psk_ke was
+    /// offered (RFC 8446 §4.2.9: a server selects only a mode the client listed).
+    PskDheNotOffered,
     /// An ALPN protocol that was not offered (RFC 7301 §3.2).
     AlpnNotOffered,
     /// A max_fragment_length answer that differs from the request (RFC 6066 §4).
     MaxFragmentLengthMismatch,
     /// record_size_limit received although it was not sent (RFC 8449 §4).
     RecordSizeLimitNotOffered,
+    /// Both max_fragment_length and record_size_limit in EncryptedExtensions (RFC 8449 §5:
+    /// fatal for the client).
+    BothRecordLimits,
+    /// A server_name acknowledgement although no server_name was sent, as for an IP
+    /// literal (RFC 8446 §4.2, `unsupported_extension`).
+    ServerNameNotSent,
     /// early_data accepted although it was not offered.
     EarlyDataNotOffered,
     /// A non-empty certificate_request_context on the server's Certificate (RFC 8446 §4.4.2).
     CertificateContextNotEmpty,
+    /// A non-empty certificate_request_context on a CertificateRequest during the handshake
+    /// (RFC 8446 §4.3.2: only post-handshake authentication uses one).
+    CertificateRequestContextNotEmpty,
     /// A CertificateVerify scheme that was not offered (RFC 8446 §4.4.3).
     SignatureSchemeNotOffered,
     /// A record that is too long for the negotiated limits (RFC 8446 §5.1, RFC 8449).
@@ -82,6 +92,8 @@ pub enum Error {
     BufferTooSmall,
     /// The resumption offer's suite hash matches none of the configured suites (C31).
     OfferSuiteNotConfigured,
+    /// The configured record_size_limit is outside 64..=16385 (RFC 8449 §4).
+    RecordSizeLimitOutOfRange,
     /// The configuration lists no cipher suite or no group.
     EmptyConfiguration,
     /// Application data cannot be written before the handshake completes.
@@ -101,7 +113,10 @@ impl Error {
             Error::Illegal(Violation::RecordTooLong) => AlertDescription::RECORD_OVERFLOW,
             Error::Illegal(Violation::RecordSizeLimitNotOffered)
             | Error::Illegal(Violation::EarlyDataNotOffered)
-            | Error::Illegal(Violation::PskNotOffered) => AlertDescription::UNSUPPORTED_EXTENSION,
+            | Error::Illegal(Violation::PskNotOffered)
+            | Error::Illegal(Violation::ServerNameNotSent) => {
+                AlertDescription::UNSUPPORTED_EXTENSION
+            }
             Error::Illegal(_) => AlertDescription::ILLEGAL_PARAMETER,
             Error::MissingKeyShare => AlertDescription::MISSING_EXTENSION,
             Error::ServerNotAuthenticated | Error::CertificateWithPsk => {
@@ -118,6 +133,7 @@ impl Error {
             Error::BufferTooSmall => AlertDescription::INTERNAL_ERROR,
             Error::AlertReceived(_)
             | Error::OfferSuiteNotConfigured
+            | Error::RecordSizeLimitOutOfRange
             | Error::EmptyConfiguration
             | Error::NotConnected
             | Error::Closed => return None,
@@ -140,6 +156,7 @@ impl From<WireError> for Error {
     fn from(e: WireError) -> Self {
         match e {
             WireError::BufferTooSmall => Error::BufferTooSmall,
+            WireError::UnexpectedContentType => Error::UnexpectedMessage,
             other => Error::Malformed(other),
         }
     }
@@ -189,6 +206,9 @@ impl core::fmt::Display for Error {
             Error::BufferTooSmall => f.write_str("buffer too small"),
             Error::OfferSuiteNotConfigured => {
                 f.write_str("no configured cipher suite matches the session's hash")
+            }
+            Error::RecordSizeLimitOutOfRange => {
+                f.write_str("configured record_size_limit is outside 64..=16385")
             }
             Error::EmptyConfiguration => f.write_str("no cipher suite or group configured"),
             Error::NotConnected => f.write_str("handshake not complete"),

@@ -152,7 +152,8 @@ const PROTECTED_OVERHEAD: usize = 1 + crypto::TAG_LEN;
 /// Covers OpenSSL tickets that embed a client certificate (656 bytes).
 pub const MAX_OFFER_TICKET_LEN: usize = 1024;
 
-/// The engine's copy of the offered session (wiped on drop through [`Secret`]).
+/// The engine's copy of the offered session: the PSK is a [`Secret`] and the ticket is
+/// wiped by `Drop`, so neither outlives the connection in the engine's memory.
 pub(crate) struct OwnedOffer {
     ticket: heapless::Vec<u8, MAX_OFFER_TICKET_LEN>,
     psk: Secret,
@@ -161,17 +162,33 @@ pub(crate) struct OwnedOffer {
     ticket_age_ms: u32,
 }
 
+impl Drop for OwnedOffer {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.ticket.as_mut_slice().zeroize();
+        self.ticket.clear();
+    }
+}
+
 impl OwnedOffer {
-    fn copy_of(offer: &ResumptionOffer<'_>) -> Result<Self, Error> {
-        let ticket = heapless::Vec::from_slice(offer.ticket).map_err(|_| Error::BufferTooSmall)?;
+    /// Copies `offer` into `slot`, the ticket in place: a ticket-sized value never passes
+    /// through the stack (part of the resumption's stack peak on a device).
+    fn copy_into(slot: &mut Option<OwnedOffer>, offer: &ResumptionOffer<'_>) -> Result<(), Error> {
+        if offer.ticket.len() > MAX_OFFER_TICKET_LEN {
+            return Err(Error::BufferTooSmall);
+        }
         let psk = Secret::from_slice(offer.psk).map_err(Error::Crypto)?;
-        Ok(OwnedOffer {
-            ticket,
+        let owned = slot.insert(OwnedOffer {
+            ticket: heapless::Vec::new(),
             psk,
             suite: offer.suite,
             age_add: offer.age_add,
             ticket_age_ms: offer.ticket_age_ms,
-        })
+        });
+        owned
+            .ticket
+            .extend_from_slice(offer.ticket)
+            .map_err(|_| Error::BufferTooSmall)
     }
 
     pub(crate) fn view(&self) -> ResumptionOffer<'_> {
@@ -190,6 +207,9 @@ pub struct Connection<'a, R> {
     config: &'a ClientConfig<'a>,
     server_name: &'a str,
     offer: Option<OwnedOffer>,
+    /// PSK key exchange mode of this connection's offer (from the configuration, or given
+    /// to [`Connection::start`]).
+    psk_mode: PskMode,
     rng: R,
     now_unix: Option<u64>,
 
@@ -235,11 +255,38 @@ pub struct Connection<'a, R> {
     ccs_sent: bool,
     close_sent: bool,
     close_received: bool,
+    /// A KeyUpdate answering the server's update_requested was queued and no application
+    /// data has been written since: later requests are answered by it (RFC 8446 §4.6.3).
+    key_update_answered: bool,
+}
+
+/// Why [`Connection::start`] did not start a connection, with the caller's buffers handed
+/// back, so that a connection object that owns them can try again (with another offer, or
+/// none) instead of losing them.
+pub struct Refused<'a> {
+    /// What was wrong.
+    pub error: Error,
+    /// The receive buffer given to `start`.
+    pub rx: &'a mut [u8],
+    /// The transmit buffer given to `start`.
+    pub tx: &'a mut [u8],
+}
+
+impl core::fmt::Debug for Refused<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Refused")
+            .field("error", &self.error)
+            .field("rx_len", &self.rx.len())
+            .field("tx_len", &self.tx.len())
+            .finish()
+    }
 }
 
 impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
     /// Starts a connection to `server_name` (a DNS name, or an IP literal for which no SNI
-    /// is sent) and queues the first ClientHello in `tx_buf`.
+    /// is sent) and queues the first ClientHello in `tx_buf`, with the PSK key exchange
+    /// mode of `config`. On error the buffers are dropped with it; [`Connection::start`]
+    /// hands them back.
     ///
     /// `offer` is the session to resume (C28: it counts as used once
     /// [`Connection::offer_sent`] turns true). `now_unix` is the wall-clock time for
@@ -252,28 +299,44 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
         offer: Option<ResumptionOffer<'_>>,
         rx_buf: &'a mut [u8],
         tx_buf: &'a mut [u8],
-        mut rng: R,
+        rng: R,
         now_unix: Option<u64>,
     ) -> Result<Self, Error> {
-        if config.cipher_suites.is_empty() || config.groups.is_empty() {
-            return Err(Error::EmptyConfiguration);
-        }
-        let mut suites = heapless::Vec::new();
-        for s in config.cipher_suites {
-            if offer.is_some_and(|o| o.suite.hash() != s.hash()) {
-                continue;
+        Self::start(
+            config,
+            server_name,
+            offer,
+            config.psk_mode,
+            (rx_buf, tx_buf),
+            rng,
+            now_unix,
+        )
+        .map_err(|r| r.error)
+    }
+
+    /// [`Connection::new`] with the PSK key exchange mode of this connection's offer
+    /// (overriding `config.psk_mode`, so that one configuration serves connections that
+    /// resume with and without (EC)DHE), and the buffers `(rx, tx)` handed back in
+    /// [`Refused`] when the connection cannot start.
+    pub fn start(
+        config: &'a ClientConfig<'a>,
+        server_name: &'a str,
+        offer: Option<ResumptionOffer<'_>>,
+        psk_mode: PskMode,
+        buffers: (&'a mut [u8], &'a mut [u8]),
+        mut rng: R,
+        now_unix: Option<u64>,
+    ) -> Result<Self, Refused<'a>> {
+        let (rx_buf, tx_buf) = buffers;
+        let suites = match offered_suites(config, offer.as_ref()) {
+            Ok(suites) => suites,
+            Err(error) => {
+                return Err(Refused {
+                    error,
+                    rx: rx_buf,
+                    tx: tx_buf,
+                })
             }
-            if !suites.contains(&s.to_u16()) {
-                // At most three distinct suites exist, so this never fills up.
-                let _ = suites.push(s.to_u16());
-            }
-        }
-        if suites.is_empty() {
-            return Err(Error::OfferSuiteNotConfigured);
-        }
-        let offer = match offer {
-            Some(o) => Some(OwnedOffer::copy_of(&o)?),
-            None => None,
         };
         let mut random = [0u8; 32];
         rng.fill_bytes(&mut random);
@@ -287,7 +350,8 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
         let mut conn = Connection {
             config,
             server_name,
-            offer,
+            offer: None,
+            psk_mode,
             rng,
             now_unix,
             rx: rx_buf,
@@ -319,8 +383,20 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
             ccs_sent: false,
             close_sent: false,
             close_received: false,
+            key_update_answered: false,
         };
-        conn.state = state::start(&mut conn)?;
+        let started = match offer {
+            Some(o) => OwnedOffer::copy_into(&mut conn.offer, &o),
+            None => Ok(()),
+        }
+        .and_then(|()| state::start(&mut conn));
+        match started {
+            Ok(first) => conn.state = first,
+            Err(error) => {
+                let (rx, tx) = conn.into_buffers();
+                return Err(Refused { error, rx, tx });
+            }
+        }
         if conn.offer.is_some() {
             conn.offer_pending = conn.tx_len;
         }
@@ -372,6 +448,8 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
                 return Ok(None);
             }
             let hdr = RecordHeader::parse(raw)?;
+            // RFC 8446 §5.2: a protected record carries at most the inner plaintext limit
+            // plus 255 bytes of expansion (2^14 + 256 without a negotiated limit).
             let limit = if self.read_key.is_some() {
                 self.own_max_fragment + 256
             } else {
@@ -481,10 +559,19 @@ impl<'a, R> Connection<'a, R> {
 
     /// Ends the connection and gives back the receive and transmit buffers, so that the
     /// caller can start another connection in the same memory (the application-level
-    /// connection is reused, as OpenSSL's `SSL_clear`). Secrets are wiped as the engine is
-    /// dropped.
+    /// connection is reused, as OpenSSL's `SSL_clear`).
+    ///
+    /// Both buffers come back zeroed: the receive buffer held decrypted application data and
+    /// handshake messages, the transmit buffer plaintext before sealing, and bytes not yet
+    /// sent are of no use without the engine. Secrets and the offer's ticket are wiped as
+    /// the engine is dropped. A connection dropped without this call leaves the buffers as
+    /// they are: they belong to the caller, who wipes them when their contents matter.
     pub fn into_buffers(self) -> (&'a mut [u8], &'a mut [u8]) {
-        (self.rx, self.tx)
+        use zeroize::Zeroize;
+        let (rx, tx) = (self.rx, self.tx);
+        rx.zeroize();
+        tx.zeroize();
+        (rx, tx)
     }
 
     /// The completed handshake, if any.
@@ -527,11 +614,12 @@ impl<'a, R> Connection<'a, R> {
     /// the server: part of a session's peer identity (C33). Connections that skip
     /// verification report [`crypto::INSECURE_NO_VERIFY_FINGERPRINT`].
     pub fn trust_fingerprint(&self) -> [u8; 16] {
-        if self.config.skips_verification() {
-            crypto::INSECURE_NO_VERIFY_FINGERPRINT
-        } else {
-            crypto::trust_fingerprint(self.config.trust_anchors)
-        }
+        self.config.trust_fingerprint()
+    }
+
+    /// The PSK key exchange mode this connection offers with a resumption.
+    pub fn psk_mode(&self) -> PskMode {
+        self.psk_mode
     }
 
     /// True once close_notify was queued for sending.
@@ -569,6 +657,7 @@ impl<'a, R> Connection<'a, R> {
             .ok_or(Error::BufferTooSmall)?;
         dst.copy_from_slice(data.get(..n).ok_or(Error::BufferTooSmall)?);
         self.seal(content_type::APPLICATION_DATA, n)?;
+        self.key_update_answered = false;
         Ok(n)
     }
 
@@ -787,9 +876,10 @@ impl<'a, R> Connection<'a, R> {
         let body_len = usize::from(hdr.length);
         match hdr.content_type {
             content_type::CHANGE_CIPHER_SPEC => {
-                // Ignored during the handshake only, and only in its one legal form (RFC 8446 §5).
+                // Ignored during the handshake only, and only in its one legal form (RFC 8446 §5),
+                // and never inside a fragmented handshake message (§5.1).
                 let b = self.rx.get(body..body + body_len).unwrap_or(&[]);
-                if !self.state.is_handshaking() || b != [1] {
+                if !self.state.is_handshaking() || b != [1] || self.handshake_message_partial() {
                     return Err(Error::UnexpectedMessage);
                 }
                 self.discard_raw = total;
@@ -813,15 +903,17 @@ impl<'a, R> Connection<'a, R> {
                     .get_mut(body..body + ct_len)
                     .ok_or(Error::BufferTooSmall)?;
                 key.decrypt(&aad, data, &tag)?;
+                // The whole TLSInnerPlaintext (content, type and padding) is bounded: 2^14 + 1
+                // (RFC 8446 §5.4), or the record_size_limit we announced (RFC 8449 §4).
+                if ct_len > self.own_max_fragment + 1 {
+                    return Err(Error::Illegal(Violation::RecordTooLong));
+                }
                 // Strip zero padding; the last non-zero byte is the real type (RFC 8446 §5.4).
                 let pos = data
                     .iter()
                     .rposition(|b| *b != 0)
                     .ok_or(Error::UnexpectedMessage)?;
                 let inner_type = data.get(pos).copied().unwrap_or(0);
-                if pos > self.own_max_fragment {
-                    return Err(Error::Illegal(Violation::RecordTooLong));
-                }
                 self.deliver(inner_type, body, pos, total)
             }
             ty => {
@@ -841,6 +933,11 @@ impl<'a, R> Connection<'a, R> {
         len: usize,
         total: usize,
     ) -> Result<Option<Ev>, Error> {
+        // RFC 8446 §5.1: no record of another type between the fragments of a handshake
+        // message.
+        if ty != content_type::HANDSHAKE && self.handshake_message_partial() {
+            return Err(Error::UnexpectedMessage);
+        }
         match ty {
             content_type::HANDSHAKE => {
                 if len == 0 {
@@ -877,7 +974,7 @@ impl<'a, R> Connection<'a, R> {
                 Err(Error::AlertReceived(alert.description))
             }
             content_type::APPLICATION_DATA => {
-                if !matches!(self.state, State::Connected) || self.hs_len > self.hs_keep {
+                if !matches!(self.state, State::Connected) {
                     return Err(Error::UnexpectedMessage);
                 }
                 self.discard_raw = total;
@@ -887,11 +984,61 @@ impl<'a, R> Connection<'a, R> {
         }
     }
 
+    /// True while the first part of a handshake message waits for the rest (a complete
+    /// message is always handled before the next record is opened).
+    fn handshake_message_partial(&self) -> bool {
+        self.hs_len > self.hs_keep
+    }
+
     /// True when handshake bytes beyond the current message are buffered: a key change
     /// must fall on a record boundary (RFC 8446 §5.1).
     pub(crate) fn handshake_bytes_after(&self, start: usize, total: usize) -> bool {
         self.hs_len > start + total
     }
+}
+
+/// Checks the configuration and returns the suites a ClientHello offers and the engine's copy
+/// of the offer.
+///
+/// C31: the PSK is bound to the suites of its hash. Those come first, so that a server
+/// accepting the PSK finds them; the other configured suites follow, so that a server
+/// declining the PSK may pick any of them for a full handshake. A server that accepts the
+/// PSK with a suite of another hash is rejected when the ServerHello arrives. An offer
+/// whose hash no configured suite shares cannot be made at all.
+fn offered_suites(
+    config: &ClientConfig<'_>,
+    offer: Option<&ResumptionOffer<'_>>,
+) -> Result<heapless::Vec<u16, 3>, Error> {
+    if config.cipher_suites.is_empty() || config.groups.is_empty() {
+        return Err(Error::EmptyConfiguration);
+    }
+    // RFC 8449 §4: a limit below 64 is invalid, one above 2^14 + 1 meaningless in TLS 1.3.
+    if config
+        .record_size_limit
+        .is_some_and(|l| !(64..=MAX_PLAINTEXT as u16 + 1).contains(&l))
+    {
+        return Err(Error::RecordSizeLimitOutOfRange);
+    }
+    let mut suites = heapless::Vec::new();
+    let ticket_hash = offer.map(|o| o.suite.hash());
+    let of_ticket_hash = config
+        .cipher_suites
+        .iter()
+        .filter(|s| ticket_hash.is_none_or(|h| s.hash() == h));
+    let others = config
+        .cipher_suites
+        .iter()
+        .filter(|s| ticket_hash.is_some_and(|h| s.hash() != h));
+    for s in of_ticket_hash.chain(others) {
+        if !suites.contains(&s.to_u16()) {
+            // At most three distinct suites exist, so this never fills up.
+            let _ = suites.push(s.to_u16());
+        }
+    }
+    if ticket_hash.is_some_and(|h| !config.cipher_suites.iter().any(|s| s.hash() == h)) {
+        return Err(Error::OfferSuiteNotConfigured);
+    }
+    Ok(suites)
 }
 
 /// `copy_within` that does nothing instead of panicking on a range outside `buf` (E4:
@@ -914,3 +1061,6 @@ impl<R> core::fmt::Debug for Connection<'_, R> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod start_tests;

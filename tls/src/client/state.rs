@@ -55,9 +55,9 @@ pub(crate) struct WaitServerHello {
     retry_suite: Option<CipherSuite>,
 }
 
-/// A CertificateRequest to answer after the server's Finished.
+/// A CertificateRequest to answer after the server's Finished (its context is always
+/// empty during the handshake, RFC 8446 §4.3.2).
 pub(crate) struct CertRequest {
-    context: heapless::Vec<u8, 255>,
     use_signer: bool,
 }
 
@@ -85,9 +85,9 @@ pub(crate) fn start<R: rand_core::CryptoRng>(conn: &mut Connection<'_, R>) -> Re
         .groups
         .first()
         .ok_or(Error::EmptyConfiguration)?;
-    let psk_only = conn.offer.is_some() && conn.config.psk_mode == PskMode::AllowPskOnly;
-    // psk_ke resumption: no key share at all, so no public-key operation (issue: zero-PK
-    // resumption). A server that wants (EC)DHE asks for a share with HelloRetryRequest.
+    let psk_only = conn.offer.is_some() && conn.psk_mode == PskMode::AllowPskOnly;
+    // psk_ke resumption: no key share at all, so no public-key operation. A server that
+    // wants (EC)DHE asks for a share with HelloRetryRequest.
     let kx = if psk_only {
         None
     } else {
@@ -100,6 +100,7 @@ pub(crate) fn start<R: rand_core::CryptoRng>(conn: &mut Connection<'_, R>) -> Re
     };
     let inputs = HelloInputs {
         config: conn.config,
+        psk_mode: conn.psk_mode,
         server_name: conn.server_name,
         offer: conn.offer.as_ref().map(|o| o.view()),
         random: &conn.random,
@@ -123,6 +124,7 @@ pub(crate) fn start<R: rand_core::CryptoRng>(conn: &mut Connection<'_, R>) -> Re
 
 struct HelloInputs<'x> {
     config: &'x ClientConfig<'x>,
+    psk_mode: PskMode,
     server_name: &'x str,
     offer: Option<ResumptionOffer<'x>>,
     random: &'x [u8; 32],
@@ -159,12 +161,12 @@ fn write_client_hello(
     }
     // signature_algorithms_cert is only needed when it differs (RFC 8446 §4.2.3).
     let sigs_cert: &[u16] = if sigs_cert == sigs { &[] } else { &sigs_cert };
-    let server_name = if inp.server_name.parse::<core::net::IpAddr>().is_ok() {
-        None
-    } else {
+    let server_name = if sends_server_name(inp.server_name) {
         Some(inp.server_name)
+    } else {
+        None
     };
-    let psk_modes: &[u8] = match inp.config.psk_mode {
+    let psk_modes: &[u8] = match inp.psk_mode {
         PskMode::DheOnly => &[hs::PSK_DHE_KE],
         PskMode::AllowPskOnly => &[hs::PSK_KE],
     };
@@ -217,6 +219,12 @@ fn write_client_hello(
         .copy_from_slice(&hdr);
     *tx_len = body + emitted.len;
     Ok(())
+}
+
+/// True when the ClientHello carries server_name: for a DNS name, not for an IP literal
+/// (RFC 6066 §3).
+fn sends_server_name(server_name: &str) -> bool {
+    server_name.parse::<core::net::IpAddr>().is_err()
 }
 
 /// Offset of `inner` within `outer` (both views of the receive buffer).
@@ -321,7 +329,9 @@ impl WaitServerHello {
                 return Err(Error::Illegal(Violation::SuiteChangedAfterRetry));
             }
         }
-        // C31: the selected identity must be the one offered, with a suite of its hash.
+        // C31: the selected identity must be the one offered, with a suite of its hash. An
+        // offer withdrawn from ClientHello2 (see `retry`) was not offered.
+        let retry_hash = self.retry_suite.map(|rs| rs.hash());
         let psk = match sh.selected_identity {
             None => None,
             Some(i) => {
@@ -329,6 +339,7 @@ impl WaitServerHello {
                     .offer
                     .as_ref()
                     .map(|o| o.view())
+                    .filter(|o| retry_hash.is_none_or(|h| h == o.suite.hash()))
                     .ok_or(Error::Illegal(Violation::PskNotOffered))?;
                 if i != 0 {
                     return Err(Error::Illegal(Violation::PskIdentityNotOffered));
@@ -339,6 +350,12 @@ impl WaitServerHello {
                 Some(offer.psk)
             }
         };
+        // RFC 8446 §4.2.9: with psk_ke alone offered (also in a ClientHello2 that carries a
+        // key share after HelloRetryRequest), accepting the PSK with a key share selects
+        // psk_dhe_ke, which was not offered.
+        if psk.is_some() && sh.key_share.is_some() && conn.psk_mode == PskMode::AllowPskOnly {
+            return Err(Error::Illegal(Violation::PskDheNotOffered));
+        }
         let dhe = match (sh.key_share, self.kx) {
             (Some((group, key)), Some(kx)) => {
                 if group != kx.group().to_u16() {
@@ -352,7 +369,7 @@ impl WaitServerHello {
                     return Err(Error::MissingKeyShare);
                 }
                 // C31: psk_ke only when offered; otherwise psk_dhe_ke needs the key share.
-                if conn.config.psk_mode != PskMode::AllowPskOnly {
+                if conn.psk_mode != PskMode::AllowPskOnly {
                     return Err(Error::MissingKeyShare);
                 }
                 None
@@ -393,6 +410,18 @@ impl WaitServerHello {
 
     /// HelloRetryRequest (RFC 8446 §4.1.4): send ClientHello2 with the requested share
     /// and the cookie, the PSK repeated with a binder over the new transcript.
+    ///
+    /// Everything else stays as in ClientHello1 (§4.1.2), psk_key_exchange_modes included:
+    /// a psk_ke-only offer still lists psk_ke alone, so a server that asked for a share
+    /// declines the PSK (a full handshake) or resumes without (EC)DHE. The
+    /// obfuscated_ticket_age is repeated too: §4.1.2 permits recomputing it, but the engine
+    /// has no clock of its own (the caller computed the age for ClientHello1), and the
+    /// difference, one round trip, matters to a server only for 0-RTT, which this client
+    /// never sends.
+    ///
+    /// A HelloRetryRequest that fixes a suite of another hash than the ticket's rules the PSK
+    /// out (C31): ClientHello2 leaves it out, as §4.1.2 permits, and the handshake can only
+    /// be a full one.
     fn retry<R: rand_core::CryptoRng>(
         self,
         conn: &mut Connection<'_, R>,
@@ -444,8 +473,13 @@ impl WaitServerHello {
         let cookie = cookie.and_then(|(a, b)| conn.rx.get(a..b));
         let inputs = HelloInputs {
             config: conn.config,
+            psk_mode: conn.psk_mode,
             server_name: conn.server_name,
-            offer: conn.offer.as_ref().map(|o| o.view()),
+            offer: conn
+                .offer
+                .as_ref()
+                .map(|o| o.view())
+                .filter(|o| o.suite.hash() == hash),
             random: &conn.random,
             session_id: conn.session_id.get(..conn.session_id_len).unwrap_or(&[]),
             suites: &conn.suites,
@@ -482,6 +516,15 @@ impl Negotiated {
             return Err(Error::Illegal(Violation::EarlyDataNotOffered));
         }
         let config = conn.config;
+        // RFC 8446 §4.2: an extension response without the request is unsupported_extension;
+        // no server_name is sent for an IP literal.
+        if ee.server_name_ack && !sends_server_name(conn.server_name) {
+            return Err(Error::Illegal(Violation::ServerNameNotSent));
+        }
+        // RFC 8449 §5: a client MUST treat receipt of both limits as fatal.
+        if ee.max_fragment_length.is_some() && ee.record_size_limit.is_some() {
+            return Err(Error::Illegal(Violation::BothRecordLimits));
+        }
         if let Some(p) = ee.alpn {
             let i = config
                 .alpn
@@ -527,19 +570,17 @@ impl Negotiated {
     ) -> Step {
         let (msg, body) = message(conn.rx, start, total)?;
         let cr = CertificateRequest::parse(body)?;
-        let mut context = heapless::Vec::new();
-        context
-            .extend_from_slice(cr.context)
-            .map_err(|_| Error::Malformed(WireError::BadLength))?;
+        // RFC 8446 §4.3.2: the context is empty unless used for post-handshake
+        // authentication, which this client does not offer.
+        if !cr.context.is_empty() {
+            return Err(Error::Illegal(Violation::CertificateRequestContextNotEmpty));
+        }
         let use_signer = conn
             .config
             .client_auth
             .is_some_and(|s| cr.accepts(s.scheme().to_u16()));
         conn.transcript.update(msg);
-        self.cert_request = Some(CertRequest {
-            context,
-            use_signer,
-        });
+        self.cert_request = Some(CertRequest { use_signer });
         Ok((State::WaitCertificate(self), None))
     }
 
@@ -560,10 +601,7 @@ impl Negotiated {
         }
         let config = conn.config;
         if !config.skips_verification() {
-            let now = conn
-                .now_unix
-                .or(config.time_lower_bound)
-                .ok_or(Error::NoWallClock)?;
+            let now = validation_time(conn.now_unix, config.time_lower_bound)?;
             crypto::verify_server_chain(
                 end_entity,
                 &intermediates,
@@ -658,6 +696,18 @@ impl Negotiated {
     }
 }
 
+/// The time certificates are checked at (E6): the later of the wall clock and the configured
+/// lower bound, so that a clock rolled back behind the firmware's build date cannot revive
+/// an expired certificate; either alone when only one is known; without both, verification
+/// fails closed.
+fn validation_time(now: Option<u64>, floor: Option<u64>) -> Result<u64, Error> {
+    match (now, floor) {
+        (Some(n), Some(f)) => Ok(n.max(f)),
+        (Some(t), None) | (None, Some(t)) => Ok(t),
+        (None, None) => Err(Error::NoWallClock),
+    }
+}
+
 /// Writes the client's Certificate (and CertificateVerify when a signer fits the server's
 /// signature_algorithms) at `tx[at..]`, adding both to the transcript (RFC 8446 §4.4.2).
 fn client_certificate<R>(
@@ -675,9 +725,8 @@ fn client_certificate<R>(
     let mut w = Writer::new(out);
     w.u8(msg_type::CERTIFICATE)?;
     let m = w.begin_len(3)?;
-    let c = w.begin_len(1)?;
-    w.put(&cr.context)?;
-    w.end_len(c)?;
+    // certificate_request_context: empty, as the server's was.
+    w.u8(0)?;
     let list = w.begin_len(3)?;
     for cert in chain {
         let e = w.begin_len(3)?;
@@ -757,10 +806,13 @@ fn connected<R: rand_core::CryptoRng>(
                 suite,
                 conn.server_app_secret.as_bytes(),
             )?);
-            // RFC 8446 §4.6.3: answer update_requested with our own KeyUpdate.
-            if requested && !conn.close_sent {
+            // RFC 8446 §4.6.3: answer update_requested with our own KeyUpdate before our next
+            // application data. One answer covers every request received while we stay
+            // silent, so a flood of requests queues one KeyUpdate, not one each.
+            if requested && !conn.close_sent && !conn.key_update_answered {
                 conn.state = State::Connected;
                 conn.send_key_update(false)?;
+                conn.key_update_answered = true;
             }
             Ok((State::Connected, None))
         }

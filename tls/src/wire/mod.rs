@@ -33,6 +33,9 @@ pub enum WireError {
     /// More certificates in a chain than this build keeps (`bad_certificate`): a fixed
     /// capacity instead of a heap (E1).
     TooMany,
+    /// A record of a content type that TLS 1.3 does not define (RFC 8446 §5,
+    /// `unexpected_message`).
+    UnexpectedContentType,
 }
 
 impl WireError {
@@ -49,6 +52,7 @@ impl WireError {
             WireError::MissingExtension => AlertDescription::MISSING_EXTENSION,
             WireError::BufferTooSmall => AlertDescription::INTERNAL_ERROR,
             WireError::TooMany => AlertDescription::BAD_CERTIFICATE,
+            WireError::UnexpectedContentType => AlertDescription::UNEXPECTED_MESSAGE,
         }
     }
 }

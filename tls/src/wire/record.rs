@@ -27,16 +27,18 @@ pub const MAX_CIPHERTEXT: usize = MAX_PLAINTEXT + 256;
 pub struct RecordHeader {
     /// The outer content type.
     pub content_type: u8,
-    /// legacy_record_version, ignored on receipt except for its presence (RFC 8446 §5.1).
+    /// legacy_record_version: deprecated and ignored on receipt (RFC 8446 §5.1).
     pub legacy_version: u16,
     /// Length of the body that follows.
     pub length: u16,
 }
 
 impl RecordHeader {
-    /// Parses the first five bytes of `buf`. Rejects unknown content types and bodies
-    /// longer than [`MAX_CIPHERTEXT`] (`record_overflow` is reported by the caller, which
-    /// knows whether the record is protected).
+    /// Parses the first five bytes of `buf`. Rejects unknown content types
+    /// (`unexpected_message`, RFC 8446 §5). legacy_record_version is read but not checked:
+    /// §5.1 says it MUST be ignored for all purposes. Body lengths are checked by the
+    /// caller, which knows whether the record is protected and which limit was negotiated
+    /// (`record_overflow`).
     pub fn parse(buf: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(buf);
         let content_type = r.u8()?;
@@ -47,10 +49,7 @@ impl RecordHeader {
             | content_type::ALERT
             | content_type::HANDSHAKE
             | content_type::APPLICATION_DATA => {}
-            _ => return Err(WireError::IllegalValue),
-        }
-        if (legacy_version >> 8) != 0x03 {
-            return Err(WireError::IllegalValue);
+            _ => return Err(WireError::UnexpectedContentType),
         }
         Ok(RecordHeader {
             content_type,

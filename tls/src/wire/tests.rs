@@ -35,14 +35,20 @@ fn record_header_parse_and_emit() {
     assert_eq!(h.length, 0x0102);
     assert_eq!(h.total_len(), 5 + 0x0102);
     assert_eq!(h.to_bytes(), [0x17, 0x03, 0x03, 0x01, 0x02]);
+    // RFC 8446 §5: a content type TLS 1.3 does not define is unexpected_message.
     assert_eq!(
         RecordHeader::parse(&[0x18, 0x03, 0x03, 0, 1]),
-        Err(WireError::IllegalValue)
+        Err(WireError::UnexpectedContentType)
     );
     assert_eq!(
-        RecordHeader::parse(&[0x16, 0x02, 0x00, 0, 1]),
-        Err(WireError::IllegalValue)
+        WireError::UnexpectedContentType.alert(),
+        AlertDescription::UNEXPECTED_MESSAGE
     );
+    // RFC 8446 §5.1: legacy_record_version MUST be ignored on receipt.
+    let h = RecordHeader::parse(&[0x16, 0x02, 0x00, 0, 1]).unwrap();
+    assert_eq!(h.legacy_version, 0x0200);
+    assert_eq!(h.content_type, content_type::HANDSHAKE);
+    assert_eq!(h.length, 1);
     assert_eq!(
         RecordHeader::parse(&[0x16, 0x03]),
         Err(WireError::Truncated)

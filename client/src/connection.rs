@@ -5,7 +5,7 @@ use encore_session::{
     CurrentSession, MonotonicClock, NewSession, PeerId, Session, WallClock, MAX_PSK_LEN, TLS13,
 };
 use encore_tls::crypto::CipherSuite;
-use encore_tls::{Event, HandshakeSummary, KeyExchangeMode, NewTicket, ResumptionOffer};
+use encore_tls::{Event, HandshakeSummary, KeyExchangeMode, NewTicket, PskMode, ResumptionOffer};
 use rand_core::TryCryptoRng;
 use zeroize::Zeroize;
 
@@ -67,6 +67,17 @@ pub struct ConnectionStats {
 /// ([`Connection::set_shutdown`]). Replacing the session of an open connection, clearing it or
 /// dropping it evicts the session from the cache and marks it not resumable, once (C10, C13;
 /// relaxed by [`BadSessionRule::Keep`]). A fatal alert sent or received does the same (C15).
+///
+/// # Flushing the transport
+/// Records are handed to the transport with `write` as soon as they are made. The connection
+/// calls the transport's `flush` only where the protocol needs the bytes to have left: before
+/// it waits for the server (a handshake flight, [`Connection::read`],
+/// [`Connection::await_tickets`]) when something was written since the last flush, when it
+/// sends a fatal alert or answers close_notify, and in [`Connection::shutdown`]. So a transport
+/// that buffers writes until `flush` (as embedded-io-async allows) works, and one whose
+/// `flush` waits for the peer's acknowledgement (embassy-net's `TcpSocket` waits for the TCP
+/// ACK) costs no round trip per [`Connection::write`]: when the connection does flush before
+/// a read, the server's answer carries that ACK.
 pub struct Connection<'c, 'a, S, C, G, const N: usize, const P: usize, const T: usize = 256> {
     ctx: &'c Context<'a, C, G, N, P, T>,
     server_name: &'c str,
@@ -74,6 +85,10 @@ pub struct Connection<'c, 'a, S, C, G, const N: usize, const P: usize, const T: 
     io: S,
     engine: Option<Engine<'c, G>>,
     buffers: Option<(&'c mut [u8], &'c mut [u8])>,
+    /// PSK key exchange mode the next `connect` offers with a resumption.
+    psk_mode: PskMode,
+    /// Bytes were written to the transport since its last `flush`.
+    unflushed: bool,
     carry: &'c mut [u8],
     carry_start: usize,
     carry_end: usize,
@@ -120,6 +135,8 @@ where
             io,
             engine: None,
             buffers: Some((rx, tx)),
+            psk_mode: ctx.tls_config().psk_mode,
+            unflushed: false,
             carry: &mut [],
             carry_start: 0,
             carry_end: 0,
@@ -144,6 +161,27 @@ where
     pub fn with_carry_buffer(mut self, carry: &'c mut [u8]) -> Self {
         self.carry = carry;
         self
+    }
+
+    /// Sets the PSK key exchange mode the next [`Connection::connect`] offers when it resumes a
+    /// session; it stays set across [`Connection::clear`]. The default is the context's
+    /// (`ClientConfig::psk_mode`). Tickets this connection receives go to the context's cache
+    /// whatever the mode, so one context serves both kinds of resumption.
+    ///
+    /// - [`PskMode::DheOnly`] (psk_dhe_ke): the resumption runs a fresh (EC)DHE exchange, so it
+    ///   keeps forward secrecy; it costs one key generation and one key agreement.
+    /// - [`PskMode::AllowPskOnly`] (psk_ke): no key share at all, so no public-key operation;
+    ///   but that connection has **no forward secrecy**: anyone who later learns the ticket's
+    ///   PSK (from this device's session store, or from the server's ticket key) can decrypt
+    ///   everything it carried. A server that refuses psk_ke answers with HelloRetryRequest and
+    ///   the handshake becomes a full one (the offer is declined, C6).
+    pub fn set_psk_mode(&mut self, mode: PskMode) {
+        self.psk_mode = mode;
+    }
+
+    /// The PSK key exchange mode the next `connect` offers with a resumption.
+    pub fn psk_mode(&self) -> PskMode {
+        self.psk_mode
     }
 
     /// Sets the session the next `connect` offers (`SSL_set_session`), or none.
@@ -184,7 +222,8 @@ where
             Phase::Failed | Phase::Handshaking => return Err(Error::Failed),
         }
         if self.buffers.is_none() {
-            return Err(Error::NoBuffers);
+            // Buffers are away only inside an engine, and an engine exists only outside Idle.
+            return Err(Error::Failed);
         }
         let ctx = self.ctx;
         let now = ctx.now_ms();
@@ -234,33 +273,36 @@ where
                 });
             }
         }
-        let Some((rx, tx)) = self.buffers.take() else {
+        let Some(buffers) = self.buffers.take() else {
             psk.zeroize();
-            return Err(Error::NoBuffers);
+            return Err(Error::Failed);
         };
         self.offered = offer.is_some();
         self.offer_marked = from_cache;
         self.rng_failures = ctx.rng.failures();
-        let engine = Engine::new(
+        let engine = Engine::start(
             ctx.tls_config(),
             self.server_name,
             offer,
-            rx,
-            tx,
+            self.psk_mode,
+            buffers,
             SharedRng::new(&ctx.rng),
             ctx.now_unix(),
         );
         psk.zeroize();
         let engine = match engine {
             Ok(e) => e,
-            Err(e) => {
+            Err(refused) => {
+                // The buffers come back, so the connection connects again after `clear`.
+                self.buffers = Some((refused.rx, refused.tx));
                 self.phase = Phase::Failed;
-                return Err(Error::Tls(e));
+                return Err(Error::Tls(refused.error));
             }
         };
         self.engine = Some(engine);
         self.phase = Phase::Handshaking;
         self.stats = ConnectionStats::default();
+        self.unflushed = false;
         match self.drive_handshake().await {
             Ok(summary) => Ok(summary),
             Err(e) => {
@@ -273,11 +315,13 @@ where
     async fn drive_handshake(&mut self) -> Result<HandshakeSummary, Error> {
         loop {
             self.check_rng()?;
-            self.flush_tx().await?;
+            self.send_tx().await?;
             self.pump(&mut [])?;
             self.check_rng()?;
             if let Some(s) = self.summary {
-                self.flush_tx().await?;
+                // The client Finished goes to the transport; it is flushed before the
+                // connection next waits for the server, or by `shutdown`.
+                self.send_tx().await?;
                 return Ok(s);
             }
             if self.fill().await? == 0 {
@@ -311,15 +355,70 @@ where
                     return Err(e);
                 }
             };
-            let flushed = self.flush_tx().await;
+            let sent = self.send_tx().await;
             if self.close_received {
                 // Our answering close_notify is best effort: a server that closed first may
                 // have shut its socket already.
+                if sent.is_ok() {
+                    let _ = self.flush_io().await;
+                }
                 return Ok(got);
             }
-            flushed?;
+            sent?;
             if got > 0 {
                 return Ok(got);
+            }
+            if self.fill().await? == 0 {
+                return Err(Error::TransportClosed);
+            }
+        }
+    }
+
+    /// Reads and processes records until `count` NewSessionTickets have arrived on this
+    /// connection since `connect` (each one a record in the cache and the connection's
+    /// session: C5, C27), and returns how many arrived. TLS 1.3 servers send tickets after the
+    /// handshake, unannounced, and `read` waits for application data; this waits for tickets.
+    ///
+    /// It returns early, with the count so far, when the server's close_notify arrives
+    /// (answered, as by `read`) or when application data arrives: that data waits for the
+    /// next `read` in the carry buffer ([`Connection::with_carry_buffer`]; without room there
+    /// it is [`Error::ReadBufferTooSmall`], as for `read`). The end of the stream without
+    /// close_notify is [`Error::TransportClosed`].
+    ///
+    /// It never gives up by itself: a server that sends fewer tickets keeps it waiting. Wrap it
+    /// in the runtime's timeout (for example `embassy_time::with_timeout`). Dropping the
+    /// future leaves the connection usable, and nothing received is lost, as long as the
+    /// transport's `read` loses no bytes when its future is dropped (embassy-net's
+    /// `TcpSocket` is such a transport); the tickets already processed stay cached. A
+    /// transport error is returned as is and leaves the connection usable too.
+    pub async fn await_tickets(&mut self, count: usize) -> Result<usize, Error> {
+        self.settle_aborted();
+        match self.phase {
+            Phase::Connected => {}
+            Phase::Idle | Phase::Handshaking => return Err(Error::NotConnected),
+            Phase::Failed => return Err(Error::Failed),
+        }
+        loop {
+            if self.stats.tickets_received >= count
+                || self.close_received
+                || self.carry_end > self.carry_start
+            {
+                return Ok(self.stats.tickets_received);
+            }
+            if let Err(e) = self.pump(&mut []) {
+                self.fail(e).await;
+                return Err(e);
+            }
+            let sent = self.send_tx().await;
+            if self.close_received {
+                if sent.is_ok() {
+                    let _ = self.flush_io().await;
+                }
+                continue;
+            }
+            sent?;
+            if self.stats.tickets_received >= count || self.carry_end > self.carry_start {
+                continue;
             }
             if self.fill().await? == 0 {
                 return Err(Error::TransportClosed);
@@ -344,7 +443,8 @@ where
             let engine = self.engine.as_mut().ok_or(Error::NotConnected)?;
             let n = engine.write(rest)?;
             off += n;
-            self.flush_tx().await?;
+            // Handed to the transport, not flushed: see "Flushing the transport".
+            self.send_tx().await?;
         }
         Ok(data.len())
     }
@@ -364,7 +464,10 @@ where
             engine.close()?;
         }
         self.close_sent = true;
-        self.flush_tx().await?;
+        self.send_tx().await?;
+        // The end of the connection: everything written must leave.
+        self.io.flush().await.map_err(|e| Error::Io(e.kind()))?;
+        self.unflushed = false;
         Ok(self.close_received)
     }
 
@@ -392,9 +495,8 @@ where
         if let Some(engine) = self.engine.take() {
             self.buffers = Some(engine.into_buffers());
         }
-        // Without buffers (lost when the engine refused to start) `connect` reports
-        // `Error::NoBuffers`.
         self.phase = Phase::Idle;
+        self.unflushed = false;
         self.offered = false;
         self.offer_marked = false;
         self.completed = false;
@@ -409,7 +511,8 @@ where
 
     // ---- driving the engine ----
 
-    async fn flush_tx(&mut self) -> Result<(), Error> {
+    /// Writes everything the engine queued to the transport, without flushing it.
+    async fn send_tx(&mut self) -> Result<(), Error> {
         loop {
             let Some(engine) = self.engine.as_mut() else {
                 return Ok(());
@@ -428,6 +531,7 @@ where
             }
             engine.tx_sent(n);
             self.stats.bytes_sent += n;
+            self.unflushed = true;
             if engine.offer_sent() && !self.offer_marked {
                 // C28: the first ClientHello carrying the ticket has left.
                 if let Some(s) = self.current.get() {
@@ -436,10 +540,22 @@ where
                 self.offer_marked = true;
             }
         }
-        self.io.flush().await.map_err(|e| Error::Io(e.kind()))
+        Ok(())
     }
 
+    /// Flushes the transport if anything was written since its last flush.
+    async fn flush_io(&mut self) -> Result<(), Error> {
+        if self.unflushed {
+            self.io.flush().await.map_err(|e| Error::Io(e.kind()))?;
+            self.unflushed = false;
+        }
+        Ok(())
+    }
+
+    /// Waits for bytes from the server. What was written must have left first, or a transport
+    /// that buffers until `flush` would wait forever for an answer to it.
     async fn fill(&mut self) -> Result<usize, Error> {
+        self.flush_io().await?;
         let engine = self.engine.as_mut().ok_or(Error::NotConnected)?;
         let space = engine.rx_space();
         if space.is_empty() {
@@ -568,7 +684,10 @@ where
     /// Ends a failed operation: sends a pending fatal alert, applies C15, fails the connection.
     async fn fail(&mut self, e: Error) {
         if e != Error::Rng {
-            let _ = self.flush_tx().await;
+            // A fatal alert, if one is due, must leave before the connection is abandoned.
+            if self.send_tx().await.is_ok() {
+                let _ = self.flush_io().await;
+            }
         } else if let Some(engine) = self.engine.as_mut() {
             // Nothing generated with a failed RNG may leave.
             let n = engine.pending_tx().len();

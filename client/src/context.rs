@@ -89,7 +89,8 @@ where
         clock: C,
         rng: G,
     ) -> Self {
-        let trust = trust_of(&tls);
+        // Computed once: every connection's peer identity needs it (C33).
+        let trust = tls.trust_fingerprint();
         Context {
             id,
             tls,
@@ -149,8 +150,9 @@ impl<'a, C, G, const N: usize, const P: usize, const T: usize> Context<'a, C, G,
         self.rule
     }
 
-    /// Fingerprint of the trust configuration, as the TLS engine computes it (C33): the trust
-    /// anchors, or the engine's own value for the insecure no-verification mode.
+    /// Fingerprint of the trust configuration (C33), as the TLS engine computes it
+    /// ([`ClientConfig::trust_fingerprint`]): the trust anchors, or the engine's own value for
+    /// the insecure no-verification mode.
     pub fn trust_fingerprint(&self) -> [u8; 16] {
         self.trust
     }
@@ -170,18 +172,4 @@ impl<'a, C, G, const N: usize, const P: usize, const T: usize> Context<'a, C, G,
         }
         n
     }
-}
-
-#[cfg(feature = "insecure-no-verify")]
-fn trust_of(tls: &ClientConfig<'_>) -> [u8; 16] {
-    if tls.insecure_no_verify {
-        encore_tls::crypto::INSECURE_NO_VERIFY_FINGERPRINT
-    } else {
-        encore_tls::crypto::trust_fingerprint(tls.trust_anchors)
-    }
-}
-
-#[cfg(not(feature = "insecure-no-verify"))]
-fn trust_of(tls: &ClientConfig<'_>) -> [u8; 16] {
-    encore_tls::crypto::trust_fingerprint(tls.trust_anchors)
 }

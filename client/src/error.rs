@@ -31,9 +31,6 @@ pub enum Error {
     Failed,
     /// close_notify was sent or marked as sent: nothing more can be written.
     Closed,
-    /// The connection's record buffers were lost when the engine refused to start (the error
-    /// was reported then); this connection cannot connect again.
-    NoBuffers,
     /// Application data did not fit the caller's buffer and the connection's carry buffer;
     /// `needed` bytes were pending. The connection is failed.
     ReadBufferTooSmall {
@@ -77,7 +74,6 @@ impl core::fmt::Display for Error {
             Error::AlreadyConnected => f.write_str("connection already used; clear it first"),
             Error::Failed => f.write_str("connection failed; clear it first"),
             Error::Closed => f.write_str("close_notify already sent"),
-            Error::NoBuffers => f.write_str("record buffers lost"),
             Error::ReadBufferTooSmall { needed } => {
                 write!(f, "read buffer too small, {needed} bytes pending")
             }

@@ -32,9 +32,8 @@
 //! let mut conn = Connection::new(&ctx, "server.example", io, &mut rx, &mut tx);
 //! block_on(conn.connect())?;
 //! assert!(!conn.session_reused()); // a full handshake
-//! let mut buf = [0u8; 16_384];
+//! block_on(conn.await_tickets(1))?; // tickets arrive after the handshake
 //! block_on(conn.write(b"ping"))?;
-//! block_on(conn.read(&mut buf))?; // tickets arrive after the handshake
 //! let saved = conn.get1_session()?; // the newest ticket (C4, C5)
 //! block_on(conn.shutdown())?; // close_notify: the session stays resumable (C11)
 //! drop(conn);

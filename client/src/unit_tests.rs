@@ -310,3 +310,35 @@ fn c25_dropping_context_flushes_its_cache() {
     drop((a, b));
     assert_eq!(POOL.in_use(), 0);
 }
+
+/// An engine that refuses to start (the ClientHello does not fit 64 bytes) hands the buffers
+/// back: the connection is failed until `clear` (C12), and each `connect` after `clear`
+/// reaches the engine again and reports the same reason.
+/// The PSK mode chosen for the connection survives `clear`; nothing waits for tickets before
+/// a handshake.
+#[test]
+fn refused_engine_start_keeps_buffers_and_settings() {
+    static POOL: SessionPool<8> = SessionPool::new();
+    let tally = Tally::default();
+    let ctx = context(&POOL, &tally, 1);
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
+    let mut conn = conn!(ctx, rx, tx);
+    assert_eq!(conn.psk_mode(), crate::PskMode::DheOnly);
+    conn.set_psk_mode(crate::PskMode::AllowPskOnly);
+    assert_eq!(
+        crate::block_on(conn.await_tickets(1)),
+        Err(Error::NotConnected)
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            crate::block_on(conn.connect()),
+            Err(Error::Tls(encore_tls::Error::BufferTooSmall))
+        );
+        assert_eq!(conn.phase(), Phase::Failed);
+        assert_eq!(crate::block_on(conn.await_tickets(1)), Err(Error::Failed));
+        conn.clear();
+        assert_eq!(conn.phase(), Phase::Idle);
+        assert_eq!(conn.psk_mode(), crate::PskMode::AllowPskOnly);
+    }
+    assert_eq!(tally.removed.load(Ordering::SeqCst), 0);
+}

@@ -138,21 +138,16 @@ fn echo<const N: usize>(c: &mut Conn<'_, 'static, N>, msg: &[u8]) -> Vec<u8> {
     got
 }
 
-/// Reads until `n` tickets arrived or a short idle timeout passed (servers that do not answer).
+/// Waits (`Connection::await_tickets`) until `n` tickets arrived, or a short idle timeout
+/// passed (servers that send fewer).
 fn await_tickets<const N: usize>(c: &mut Conn<'_, 'static, N>, n: usize) {
     c.transport_mut()
         .0
-        .set_read_timeout(Some(Duration::from_millis(50)))
+        .set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
-    let mut buf = [0u8; 1024];
-    for _ in 0..60 {
-        if c.stats().tickets_received >= n {
-            break;
-        }
-        match block_on(c.read(&mut buf)) {
-            Ok(_) | Err(Error::Io(ErrorKind::TimedOut)) => {}
-            Err(e) => panic!("read: {e:?}"),
-        }
+    match block_on(c.await_tickets(n)) {
+        Ok(_) | Err(Error::Io(ErrorKind::TimedOut)) => {}
+        Err(e) => panic!("await_tickets: {e:?}"),
     }
     c.transport_mut().0.set_read_timeout(Some(WAIT)).unwrap();
 }
@@ -1009,4 +1004,263 @@ fn c26_no_internal_store_callback_only() {
         records.iter().map(|c| c.resumed).collect::<Vec<_>>(),
         [false, false, true]
     );
+}
+
+/// One context, both resumption modes (`Connection::set_psk_mode`), against `openssl s_server
+/// -allow_no_dhe_kex`: a connection set to psk_ke resumes without (EC)DHE while the context
+/// stays psk_dhe_ke; its ticket goes to the same cache (C5, C27), the mode survives `clear`
+/// (C14), and a connection left at the default resumes with psk_dhe_ke.
+#[test]
+fn psk_mode_per_connection_one_context_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &["-allow_no_dhe_kex"]);
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    assert_eq!(ctx.tls_config().psk_mode, PskMode::DheOnly);
+    let mut c = conn(&ctx, server.port());
+    assert_eq!(block_on(c.connect()).unwrap().kex, KeyExchangeMode::Full);
+    assert_eq!(block_on(c.await_tickets(2)), Ok(2));
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    assert_eq!((t.new_count(), ctx.cache().len()), (2, 2));
+
+    let mut r = conn(&ctx, server.port());
+    assert_eq!(r.psk_mode(), PskMode::DheOnly);
+    r.set_psk_mode(PskMode::AllowPskOnly);
+    let hs = block_on(r.connect()).unwrap();
+    assert!(hs.resumed);
+    assert_eq!(hs.kex, KeyExchangeMode::Psk);
+    assert_eq!(block_on(r.await_tickets(1)), Ok(1));
+    // One ticket taken out of the cache (C36), the new one added to the same cache.
+    assert_eq!((t.new_count(), ctx.cache().len()), (3, 2));
+    let newest = r.get1_session().unwrap().unwrap();
+    assert!(ctx.cache().contains(&newest));
+    block_on(r.shutdown()).unwrap();
+
+    // C14: after a clean shutdown the session stays set; the mode stays too.
+    r.clear();
+    assert_eq!(r.psk_mode(), PskMode::AllowPskOnly);
+    drop(r.replace_transport(transport(server.port())));
+    let hs = block_on(r.connect()).unwrap();
+    assert!(hs.resumed);
+    assert_eq!(hs.kex, KeyExchangeMode::Psk);
+    assert_eq!(r.session(), Some(&newest));
+    assert_eq!(block_on(r.await_tickets(1)), Ok(1));
+    block_on(r.shutdown()).unwrap();
+    drop(r);
+    drop(newest);
+
+    let mut q = conn(&ctx, server.port());
+    let hs = block_on(q.connect()).unwrap();
+    assert!(hs.resumed);
+    assert_eq!(hs.kex, KeyExchangeMode::PskDhe);
+    block_on(q.shutdown()).unwrap();
+    assert_eq!(server.wait_resumed(3, WAIT), 3);
+    // The record offered through the kept session (not taken from the cache) was marked used
+    // and left the cache as stale when the next ticket came: one remove callback.
+    assert_eq!(t.removed_count(), 1);
+}
+
+/// C5, C27: `await_tickets` against openssl s_server: the two tickets after a full handshake,
+/// one after a resumption; `await_tickets(0)` returns at once; a ticket that never comes is
+/// ended by the transport's timeout and the connection stays usable.
+#[test]
+fn await_tickets_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &[]);
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    assert_eq!(block_on(c.await_tickets(0)), Ok(0));
+    assert_eq!(block_on(c.await_tickets(2)), Ok(2));
+    assert_eq!(c.stats().tickets_received, 2);
+    assert_eq!((t.new_count(), ctx.cache().len()), (2, 2));
+    // C5: the newest ticket's record is the connection's session.
+    let mut ids = [None; 8];
+    assert_eq!(ctx.cache().entries(&mut ids), 2);
+    assert_eq!(c.session().map(|s| s.id()), ids[1]);
+    assert_eq!(block_on(c.await_tickets(1)), Ok(2));
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+
+    let mut r = conn(&ctx, server.port());
+    assert!(block_on(r.connect()).unwrap().resumed);
+    assert_eq!(block_on(r.await_tickets(1)), Ok(1));
+    r.transport_mut()
+        .0
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    assert_eq!(
+        block_on(r.await_tickets(2)),
+        Err(Error::Io(ErrorKind::TimedOut))
+    );
+    assert_eq!(r.phase(), Phase::Connected);
+    assert_eq!(block_on(r.write(b"still here\n")), Ok(11));
+    assert_eq!(block_on(r.shutdown()), Ok(false));
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+    assert_eq!(t.new_count(), 3);
+}
+
+/// C5, C27: `await_tickets` against rustls (two tickets), and its early returns: application
+/// data that arrives while waiting is kept for `read`, and the server's close_notify ends the
+/// wait (answered, so the session stays resumable: the bad-session rule).
+#[test]
+fn await_tickets_rustls_data_and_close_notify() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    assert_eq!(block_on(c.await_tickets(2)), Ok(2));
+    assert_eq!((t.new_count(), ctx.cache().len()), (2, 2));
+    assert_eq!(echo(&mut c, b"ping"), b"ping");
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+
+    let bye = rustls(
+        &pki,
+        RustlsOptions {
+            send_tls13_tickets: 1,
+            reply: Reply::Fixed(b"bye".to_vec()),
+            ..RustlsOptions::default()
+        },
+    );
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let (rx, tx) = buffers();
+    let carry: &'static mut [u8] = Box::leak(vec![0u8; 64].into_boxed_slice());
+    let mut d = Connection::new(&ctx, NAME, transport(bye.port()), rx, tx).with_carry_buffer(carry);
+    block_on(d.connect()).unwrap();
+    assert_eq!(block_on(d.await_tickets(1)), Ok(1));
+    block_on(d.write(b"hi")).unwrap();
+    // The server answers with data and close_notify, never with a second ticket.
+    assert_eq!(block_on(d.await_tickets(2)), Ok(1));
+    let mut buf = [0u8; 16];
+    assert_eq!(block_on(d.read(&mut buf)), Ok(3));
+    assert_eq!(&buf[..3], b"bye");
+    assert_eq!(block_on(d.read(&mut buf)), Ok(0));
+    assert!(d.close_notify_received());
+    assert!(d.close_notify_sent());
+    assert_eq!(block_on(d.await_tickets(2)), Ok(1));
+    let s = d.get1_session().unwrap().unwrap();
+    drop(d);
+    assert_eq!(t.removed_count(), 0);
+    assert!(ctx.cache().contains(&s));
+}
+
+/// A transport that holds written bytes until `flush`, as embedded-io-async allows, and
+/// counts the flushes.
+struct Buffered {
+    inner: StdTransport,
+    held: Vec<u8>,
+    flushes: usize,
+}
+
+impl ErrorType for Buffered {
+    type Error = ErrorKind;
+}
+
+impl Read for Buffered {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        self.inner.read(buf).await
+    }
+}
+
+impl Write for Buffered {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        self.held.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        self.flushes += 1;
+        self.inner.write_all(&self.held).await?;
+        self.held.clear();
+        self.inner.flush().await
+    }
+}
+
+/// The transport is flushed only before the client waits for the server and in shutdown: a
+/// full handshake, the tickets, a line and close_notify through a transport that sends
+/// nothing until `flush` take exactly three flushes (the ClientHello; the client Finished
+/// before waiting for the tickets; the line and close_notify), and the session stays
+/// resumable (C11).
+#[test]
+fn flush_only_before_waiting_and_in_shutdown_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &[]);
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let (rx, tx) = buffers();
+    let io = Buffered {
+        inner: transport(server.port()),
+        held: Vec::new(),
+        flushes: 0,
+    };
+    let mut c: Conn<'_, '_, 8, Buffered> = Connection::new(&ctx, NAME, io, rx, tx);
+    let hs = block_on(c.connect()).unwrap();
+    assert_eq!(hs.kex, KeyExchangeMode::Full);
+    // Only the ClientHello was flushed; the client Finished (a 53-byte protected record with
+    // a SHA-256 suite) is still held.
+    assert_eq!(hs.suite.hash().output_len(), 32);
+    assert_eq!(c.transport_mut().flushes, 1);
+    assert_eq!(c.transport_mut().held.len(), 5 + 4 + 32 + 1 + 16);
+    assert_eq!(block_on(c.await_tickets(2)), Ok(2));
+    assert_eq!(c.transport_mut().flushes, 2);
+    assert_eq!(block_on(c.write(b"line\n")), Ok(5));
+    assert_eq!(c.transport_mut().flushes, 2);
+    assert_eq!(c.transport_mut().held.len(), 5 + 5 + 1 + 16);
+    assert_eq!(block_on(c.shutdown()), Ok(false));
+    assert_eq!(c.transport_mut().flushes, 3);
+    assert!(c.transport_mut().held.is_empty());
+    let s = c.get1_session().unwrap().unwrap();
+    drop(c);
+    assert!(server.output().wait_count("line", 1, WAIT) >= 1);
+    assert!(!s.info().unwrap().not_resumable);
+    assert_eq!(t.removed_count(), 0);
+}
+
+/// When the engine cannot start (here: the ClientHello with the offered 192-byte openssl
+/// ticket, about 390 bytes, does not fit the connection's 300-byte transmit buffer; the
+/// ClientHello of a full handshake, about 150 bytes, does), `connect` reports why and keeps the
+/// buffers: after `clear` the same connection makes a full handshake in the same memory. The
+/// ticket never left, so it is not used (C28); the failed connection drops it (C14).
+#[test]
+fn engine_refusal_keeps_the_buffers_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &[]);
+    let t = tally();
+    let cache = CacheConfig {
+        mode: CacheMode::NO_INTERNAL_LOOKUP,
+        ..CacheConfig::DEFAULT
+    };
+    let ctx: Ctx<'_, 8> = context(&pki, t, cache, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    assert_eq!(block_on(c.await_tickets(2)), Ok(2));
+    let saved = c.get1_session().unwrap().unwrap();
+    assert_eq!(saved.info().unwrap().ticket_len, 192);
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+
+    let rx: &'static mut [u8] = Box::leak(vec![0u8; 17 * 1024].into_boxed_slice());
+    let tx: &'static mut [u8] = Box::leak(vec![0u8; 300].into_boxed_slice());
+    let mut r = Connection::new(&ctx, NAME, transport(server.port()), rx, tx);
+    r.set_session(Some(&saved)).unwrap();
+    assert_eq!(
+        block_on(r.connect()),
+        Err(Error::Tls(encore_tls::Error::BufferTooSmall))
+    );
+    assert_eq!(r.phase(), Phase::Failed);
+    assert!(!saved.info().unwrap().used); // C28: never sent
+    r.clear();
+    assert!(r.session().is_none()); // C14: dropped after a failure
+    let hs = block_on(r.connect()).unwrap();
+    assert!(!hs.resumed);
+    assert_eq!(hs.kex, KeyExchangeMode::Full);
+    assert_eq!(block_on(r.await_tickets(2)), Ok(2));
+    block_on(r.shutdown()).unwrap();
+    assert_eq!(t.removed_count(), 0);
+    assert!(!saved.info().unwrap().not_resumable);
 }

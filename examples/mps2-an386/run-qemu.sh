@@ -16,9 +16,12 @@ shift
 port="${ENCORE_SERVER_PORT:-4433}"
 timeout_s="${ENCORE_TIMEOUT:-120}"
 
+# The guestfwd command's standard error is the guest's connection too: socat logs
+# to /dev/null (-lf), so that with no server the firmware sees the connection
+# close, not socat's error text as if the server had sent it.
 set -- -M mps2-an386 -nographic -monitor none \
     -semihosting-config enable=on,target=native \
-    -nic "user,model=lan9118,restrict=on,guestfwd=tcp:10.0.2.100:443-cmd:socat - TCP:127.0.0.1:${port}" \
+    -nic "user,model=lan9118,restrict=on,guestfwd=tcp:10.0.2.100:443-cmd:socat -lf /dev/null - TCP:127.0.0.1:${port}" \
     -kernel "$elf" "$@"
 
 if [ -n "${ENCORE_UART_PORT:-}" ]; then

@@ -365,7 +365,7 @@ fn c33_peer_identity_parts() {
         PeerId::new(
             "server.example",
             &[b"h2", b"http/1.1"],
-            &*b"\xffno-verification"
+            b"\xffno-verification"
         ),
         base
     );

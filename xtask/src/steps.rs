@@ -81,7 +81,7 @@ pub fn test(args: &[String]) -> Result {
     ]))?;
 
     section("host tests: unit, contract, property and interop");
-    run(cargo().args(["test", "--workspace"]))?;
+    run(cargo().args(["test", "--workspace", "--no-fail-fast"]))?;
 
     section("docs build without warnings");
     run(cargo()

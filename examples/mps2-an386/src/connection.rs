@@ -1,14 +1,15 @@
 //! One TLS connection of the examples, through `encore-client`: TCP connect, the
-//! handshake between two markers, a line sent, the tickets read, close_notify.
+//! handshake between two markers, the tickets awaited, a line sent, close_notify.
 
 use embassy_net::tcp::TcpSocket;
 use embassy_net::Stack;
-use embassy_time::{Duration, WithTimeout};
-use embedded_io_async::ErrorKind;
+use embassy_time::{Duration, Instant, WithTimeout};
 use encore_board_mps2::marker::marker;
 use encore_board_mps2::time::BoardClock;
 use encore_board_mps2::{net, println, EmulatorRng};
-use encore_client::{ConnectionStats, Context, HandshakeSummary, KeyExchangeMode, Session};
+use encore_client::{
+    ConnectionStats, Context, HandshakeSummary, KeyExchangeMode, PskMode, Session,
+};
 
 use crate::transport::Transport;
 
@@ -35,10 +36,9 @@ pub const TX_LEN: usize = 2_048;
 /// Buffers of the TCP socket, each way.
 pub const SOCKET_BUF_LEN: usize = 4_096;
 
-/// How long to wait for the server at any step of the handshake.
+/// How long to wait for the server at any step: a safety net against a server that
+/// stops answering, never reached when it behaves.
 const TIMEOUT: Duration = Duration::from_secs(10);
-/// After the handshake, how long a read waits for more tickets once one arrived.
-const TICKET_IDLE: Duration = Duration::from_millis(500);
 
 /// Memory for one connection at a time, reused by every connection.
 pub struct Buffers {
@@ -101,6 +101,10 @@ pub struct Outcome {
     pub offered_refs: Option<(u16, u16)>,
     /// The connection's session right after `connect` was the record offered (C5).
     pub kept_offered: bool,
+    /// Milliseconds of emulated time `connect` took (the handshake's wall time).
+    pub handshake_ms: u64,
+    /// Milliseconds of emulated time from the TCP connect to the end of the TCP close.
+    pub total_ms: u64,
 }
 
 impl Outcome {
@@ -120,10 +124,10 @@ impl Outcome {
 
     /// Prints the connection's line: `conn=N reused=.. kex=.. wire_bytes=..`, then
     /// the two directions, tickets received, whether the server declined an offer,
-    /// and the suite.
+    /// the suite, and the wall time of the handshake and of the whole connection.
     pub fn print(&self, n: u8) {
         println!(
-            "conn={} reused={} kex={} wire_bytes={} sent={} received={} tickets={} declined={} suite={:?}",
+            "conn={} reused={} kex={} wire_bytes={} sent={} received={} tickets={} declined={} suite={:?} handshake_ms={} total_ms={}",
             n,
             self.reused,
             self.kex_name(),
@@ -132,16 +136,18 @@ impl Outcome {
             self.stats.handshake_received,
             self.stats.tickets_received,
             self.summary.offer_declined,
-            self.summary.suite
+            self.summary.suite,
+            self.handshake_ms,
+            self.total_ms
         );
     }
 }
 
 /// Runs connection `n` of `ctx` to `server_name`: TCP connect to the forwarded
 /// server, `set_session(offer)` when given (otherwise `connect` takes a ticket
-/// from the context's cache by itself), the handshake between markers
-/// `10·n + 1` and `10·n + 2`, `line` sent, reads until the server issued
-/// `want_tickets` tickets (or stopped sending them), close_notify (C11).
+/// from the context's cache by itself), `psk_mode` for the resumption, the
+/// handshake between markers `10·n + 1` and `10·n + 2`, `await_tickets` until the
+/// server issued `want_tickets` tickets, `line` sent, close_notify (C11).
 ///
 /// Returns the outcome and a reference to the connection's session at the end
 /// (`get1_session`: the newest ticket's record, C5).
@@ -152,6 +158,7 @@ pub async fn run<'a>(
     stack: Stack<'static>,
     server_name: &str,
     offer: Option<&Record<'a>>,
+    psk_mode: PskMode,
     line: &[u8],
     want_tickets: usize,
     buffers: &mut Buffers,
@@ -162,6 +169,7 @@ pub async fn run<'a>(
         socket_rx,
         socket_tx,
     } = buffers;
+    let started = Instant::now();
     let mut socket = TcpSocket::new(stack, socket_rx, socket_tx);
     socket.set_timeout(Some(TIMEOUT));
     match socket.connect(net::SERVER).with_timeout(TIMEOUT).await {
@@ -170,6 +178,7 @@ pub async fn run<'a>(
     }
     let io = Transport::new(socket, TIMEOUT);
     let mut conn = encore_client::Connection::new(ctx, server_name, io, rx, tx);
+    conn.set_psk_mode(psk_mode);
     if offer.is_some() {
         conn.set_session(offer)?;
     }
@@ -177,7 +186,9 @@ pub async fn run<'a>(
 
     let (begin, end) = crate::handshake_markers(n);
     marker(begin);
+    let handshake_start = Instant::now();
     let connected = conn.connect().await;
+    let handshake_ms = handshake_start.elapsed().as_millis();
     marker(end);
     let summary = connected?;
 
@@ -188,39 +199,27 @@ pub async fn run<'a>(
     };
     let reused = conn.session_reused();
 
-    conn.write(line).await?;
-    // The tickets follow the handshake at once; a read that waits longer than
-    // TICKET_IDLE means no more are coming (one read may take several tickets).
-    conn.transport_mut().set_read_timeout(TICKET_IDLE);
-    let mut buf = [0u8; 256];
-    let mut idle = Duration::from_ticks(0);
-    while conn.stats().tickets_received < want_tickets && idle < TIMEOUT {
-        match conn.read(&mut buf).await {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(encore_client::Error::Io(ErrorKind::TimedOut)) => {
-                if conn.stats().tickets_received > 0 {
-                    break;
-                }
-                idle += TICKET_IDLE;
-            }
-            Err(e) => return Err(e.into()),
-        }
+    // The tickets follow the handshake at once; the timeout is only a safety net
+    // (a server that sends fewer than expected).
+    match conn.await_tickets(want_tickets).with_timeout(TIMEOUT).await {
+        Ok(Ok(_)) | Err(_) => {}
+        Ok(Err(e)) => return Err(e.into()),
     }
     if conn.stats().tickets_received == 0 {
         return Err(Failure::NoTicket);
     }
     let newest = conn.get1_session()?;
     let stats = conn.stats();
+    conn.write(line).await?;
 
-    // close_notify keeps the session resumable (C11); then wait briefly for the
-    // server's close_notify and the end of its stream.
+    // close_notify keeps the session resumable (C11); then the server's close_notify
+    // and the end of its stream, so that both FINs are exchanged.
     let server_closed = conn.shutdown().await?;
     if !server_closed {
-        conn.transport_mut().set_read_timeout(TICKET_IDLE);
+        let mut buf = [0u8; 64];
         let _ = conn.read(&mut buf).await;
     }
-    conn.transport_mut().close(TICKET_IDLE).await;
+    conn.transport_mut().close(TIMEOUT).await;
     drop(conn);
 
     Ok((
@@ -230,6 +229,8 @@ pub async fn run<'a>(
             stats,
             offered_refs: refs_before.zip(refs_after),
             kept_offered,
+            handshake_ms,
+            total_ms: started.elapsed().as_millis(),
         },
         newest,
     ))

@@ -3,7 +3,7 @@
 //! - [`trust`]: the CA certificate the host made for this run, read at boot
 //!   through semihosting (emulator only; a real board keeps its anchors in flash);
 //! - [`transport`]: embassy-net's `TcpSocket` as the client's transport, with a
-//!   read timeout (tickets arrive after the handshake, unannounced);
+//!   read timeout (a safety net against a server that stops answering);
 //! - [`connection`]: one connection through `encore-client`, with markers
 //!   around its handshake for the instruction-count plugin.
 #![no_std]

@@ -1,10 +1,14 @@
 //! embassy-net's `TcpSocket` as the TLS client's transport, with a read timeout.
 //!
-//! TLS 1.3 tickets arrive after the handshake, unannounced: the client reads
-//! until it has them, and a server that sends nothing more must not keep it
-//! waiting forever. A read that sees nothing within the timeout fails with
-//! `ErrorKind::TimedOut`, which leaves the connection usable; the socket's
-//! read is cancel-safe, so nothing is lost.
+//! A server that stops answering must not keep the firmware waiting forever: a
+//! read that sees nothing within the timeout fails with `ErrorKind::TimedOut`,
+//! which leaves the connection usable; the socket's read is cancel-safe, so
+//! nothing is lost.
+//!
+//! `flush` is the socket's: it waits until the server acknowledged every byte
+//! written. `encore-client` hands records to `write` as it makes them and flushes
+//! only before it waits for the server and in `shutdown`, so a write costs no
+//! round trip of its own.
 
 use embassy_net::tcp::TcpSocket;
 use embassy_time::{Duration, WithTimeout};

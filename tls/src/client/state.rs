@@ -238,6 +238,10 @@ fn range_in(outer: &[u8], inner: &[u8]) -> (usize, usize) {
 }
 
 /// Dispatches the handshake message at `rx[start..start + total]`.
+///
+/// The handlers of the heavier messages are never inlined here: inlined, their locals (key
+/// agreement, key schedule, certificate path) shared one frame of over 2 KB that sat under
+/// the certificate verification, the deepest point of a full handshake on a device.
 pub(crate) fn handle<R: rand_core::CryptoRng>(
     conn: &mut Connection<'_, R>,
     ty: u8,
@@ -296,6 +300,7 @@ fn message(rx: &[u8], start: usize, total: usize) -> Result<(&[u8], &[u8]), Erro
 }
 
 impl WaitServerHello {
+    #[inline(never)]
     fn handle<R: rand_core::CryptoRng>(
         self,
         conn: &mut Connection<'_, R>,
@@ -504,6 +509,7 @@ impl WaitServerHello {
 }
 
 impl Negotiated {
+    #[inline(never)]
     fn encrypted_extensions<R>(
         self,
         conn: &mut Connection<'_, R>,
@@ -584,6 +590,7 @@ impl Negotiated {
         Ok((State::WaitCertificate(self), None))
     }
 
+    #[inline(never)]
     fn certificate<R>(mut self, conn: &mut Connection<'_, R>, start: usize, total: usize) -> Step {
         let (msg, body) = message(conn.rx, start, total)?;
         let cert = Certificate::parse(body)?;
@@ -619,6 +626,7 @@ impl Negotiated {
         Ok((State::WaitCertificateVerify(self), None))
     }
 
+    #[inline(never)]
     fn certificate_verify<R>(
         self,
         conn: &mut Connection<'_, R>,
@@ -642,6 +650,7 @@ impl Negotiated {
         Ok((State::WaitFinished(self), None))
     }
 
+    #[inline(never)]
     fn finished<R>(self, conn: &mut Connection<'_, R>, start: usize, total: usize) -> Step {
         let (msg, body) = message(conn.rx, start, total)?;
         let hash = self.suite.hash();
@@ -771,6 +780,7 @@ fn client_certificate<R>(
 }
 
 /// Post-handshake messages (RFC 8446 §4.6).
+#[inline(never)]
 fn connected<R: rand_core::CryptoRng>(
     conn: &mut Connection<'_, R>,
     ty: u8,

@@ -19,7 +19,7 @@ use embassy_time::Timer;
 use encore_board_mps2::console::{exit, exit_code};
 use encore_board_mps2::time::BoardClock;
 use encore_board_mps2::{executor, net, println, stack, Board, Spawner};
-use encore_client::{CacheConfig, ClientConfig, KeyExchangeMode};
+use encore_client::{CacheConfig, ClientConfig, KeyExchangeMode, PskMode};
 use encore_example_mps2::connection::{self, Buffers, Ctx, Failure, Pool};
 use encore_example_mps2::trust::{self, MAX_CA_LEN};
 use encore_example_mps2::{CONTEXT_ID, LINE, SERVER_NAME};
@@ -28,6 +28,8 @@ use rustls_pki_types::CertificateDer;
 use static_cell::ConstStaticCell;
 
 static POOL: Pool = Pool::new();
+/// Both connections offer psk_dhe_ke (the context's default).
+const DHE: PskMode = PskMode::DheOnly;
 // Built in place in .bss: a `StaticCell::init` would build them on the stack first.
 static BUFFERS: ConstStaticCell<Buffers> = ConstStaticCell::new(Buffers::new());
 static CA: ConstStaticCell<[u8; MAX_CA_LEN]> = ConstStaticCell::new([0; MAX_CA_LEN]);
@@ -100,7 +102,7 @@ async fn app(spawner: Spawner, mut board: Board) {
 
     // 1. Full handshake with the first server process; keep its newest ticket.
     let (first, saved) =
-        match connection::run(1, &ctx, net_stack, SERVER_NAME, None, LINE, 2, buffers).await {
+        match connection::run(1, &ctx, net_stack, SERVER_NAME, None, DHE, LINE, 2, buffers).await {
             Ok(r) => r,
             Err(e) => conn_failed(1, e),
         };
@@ -122,6 +124,7 @@ async fn app(spawner: Spawner, mut board: Board) {
         net_stack,
         SERVER_NAME,
         Some(&saved),
+        DHE,
         LINE,
         1,
         buffers,

@@ -2,14 +2,14 @@
 //!
 //! Three connections to the TLS server the host forwards to 10.0.2.100:443:
 //! 1. a full handshake that verifies the server's chain against the CA the host
-//!    made for this run (`-append ca=PATH`), sends a line, reads until the tickets
-//!    issued after the handshake are in the context's cache, and closes with
-//!    close_notify;
+//!    made for this run (`-append ca=PATH`), waits for the tickets issued after
+//!    the handshake (`await_tickets`: they go to the context's cache), sends a
+//!    line, and closes with close_notify;
 //! 2. `connect` takes a ticket from the cache by itself and resumes with
 //!    psk_dhe_ke (a fresh X25519 exchange, no certificate);
 //! 3. the newest ticket of connection 2 (`get1_session`), set with `set_session`
-//!    on a connection of a context that offers psk_ke: a resumption with no
-//!    public-key operation at all.
+//!    on a connection set to psk_ke (`set_psk_mode`, same context): a resumption
+//!    with no public-key operation at all, and no forward secrecy.
 //!
 //! One line per connection: `conn=N reused=.. kex=.. wire_bytes=..`. Markers
 //! `10·N+1` and `10·N+2` bracket each handshake for the instruction-count
@@ -22,7 +22,7 @@
 use embassy_time::Timer;
 use encore_board_mps2::console::{exit, exit_code};
 use encore_board_mps2::time::BoardClock;
-use encore_board_mps2::{executor, net, println, stack, Board, EmulatorRng, Spawner};
+use encore_board_mps2::{executor, net, println, stack, Board, Spawner};
 use encore_client::{CacheConfig, ClientConfig, KeyExchangeMode, PskMode};
 use encore_example_mps2::connection::{self, Buffers, Ctx, Failure, Pool};
 use encore_example_mps2::trust::{self, MAX_CA_LEN};
@@ -32,6 +32,8 @@ use rustls_pki_types::CertificateDer;
 use static_cell::ConstStaticCell;
 
 static POOL: Pool = Pool::new();
+/// Connections 1 and 2 keep the context's default: psk_dhe_ke, forward secrecy.
+const DHE: PskMode = PskMode::DheOnly;
 // Built in place in .bss: a `StaticCell::init` would build them on the stack first.
 static BUFFERS: ConstStaticCell<Buffers> = ConstStaticCell::new(Buffers::new());
 static CA: ConstStaticCell<[u8; MAX_CA_LEN]> = ConstStaticCell::new([0; MAX_CA_LEN]);
@@ -78,11 +80,6 @@ async fn app(spawner: Spawner, mut board: Board) {
         }
     };
     let anchors = [anchor];
-    let dhe = ClientConfig::new(&anchors);
-    let psk_only = ClientConfig {
-        psk_mode: PskMode::AllowPskOnly,
-        ..dhe
-    };
 
     let seed = board.rng.next_u64();
     let net_stack = match net::start(spawner, board.nic, net::qemu_user_config(), seed) {
@@ -94,39 +91,21 @@ async fn app(spawner: Spawner, mut board: Board) {
     };
     net_stack.wait_config_up().await;
 
-    let second_rng = match EmulatorRng::from_host_entropy() {
-        Ok(r) => r,
-        Err(e) => {
-            println!("resume: FAILED: seed from the host: {:?}", e);
-            exit(exit_code::BOARD_INIT)
-        }
-    };
-    let clock = BoardClock::new();
+    // One application context: psk_dhe_ke by default; connection 3 chooses psk_ke
+    // for itself, and its tickets land in this context's cache like the others.
     let ctx = Ctx::new(
         CONTEXT_ID,
-        dhe,
+        ClientConfig::new(&anchors),
         &POOL,
         CacheConfig::DEFAULT,
-        clock,
+        BoardClock::new(),
         board.rng,
-    );
-    // The key-exchange modes a resumption offers are part of a context's TLS
-    // configuration, so psk_ke connections use a context of their own. It is the
-    // same application context (same id, trust anchors and pool), so the records
-    // of one may be set on connections of the other (C35).
-    let ctx_psk = Ctx::new(
-        CONTEXT_ID,
-        psk_only,
-        &POOL,
-        CacheConfig::DEFAULT,
-        clock,
-        second_rng,
     );
     let buffers = BUFFERS.take();
 
     // 1. Full handshake; OpenSSL issues two tickets after it, which go to the cache.
     let (first, _) =
-        match connection::run(1, &ctx, net_stack, SERVER_NAME, None, LINE, 2, buffers).await {
+        match connection::run(1, &ctx, net_stack, SERVER_NAME, None, DHE, LINE, 2, buffers).await {
             Ok(r) => r,
             Err(e) => conn_failed(1, e),
         };
@@ -140,7 +119,7 @@ async fn app(spawner: Spawner, mut board: Board) {
 
     // 2. No session set: `connect` takes the newest ticket from the cache (psk_dhe_ke).
     let (second, newest) =
-        match connection::run(2, &ctx, net_stack, SERVER_NAME, None, LINE, 1, buffers).await {
+        match connection::run(2, &ctx, net_stack, SERVER_NAME, None, DHE, LINE, 1, buffers).await {
             Ok(r) => r,
             Err(e) => conn_failed(2, e),
         };
@@ -152,10 +131,11 @@ async fn app(spawner: Spawner, mut board: Board) {
     };
     let (third, _) = match connection::run(
         3,
-        &ctx_psk,
+        &ctx,
         net_stack,
         SERVER_NAME,
         Some(&newest),
+        PskMode::AllowPskOnly,
         LINE,
         1,
         buffers,

@@ -120,7 +120,8 @@ fn array_at<const K: usize>(bytes: &[u8], at: usize) -> Result<[u8; K], OpenErro
 
 /// A record being written: sealed straight into the map's work buffer, so the store needs no
 /// second buffer. The map may serialise a value more than once while it makes room (page
-/// migration); every call writes the same bytes, because the nonce is drawn once per store.
+/// migration reuses the buffer); only the last serialisation reaches flash, so a nonce never
+/// seals two values on flash.
 pub(crate) struct SealedWrite<'s, 'p, const N: usize, const T: usize> {
     pub(crate) cipher: &'s XChaCha20Poly1305,
     pub(crate) session: &'s Session<'p, N, T>,

@@ -31,6 +31,12 @@ const MARKER_ZERO_BITS: u32 = 4;
 /// The empty value: a slot's tombstone.
 const TOMBSTONE: &[u8] = &[];
 
+/// Header of a present item with no data bytes in `sequential-storage` 8: the data CRC of nothing,
+/// length 0, the CRC of that length. The map's item iterator takes the key from past the end of
+/// such an item and slices out of range, so it must never see one. The store never writes one
+/// (every item starts with its key byte); only damaged or foreign flash holds one.
+const EMPTY_ITEM_HEADER: [u8; ITEM_HEADER] = [0x11, 0x11, 0x11, 0x11, 0x00, 0x00, 0x03, 0xE2];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SlotState {
     /// The slot's newest value is a tombstone, or it was never written.
@@ -54,6 +60,9 @@ struct Slot {
     received_unix: u64,
     auth_unix: u64,
     lifetime_s: u32,
+    /// When the record was written, relative to the others (its position in the map at load,
+    /// then a counter): breaks ties between records received in the same second.
+    order: u32,
 }
 
 impl Slot {
@@ -64,6 +73,7 @@ impl Slot {
         received_unix: 0,
         auth_unix: 0,
         lifetime_s: 0,
+        order: 0,
     };
 
     fn of(state: SlotState, summary: &seal::Summary<'_>) -> Slot {
@@ -74,6 +84,7 @@ impl Slot {
             received_unix: summary.received_unix,
             auth_unix: summary.auth_unix,
             lifetime_s: summary.lifetime_s,
+            order: 0,
         }
     }
 
@@ -116,6 +127,8 @@ pub struct SessionStore<F: NorFlash, const SLOTS: usize = 8, const BUF: usize = 
     cipher: XChaCha20Poly1305,
     limits: Limits,
     slots: [Slot; SLOTS],
+    /// Write order of the next record (see `Slot::order`).
+    next_order: u32,
     loaded: bool,
     buf: WorkBuffer<BUF>,
 }
@@ -161,6 +174,7 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
             cipher,
             limits: WIDEST_LIMITS,
             slots: [Slot::EMPTY; SLOTS],
+            next_order: 0,
             loaded: false,
             buf: WorkBuffer([0; BUF]),
         })
@@ -221,9 +235,13 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
     ///   otherwise, nothing read), and records past C29's limits are not loaded.
     /// - A record that fails to open or decode is dropped and counted in the report, never a panic
     ///   (E4). Consumed records are tombstones and never come back (C28).
-    /// - Flash is only read, except that sectors left half-erased by a power cut are erased again
-    ///   (counted in [`LoadReport::repaired_sectors`]) and `sequential-storage` finishes an
-    ///   interrupted page migration.
+    /// - Flash is only read, except that a sector left half-erased by a power cut is erased again,
+    ///   and so is a sector whose erase was cut after its live items had been copied (both counted
+    ///   in [`LoadReport::repaired_sectors`]). A page migration cut before its copy completed is
+    ///   redone by the map at its next write.
+    ///
+    /// [`StoreError::Corrupted`] means the image cannot be read safely (an item the map cannot
+    /// iterate, or a state its repair cannot fix); [`SessionStore::erase_all`] starts afresh.
     ///
     /// Until this returns `Ok`, [`SessionStore::store`], [`SessionStore::consume`] and
     /// [`SessionStore::prune`] refuse with [`StoreError::NotLoaded`]. Calling it again rebuilds the
@@ -244,6 +262,7 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
             repaired_sectors: self.erase_unmarked_sectors().await?,
             ..LoadReport::default()
         };
+        self.refuse_empty_items().await?;
         report.repaired_sectors += self.finish_interrupted_erase().await?;
 
         // Pass 1: the position of each slot's newest value, in the map's oldest-to-newest order.
@@ -326,12 +345,18 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
             value.zeroize();
             match outcome {
                 Loaded::Session(meta, session) => {
-                    *slot = meta;
+                    *slot = Slot {
+                        order: position,
+                        ..meta
+                    };
                     report.loaded += 1;
                     on_session(session);
                 }
                 Loaded::Held(meta) => {
-                    *slot = meta;
+                    *slot = Slot {
+                        order: position,
+                        ..meta
+                    };
                     report.not_loaded += 1;
                 }
                 Loaded::Expired => {
@@ -353,6 +378,7 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
             return Err(StoreError::Corrupted);
         }
         self.slots = slots;
+        self.next_order = count;
         self.loaded = true;
         Ok(report)
     }
@@ -482,13 +508,18 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
             });
         }
         if let Some(s) = self.slots.get_mut(usize::from(slot)) {
-            *s = meta;
+            *s = Slot {
+                order: self.next_order,
+                ..meta
+            };
         }
+        self.next_order = self.next_order.saturating_add(1);
         Ok(Stored::Written { slot, evicted })
     }
 
     /// Chooses where a new record goes: an empty slot, else one holding stale or unknown bytes,
-    /// else an expired live record, else the live record received first (evicted).
+    /// else an expired live record, else the live record received first (written first among
+    /// those received in the same second), which is evicted.
     fn pick_slot(&self, now_unix: u64) -> Option<(u8, bool)> {
         let first = |want: &dyn Fn(&Slot) -> bool| {
             self.slots
@@ -509,7 +540,7 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
             .slots
             .iter()
             .enumerate()
-            .min_by_key(|(_, s)| s.received_unix)
+            .min_by_key(|(_, s)| (s.received_unix, s.order))
             .map(|(i, _)| i)?;
         Some((u8::try_from(oldest).ok()?, true))
     }
@@ -636,6 +667,47 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
         Ok(())
     }
 
+    /// [`StoreError::Corrupted`] if an item with no data bytes appears anywhere in the range
+    /// (see [`EMPTY_ITEM_HEADER`]): loading such an image would panic inside the map. Items start
+    /// at word-aligned offsets, so every aligned offset is checked; reads overlap by a header so
+    /// that none straddles two reads unseen.
+    async fn refuse_empty_items(&mut self) -> Result<(), StoreError<F::Error>> {
+        let range = self.map.flash_range();
+        let word = Self::word();
+        let read = F::READ_SIZE.max(1);
+        let chunk = BUF - BUF % read;
+        let overlap = ITEM_HEADER.next_multiple_of(read).next_multiple_of(word);
+        let advance = u32::try_from(chunk.saturating_sub(overlap) / word * word)
+            .map_err(|_| StoreError::Corrupted)?;
+        if advance == 0 {
+            return Err(StoreError::Geometry(GeometryError::WordTooLarge));
+        }
+        let mut at = range.start;
+        while at < range.end {
+            let len = chunk.min((range.end - at) as usize);
+            let part = self.buf.0.get_mut(..len).ok_or(StoreError::Corrupted)?;
+            self.map
+                .flash()
+                .read(at, part)
+                .await
+                .map_err(StoreError::Flash)?;
+            let found = part
+                .windows(ITEM_HEADER)
+                .step_by(word)
+                .any(|w| w == EMPTY_ITEM_HEADER);
+            if found {
+                self.buf.0.zeroize();
+                return Err(StoreError::Corrupted);
+            }
+            if len < chunk {
+                break;
+            }
+            at = at.saturating_add(advance);
+        }
+        self.buf.0.zeroize();
+        Ok(())
+    }
+
     /// Whether the word at `address` is a set page marker (at least 4 of its bits are 0, the rule of
     /// `sequential-storage` 8).
     async fn marker_set(&mut self, address: u32) -> Result<bool, StoreError<F::Error>> {
@@ -688,7 +760,7 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
         self.map.flash().hidden = Some(old..old + sector);
         let without_old = self.newest_digests().await;
         self.map.flash().hidden = None;
-        if with_old?.is_empty() && without_old?.is_empty() {
+        if with_old? != without_old? {
             return Ok(0);
         }
         self.map

@@ -8,6 +8,7 @@ use embedded_storage_async::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
 };
 use encore_session::{ContextId, NewSession, PeerId, Session, SessionPool, TLS13};
+use encore_store::Wear;
 use rand_core::{TryCryptoRng, TryRng};
 
 /// Why the simulated flash refused an operation.
@@ -349,4 +350,103 @@ pub fn psk_of<const N: usize>(s: &Session<'_, N>) -> Vec<u8> {
 /// The id a test ticket was made with, recovered from its bytes.
 pub fn id_of(ticket: &[u8]) -> u8 {
     ticket[0]
+}
+
+/// An independent model of the map's documented write pattern (sequential-storage 8, "Inner
+/// workings for map"): items are appended to the open sector; a full sector is closed (end
+/// marker), the next one gets its start marker, and if the sector after that holds data, the
+/// items in it that are still the newest value of their key are copied over and it is erased.
+pub struct RingModel {
+    pub sectors: usize,
+    room: usize,
+    word: usize,
+    /// Per sector: items as (key, data length, write number); `None` while erased.
+    content: Vec<Option<Vec<(u8, usize, u64)>>>,
+    active: Option<usize>,
+    counter: u64,
+    pub wear: Wear,
+}
+
+impl RingModel {
+    pub fn new(sectors: usize, sector_size: usize, word: usize) -> Self {
+        RingModel {
+            sectors,
+            room: sector_size - 2 * word,
+            word,
+            content: vec![None; sectors],
+            active: None,
+            counter: 0,
+            wear: Wear::default(),
+        }
+    }
+
+    fn item_len(&self, data: usize) -> usize {
+        8usize.next_multiple_of(self.word) + data.next_multiple_of(self.word)
+    }
+
+    /// Header, the word-aligned part of the data, and the rest padded to a word.
+    fn program(&mut self, sector: usize, key: u8, data: usize) {
+        let aligned = data / self.word * self.word;
+        self.wear.writes += 1 + u64::from(aligned > 0) + u64::from(data > aligned);
+        self.wear.bytes_written += self.item_len(data) as u64;
+        self.counter += 1;
+        let c = self.counter;
+        self.content[sector].as_mut().unwrap().push((key, data, c));
+    }
+
+    fn used(&self, sector: usize) -> usize {
+        let items = self.content[sector].as_ref().unwrap();
+        items.iter().map(|(_, d, _)| self.item_len(*d)).sum()
+    }
+
+    fn marker(&mut self) {
+        self.wear.writes += 1;
+        self.wear.bytes_written += self.word as u64;
+    }
+
+    fn newest(&self, key: u8) -> u64 {
+        self.content
+            .iter()
+            .flatten()
+            .flatten()
+            .filter(|(k, _, _)| *k == key)
+            .map(|(_, _, c)| *c)
+            .max()
+            .unwrap()
+    }
+
+    pub fn write(&mut self, key: u8, data: usize) {
+        let mut sector = match self.active {
+            Some(s) => s,
+            None => {
+                self.content[0] = Some(Vec::new());
+                self.marker();
+                0
+            }
+        };
+        loop {
+            if self.used(sector) + self.item_len(data) <= self.room {
+                self.program(sector, key, data);
+                self.active = Some(sector);
+                return;
+            }
+            // Close this sector, open the next one, empty the one after it.
+            self.marker();
+            let next = (sector + 1) % self.sectors;
+            assert!(self.content[next].is_none());
+            self.content[next] = Some(Vec::new());
+            self.marker();
+            let source = (next + 1) % self.sectors;
+            if let Some(items) = self.content[source].clone() {
+                for (k, d, c) in items {
+                    if self.newest(k) == c {
+                        self.program(next, k, d);
+                    }
+                }
+                self.content[source] = None;
+                self.wear.erases += 1;
+            }
+            sector = next;
+        }
+    }
 }

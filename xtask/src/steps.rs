@@ -14,6 +14,7 @@ const NO_STD_CRATES: &[&str] = &[
     "encore-cache",
     "encore-tls",
     "encore-client",
+    "encore-store",
 ];
 
 /// Debian packages the tests and the demo run, keyed by the program they provide.
@@ -27,7 +28,11 @@ const PACKAGES: &[(&str, &str)] = &[
 
 /// Firmware workspaces, each built by its own cargo invocation (its own target, runner and
 /// embassy features) into the shared target directory.
-const FIRMWARE: &[&str] = &["examples/mps2-an386", "examples/nucleo-f429zi"];
+const FIRMWARE: &[&str] = &[
+    "examples/mps2-an386",
+    "examples/nucleo-f429zi",
+    "bench/mps2-an386",
+];
 
 pub fn setup() -> Result {
     section("setup: rustup targets and Debian packages");

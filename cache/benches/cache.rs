@@ -112,12 +112,19 @@ fn names(count: usize, offset: usize) -> Vec<String> {
 // ---------------------------------------------------------------------------------------------
 // Encore
 
-fn new_session(peer: PeerId) -> NewSession<'static> {
+/// A distinct ticket per peer: tickets with equal bytes replace each other (C17).
+fn ticket_for(index: usize) -> [u8; 192] {
+    let mut t = TICKET;
+    t[..8].copy_from_slice(&(index as u64).to_be_bytes());
+    t
+}
+
+fn new_session<'t>(peer: PeerId, ticket: &'t [u8; 192]) -> NewSession<'t> {
     NewSession {
         version: TLS13,
         cipher_suite: 0x1301,
         psk: &PSK,
-        ticket: &TICKET,
+        ticket,
         lifetime_s: 7200,
         age_add: 1,
         max_early_data: 0,
@@ -131,35 +138,47 @@ fn new_session(peer: PeerId) -> NewSession<'static> {
 
 struct EncoreBench<'p, const N: usize, const P: usize> {
     cache: SessionCache<'p, N, P>,
-    peers: Vec<PeerId>,
-    others: Vec<PeerId>,
+    /// The peers whose tickets are cached, each with its ticket, and the next set.
+    peers: Vec<(PeerId, [u8; 192])>,
+    others: Vec<(PeerId, [u8; 192])>,
     held: Vec<Session<'p, P>>,
 }
 
 impl<'p, const N: usize, const P: usize> EncoreBench<'p, N, P> {
     fn new(pool: &'p SessionPool<P>) -> Self {
         let cache = SessionCache::new(pool, CONTEXT, CacheConfig::DEFAULT);
-        let peer = |n: &String| PeerId::new(n, &[], &TRUST);
+        let peers = |offset: usize| {
+            names(N, offset)
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (PeerId::new(n, &[], &TRUST), ticket_for(offset + i)))
+                .collect()
+        };
         let bench = EncoreBench {
             cache,
-            peers: names(N, 0).iter().map(peer).collect(),
-            others: names(N, N).iter().map(peer).collect(),
+            peers: peers(0),
+            others: peers(N),
             held: Vec::with_capacity(N),
         };
         bench.fill();
+        // The workloads measure hits: every peer has its ticket cached.
+        assert_eq!(bench.cache.len(), N);
+        for (p, _) in &bench.peers {
+            assert!(bench.cache.lookup(p, NOW_MS).is_some(), "lookup misses");
+        }
         bench
     }
 
     /// Makes the cache hold one ticket for each of `peers`.
     fn fill(&self) {
-        for p in &self.peers {
-            let _ = self.cache.new_session(&new_session(*p), NOW_MS);
+        for (p, t) in &self.peers {
+            let _ = self.cache.new_session(&new_session(*p, t), NOW_MS);
         }
     }
 
     fn lookup_batch(&mut self) -> Measured {
         let watch = Stopwatch::start();
-        for p in &self.peers {
+        for (p, _) in &self.peers {
             black_box(self.cache.lookup(black_box(p), NOW_MS));
         }
         watch.stop()
@@ -167,12 +186,13 @@ impl<'p, const N: usize, const P: usize> EncoreBench<'p, N, P> {
 
     fn take_batch(&mut self) -> Measured {
         let watch = Stopwatch::start();
-        for p in &self.peers {
+        for (p, _) in &self.peers {
             if let Some(s) = self.cache.take(black_box(p), NOW_MS, &[0x1301]) {
                 self.held.push(s);
             }
         }
         let measured = watch.stop();
+        assert_eq!(self.held.len(), N, "take misses");
         self.held.clear();
         self.fill();
         measured
@@ -181,10 +201,10 @@ impl<'p, const N: usize, const P: usize> EncoreBench<'p, N, P> {
     fn insert_batch(&mut self) -> Measured {
         self.cache.flush_all();
         let watch = Stopwatch::start();
-        for p in &self.peers {
+        for (p, t) in &self.peers {
             black_box(
                 self.cache
-                    .new_session(&new_session(*black_box(p)), NOW_MS)
+                    .new_session(&new_session(*black_box(p), t), NOW_MS)
                     .ok(),
             );
         }
@@ -193,10 +213,10 @@ impl<'p, const N: usize, const P: usize> EncoreBench<'p, N, P> {
 
     fn evict_batch(&mut self) -> Measured {
         let watch = Stopwatch::start();
-        for p in &self.others {
+        for (p, t) in &self.others {
             black_box(
                 self.cache
-                    .new_session(&new_session(*black_box(p)), NOW_MS)
+                    .new_session(&new_session(*black_box(p), t), NOW_MS)
                     .ok(),
             );
         }
@@ -350,6 +370,11 @@ impl RustlsBench {
             if let Some(v) = bench.spare.pop() {
                 bench.cache.insert_tls13_ticket(n.clone(), v);
             }
+        }
+        // The workloads measure hits: every server has its ticket cached.
+        for n in &bench.names {
+            let v = bench.cache.take_tls13_ticket(n).expect("take misses");
+            bench.cache.insert_tls13_ticket(n.clone(), v);
         }
         bench
     }

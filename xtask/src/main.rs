@@ -19,7 +19,8 @@ commands:
   demo      the main job: full handshake, then resumed ones, with their costs
   bench     handshake costs on the emulated MCU (Encore beside embedded-tls), P-256 backends
             and host cache micro-benchmarks; writes BENCHMARKS.md and its plot
-            (options: --runs N, default 3; --no-host skips the criterion benchmarks)
+            (options: --runs N, default 3; --no-host skips the criterion benchmarks;
+            --profile only prints where each handshake's instructions go, by function)
   setup     only install what is missing (rustup targets, Debian packages)
 ";
 

@@ -20,6 +20,10 @@
 //! [`marker::HANDSHAKE_BEGIN`] and [`marker::HANDSHAKE_END`] is the work of the TLS stack
 //! alone, the same on every run whatever the host's timing.
 //!
+//! The TLS stack's own work runs with interrupts masked ([`uninterrupted`]): the SysTick
+//! interrupt (10 Hz of host time) then runs after it, between [`marker::DEFERRED_BEGIN`] and
+//! [`marker::DEFERRED_END`], which the host subtracts as well.
+//!
 //! Wire bytes are the TLS bytes of `W` and `R` payloads (PEERS.md: every record byte in both
 //! directions, from the first ClientHello byte to the client Finished); the framing is not
 //! counted.
@@ -41,7 +45,11 @@ pub mod marker {
     pub const IO_BEGIN: u8 = 10;
     /// The link is done with the UART.
     pub const IO_END: u8 = 11;
-    /// Start of one measured primitive (`bench-p256`).
+    /// Interrupts held back by [`uninterrupted`](crate::uninterrupted) are about to run.
+    pub const DEFERRED_BEGIN: u8 = 12;
+    /// They have run.
+    pub const DEFERRED_END: u8 = 13;
+    /// Start of one measured primitive (`bench-crypto`).
     pub const OP_BEGIN: u8 = 20;
     /// End of one measured primitive.
     pub const OP_END: u8 = 21;
@@ -184,6 +192,19 @@ impl Link {
             _ => Err(LinkError::Protocol),
         }
     }
+}
+
+/// Runs `f` with interrupts masked; an interrupt that came due meanwhile runs right after,
+/// between the `DEFERRED_*` markers, so that it is not counted as `f`'s work. For computation
+/// only: nothing may wait for an interrupt inside `f`.
+pub fn uninterrupted<T>(f: impl FnOnce() -> T) -> T {
+    let out = critical_section::with(|_| {
+        let out = f();
+        marker(marker::DEFERRED_BEGIN);
+        out
+    });
+    marker(marker::DEFERRED_END);
+    out
 }
 
 fn marker(id: u8) {

@@ -11,7 +11,9 @@
 #![forbid(unsafe_code)]
 
 use embedded_io_async::{Read, Write};
-use encore_bench_mps2_an386::{counted, marker, report_handshake, Link, WireBytes, ROOT_DER};
+use encore_bench_mps2_an386::{
+    counted, marker, report_handshake, uninterrupted, Link, WireBytes, ROOT_DER,
+};
 use encore_bench_mps2_an386::{BENCH_SEED, SERVER_CERT, SERVER_NAME};
 use encore_board_mps2::console::{exit, exit_code};
 use encore_board_mps2::{executor, println, stack, time, Board, EmulatorRng};
@@ -191,26 +193,26 @@ async fn one_handshake(
     let before = counted();
     let fail = |_: &Link, f: Failure| (counted().since(before), f);
 
-    encore_board_mps2::marker::marker(marker::HANDSHAKE_BEGIN);
     let now_ms = embassy_time::Instant::now().as_millis();
+    let now_unix = time::unix_time().ok();
+    // The peer identity is the context's, computed once per configuration in an application.
     let peer_fingerprint = encore_tls::crypto::trust_fingerprint(config.trust_anchors);
     let peer = PeerId::new(SERVER_NAME, &[], &peer_fingerprint);
+    encore_board_mps2::marker::marker(marker::HANDSHAKE_BEGIN);
     let mut ticket = [0u8; TICKET];
     let mut psk = [0u8; MAX_PSK_LEN];
     let offered = if expected == KeyExchangeMode::Full {
         None
     } else {
         let wanted: &[u16] = &[config.cipher_suites[0].to_u16()];
-        let session = CACHE
-            .take(&peer, now_ms, wanted)
-            .ok_or((WireBytes::default(), Failure::NoTicket))?;
-        let info = session.info().map_err(|_| fail(link, Failure::NoTicket))?;
-        let ticket_len = session
-            .copy_ticket(&mut ticket)
-            .map_err(|_| fail(link, Failure::NoTicket))?;
-        let psk_len = session
-            .copy_psk(&mut psk)
-            .map_err(|_| fail(link, Failure::NoTicket))?;
+        let taken = uninterrupted(|| {
+            let session = CACHE.take(&peer, now_ms, wanted)?;
+            let info = session.info().ok()?;
+            let ticket_len = session.copy_ticket(&mut ticket).ok()?;
+            let psk_len = session.copy_psk(&mut psk).ok()?;
+            Some((info, ticket_len, psk_len))
+        });
+        let (info, ticket_len, psk_len) = taken.ok_or(fail(link, Failure::NoTicket))?;
         let suite =
             CipherSuite::from_u16(info.cipher_suite).ok_or(fail(link, Failure::NoTicket))?;
         let age = now_ms.saturating_sub(info.received_ms.max(0) as u64);
@@ -222,9 +224,10 @@ async fn one_handshake(
             ticket_age_ms: age as u32,
         })
     };
-    let now_unix = time::unix_time().ok();
-    let mut conn = Connection::new(config, SERVER_NAME, offered, rx, tx, &mut *rng, now_unix)
-        .map_err(|e| fail(link, Failure::Tls(e)))?;
+    let mut conn = uninterrupted(|| {
+        Connection::new(config, SERVER_NAME, offered, rx, tx, &mut *rng, now_unix)
+    })
+    .map_err(|e| fail(link, Failure::Tls(e)))?;
     let summary = drive_handshake(&mut conn, link)
         .await
         .map_err(|f| fail(link, f))?;
@@ -290,6 +293,13 @@ async fn send_pending<R: rand_core::CryptoRng>(
     link.flush().await.map_err(|_| Failure::Link)
 }
 
+/// What one call of the engine's `process` asked for.
+enum Step {
+    Complete(HandshakeSummary),
+    Event,
+    NeedData,
+}
+
 /// Moves bytes until the engine reports the handshake complete and its last flight is sent.
 async fn drive_handshake<R: rand_core::CryptoRng>(
     conn: &mut Connection<'_, R>,
@@ -297,10 +307,16 @@ async fn drive_handshake<R: rand_core::CryptoRng>(
 ) -> Result<HandshakeSummary, Failure> {
     loop {
         send_pending(conn, link).await?;
-        let done = match conn.process().map_err(Failure::Tls)? {
-            Some(Event::HandshakeComplete(summary)) => Some(summary),
-            Some(_) => None,
-            None => {
+        let step = uninterrupted(|| match conn.process() {
+            Ok(Some(Event::HandshakeComplete(summary))) => Ok(Step::Complete(summary)),
+            Ok(Some(_)) => Ok(Step::Event),
+            Ok(None) => Ok(Step::NeedData),
+            Err(e) => Err(Failure::Tls(e)),
+        })?;
+        let done = match step {
+            Step::Complete(summary) => Some(summary),
+            Step::Event => None,
+            Step::NeedData => {
                 let n = link
                     .read(conn.rx_space())
                     .await

@@ -1,0 +1,334 @@
+/*
+ * funcprof: a QEMU TCG plugin that says where the instructions of each
+ * measured handshake go, function by function.
+ *
+ * Plugin API version 1 (QEMU 7.2), declared below as in
+ * tools/qemu-plugin/insncount.c (Debian ships no qemu-plugin.h).
+ *
+ * Arguments (-plugin ./libfuncprof.so,syms=FILE,marker=0x..,ids=0x..,out=FILE,top=N):
+ *   syms=FILE    function ranges, one per line: "<start hex> <size hex> <name>"
+ *                (`nm -C -S --defined-only` filtered to text symbols)
+ *   marker=ADDR  address of the firmware's `encore_marker`
+ *   ids=ADDR     address of its `ENCORE_MARKER_IDS` table
+ *   out=FILE     report file (default: standard error)
+ *   top=N        functions listed per window (default 25)
+ *
+ * Every instruction adds 1 to the counter of the function that contains it
+ * (an inline add chosen at translation time). The markers of
+ * bench/mps2-an386/src/lib.rs delimit what is reported: a window opens at
+ * marker 1 (handshake) or 20 (primitive) and closes at 2 or 21; markers 10/11
+ * (UART link) and 12/13 (deferred interrupts) pause it, as the xtask's
+ * instruction counts do. At each window's end the plugin prints
+ *   window <k> <total>
+ *   <instructions> <share %> <function>
+ * for the top functions of that window.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PLUGIN_EXPORT __attribute__((visibility("default")))
+
+typedef uint64_t qemu_plugin_id_t;
+typedef uint32_t qemu_plugin_meminfo_t;
+typedef struct qemu_info_t qemu_info_t;
+struct qemu_plugin_tb;
+struct qemu_plugin_insn;
+
+enum qemu_plugin_cb_flags {
+    QEMU_PLUGIN_CB_NO_REGS,
+    QEMU_PLUGIN_CB_R_REGS,
+    QEMU_PLUGIN_CB_RW_REGS,
+};
+
+enum qemu_plugin_mem_rw {
+    QEMU_PLUGIN_MEM_R = 1,
+    QEMU_PLUGIN_MEM_W,
+    QEMU_PLUGIN_MEM_RW,
+};
+
+enum qemu_plugin_op {
+    QEMU_PLUGIN_INLINE_ADD_U64,
+};
+
+typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id,
+                                               struct qemu_plugin_tb *tb);
+typedef void (*qemu_plugin_vcpu_mem_cb_t)(unsigned int vcpu_index,
+                                          qemu_plugin_meminfo_t info,
+                                          uint64_t vaddr, void *userdata);
+typedef void (*qemu_plugin_udata_cb_t)(qemu_plugin_id_t id, void *userdata);
+
+void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id,
+                                           qemu_plugin_vcpu_tb_trans_cb_t cb);
+size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
+struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb,
+                                                 size_t idx);
+uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
+void qemu_plugin_register_vcpu_insn_exec_inline(struct qemu_plugin_insn *insn,
+                                                enum qemu_plugin_op op,
+                                                void *ptr, uint64_t imm);
+void qemu_plugin_register_vcpu_mem_cb(struct qemu_plugin_insn *insn,
+                                      qemu_plugin_vcpu_mem_cb_t cb,
+                                      enum qemu_plugin_cb_flags flags,
+                                      enum qemu_plugin_mem_rw rw,
+                                      void *userdata);
+void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id,
+                                    qemu_plugin_udata_cb_t cb, void *userdata);
+
+PLUGIN_EXPORT int qemu_plugin_version = 1;
+
+#define MARKER_SPAN 32
+
+struct func {
+    uint64_t start;
+    uint64_t end;
+    char *name;
+};
+
+/* Functions sorted by start; index nfuncs is "(no symbol)". */
+static struct func *funcs;
+static size_t nfuncs;
+/* Running counts per function, their value when the window last resumed, and
+ * what the current window has accumulated. */
+static uint64_t *counts;
+static uint64_t *resumed_at;
+static uint64_t *acc;
+static bool open_window;
+static bool paused;
+static unsigned window_index;
+static size_t top = 25;
+
+static uint64_t marker_addr;
+static uint64_t ids_addr;
+static FILE *out;
+
+static int by_start(const void *a, const void *b)
+{
+    const struct func *x = a, *y = b;
+    return (x->start > y->start) - (x->start < y->start);
+}
+
+static bool load_symbols(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return false;
+    }
+    size_t cap = 1024;
+    funcs = malloc(cap * sizeof *funcs);
+    char line[4096];
+    while (funcs != NULL && fgets(line, sizeof line, f) != NULL) {
+        char *end = NULL;
+        uint64_t start = strtoull(line, &end, 16);
+        if (end == line) {
+            continue;
+        }
+        char *rest = end;
+        uint64_t size = strtoull(rest, &end, 16);
+        if (end == rest || size == 0) {
+            continue;
+        }
+        while (*end == ' ') {
+            end++;
+        }
+        end[strcspn(end, "\n")] = '\0';
+        if (nfuncs == cap) {
+            cap *= 2;
+            struct func *grown = realloc(funcs, cap * sizeof *funcs);
+            if (grown == NULL) {
+                break;
+            }
+            funcs = grown;
+        }
+        start &= ~(uint64_t)1; /* Thumb bit */
+        funcs[nfuncs].start = start;
+        funcs[nfuncs].end = start + size;
+        funcs[nfuncs].name = strdup(end);
+        nfuncs++;
+    }
+    fclose(f);
+    if (funcs == NULL) {
+        return false;
+    }
+    qsort(funcs, nfuncs, sizeof *funcs, by_start);
+    counts = calloc(nfuncs + 1, sizeof *counts);
+    resumed_at = calloc(nfuncs + 1, sizeof *resumed_at);
+    acc = calloc(nfuncs + 1, sizeof *acc);
+    return counts != NULL && resumed_at != NULL && acc != NULL;
+}
+
+/* Index of the function containing vaddr, or nfuncs. */
+static size_t func_of(uint64_t vaddr)
+{
+    size_t lo = 0, hi = nfuncs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (funcs[mid].start <= vaddr) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo > 0 && vaddr < funcs[lo - 1].end) {
+        return lo - 1;
+    }
+    return nfuncs;
+}
+
+static void resume(void)
+{
+    memcpy(resumed_at, counts, (nfuncs + 1) * sizeof *counts);
+    paused = false;
+}
+
+static void pause_window(void)
+{
+    if (!paused) {
+        for (size_t i = 0; i <= nfuncs; i++) {
+            acc[i] += counts[i] - resumed_at[i];
+        }
+    }
+    paused = true;
+}
+
+static int by_acc_desc(const void *a, const void *b)
+{
+    uint64_t x = acc[*(const size_t *)a], y = acc[*(const size_t *)b];
+    return (x < y) - (x > y);
+}
+
+static void report_window(void)
+{
+    uint64_t total = 0;
+    size_t *order = malloc((nfuncs + 1) * sizeof *order);
+    if (order == NULL) {
+        return;
+    }
+    for (size_t i = 0; i <= nfuncs; i++) {
+        order[i] = i;
+        total += acc[i];
+    }
+    qsort(order, nfuncs + 1, sizeof *order, by_acc_desc);
+    fprintf(out, "window %u %" PRIu64 "\n", window_index, total);
+    for (size_t k = 0; k < top && k <= nfuncs && acc[order[k]] > 0; k++) {
+        size_t i = order[k];
+        fprintf(out, "%12" PRIu64 " %5.1f%% %s\n", acc[i],
+                total ? 100.0 * (double)acc[i] / (double)total : 0.0,
+                i == nfuncs ? "(no symbol)" : funcs[i].name);
+    }
+    fflush(out);
+    free(order);
+    memset(acc, 0, (nfuncs + 1) * sizeof *acc);
+    window_index++;
+}
+
+static void on_marker(uint64_t id)
+{
+    switch (id) {
+    case 1:
+    case 20:
+        memset(acc, 0, (nfuncs + 1) * sizeof *acc);
+        open_window = true;
+        resume();
+        break;
+    case 2:
+    case 21:
+        if (open_window) {
+            pause_window();
+            report_window();
+            open_window = false;
+        }
+        break;
+    case 10:
+    case 12:
+        if (open_window) {
+            pause_window();
+        }
+        break;
+    case 11:
+    case 13:
+        if (open_window) {
+            resume();
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void on_marker_load(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
+                           uint64_t vaddr, void *userdata)
+{
+    (void)vcpu_index;
+    (void)info;
+    (void)userdata;
+    if (vaddr >= ids_addr && vaddr < ids_addr + 256) {
+        on_marker(vaddr - ids_addr);
+    }
+}
+
+static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
+{
+    (void)id;
+    size_t n = qemu_plugin_tb_n_insns(tb);
+    for (size_t i = 0; i < n; i++) {
+        struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+        uint64_t vaddr = qemu_plugin_insn_vaddr(insn);
+        qemu_plugin_register_vcpu_insn_exec_inline(
+            insn, QEMU_PLUGIN_INLINE_ADD_U64, &counts[func_of(vaddr)], 1);
+        if (vaddr >= marker_addr && vaddr < marker_addr + MARKER_SPAN) {
+            qemu_plugin_register_vcpu_mem_cb(insn, on_marker_load,
+                                             QEMU_PLUGIN_CB_NO_REGS,
+                                             QEMU_PLUGIN_MEM_RW, NULL);
+        }
+    }
+}
+
+static void on_exit_cb(qemu_plugin_id_t id, void *userdata)
+{
+    (void)id;
+    (void)userdata;
+    fflush(out);
+}
+
+PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
+                                      const qemu_info_t *info, int argc,
+                                      char **argv)
+{
+    (void)info;
+    out = stderr;
+    const char *syms = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strncmp(arg, "syms=", 5) == 0) {
+            syms = arg + 5;
+        } else if (strncmp(arg, "marker=", 7) == 0) {
+            marker_addr = strtoull(arg + 7, NULL, 0) & ~(uint64_t)1;
+        } else if (strncmp(arg, "ids=", 4) == 0) {
+            ids_addr = strtoull(arg + 4, NULL, 0);
+        } else if (strncmp(arg, "top=", 4) == 0) {
+            top = (size_t)strtoull(arg + 4, NULL, 0);
+        } else if (strncmp(arg, "out=", 4) == 0) {
+            FILE *f = fopen(arg + 4, "w");
+            if (f == NULL) {
+                fprintf(stderr, "funcprof: cannot open %s\n", arg + 4);
+                return -1;
+            }
+            out = f;
+        } else {
+            fprintf(stderr, "funcprof: unknown argument: %s\n", arg);
+            return -1;
+        }
+    }
+    if (syms == NULL || marker_addr == 0 || ids_addr == 0 || !load_symbols(syms)) {
+        fprintf(stderr, "funcprof: needs syms=, marker= and ids=\n");
+        return -1;
+    }
+    qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
+    qemu_plugin_register_atexit_cb(id, on_exit_cb, NULL);
+    return 0;
+}

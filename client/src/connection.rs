@@ -2,7 +2,8 @@
 
 use embedded_io_async::{Error as _, Read, Write};
 use encore_session::{
-    CurrentSession, MonotonicClock, NewSession, PeerId, Session, WallClock, MAX_PSK_LEN, TLS13,
+    CurrentSession, MonotonicClock, NewSession, Offer, PeerId, Session, WallClock, MAX_PSK_LEN,
+    TLS13,
 };
 use encore_tls::crypto::CipherSuite;
 use encore_tls::{Event, HandshakeSummary, KeyExchangeMode, NewTicket, PskMode, ResumptionOffer};
@@ -94,10 +95,6 @@ pub struct Connection<'c, 'a, S, C, G, const N: usize, const P: usize, const T: 
     carry_end: usize,
     current: CurrentSession<'a, P, T>,
     pub(crate) phase: Phase,
-    /// A session was offered in the running (or last) handshake.
-    pub(crate) offered: bool,
-    /// The offered record was marked used (C28).
-    offer_marked: bool,
     pub(crate) completed: bool,
     close_sent: bool,
     close_received: bool,
@@ -142,8 +139,6 @@ where
             carry_end: 0,
             current: CurrentSession::new(),
             phase: Phase::Idle,
-            offered: false,
-            offer_marked: false,
             completed: false,
             close_sent: false,
             close_received: false,
@@ -210,10 +205,14 @@ where
     /// otherwise, when none is set, the newest usable one the context's cache holds for this
     /// peer (unless [`encore_cache::CacheMode::NO_INTERNAL_LOOKUP`]).
     ///
-    /// The offered record is marked used as soon as the whole first ClientHello carrying it has
-    /// been written to the transport (C28). If this future is dropped before it completes, the
-    /// connection is failed until [`Connection::clear`] and the offered ticket counts as used;
-    /// nothing else is invalidated (C12).
+    /// C28: the record is claimed before the ClientHello is built ([`Session::claim`]: the C7
+    /// check and unused → used in one critical section; a record taken from the cache was
+    /// claimed by the cache). So of several connections holding the same record, set on each or
+    /// set on one and cached, exactly one offers it; the others make full handshakes. A claimed
+    /// ticket that is not sent after all (the engine refuses to start, the transport fails, this
+    /// future is dropped) stays used: it is never offered again, which costs one full handshake.
+    /// If this future is dropped before it completes, the connection is failed until
+    /// [`Connection::clear`]; nothing is invalidated (C12).
     pub async fn connect(&mut self) -> Result<HandshakeSummary, Error> {
         self.settle_aborted();
         match self.phase {
@@ -231,54 +230,43 @@ where
         let n = ctx.suite_codes(&mut codes);
         let suites = codes.get(..n).unwrap_or(&[]);
 
-        // Which session to offer (C7, C26, C36).
-        let mut from_cache = false;
+        // Which session to offer (C7, C26, C28, C36). Only a claim makes an offer: the claim
+        // checks C7 and marks the record used in one critical section, so of several
+        // connections holding the same record (set on each, or set on one and cached) exactly
+        // one offers it (RFC 8446 Appendix C.4). A claimed ticket that is then not sent is lost,
+        // which costs a full handshake and nothing else.
+        let mut claimed = None;
         if self.current.get().is_none() {
             if let Some(taken) = ctx.cache().take_for_connect(&self.peer, now, suites) {
+                // The cache returns only records it claimed for this call.
+                claimed = taken.with(|r| r.offer(now)).ok().flatten();
                 let _ = self.current.set(Some(&taken))?;
-                from_cache = true;
+            }
+        } else if let Some(s) = self.current.get() {
+            // A ticket the engine cannot carry is not claimed, so it stays usable elsewhere.
+            let fits = s
+                .with(|r| r.ticket().len() <= encore_tls::client::MAX_OFFER_TICKET_LEN)
+                .unwrap_or(false);
+            if fits {
+                claimed = s.claim(now, &ctx.cache().config().limits, suites).ok();
             }
         }
         let mut ticket = [0u8; T];
         let mut psk = [0u8; MAX_PSK_LEN];
-        let mut offer_meta = None;
-        if let Some(s) = self.current.get() {
-            // A record taken from the cache passed C7 just before it was marked used (C36).
-            let usable = from_cache
-                || s.resumable(now, &ctx.cache().config().limits, suites)
-                    .is_ok();
-            if usable {
-                offer_meta = s
-                    .with(|r| {
-                        let suite = CipherSuite::from_u16(r.cipher_suite())?;
-                        let age = r.age_ms(now)?;
-                        Some((suite, r.age_add(), u32::try_from(age).unwrap_or(u32::MAX)))
-                    })
-                    .ok()
-                    .flatten();
-            }
-        }
         let mut offer = None;
-        if let (Some((suite, age_add, age)), Some(s)) = (offer_meta, self.current.get()) {
+        if let (Some(claim), Some(s)) = (claimed, self.current.get()) {
             let t = s.copy_ticket(&mut ticket)?;
             let p = s.copy_psk(&mut psk)?;
-            // A ticket the engine cannot carry is not offered (C7): a full handshake instead.
-            if t <= encore_tls::client::MAX_OFFER_TICKET_LEN {
-                offer = Some(ResumptionOffer {
-                    ticket: ticket.get(..t).unwrap_or(&[]),
-                    psk: psk.get(..p).unwrap_or(&[]),
-                    suite,
-                    age_add,
-                    ticket_age_ms: age,
-                });
-            }
+            offer = resumption_offer(
+                &claim,
+                ticket.get(..t).unwrap_or(&[]),
+                psk.get(..p).unwrap_or(&[]),
+            );
         }
         let Some(buffers) = self.buffers.take() else {
             psk.zeroize();
             return Err(Error::Failed);
         };
-        self.offered = offer.is_some();
-        self.offer_marked = from_cache;
         self.rng_failures = ctx.rng.failures();
         let engine = Engine::start(
             ctx.tls_config(),
@@ -497,8 +485,6 @@ where
         }
         self.phase = Phase::Idle;
         self.unflushed = false;
-        self.offered = false;
-        self.offer_marked = false;
         self.completed = false;
         self.close_sent = false;
         self.close_received = false;
@@ -532,13 +518,6 @@ where
             engine.tx_sent(n);
             self.stats.bytes_sent += n;
             self.unflushed = true;
-            if engine.offer_sent() && !self.offer_marked {
-                // C28: the first ClientHello carrying the ticket has left.
-                if let Some(s) = self.current.get() {
-                    let _ = s.mark_used();
-                }
-                self.offer_marked = true;
-            }
         }
         Ok(())
     }
@@ -790,16 +769,10 @@ impl<'c, 'a, S, C, G, const N: usize, const P: usize, const T: usize>
         core::mem::replace(&mut self.io, io)
     }
 
-    /// C12: a `connect` future was dropped mid-way. The offered ticket counts as used; the
-    /// connection is failed until `clear`; nothing is invalidated.
+    /// C12: a `connect` future was dropped mid-way. The connection is failed until `clear`;
+    /// nothing is invalidated. A ticket it claimed is used already (C28).
     fn settle_aborted(&mut self) {
         if self.phase == Phase::Handshaking {
-            if self.offered && !self.offer_marked {
-                if let Some(s) = self.current.get() {
-                    let _ = s.mark_used();
-                }
-                self.offer_marked = true;
-            }
             self.phase = Phase::Failed;
         }
     }
@@ -821,12 +794,32 @@ impl<S, C, G, const N: usize, const P: usize, const T: usize> Drop
     for Connection<'_, '_, S, C, G, N, P, T>
 {
     /// C13: dropping a connection whose session is open invalidates that session, even while
-    /// the application still holds a reference to it. C12: a dropped `connect` counts its
-    /// offered ticket as used.
+    /// the application still holds a reference to it. C12: a dropped `connect` invalidates
+    /// nothing; the ticket it claimed stays used (C28).
     fn drop(&mut self) {
         self.settle_aborted();
         self.invalidate_if_open();
     }
+}
+
+/// The engine's offer for a claimed record: the values read in the claim (C30, C31) with the
+/// ticket and PSK copied out of the record. `None` when the engine cannot carry the ticket: a
+/// full handshake instead (C7).
+pub(crate) fn resumption_offer<'o>(
+    claim: &Offer,
+    ticket: &'o [u8],
+    psk: &'o [u8],
+) -> Option<ResumptionOffer<'o>> {
+    if ticket.len() > encore_tls::client::MAX_OFFER_TICKET_LEN {
+        return None;
+    }
+    Some(ResumptionOffer {
+        ticket,
+        psk,
+        suite: CipherSuite::from_u16(claim.cipher_suite)?,
+        age_add: claim.age_add,
+        ticket_age_ms: claim.ticket_age_ms,
+    })
 }
 
 fn clamp_ms(ms: u64) -> i64 {

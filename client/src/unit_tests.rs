@@ -5,6 +5,7 @@
 
 extern crate std;
 
+use core::future::Future;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
@@ -266,24 +267,55 @@ fn c14_clear_keeps_after_clean_drops_after_unclean() {
     assert!(s.info().unwrap().not_resumable);
 }
 
-/// C12: a connection whose `connect` never ran the handshake to its end is failed until
-/// clear(); its offered ticket counts as used, and nothing is invalidated.
+/// A transport whose every call waits forever, as one whose peer stopped reading.
+struct Stalled;
+
+impl ErrorType for Stalled {
+    type Error = ErrorKind;
+}
+
+impl Read for Stalled {
+    async fn read(&mut self, _buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        core::future::pending().await
+    }
+}
+
+impl Write for Stalled {
+    async fn write(&mut self, _buf: &[u8]) -> Result<usize, ErrorKind> {
+        core::future::pending().await
+    }
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        core::future::pending().await
+    }
+}
+
+/// C12, C28: a `connect` future dropped before its ClientHello left. The record was claimed
+/// before the ClientHello was built, so it is used (never offered again); nothing is
+/// invalidated; the connection is failed until clear(). A second connection holding the same
+/// record cannot claim it.
 #[test]
-fn c12_dropped_connect_marks_offer_used_only() {
+fn c12_c28_dropped_connect_leaves_its_claim_used_only() {
     static POOL: SessionPool<8> = SessionPool::new();
     let tally = Tally::default();
     let ctx = context(&POOL, &tally, 1);
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-    let mut conn = conn!(ctx, rx, tx);
+    let (mut rx, mut tx) = ([0u8; 64], [0u8; 1024]);
+    let mut conn = Connection::new(&ctx, NAME, Stalled, &mut rx, &mut tx);
     let s = record(&POOL, ctx.peer_id(NAME), 1, 1);
     conn.set_session(Some(&s)).unwrap();
-    conn.phase = Phase::Handshaking; // as a dropped `connect` future leaves it
-    conn.offered = true;
+    {
+        let mut fut = core::pin::pin!(conn.connect());
+        let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+    }
     assert_eq!(conn.phase(), Phase::Failed);
     assert_eq!(crate::block_on(conn.write(b"x")), Err(Error::Failed));
     let info = s.info().unwrap();
     assert!(info.used);
     assert!(!info.not_resumable);
+    assert_eq!(
+        s.claim(0, &ctx.cache().config().limits, &[0x1301]),
+        Err(encore_session::Unresumable::Used)
+    );
     assert_eq!(tally.removed.load(Ordering::SeqCst), 0);
     assert_eq!(crate::block_on(conn.connect()), Err(Error::Failed));
     conn.clear();
@@ -341,4 +373,44 @@ fn refused_engine_start_keeps_buffers_and_settings() {
         assert_eq!(conn.psk_mode(), crate::PskMode::AllowPskOnly);
     }
     assert_eq!(tally.removed.load(Ordering::SeqCst), 0);
+}
+
+/// C30: the engine's offer built from a claim sends session-core's obfuscated age, the age
+/// counted modulo 2^32 (an age past 2^32 ms wraps, it does not saturate); a ticket longer than
+/// the engine carries makes no offer (C7).
+#[test]
+fn c30_offer_from_claim_sends_the_wrapped_obfuscated_age() {
+    static POOL: SessionPool<8> = SessionPool::new();
+    let peer = PeerId::new(NAME, &[], &[0; 16]);
+    let s = pool_record(&POOL, peer, 0xffff_fff0);
+    let now = (1u64 << 32) + 0x20;
+    let claim = s.with(|r| r.offer(now)).unwrap().unwrap();
+    assert_eq!(claim.ticket_age_ms, 0x20);
+    assert_eq!(claim.obfuscated_age, 0x10);
+    let offer = crate::connection::resumption_offer(&claim, &[1; 100], &[1; 32]).unwrap();
+    assert_eq!(offer.obfuscated_age(), 0x10);
+    assert_eq!(
+        offer.suite,
+        encore_tls::crypto::CipherSuite::Aes128GcmSha256
+    );
+    let long = [1u8; encore_tls::client::MAX_OFFER_TICKET_LEN + 1];
+    assert!(crate::connection::resumption_offer(&claim, &long, &[1; 32]).is_none());
+}
+
+fn pool_record<'p>(pool: &'p SessionPool<8>, peer: PeerId, age_add: u32) -> Session<'p, 8> {
+    pool.create(&NewSession {
+        version: TLS13,
+        cipher_suite: 0x1301,
+        psk: &[1; 32],
+        ticket: &[1; 100],
+        lifetime_s: 7200,
+        age_add,
+        max_early_data: 0,
+        received_ms: 0,
+        received_unix: None,
+        auth_age_ms: 0,
+        peer,
+        owner: ContextId(1),
+    })
+    .unwrap()
 }

@@ -10,7 +10,8 @@ use std::future::Future;
 use std::io::Read as _;
 use std::net::TcpListener;
 use std::pin::pin;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
@@ -209,7 +210,7 @@ fn c5_c8_full_then_automatic_resumption_rustls() {
 
 /// C1, C4, C8, C28, C11: a session saved from one connection, set on another with
 /// set_session, resumes against openssl s_server, which reports the reuse itself; the offered
-/// record is marked used when the ClientHello leaves.
+/// record is used once the connection has offered it.
 #[test]
 fn c1_c8_c28_set_session_resumes_openssl() {
     let pki = TestPki::generate(&[NAME]);
@@ -508,6 +509,215 @@ fn c12_connect_future_dropped_mid_way() {
     assert_eq!(t.removed_count(), 0);
 }
 
+/// A transport that connects to the server at its first write, records every byte it
+/// writes, and whose writes wait (stay pending) while its gate is closed. A `connect` future
+/// polled once on it stops with its ClientHello built and nothing sent, not even a TCP
+/// connection opened; another connection can then run a whole handshake in between.
+struct Gated {
+    port: u16,
+    inner: Option<StdTransport>,
+    open: &'static AtomicBool,
+    sent: &'static Mutex<Vec<u8>>,
+}
+
+impl Gated {
+    fn new(port: u16, open: bool) -> Gated {
+        Gated {
+            port,
+            inner: None,
+            open: leak(AtomicBool::new(open)),
+            sent: leak(Mutex::new(Vec::new())),
+        }
+    }
+
+    fn stream(&mut self) -> &mut StdTransport {
+        let port = self.port;
+        self.inner.get_or_insert_with(|| transport(port))
+    }
+}
+
+impl ErrorType for Gated {
+    type Error = ErrorKind;
+}
+
+impl Read for Gated {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        self.stream().read(buf).await
+    }
+}
+
+impl Write for Gated {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        let open = self.open;
+        std::future::poll_fn(|_| {
+            if open.load(Ordering::SeqCst) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        let n = self.stream().write(buf).await?;
+        self.sent.lock().unwrap().extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        self.stream().flush().await
+    }
+}
+
+/// How many times `needle` occurs in `haystack`.
+fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
+}
+
+fn ticket_of(s: &Session<'_, P, 256>) -> Vec<u8> {
+    let mut ticket = [0u8; 256];
+    let n = s.copy_ticket(&mut ticket).unwrap();
+    ticket[..n].to_vec()
+}
+
+/// C28 (RFC 8446 Appendix C.4), C7, C12: one session set on two connections that connect at
+/// the same time is offered by exactly one. The first `connect` claims the record and stops
+/// with its ClientHello unsent; the second, run to its end meanwhile, finds the record used
+/// and makes a full handshake without offering it; then the first sends its ClientHello and
+/// resumes. On the wire the ticket appears once, in the first connection's ClientHello.
+#[test]
+fn c28_session_set_on_two_concurrent_connections_is_offered_once_rustls() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let cache = CacheConfig {
+        mode: CacheMode::NO_INTERNAL_LOOKUP,
+        ..CacheConfig::DEFAULT
+    };
+    let ctx: Ctx<'_, 8> = context(&pki, t, cache, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    let saved = c.get1_session().unwrap().unwrap();
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    let ticket = ticket_of(&saved);
+    assert!(!saved.info().unwrap().used);
+
+    let first_io = Gated::new(server.port(), false);
+    let (first_gate, first_sent) = (first_io.open, first_io.sent);
+    let second_io = Gated::new(server.port(), true);
+    let second_sent = second_io.sent;
+    let (rx, tx) = buffers();
+    let mut first: Conn<'_, '_, 8, Gated> = Connection::new(&ctx, NAME, first_io, rx, tx);
+    let (rx, tx) = buffers();
+    let mut second: Conn<'_, '_, 8, Gated> = Connection::new(&ctx, NAME, second_io, rx, tx);
+    first.set_session(Some(&saved)).unwrap();
+    second.set_session(Some(&saved)).unwrap();
+    {
+        let mut fut = pin!(first.connect());
+        let mut cx = std::task::Context::from_waker(Waker::noop());
+        assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Pending));
+        // C28: claimed before its ClientHello left; nothing was sent yet.
+        assert!(saved.info().unwrap().used);
+        assert!(first_sent.lock().unwrap().is_empty());
+
+        let hs = block_on(second.connect()).unwrap();
+        assert!(!hs.resumed);
+        assert!(!hs.offer_declined); // C7: not offered at all
+        assert_eq!(hs.kex, KeyExchangeMode::Full);
+        assert!(second.session().is_none()); // C5: none until a ticket
+
+        first_gate.store(true, Ordering::SeqCst);
+        let hs = block_on(fut).unwrap();
+        assert!(hs.resumed);
+        assert_eq!(hs.kex, KeyExchangeMode::PskDhe);
+    }
+    assert!(first.session_reused());
+    assert_eq!(first.session(), Some(&saved)); // C5: the very record offered
+    assert_eq!(occurrences(&first_sent.lock().unwrap(), &ticket), 1);
+    assert_eq!(occurrences(&second_sent.lock().unwrap(), &ticket), 0);
+    block_on(first.shutdown()).unwrap();
+    block_on(second.shutdown()).unwrap();
+    drop((first, second));
+    let records = server.wait_connections(3, WAIT);
+    assert_eq!(records.len(), 3);
+    assert_eq!(records.iter().filter(|c| c.resumed).count(), 1);
+    // C12: nothing was invalidated along the way.
+    assert!(!saved.info().unwrap().not_resumable);
+    assert_eq!(t.removed_count(), 0);
+}
+
+/// C28, C36: a record both cached and set on a connection is offered once. The connection it
+/// is set on claims it and stops with its ClientHello unsent; a second connection, with no
+/// session set, takes from the cache: the claimed record leaves the cache as stale (a timeout,
+/// one remove callback) and the other cached ticket is taken and resumes instead. Each
+/// ticket appears on the wire once, each in its own connection's ClientHello.
+#[test]
+fn c28_c36_record_cached_and_set_is_offered_once_rustls() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    let newest = c.get1_session().unwrap().unwrap();
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    let mut ids = [None; 8];
+    assert_eq!(ctx.cache().entries(&mut ids), 2);
+    assert_eq!(ids[1], Some(newest.id()));
+    let older_id = ids[0].unwrap();
+    let newest_ticket = ticket_of(&newest);
+
+    let set_io = Gated::new(server.port(), false);
+    let (set_gate, set_sent) = (set_io.open, set_io.sent);
+    let cached_io = Gated::new(server.port(), true);
+    let cached_sent = cached_io.sent;
+    let (rx, tx) = buffers();
+    let mut set: Conn<'_, '_, 8, Gated> = Connection::new(&ctx, NAME, set_io, rx, tx);
+    let (rx, tx) = buffers();
+    let mut cached: Conn<'_, '_, 8, Gated> = Connection::new(&ctx, NAME, cached_io, rx, tx);
+    set.set_session(Some(&newest)).unwrap();
+    {
+        let mut fut = pin!(set.connect());
+        let mut cx = std::task::Context::from_waker(Waker::noop());
+        assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Pending));
+        assert!(newest.info().unwrap().used);
+
+        let hs = block_on(cached.connect()).unwrap();
+        assert!(hs.resumed);
+        // C5, C36: the older ticket was taken; the claimed one left the cache as stale.
+        assert_eq!(cached.session().map(|s| s.id()), Some(older_id));
+        assert_eq!(ctx.cache().len(), 0);
+        assert_eq!(ctx.cache().stats().hits, 1);
+        assert_eq!(ctx.cache().stats().timeouts, 1);
+        assert_eq!(t.removed_count(), 1);
+
+        set_gate.store(true, Ordering::SeqCst);
+        let hs = block_on(fut).unwrap();
+        assert!(hs.resumed);
+    }
+    assert_eq!(set.session(), Some(&newest));
+    let older_ticket = ticket_of(cached.session().unwrap());
+    assert_ne!(older_ticket, newest_ticket);
+    let set_sent = set_sent.lock().unwrap().clone();
+    let cached_sent = cached_sent.lock().unwrap().clone();
+    assert_eq!(occurrences(&set_sent, &newest_ticket), 1);
+    assert_eq!(occurrences(&set_sent, &older_ticket), 0);
+    assert_eq!(occurrences(&cached_sent, &older_ticket), 1);
+    assert_eq!(occurrences(&cached_sent, &newest_ticket), 0);
+    block_on(set.shutdown()).unwrap();
+    block_on(cached.shutdown()).unwrap();
+    drop((set, cached));
+    let records = server.wait_connections(3, WAIT);
+    assert_eq!(
+        records.iter().map(|c| c.resumed).collect::<Vec<_>>(),
+        [false, true, true]
+    );
+}
+
 /// C15 (received) and C6: a fatal alert from the server (rustls answers a wrong binder with
 /// decrypt_error) invalidates the offered session: not resumable, one remove callback.
 #[test]
@@ -675,8 +885,11 @@ fn c23_small_cache_overflow_keeps_negotiated_session_usable() {
 /// C7, C31: a ticket is offered only with suites of its hash. Three contexts with the same
 /// id over one pool (an application reconfigured across reboots): one makes a SHA-384 ticket;
 /// one offering only SHA-256 suites does not offer it (full handshake); one that prefers
-/// TLS_AES_128_GCM_SHA256 sends only TLS_AES_256_GCM_SHA384 with the ticket, and the server,
-/// which follows the client's order, resumes with it.
+/// TLS_AES_128_GCM_SHA256 offers the ticket with TLS_AES_256_GCM_SHA384, the only suite of the
+/// ticket's hash, listed first and followed by the other configured suites (a server that
+/// declines the ticket may pick any of them; one that accepts it with another hash's suite is
+/// an illegal_parameter). The server, which follows the client's order, resumes with
+/// TLS_AES_256_GCM_SHA384.
 #[test]
 fn c7_c31_ticket_offered_only_with_suites_of_its_hash() {
     use encore_tls::crypto::CipherSuite;
@@ -1225,7 +1438,9 @@ fn flush_only_before_waiting_and_in_shutdown_openssl() {
 /// ticket, about 390 bytes, does not fit the connection's 300-byte transmit buffer; the
 /// ClientHello of a full handshake, about 150 bytes, does), `connect` reports why and keeps the
 /// buffers: after `clear` the same connection makes a full handshake in the same memory. The
-/// ticket never left, so it is not used (C28); the failed connection drops it (C14).
+/// ticket was claimed before the engine refused, so it counts as used although it never left
+/// (C28: a claimed ticket is never offered again; that costs a full handshake); nothing is
+/// invalidated, and the failed connection drops it (C14).
 #[test]
 fn engine_refusal_keeps_the_buffers_openssl() {
     let pki = TestPki::generate(&[NAME]);
@@ -1253,7 +1468,7 @@ fn engine_refusal_keeps_the_buffers_openssl() {
         Err(Error::Tls(encore_tls::Error::BufferTooSmall))
     );
     assert_eq!(r.phase(), Phase::Failed);
-    assert!(!saved.info().unwrap().used); // C28: never sent
+    assert!(saved.info().unwrap().used); // C28: claimed, then lost with the refused start
     r.clear();
     assert!(r.session().is_none()); // C14: dropped after a failure
     let hs = block_on(r.connect()).unwrap();
@@ -1261,6 +1476,9 @@ fn engine_refusal_keeps_the_buffers_openssl() {
     assert_eq!(hs.kex, KeyExchangeMode::Full);
     assert_eq!(block_on(r.await_tickets(2)), Ok(2));
     block_on(r.shutdown()).unwrap();
-    assert_eq!(t.removed_count(), 0);
+    // Nothing invalidated (the flag stays clear); the used record left the cache as stale when
+    // the fresh tickets were added (a timeout, with its remove callback).
     assert!(!saved.info().unwrap().not_resumable);
+    assert!(!ctx.cache().contains(&saved));
+    assert_eq!((t.removed_count(), ctx.cache().stats().timeouts), (1, 1));
 }

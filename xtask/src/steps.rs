@@ -88,6 +88,37 @@ pub fn test(args: &[String]) -> Result {
     section("host tests: unit, contract, property and interop");
     run(cargo().args(["test", "--workspace", "--no-fail-fast"]))?;
 
+    section("the non-default insecure-no-verify feature, separately (C33)");
+    run(cargo().args([
+        "clippy",
+        "-p",
+        "encore-examples",
+        "--features",
+        "insecure-no-verify",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo().args([
+        "test",
+        "-p",
+        "encore-tls",
+        "--features",
+        "insecure-no-verify",
+        "--test",
+        "insecure_no_verify",
+    ]))?;
+    run(cargo().args([
+        "test",
+        "-p",
+        "encore-examples",
+        "--features",
+        "insecure-no-verify",
+        "--test",
+        "resume_check",
+    ]))?;
+
     section("docs build without warnings");
     run(cargo()
         .args(["doc", "--workspace", "--no-deps"])

@@ -246,3 +246,53 @@ fn unknown_issuer_fails_with_one_line() {
     );
     assert!(out.stdout.is_empty());
 }
+
+/// Built without the `insecure-no-verify` feature, the tool refuses `--insecure-no-verify`
+/// before it connects anywhere: exit 1, one line that says why, nothing on stdout.
+#[cfg(not(feature = "insecure-no-verify"))]
+#[test]
+fn insecure_no_verify_refused_without_the_feature() {
+    let out = run(&[
+        "--connect",
+        "127.0.0.1:9",
+        "--server-name",
+        NAME,
+        "--insecure-no-verify",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "resume-check: --insecure-no-verify: this resume-check was built without the \
+         insecure-no-verify feature (cargo build -p encore-examples --features \
+         insecure-no-verify)\n"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+/// With the `insecure-no-verify` feature and no trust anchor at all, `--insecure-no-verify`
+/// connects to a server it cannot authenticate, and the second connection resumes a session
+/// made that way (its own trust fingerprint, C33), as s_server confirms.
+#[cfg(feature = "insecure-no-verify")]
+#[test]
+fn insecure_no_verify_full_then_resumed_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &[]);
+    let addr = format!("127.0.0.1:{}", server.port());
+    let out = run(&[
+        "--connect",
+        &addr,
+        "--server-name",
+        NAME,
+        "--insecure-no-verify",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let l = lines(&out);
+    assert_eq!(l.len(), 2);
+    assert_eq!(field(&l[0], "reused"), "false");
+    assert_eq!(field(&l[1], "reused"), "true");
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+}

@@ -7,6 +7,9 @@
 //! `set_session` and must match the peer identity (server name, ALPN list, trust; not the port:
 //! C33, C35). Exit status 0 when every connection completed its handshake; otherwise 1, with one
 //! line on stderr that names the cause.
+//!
+//! `--insecure-no-verify` (no server authentication, lab setups only) needs the tool built with
+//! the `insecure-no-verify` feature of `encore-examples`; without it the option is refused.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -104,6 +107,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
     }
     if o.cert.is_some() != o.key.is_some() {
         return Err("--cert and --key go together".to_string());
+    }
+    if o.insecure && !cfg!(feature = "insecure-no-verify") {
+        return Err(concat!(
+            "--insecure-no-verify: this resume-check was built without the insecure-no-verify ",
+            "feature (cargo build -p encore-examples --features insecure-no-verify)"
+        )
+        .to_string());
     }
     if o.ca.is_empty() && !o.insecure {
         return Err("no trust anchor: give --ca FILE (or --insecure-no-verify)".to_string());
@@ -270,7 +280,10 @@ fn run(opts: Result<Options, String>) -> Result<(), String> {
     let mut tls = ClientConfig::new(anchors);
     tls.alpn = alpn;
     tls.psk_mode = o.kex;
-    tls.insecure_no_verify = o.insecure;
+    #[cfg(feature = "insecure-no-verify")]
+    {
+        tls.insecure_no_verify = o.insecure;
+    }
     if let (Some(cert), Some(key)) = (&o.cert, &o.key) {
         let chain: Vec<&'static [u8]> = pem_blocks(cert, &["CERTIFICATE"])?
             .into_iter()

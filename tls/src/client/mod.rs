@@ -364,7 +364,7 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
             tx_len: 0,
             offer_pending: 0,
             offer_sent: false,
-            transcript: Transcript::new(),
+            transcript: Transcript::for_suites(&suites),
             read_key: None,
             write_key: None,
             state: State::Failed,

@@ -53,6 +53,9 @@ impl State {
 pub(crate) struct WaitServerHello {
     kx: Option<KeyExchange>,
     retry_suite: Option<CipherSuite>,
+    /// Early Secret of the PSK offered in the last ClientHello (computed for its binder),
+    /// reused when the server accepts the PSK.
+    early: Option<KeySchedule>,
 }
 
 /// A CertificateRequest to answer after the server's Finished (its context is always
@@ -107,7 +110,7 @@ pub(crate) fn start<R: rand_core::CryptoRng>(conn: &mut Connection<'_, R>) -> Re
         session_id: conn.session_id.get(..conn.session_id_len).unwrap_or(&[]),
         suites: &conn.suites,
     };
-    write_client_hello(
+    let early = write_client_hello(
         conn.tx,
         &mut conn.tx_len,
         &mut conn.transcript,
@@ -119,6 +122,7 @@ pub(crate) fn start<R: rand_core::CryptoRng>(conn: &mut Connection<'_, R>) -> Re
     Ok(State::WaitServerHello(WaitServerHello {
         kx,
         retry_suite: None,
+        early,
     }))
 }
 
@@ -133,7 +137,7 @@ struct HelloInputs<'x> {
 }
 
 /// Writes a ClientHello record (with its PSK binder, RFC 8446 §4.2.11.2) and adds it to the
-/// transcript.
+/// transcript. Returns the Early Secret of the offered PSK, if any.
 fn write_client_hello(
     tx: &mut [u8],
     tx_len: &mut usize,
@@ -142,7 +146,7 @@ fn write_client_hello(
     key_share: Option<(u16, &[u8])>,
     cookie: Option<&[u8]>,
     record_version: u16,
-) -> Result<(), Error> {
+) -> Result<Option<KeySchedule>, Error> {
     let mut groups: heapless::Vec<u16, 4> = heapless::Vec::new();
     for g in inp.config.groups {
         if !groups.contains(&g.to_u16()) {
@@ -195,19 +199,30 @@ fn write_client_hello(
     let body = rec + HEADER_LEN;
     let out = tx.get_mut(body..).ok_or(Error::BufferTooSmall)?;
     let emitted = hello.emit(out)?;
+    let mut early = None;
     if let Some(offer) = inp.offer {
         let hash = offer.suite.hash();
-        let binder_key = KeySchedule::early(hash, Some(offer.psk)).binder_key(true);
+        let schedule = KeySchedule::early(hash, Some(offer.psk));
+        let binder_key = schedule.binder_key(true);
+        // The truncated ClientHello goes into the transcript once: the binder is computed
+        // over a copy of the running hash, and the binders follow into the transcript itself.
         let partial = out.get(..emitted.binders_at).ok_or(Error::BufferTooSmall)?;
-        let th = transcript.hash_with(hash, partial);
+        transcript.update(partial);
+        let th = transcript.hash_of(hash);
         let binder = crypto::finished_verify_data(hash, binder_key.as_bytes(), th.as_bytes());
         let dst = out
             .get_mut(emitted.binder_at..emitted.binder_at + binder.len())
             .ok_or(Error::BufferTooSmall)?;
         dst.copy_from_slice(binder.as_bytes());
+        let rest = out
+            .get(emitted.binders_at..emitted.len)
+            .ok_or(Error::BufferTooSmall)?;
+        transcript.update(rest);
+        early = Some(schedule);
+    } else {
+        let msg = out.get(..emitted.len).ok_or(Error::BufferTooSmall)?;
+        transcript.update(msg);
     }
-    let msg = out.get(..emitted.len).ok_or(Error::BufferTooSmall)?;
-    transcript.update(msg);
     let hdr = RecordHeader {
         content_type: content_type::HANDSHAKE,
         legacy_version: record_version,
@@ -218,7 +233,7 @@ fn write_client_hello(
         .ok_or(Error::BufferTooSmall)?
         .copy_from_slice(&hdr);
     *tx_len = body + emitted.len;
-    Ok(())
+    Ok(early)
 }
 
 /// True when the ClientHello carries server_name: for a DNS name, not for an IP literal
@@ -391,8 +406,12 @@ impl WaitServerHello {
         if conn.handshake_bytes_after(start, total) {
             return Err(Error::UnexpectedMessage);
         }
-        let schedule =
-            KeySchedule::early(hash, psk).into_handshake(dhe.as_ref().map(|s| s.as_bytes()));
+        // The Early Secret of an accepted PSK was already computed for its binder.
+        let early = match (psk, self.early) {
+            (Some(_), Some(e)) if e.hash() == hash => e,
+            (psk, _) => KeySchedule::early(hash, psk),
+        };
+        let schedule = early.into_handshake(dhe.as_ref().map(|s| s.as_bytes()));
         let th = conn.transcript.current_hash();
         let client_hs = schedule.client_handshake_traffic_secret(th.as_bytes());
         let server_hs = schedule.server_handshake_traffic_secret(th.as_bytes());
@@ -489,7 +508,7 @@ impl WaitServerHello {
             session_id: conn.session_id.get(..conn.session_id_len).unwrap_or(&[]),
             suites: &conn.suites,
         };
-        write_client_hello(
+        let early = write_client_hello(
             conn.tx,
             &mut conn.tx_len,
             &mut conn.transcript,
@@ -502,6 +521,7 @@ impl WaitServerHello {
             State::WaitServerHello(WaitServerHello {
                 kx,
                 retry_suite: Some(suite),
+                early,
             }),
             None,
         ))
@@ -673,10 +693,15 @@ impl Negotiated {
         // The client's flight goes in one record: fewer bytes on the wire.
         let body_at = conn.tx_len + HEADER_LEN;
         let mut len = 0;
-        if let Some(cr) = &self.cert_request {
-            len += client_certificate(conn, body_at, cr)?;
-        }
-        let th = conn.transcript.current_hash();
+        // Without a client Certificate the transcript has not moved since the server's
+        // Finished.
+        let th = match &self.cert_request {
+            Some(cr) => {
+                len += client_certificate(conn, body_at, cr)?;
+                conn.transcript.current_hash()
+            }
+            None => th,
+        };
         let verify = crypto::finished_verify_data(hash, self.client_hs.as_bytes(), th.as_bytes());
         let at = body_at + len;
         let out = conn.tx.get_mut(at..).ok_or(Error::BufferTooSmall)?;

@@ -5,7 +5,7 @@ use aes_gcm::{Aes128Gcm, Aes256Gcm};
 use chacha20poly1305::ChaCha20Poly1305;
 use zeroize::Zeroize;
 
-use super::schedule::hkdf_expand_label;
+use super::schedule::ExpandKey;
 use super::{CipherSuite, CryptoError};
 
 /// Length of the authentication tag of every supported suite.
@@ -60,8 +60,11 @@ impl RecordProtection {
             .get_mut(..suite.key_len())
             .ok_or(CryptoError::BadLength)?;
         let mut iv = [0u8; IV_LEN];
-        let derived = hkdf_expand_label(hash, traffic_secret, b"key", &[], key_slice)
-            .and_then(|()| hkdf_expand_label(hash, traffic_secret, b"iv", &[], &mut iv));
+        // One keyed HKDF for both labels.
+        let derived = ExpandKey::new(hash, traffic_secret).and_then(|k| {
+            k.expand_label(b"key", &[], key_slice)?;
+            k.expand_label(b"iv", &[], &mut iv)
+        });
         let cipher = derived.and_then(|()| {
             let k: &[u8] = key_slice;
             match suite {

@@ -2,7 +2,7 @@
 
 use sha2::{Digest as _, Sha256, Sha384};
 
-use super::{Digest, HashAlg, Secret};
+use super::{CipherSuite, Digest, HashAlg, Secret};
 
 /// Handshake message type of the synthetic `message_hash` message (RFC 8446 §4.4.1).
 const MESSAGE_HASH: u8 = 254;
@@ -18,9 +18,10 @@ enum State {
 
 /// The transcript hash: `Hash(ClientHello || ... || current message)`.
 ///
-/// It starts hashing into SHA-256 and SHA-384 at once and keeps only one after
-/// [`select`](Transcript::select), so a client that offers suites of both hashes (or a PSK of
-/// either hash) never needs to buffer the ClientHello.
+/// Made with [`for_suites`](Transcript::for_suites), it runs only the hashes of the offered
+/// suites; when they have both hashes it hashes into SHA-256 and SHA-384 at once and keeps
+/// only one after [`select`](Transcript::select), so a client that offers suites of both
+/// hashes (or a PSK of either hash) never needs to buffer the ClientHello.
 #[derive(Clone)]
 pub struct Transcript {
     state: State,
@@ -38,6 +39,23 @@ impl Transcript {
         Transcript {
             state: State::Both(Sha256::new(), Sha384::new()),
         }
+    }
+
+    /// An empty transcript hashing only with the hashes of `suites` (wire code points; unknown
+    /// ones are ignored): the ServerHello can only pick an offered suite, so the other hash
+    /// would never be read. With no known suite, both hashes run.
+    pub fn for_suites(suites: &[u16]) -> Self {
+        let has = |h: HashAlg| {
+            suites
+                .iter()
+                .any(|&s| CipherSuite::from_u16(s).is_some_and(|s| s.hash() == h))
+        };
+        let state = match (has(HashAlg::Sha256), has(HashAlg::Sha384)) {
+            (true, false) => State::Sha256(Sha256::new()),
+            (false, true) => State::Sha384(Sha384::new()),
+            _ => State::Both(Sha256::new(), Sha384::new()),
+        };
+        Transcript { state }
     }
 
     /// Append a whole handshake message (4-byte header included, record header excluded).
@@ -120,4 +138,29 @@ fn finish<D: sha2::Digest>(mut d: D, extra: &[u8]) -> Digest {
     d.update(extra);
     let out = d.finalize();
     Secret::from_slice(&out).unwrap_or_else(|_| Secret::empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn for_suites_runs_only_the_offered_hashes() {
+        let msg = b"\x01\x00\x00\x00";
+        let t = Transcript::for_suites(&[0x1301, 0x1303]);
+        assert_eq!(t.selected(), Some(HashAlg::Sha256));
+        assert!(t.hash_of(HashAlg::Sha384).is_empty());
+        let mut t = Transcript::for_suites(&[0x1302, 0xffff]);
+        assert_eq!(t.selected(), Some(HashAlg::Sha384));
+        t.update(msg);
+        assert_eq!(t.current_hash().as_bytes(), Sha384::digest(msg).as_slice());
+        let mut t = Transcript::for_suites(&[0x1303, 0x1302]);
+        assert_eq!(t.selected(), None);
+        t.update(msg);
+        assert_eq!(
+            t.hash_of(HashAlg::Sha256).as_bytes(),
+            Sha256::digest(msg).as_slice()
+        );
+        assert_eq!(Transcript::for_suites(&[]).selected(), None);
+    }
 }

@@ -9,6 +9,11 @@
 //! that port) with the project's instruction-count plugin. The firmware reads the CA
 //! certificate through semihosting (`-append ca=PATH`). Servers are killed when their guard
 //! is dropped, on every path.
+//!
+//! The `reboot` step boots the `reboot` firmware twice against one server process, on one
+//! flash file (`target/demo/sessions.flash`, the emulator's host-file NOR flash) and one
+//! device key (`target/demo/device.key`, 32 random bytes made per run): the first boot stores
+//! its tickets and exits, the second resumes with psk_ke right after boot.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
@@ -38,7 +43,9 @@ const SERVER_HANDSHAKE: &str = "CIPHER is";
 /// How long a server may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The main job: build, make the PKI, run `resume` and print its table, then `decline`.
+/// The main job: build, make the PKI, run `resume` and print its table, then `decline`, then
+/// the two boots of `reboot` (a session stored on the emulator's flash file, resumed with
+/// psk_ke right after QEMU starts again).
 /// Exits the process with the firmware's status when a firmware run fails.
 pub fn run_demo() -> Result {
     let kit = Kit::prepare()?;
@@ -78,13 +85,49 @@ pub fn run_demo() -> Result {
     if decline.run.status != 0 {
         return exit_with(decline.run.status, "decline");
     }
+
+    section("demo: reboot (tickets stored on flash, QEMU restarted, psk_ke resumption right after boot)");
+    let reboot = run_reboot(&kit)?;
+    print_reboot_table(&reboot);
+    println!(
+        "server evidence: {} \"{SERVER_RESUMED}\" lines from openssl s_server (expected 1), {} handshakes",
+        reboot.resumed, reboot.handshakes
+    );
+    match image_size(&kit.elf_dir.join("reboot")) {
+        Ok(size) => println!(
+            "reboot image: flash {} B (.text {} + .rodata {}), static RAM {} B (.data {} + .bss {})",
+            size.text + size.rodata,
+            size.text,
+            size.rodata,
+            size.data + size.bss,
+            size.data,
+            size.bss
+        ),
+        Err(e) => println!("reboot image: size unknown ({e})"),
+    }
+    for (boot, run) in [
+        ("reboot boot 1", &reboot.first),
+        ("reboot boot 2", &reboot.second),
+    ] {
+        if run.status != 0 {
+            return exit_with(run.status, boot);
+        }
+    }
+    if reboot.resumed != 1 {
+        return Err(format!(
+            "reboot: openssl s_server reported {} resumed connections, expected 1",
+            reboot.resumed
+        ));
+    }
     Ok(())
 }
 
-/// The QEMU runs of `cargo xtask test`: `net-smoke` against a socat echo server, `resume`
-/// and `decline` against `openssl s_server`; each must exit 0, and the server must confirm
-/// the resumptions (two `Reused session-id` lines for `resume`, none for `decline`). Then
-/// `resume` with no server, which must fail with a transport error.
+/// The QEMU runs of `cargo xtask test`: `net-smoke` against a socat echo server, the two boots
+/// of `host-flash-check` (NOR rules of the emulator's flash, contents across a restart), `resume`,
+/// `decline` and the two boots of `reboot` against `openssl s_server`; each must exit 0, and
+/// the server must confirm the resumptions (two `Reused session-id` lines for `resume`, none
+/// for `decline`, one for the second boot of `reboot`, which must also report a psk_ke
+/// resumption). Then `resume` with no server, which must fail with a transport error.
 pub fn firmware_runs() -> Result {
     let kit = Kit::prepare()?;
 
@@ -115,10 +158,46 @@ pub fn firmware_runs() -> Result {
         ));
     }
 
+    section("QEMU: host-flash-check (the emulator's flash keeps NOR rules and outlives a restart)");
+    let flash = kit.work.join("check.flash");
+    match std::fs::remove_file(&flash) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("{}: {e}", flash.display())),
+    }
+    for phase in [1, 2] {
+        let args = [
+            format!("flash={}", flash.display()),
+            format!("phase={phase}"),
+        ];
+        let run = format!("host-flash-check-{phase}");
+        kit.boot_with("host-flash-check", &run, free_port()?, &args)?
+            .check(&run)?;
+    }
+
+    section("QEMU: reboot (store tickets, restart QEMU, resume with psk_ke after boot)");
+    let reboot = run_reboot(&kit)?;
+    print_reboot_table(&reboot);
+    reboot.first.check("reboot (boot 1)")?;
+    reboot.second.check("reboot (boot 2)")?;
+    let second = reboot.second.conn_lines();
+    let resumed_psk = second
+        .first()
+        .is_some_and(|l| field(l, "reused") == Some("true") && field(l, "kex") == Some("psk"));
+    if !resumed_psk || reboot.resumed != 1 {
+        return Err(format!(
+            "reboot: boot 2 resumed with psk_ke: {resumed_psk}; openssl s_server reported {} \
+             resumed connections, expected 1",
+            reboot.resumed
+        ));
+    }
+
     section("QEMU: resume with no server (the forwarded connection closes at once)");
     let none = kit.boot("resume", free_port()?)?;
     check_no_server(&none)?;
-    println!("firmware runs: net-smoke, resume, decline and resume without a server passed");
+    println!(
+        "firmware runs: net-smoke, host-flash-check, resume, decline, reboot and resume without a server passed"
+    );
     Ok(())
 }
 
@@ -190,6 +269,172 @@ fn run_decline(kit: &Kit) -> Result<ServerRun> {
     })
 }
 
+/// The two boots of the `reboot` firmware against one server process (its ticket keys live
+/// in memory), on one flash file, with one device key.
+struct RebootRun {
+    first: FirmwareRun,
+    second: FirmwareRun,
+    resumed: usize,
+    handshakes: usize,
+}
+
+/// Marker ids of the `reboot` firmware (`examples/mps2-an386/src/saved.rs`).
+const MARK_LOAD: (u32, u32) = (3, 4);
+const MARK_CONSUME: (u32, u32) = (5, 6);
+const MARK_STORE: (u32, u32) = (7, 8);
+const MARK_HANDSHAKE: (u32, u32) = (11, 12);
+
+/// Boots `reboot` twice: on a blank flash file (phase 1: full handshake, tickets stored), then
+/// again on the same file (phase 2: the first connection after boot resumes with psk_ke).
+/// The device key is 32 fresh random bytes per run, in a file only this run uses: the
+/// firmware has no key of its own.
+fn run_reboot(kit: &Kit) -> Result<RebootRun> {
+    let key = kit.work.join("device.key");
+    let flash = kit.work.join("sessions.flash");
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| format!("/dev/urandom: {e}"))?;
+    std::fs::write(&key, bytes).map_err(|e| format!("{}: {e}", key.display()))?;
+    // A blank part: the firmware creates the file erased (0xFF) when it is missing.
+    match std::fs::remove_file(&flash) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("{}: {e}", flash.display())),
+    }
+    let args = |phase: u32| {
+        vec![
+            format!("key={}", key.display()),
+            format!("flash={}", flash.display()),
+            format!("phase={phase}"),
+        ]
+    };
+    let server = Server::start(&kit.pki, false)?;
+    let first = kit.boot_with("reboot", "reboot-1", server.port, &args(1))?;
+    server
+        .output
+        .wait_for(SERVER_HANDSHAKE, 1, Duration::from_secs(2));
+    let second = if first.status == 0 {
+        println!("  (QEMU starts again on the same flash file)");
+        kit.boot_with("reboot", "reboot-2", server.port, &args(2))?
+    } else {
+        FirmwareRun {
+            status: -1,
+            stdout: "(not run: boot 1 failed)".to_string(),
+            markers: BTreeMap::new(),
+        }
+    };
+    server
+        .output
+        .wait_for(SERVER_HANDSHAKE, 2, Duration::from_secs(2));
+    Ok(RebootRun {
+        resumed: server.output.count(SERVER_RESUMED),
+        handshakes: server.output.count(SERVER_HANDSHAKE),
+        first,
+        second,
+    })
+}
+
+/// Instructions between two markers of a run.
+fn between(run: &FirmwareRun, (a, b): (u32, u32)) -> Option<u64> {
+    match (run.markers.get(&a), run.markers.get(&b)) {
+        (Some(a), Some(b)) if b >= a => Some(b - a),
+        _ => None,
+    }
+}
+
+/// `wear step=NAME` line of a run: (writes, bytes, erases).
+fn wear(run: &FirmwareRun, step: &str) -> Option<(String, String, String)> {
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("wear ") && field(l, "step") == Some(step))?;
+    Some((
+        field(line, "writes")?.to_string(),
+        field(line, "bytes")?.to_string(),
+        field(line, "erases")?.to_string(),
+    ))
+}
+
+fn print_reboot_table(reboot: &RebootRun) {
+    let count = |i: Option<u64>| i.map(group_digits).unwrap_or_else(|| "-".to_string());
+    let ms = |i: Option<u64>| {
+        i.map(|i| format!("{:.1}", i as f64 / (CORE_CLOCK_MHZ * 1000.0)))
+            .unwrap_or_else(|| "-".to_string())
+    };
+    println!();
+    println!(
+        "  {:<22} {:<7} {:<8} {:>10} {:>14} {:>12} {:>13}",
+        "handshake", "reused", "kex", "wire bytes", "instructions", "ms @ 25 MHz", "handshake ms"
+    );
+    let boots = [
+        ("boot 1 (blank flash)", &reboot.first),
+        ("boot 2 (after reboot)", &reboot.second),
+    ];
+    for (name, run) in boots {
+        let line = run.conn_lines().first().copied().unwrap_or("");
+        let i = between(run, MARK_HANDSHAKE);
+        println!(
+            "  {:<22} {:<7} {:<8} {:>10} {:>14} {:>12} {:>13}",
+            name,
+            field(line, "reused").unwrap_or("?"),
+            field(line, "kex").unwrap_or("?"),
+            field(line, "wire_bytes").unwrap_or("?"),
+            count(i),
+            ms(i),
+            field(line, "handshake_ms").unwrap_or("-")
+        );
+    }
+    if let (Some(full), Some(psk)) = (
+        between(&reboot.first, MARK_HANDSHAKE),
+        between(&reboot.second, MARK_HANDSHAKE),
+    ) {
+        if psk > 0 {
+            println!(
+                "  the psk_ke resumption right after boot costs {:.1} % of the full handshake's instructions ({:.0}x fewer)",
+                psk as f64 * 100.0 / full as f64,
+                full as f64 / psk as f64
+            );
+        }
+    }
+    println!();
+    println!(
+        "  {:<7} {:<26} {:>12} {:>12} {:>7} {:>14}",
+        "boot", "session store step", "flash writes", "bytes", "erases", "instructions"
+    );
+    let steps = [
+        ("load", "load_all (at boot)", Some(MARK_LOAD)),
+        ("prune", "prune (at boot)", None),
+        ("consume", "consume (before the hello)", Some(MARK_CONSUME)),
+        ("store", "store new tickets", Some(MARK_STORE)),
+    ];
+    for (boot, run) in [("1", &reboot.first), ("2", &reboot.second)] {
+        for (step, name, marks) in steps {
+            let Some((writes, bytes, erases)) = wear(run, step) else {
+                continue;
+            };
+            println!(
+                "  {:<7} {:<26} {:>12} {:>12} {:>7} {:>14}",
+                boot,
+                name,
+                writes,
+                bytes,
+                erases,
+                count(marks.and_then(|m| between(run, m)))
+            );
+        }
+    }
+    println!(
+        "  (flash: the emulator's host-file NOR flash, 4 x 4 KiB sectors, 4-byte words; writes are\n   NorFlash::write calls. Instructions as above, the emulated flash's semihosting calls included)"
+    );
+    for (boot, run) in [("1", &reboot.first), ("2", &reboot.second)] {
+        for line in run.stdout.lines().filter(|l| l.starts_with("load:")) {
+            println!("  boot {boot} {line}");
+        }
+    }
+    println!();
+}
+
 /// What every run needs: the built firmware and plugin, and this run's PKI.
 struct Kit {
     elf_dir: PathBuf,
@@ -218,11 +463,21 @@ impl Kit {
 
     /// Boots firmware `bin` under QEMU with the server at 127.0.0.1:`port`.
     fn boot(&self, bin: &str, port: u16) -> Result<FirmwareRun> {
+        self.boot_with(bin, bin, port, &[])
+    }
+
+    /// [`Kit::boot`] with more `-append` arguments after `ca=PATH`; the plugin's lines go
+    /// to `<run>.markers`.
+    fn boot_with(&self, bin: &str, run: &str, port: u16, args: &[String]) -> Result<FirmwareRun> {
         let elf = self.elf_dir.join(bin);
-        let markers = self.work.join(format!("{bin}.markers"));
+        let markers = self.work.join(format!("{run}.markers"));
         let _ = std::fs::remove_file(&markers);
         let runner = root().join(FIRMWARE_DIR).join("run-qemu.sh");
-        let ca_arg = format!("ca={}", self.pki.ca_der.display());
+        let mut ca_arg = format!("ca={}", self.pki.ca_der.display());
+        for arg in args {
+            ca_arg.push(' ');
+            ca_arg.push_str(arg);
+        }
         let mut cmd = Command::new(&runner);
         cmd.arg(&elf)
             .args(["-append", &ca_arg])
@@ -233,7 +488,11 @@ impl Kit {
             .env("ENCORE_TIMEOUT", QEMU_TIMEOUT_S.to_string())
             .env_remove("ENCORE_UART_PORT")
             .stdin(Stdio::null());
-        println!("$ {} {} -append {ca_arg}", runner.display(), elf.display());
+        println!(
+            "$ {} {} -append '{ca_arg}'",
+            runner.display(),
+            elf.display()
+        );
         let start = Instant::now();
         let out = cmd
             .output()

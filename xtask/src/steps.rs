@@ -165,7 +165,13 @@ fn no_alloc_features() -> Result {
     for target in EMBEDDED_TARGETS {
         let mut cmd = cargo();
         cmd.args([
-            "tree", "-e", "normal,features", "--target", target, "--prefix", "none",
+            "tree",
+            "-e",
+            "normal,features",
+            "--target",
+            target,
+            "--prefix",
+            "none",
         ]);
         for c in NO_STD_CRATES {
             cmd.args(["-p", c]);

@@ -10,6 +10,8 @@
 //! - [`uart::Uart0`]: UART 0 as an embedded-io-async byte stream;
 //! - [`rng::EmulatorRng`]: a ChaCha20 generator seeded by the host (emulator only);
 //! - [`host`]: host files and QEMU's `-append` text (a CA certificate per run);
+//! - [`host_flash::HostFlash`]: a NOR flash in a host file that outlives a QEMU
+//!   restart (emulator only), for the session store;
 //! - [`console`]: `println!`, [`console::exit`] and the panic handler over semihosting;
 //! - [`stack`]: painted-stack high-water mark; [`marker`]: instruction-count markers.
 //!
@@ -26,6 +28,7 @@ mod hw;
 pub mod console;
 pub mod executor;
 pub mod host;
+pub mod host_flash;
 pub mod lan9118;
 pub mod marker;
 pub mod net;

@@ -1,15 +1,18 @@
-//! What the `resume` and `decline` firmware share.
+//! What the `resume`, `decline` and `reboot` firmware share.
 //!
 //! - [`trust`]: the CA certificate the host made for this run, read at boot
 //!   through semihosting (emulator only; a real board keeps its anchors in flash);
 //! - [`transport`]: embassy-net's `TcpSocket` as the client's transport, with a
 //!   read timeout (a safety net against a server that stops answering);
 //! - [`connection`]: one connection through `encore-client`, with markers
-//!   around its handshake for the instruction-count plugin.
+//!   around its handshake for the instruction-count plugin;
+//! - [`saved`]: the session store on the emulator's host-file flash, the device
+//!   key from the host, and the queue of new tickets to store.
 #![no_std]
 #![forbid(unsafe_code)]
 
 pub mod connection;
+pub mod saved;
 pub mod transport;
 pub mod trust;
 

@@ -1,0 +1,332 @@
+//! A session that survives a reboot: resumption with psk_ke right after boot.
+//!
+//! The firmware does at every boot what a device that sleeps between reports does:
+//! 1. at boot, `load_all` opens the session store on flash (here the emulator's
+//!    host-file flash, `-append flash=PATH`, sealed under the device key the host
+//!    made, `key=PATH`) and files each record into its context's cache; ticket
+//!    ages come from the wall clock (E6);
+//! 2. if the cache holds a session for the server, the firmware consumes it on
+//!    flash first (C28: a power cut after this can never bring it back), then sets
+//!    it on the connection with psk_ke (`set_psk_mode(AllowPskOnly)`; the cache is
+//!    in `NO_INTERNAL_LOOKUP` mode, so `connect` never offers a stored ticket that
+//!    was not consumed first): a
+//!    resumption with no public-key operation at all; with nothing stored, a full
+//!    handshake that verifies the chain against the CA of the run (`ca=PATH`);
+//! 3. every record the server's NewSessionTickets made (queued by the context's
+//!    new-session callback) is stored on flash, and the firmware exits.
+//!
+//! Run it twice on the same flash file: the first boot makes a full handshake
+//! and stores its tickets; the second resumes. `phase=1` and `phase=2` on the
+//! command line turn those expectations into the exit status (0 only if they
+//! hold); without `phase`, any completed connection exits 0.
+//!
+//! Lines: `load: ..` (the `LoadReport`), `prune: ..`, `consume: ..`, `conn=1 ..`
+//! (as the `resume` firmware), `store: ..`, and `wear step=..` per step (flash
+//! writes, bytes, erases, reads). Markers: 3/4 around `load_all`, 5/6 around `consume`,
+//! 11/12 around the handshake, 7/8 around storing the tickets.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use embassy_time::Timer;
+use encore_board_mps2::console::{exit, exit_code};
+use encore_board_mps2::marker::marker;
+use encore_board_mps2::time::BoardClock;
+use encore_board_mps2::{executor, net, println, stack, Board, EmulatorRng, Spawner};
+use encore_client::{CacheConfig, CacheMode, ClientConfig, KeyExchangeMode, PskMode};
+use encore_example_mps2::connection::{self, Buffers, Ctx, Failure, Pool};
+use encore_example_mps2::saved::{self, markers, NewTickets, Store, STORE_RANGE};
+use encore_example_mps2::trust::{self, MAX_CA_LEN};
+use encore_example_mps2::{CONTEXT_ID, LINE, SERVER_NAME};
+use encore_store::Stored;
+use rand_core::Rng;
+use rustls_pki_types::CertificateDer;
+use static_cell::ConstStaticCell;
+
+static POOL: Pool = Pool::new();
+static NEW_TICKETS: NewTickets = NewTickets::new();
+// Built in place in .bss: a `StaticCell::init` would build them on the stack first.
+static BUFFERS: ConstStaticCell<Buffers> = ConstStaticCell::new(Buffers::new());
+static CA: ConstStaticCell<[u8; MAX_CA_LEN]> = ConstStaticCell::new([0; MAX_CA_LEN]);
+
+/// Tickets OpenSSL issues after a full handshake, and after a resumption.
+const TICKETS_AFTER_FULL: usize = 2;
+const TICKETS_AFTER_RESUMPTION: usize = 1;
+
+/// What the host expects of this boot (`phase=` on the command line).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No expectation.
+    Any,
+    /// First boot on a blank flash: nothing loaded, a full handshake, tickets stored.
+    First,
+    /// After a reboot: a record loaded, consumed, and a psk_ke resumption.
+    AfterReboot,
+}
+
+#[cortex_m_rt::entry]
+fn main() -> ! {
+    let board = match Board::init() {
+        Ok(board) => board,
+        Err(e) => {
+            println!("board init failed: {:?}", e);
+            exit(exit_code::BOARD_INIT)
+        }
+    };
+    executor::run(|spawner| match app(spawner, board) {
+        Ok(task) => spawner.spawn(task),
+        Err(_) => exit(exit_code::FAILURE),
+    })
+}
+
+fn fail(what: &str) -> ! {
+    println!("reboot: FAILED: {}", what);
+    exit(exit_code::FAILURE)
+}
+
+fn setup_failed(what: &str, e: impl core::fmt::Debug) -> ! {
+    println!("reboot: FAILED: {}: {:?}", what, e);
+    exit(exit_code::BOARD_INIT)
+}
+
+fn phase() -> Phase {
+    let mut value = [0u8; 16];
+    match saved::arg("phase", &mut value) {
+        Ok(Some("1")) => Phase::First,
+        Ok(Some("2")) => Phase::AfterReboot,
+        Ok(None) => Phase::Any,
+        _ => setup_failed("phase= must be 1 or 2", ()),
+    }
+}
+
+#[embassy_executor::task]
+async fn app(spawner: Spawner, mut board: Board) {
+    let phase = phase();
+    let ca_der = match trust::load_ca(CA.take()) {
+        Ok(der) => CertificateDer::from(der),
+        Err(e) => setup_failed("CA certificate from the host", e),
+    };
+    let anchor = match encore_tls::crypto::anchor_from_der(&ca_der) {
+        Ok(a) => a,
+        Err(e) => setup_failed("CA certificate", e),
+    };
+    let anchors = [anchor];
+
+    // The application's device key and flash; a second generator for the store's
+    // nonces (the context keeps the board's).
+    let key = match saved::device_key() {
+        Ok(k) => k,
+        Err(e) => setup_failed("device key (key=PATH)", e),
+    };
+    let flash = match saved::open_flash() {
+        Ok(f) => f,
+        Err(e) => setup_failed("flash (flash=PATH)", e),
+    };
+    let mut store: Store = match Store::new(flash, STORE_RANGE, &key) {
+        Ok(s) => s,
+        Err(e) => setup_failed("session store", e),
+    };
+    drop(key);
+    let mut store_rng = match EmulatorRng::from_host_entropy() {
+        Ok(r) => r,
+        Err(e) => setup_failed("store generator", e),
+    };
+
+    let seed = board.rng.next_u64();
+    let net_stack = match net::start(spawner, board.nic, net::qemu_user_config(), seed) {
+        Ok(s) => s,
+        Err(e) => setup_failed("network start", e),
+    };
+
+    // `connect` never takes a ticket from the cache by itself (C26): every stored ticket
+    // is offered only through `consume` first (C28), below.
+    let cache = CacheConfig {
+        mode: CacheMode::NO_INTERNAL_LOOKUP,
+        ..CacheConfig::DEFAULT
+    };
+    let ctx = Ctx::with_events(
+        CONTEXT_ID,
+        ClientConfig::new(&anchors),
+        &POOL,
+        cache,
+        &NEW_TICKETS,
+        BoardClock::new(),
+        board.rng,
+    );
+    let Some(now_unix) = ctx.now_unix() else {
+        fail("no wall clock: ticket ages across a reboot need it (E6)")
+    };
+
+    // 1. At boot: every stored record into the cache of the context that owns it.
+    let before = store.wear();
+    marker(markers::LOAD.0);
+    let mut cached = 0usize;
+    let loaded = store
+        .load_all(&POOL, ctx.now_ms(), Some(now_unix), |session| {
+            let ours = session.info().is_ok_and(|i| i.owner == ctx.id());
+            if ours && ctx.cache().add(&session, ctx.now_ms()).is_ok() {
+                cached += 1;
+            }
+        })
+        .await;
+    marker(markers::LOAD.1);
+    let report = match loaded {
+        Ok(r) => r,
+        Err(e) => setup_failed("load_all", e),
+    };
+    println!(
+        "load: loaded={} cached={} empty={} expired={} rejected={} malformed={} not_loaded={} foreign={} repaired_sectors={}",
+        report.loaded,
+        cached,
+        report.empty,
+        report.expired,
+        report.rejected,
+        report.malformed,
+        report.not_loaded,
+        report.foreign,
+        report.repaired_sectors
+    );
+    saved::print_wear("load", before, store.wear());
+    // Records that can never be offered (expired, unreadable) leave the live set.
+    let before = store.wear();
+    match store.prune(now_unix).await {
+        Ok(pruned) => println!("prune: removed={}", pruned),
+        Err(e) => println!("prune: failed ({:?})", e),
+    }
+    saved::print_wear("prune", before, store.wear());
+
+    net_stack.wait_config_up().await;
+
+    // 2. A session for this server? Consumed on flash before its ClientHello leaves (C28).
+    let offer = ctx.cache().lookup(&ctx.peer_id(SERVER_NAME), ctx.now_ms());
+    let before = store.wear();
+    marker(markers::CONSUME.0);
+    let consumed = match &offer {
+        Some(s) => Some(store.consume(s).await),
+        None => None,
+    };
+    marker(markers::CONSUME.1);
+    let offer = match consumed {
+        Some(Ok(on_flash)) => {
+            println!("consume: stored={} offered=true", on_flash);
+            saved::print_wear("consume", before, store.wear());
+            offer
+        }
+        Some(Err(e)) => {
+            // Not durably consumed: never offered (C28); a full handshake instead.
+            println!("consume: failed ({:?}); not offered", e);
+            None
+        }
+        None => {
+            println!("consume: nothing stored for {}", SERVER_NAME);
+            None
+        }
+    };
+
+    let want = if offer.is_some() {
+        TICKETS_AFTER_RESUMPTION
+    } else {
+        TICKETS_AFTER_FULL
+    };
+    let buffers = BUFFERS.take();
+    let (outcome, newest) = match connection::run(
+        1,
+        &ctx,
+        net_stack,
+        SERVER_NAME,
+        offer.as_ref(),
+        PskMode::AllowPskOnly,
+        LINE,
+        want,
+        buffers,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(Failure::Client(e)) => {
+            println!("reboot: FAILED: conn=1 Client({:?})", e);
+            exit(exit_code::FAILURE)
+        }
+        Err(e) => {
+            println!("reboot: FAILED: conn=1 {:?}", e);
+            exit(exit_code::FAILURE)
+        }
+    };
+    outcome.print(1);
+    drop(newest);
+    drop(offer);
+
+    // 3. The records the server's tickets made, from the new-session callback's queue.
+    let before = store.wear();
+    marker(markers::STORE.0);
+    let (mut written, mut skipped, mut failed) = (0usize, 0usize, 0usize);
+    while let Some(id) = NEW_TICKETS.pop() {
+        let Ok(session) = POOL.acquire(id) else {
+            skipped += 1;
+            continue;
+        };
+        match store
+            .store(&session, ctx.now_ms(), ctx.now_unix(), &mut store_rng)
+            .await
+        {
+            Ok(Stored::Written { .. }) => written += 1,
+            Ok(_) => skipped += 1,
+            Err(e) => {
+                println!("store: failed ({:?})", e);
+                failed += 1;
+            }
+        }
+    }
+    marker(markers::STORE.1);
+    println!(
+        "store: tickets={} written={} skipped={} failed={} overflow={} live={}",
+        outcome.stats.tickets_received,
+        written,
+        skipped,
+        failed,
+        NEW_TICKETS.overflow(),
+        store.live()
+    );
+    saved::print_wear("store", before, store.wear());
+    let total = store.wear();
+    println!(
+        "wear total writes={} bytes={} erases={} reads={}",
+        total.writes, total.bytes_written, total.erases, total.reads
+    );
+    let ops = store.into_flash().ops();
+    println!(
+        "host flash: writes={} bytes={} sectors_erased={} reads={}",
+        ops.writes, ops.bytes_written, ops.sectors_erased, ops.reads
+    );
+
+    let used = stack::peak();
+    println!(
+        "stack peak: {} bytes (window {} bytes)",
+        used.peak_bytes, used.window_bytes
+    );
+
+    // Let the last FIN go out before the emulator stops.
+    Timer::after_millis(10).await;
+    if failed > 0 || written == 0 {
+        fail("the new tickets were not stored");
+    }
+    let resumed_psk = outcome.reused && outcome.summary.kex == KeyExchangeMode::Psk;
+    match phase {
+        Phase::First if report.loaded != 0 || outcome.reused => {
+            fail("phase 1 expects a blank store and a full handshake")
+        }
+        Phase::AfterReboot if report.loaded == 0 || !resumed_psk => {
+            fail("phase 2 expects a stored session and a psk_ke resumption right after boot")
+        }
+        Phase::First => println!(
+            "reboot: ok (phase 1: full handshake, {} tickets stored)",
+            written
+        ),
+        Phase::AfterReboot => println!(
+            "reboot: ok (phase 2: resumed with psk_ke right after boot, {} ticket(s) stored)",
+            written
+        ),
+        Phase::Any => println!("reboot: ok (reused={})", outcome.reused),
+    }
+    exit(exit_code::SUCCESS)
+}

@@ -67,13 +67,16 @@
 //! # Concurrency (E3)
 //!
 //! All methods take `&self`. Cache state sits in a `critical_section::Mutex`; each step is one short
-//! critical section (a scan of at most `N` entries and their records) with no waiting inside.
+//! critical section with no waiting inside, in which the cache state and the pool's records are read
+//! together: a scan of at most `N` entries that reads only the records whose match tag fits (a lookup
+//! reads about one record, whatever `N`), except that the auto-flush of an add checks every entry's
+//! record. A step ends early at each removal, so that its callback runs outside.
 //! Callbacks run outside every critical section, one removal at a time, so they may call back into the
 //! cache or the pool.
 //!
 //! # Memory (E5)
 //!
-//! One entry is 16 bytes (pool reference as slot index u16 and generation u32, padding 2, time u32,
+//! One entry is 16 bytes (pool reference as slot index u16 and generation u32, match tag u16, time u32,
 //! timeout u32); a pool slot with a 256-byte ticket is 368 bytes, so a cached session costs 384 bytes.
 //! The whole cache is `16·N` bytes of entries plus a fixed 80 bytes on 64-bit hosts (counters, length,
 //! configuration, pool and callback references; less on 32-bit targets).
@@ -82,11 +85,12 @@
 #![deny(missing_docs)]
 
 use core::cell::RefCell;
+use core::num::NonZeroU32;
 
 use critical_section::Mutex;
 use encore_session::{
-    ContextId, Error, HashAlgorithm, Limits, NewSession, PeerId, RawSession, Session, SessionId,
-    SessionPool,
+    ContextId, Error, HashAlgorithm, Limits, NewSession, PeerId, RawSession, Records, Session,
+    SessionId, SessionPool,
 };
 
 /// Cache mode flags (C26), combined with `|`.
@@ -218,17 +222,84 @@ pub struct NoEvents;
 
 impl<const P: usize, const T: usize> CacheEvents<P, T> for NoEvents {}
 
-/// One cached reference (16 bytes).
+/// One cached reference (16 bytes): the record's slot index and generation (the reference, as a
+/// [`RawSession`] would hold it), a match tag, and the entry's time and timeout.
+///
+/// The tag lets a scan skip most entries without reading their records: its high byte is a byte of
+/// the record's peer id and its low byte a digest of its ticket bytes, so two records with the same
+/// peer (or the same ticket) always have equal high (or low) bytes. Only entries whose tag matches
+/// are compared in full against their record. It fills what would otherwise be padding.
 #[derive(Debug)]
 struct Entry {
-    raw: RawSession,
+    index: u16,
+    tag: u16,
+    generation: NonZeroU32,
     time_s: u32,
     timeout_s: u32,
 }
 
+/// High byte of an entry's tag. A peer id is a SHA-256 prefix, so any one of its bytes spreads
+/// peers evenly.
+fn peer_tag(peer: &PeerId) -> u8 {
+    peer.0[0]
+}
+
+/// Low byte of an entry's tag: a digest of the ticket's length and of its first and last 8 bytes
+/// (a ticket's leading bytes are often a server's fixed key name, its trailing bytes an AEAD tag).
+fn ticket_tag(ticket: &[u8]) -> u8 {
+    let word = |bytes: Option<&[u8]>| {
+        let mut w = [0u8; 8];
+        for (d, s) in w.iter_mut().zip(bytes.unwrap_or(&[])) {
+            *d = *s;
+        }
+        u64::from_le_bytes(w)
+    };
+    let head = word(ticket.get(..8.min(ticket.len())));
+    let tail = word(ticket.get(ticket.len().saturating_sub(8)..));
+    let mixed =
+        (head ^ tail.rotate_left(29) ^ ticket.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> 56) as u8
+}
+
+fn tag_of(peer: &PeerId, ticket: &[u8]) -> u16 {
+    u16::from_be_bytes([peer_tag(peer), ticket_tag(ticket)])
+}
+
 impl Entry {
+    /// Takes over the reference `raw` stands for.
+    fn new(raw: RawSession, tag: u16, time_s: u32, timeout_s: u32) -> Self {
+        let id = raw.id();
+        // The entry now stands for the reference; `RawSession` has no drop to skip.
+        let _ = raw.into_bits();
+        Entry {
+            index: id.index(),
+            tag,
+            generation: NonZeroU32::new(id.generation()).unwrap_or(NonZeroU32::MIN),
+            time_s,
+            timeout_s,
+        }
+    }
+
+    fn id(&self) -> SessionId {
+        SessionId::new(self.index, self.generation)
+    }
+
+    /// Gives up the entry's reference as a [`RawSession`]. Every entry's parts form a valid raw id,
+    /// so this is `None` never.
+    fn into_raw(self) -> Option<RawSession> {
+        RawSession::from_bits((u64::from(self.generation.get()) << 16) | u64::from(self.index))
+    }
+
     fn timed_out(&self, now_s: u32) -> bool {
         u64::from(now_s) >= u64::from(self.time_s) + u64::from(self.timeout_s)
+    }
+
+    fn may_be_peer(&self, peer_tag: u8) -> bool {
+        self.tag.to_be_bytes()[0] == peer_tag
+    }
+
+    fn may_have_ticket(&self, ticket_tag: u8) -> bool {
+        self.tag.to_be_bytes()[1] == ticket_tag
     }
 }
 
@@ -254,7 +325,7 @@ impl<const N: usize> State<N> {
     }
 
     fn position(&self, id: SessionId) -> Option<usize> {
-        self.iter().find(|(_, e)| e.raw.id() == id).map(|(i, _)| i)
+        self.iter().find(|(_, e)| e.id() == id).map(|(i, _)| i)
     }
 
     fn remove_at(&mut self, i: usize) -> Option<Entry> {
@@ -285,19 +356,43 @@ impl<const N: usize> State<N> {
 }
 
 /// What one step inside a critical section decided; the release and callback happen after it.
-enum Removal {
-    /// Fire the remove callback, then release.
-    Callback(RawSession),
-    /// Nothing left to remove.
-    Done,
+enum Step<R> {
+    /// A stale entry was removed: fire the remove callback, release, and go on.
+    Removed(Entry),
+    /// Nothing was removed; try again.
+    Retry,
+    /// Done, with this result.
+    Done(R),
+}
+
+/// What [`SessionCache::add`] decided in its last critical section.
+struct AddOutcome {
+    added: Added,
+    replaced: Option<Entry>,
+    evicted: Option<Entry>,
+    /// The new entry, when it found no room (only with `N == 0`): released without a callback.
+    refused: Option<Entry>,
+}
+
+impl AddOutcome {
+    /// An outcome that changed no entry.
+    fn only(added: Added) -> Self {
+        AddOutcome {
+            added,
+            replaced: None,
+            evicted: None,
+            refused: None,
+        }
+    }
 }
 
 /// What one round of [`SessionCache::take`] decided inside its critical section.
 enum Take<'p, const P: usize, const T: usize> {
     /// Claimed and moved out of the cache.
     Hit(Session<'p, P, T>),
-    /// The candidate could not be claimed: removed as stale; callback, then release.
-    Stale(RawSession),
+    /// A stale entry, or a candidate that could not be claimed, was removed (`None`: nothing was
+    /// after all); callback, then release.
+    Stale(Option<Entry>),
     /// No candidate.
     Miss,
 }
@@ -319,6 +414,15 @@ fn secs(now_ms: u64) -> u32 {
 
 fn bump(counter: &mut u32) {
     *counter = counter.saturating_add(1);
+}
+
+/// One of `suites` has the hash `hash` (C31).
+fn suite_fits(suites: &[u16], hash: Option<HashAlgorithm>) -> bool {
+    hash.is_some_and(|h| {
+        suites
+            .iter()
+            .any(|s| HashAlgorithm::of_suite(*s) == Some(h))
+    })
 }
 
 impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, T> {
@@ -403,7 +507,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         self.locked(|s| {
             let mut n = 0;
             for (o, (_, e)) in out.iter_mut().zip(s.iter()) {
-                *o = Some(e.raw.id());
+                *o = Some(e.id());
                 n += 1;
             }
             n
@@ -424,6 +528,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         .flatten()
     }
 
+    /// Runs `f` on the cache state in one critical section.
     fn locked<R>(&self, f: impl FnOnce(&mut State<N>) -> R) -> Result<R, Error> {
         critical_section::with(|cs| {
             let mut state = self
@@ -435,65 +540,125 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         })
     }
 
-    /// Timed out, or its record can no longer be offered. An entry whose record cannot be read right
-    /// now (the pool is busy) counts as not stale: it is kept, never dropped on a guess.
-    fn is_stale(&self, e: &Entry, now_ms: u64) -> bool {
-        if e.timed_out(secs(now_ms)) {
-            return true;
-        }
-        match self.pool.with_record(e.raw.id(), |r| {
-            r.offerable(now_ms, &self.config.limits).is_err()
-        }) {
-            Ok(unofferable) => unofferable,
-            // Names no record (cannot happen while the entry holds its reference): nothing to keep.
-            Err(Error::StaleHandle) => true,
-            Err(_) => false,
-        }
+    /// Runs `f` on the cache state and the pool's records in one critical section, so that one
+    /// operation matches all its entries in one step rather than one step per entry (E3: the work is
+    /// a bounded scan of at most `N` entries, reading only the records whose tag matches).
+    fn locked_with_records<R>(
+        &self,
+        f: impl FnOnce(&mut State<N>, &Records<'_, T>) -> R,
+    ) -> Result<R, Error> {
+        critical_section::with(|cs| {
+            let mut state = self
+                .state
+                .borrow(cs)
+                .try_borrow_mut()
+                .map_err(|_| Error::Busy)?;
+            self.pool.with_records(|records| f(&mut state, records))
+        })
     }
 
-    fn peer_of(&self, e: &Entry) -> Option<PeerId> {
-        self.pool.with_record(e.raw.id(), |r| r.peer()).ok()
+    /// Timed out, or its record can no longer be offered (or names no record, which cannot happen
+    /// while the entry holds its reference).
+    fn is_stale(&self, e: &Entry, records: &Records<'_, T>, now_ms: u64) -> bool {
+        e.timed_out(secs(now_ms))
+            || records
+                .get(e.id())
+                .is_none_or(|r| r.offerable(now_ms, &self.config.limits).is_err())
     }
 
-    /// Fires the remove callback for a reference the cache gave up, then releases it. `from_raw`
-    /// fails only for an id that owns no reference, so nothing can leak here.
-    fn finish_removal(&self, raw: RawSession) {
-        if let Ok(s) = self.pool.from_raw(raw) {
+    /// The entry's record was made for `peer` (`peer_tag` is `peer`'s tag byte).
+    fn is_peer(&self, e: &Entry, records: &Records<'_, T>, peer: &PeerId, peer_tag: u8) -> bool {
+        e.may_be_peer(peer_tag) && records.get(e.id()).is_some_and(|r| r.peer() == *peer)
+    }
+
+    /// The peer's entries, oldest first: `Err(i)` for the first stale one, else the index of the
+    /// most recently touched one usable with `suites` (any suite if `None`). One pass; only records
+    /// whose tag matches `peer` are read.
+    fn scan_peer(
+        &self,
+        s: &State<N>,
+        records: &Records<'_, T>,
+        peer: &PeerId,
+        now_ms: u64,
+        suites: Option<&[u16]>,
+    ) -> Result<Option<usize>, usize> {
+        let tag = peer_tag(peer);
+        let now_s = secs(now_ms);
+        let mut newest = None;
+        for (i, e) in s.iter() {
+            if !e.may_be_peer(tag) {
+                continue;
+            }
+            let Some(r) = records.get(e.id()) else {
+                continue;
+            };
+            if r.peer() != *peer {
+                continue;
+            }
+            if e.timed_out(now_s) || r.offerable(now_ms, &self.config.limits).is_err() {
+                return Err(i);
+            }
+            if suites.is_none_or(|list| suite_fits(list, r.hash())) {
+                newest = Some(i);
+            }
+        }
+        Ok(newest)
+    }
+
+    /// Fires the remove callback for an entry the cache gave up, then releases its reference.
+    /// `from_raw` fails only for an id that owns no reference, so nothing can leak here.
+    fn finish_removal(&self, e: Entry) {
+        if let Some(Ok(s)) = e.into_raw().map(|raw| self.pool.from_raw(raw)) {
             self.events.removed(&s);
         }
     }
 
-    /// Releases a reference the cache gave up, without a callback.
-    fn release_quietly(&self, raw: RawSession) {
-        drop(self.pool.from_raw(raw));
+    /// Releases the reference of an entry the cache gave up, without a callback.
+    fn release_quietly(&self, e: Entry) {
+        if let Some(raw) = e.into_raw() {
+            drop(self.pool.from_raw(raw));
+        }
     }
 
-    /// Removes stale entries one critical section at a time, for `peer` only if given; returns how
-    /// many were removed. Bounded by `N` steps.
+    /// Removes the stale entry `i`, counted as a timeout; its callback and release follow outside
+    /// the critical section.
+    fn remove_stale_at<R>(&self, s: &mut State<N>, i: usize) -> Step<R> {
+        match s.remove_at(i) {
+            Some(e) => {
+                bump(&mut s.stats.timeouts);
+                Step::Removed(e)
+            }
+            // `i` always names an entry: nothing to remove, so the step changes nothing.
+            None => Step::Retry,
+        }
+    }
+
+    /// Removes stale entries one critical section at a time, oldest first, for `peer` only if
+    /// given; returns how many were removed. Bounded by `N` steps.
     fn remove_stale(&self, now_ms: u64, peer: Option<&PeerId>) -> usize {
+        let tag = peer.map(peer_tag);
         let mut removed = 0;
         for _ in 0..N {
-            let step = self.locked(|s| {
+            let step = self.locked_with_records(|s, records| {
                 let found = s
                     .iter()
                     .find(|(_, e)| {
-                        peer.is_none_or(|p| self.peer_of(e).as_ref() == Some(p))
-                            && self.is_stale(e, now_ms)
+                        peer.zip(tag)
+                            .is_none_or(|(p, t)| self.is_peer(e, records, p, t))
+                            && self.is_stale(e, records, now_ms)
                     })
                     .map(|(i, _)| i);
-                match found.and_then(|i| s.remove_at(i)) {
-                    Some(e) => {
-                        bump(&mut s.stats.timeouts);
-                        Removal::Callback(e.raw)
-                    }
-                    None => Removal::Done,
+                match found {
+                    Some(i) => self.remove_stale_at(s, i),
+                    None => Step::Done(()),
                 }
             });
             match step {
-                Ok(Removal::Callback(raw)) => {
+                Ok(Step::Removed(e)) => {
                     removed += 1;
-                    self.finish_removal(raw);
+                    self.finish_removal(e);
                 }
+                Ok(Step::Retry) => {}
                 _ => break,
             }
         }
@@ -514,113 +679,204 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         if !core::ptr::eq(session.pool(), self.pool) {
             return Err(Error::WrongOwner);
         }
-        let info = session.info()?;
-        if info.owner != self.owner {
-            return Err(Error::WrongOwner);
-        }
         let id = session.id();
-        if self.locked(|s| s.position(id).is_some())? {
-            return Ok(Added::AlreadyPresent);
-        }
         let limits = self.config.limits;
-        let offerable = || {
-            self.pool
-                .with_record(id, |r| r.offerable(now_ms, &limits).is_ok())
-        };
-        if !offerable()? {
-            self.locked(|s| bump(&mut s.stats.dropped))?;
-            return Ok(Added::Dropped);
-        }
-        // Compared in place, both records read in one critical section: no copy of the ticket.
-        let same_ticket = |e: &Entry| {
-            self.pool
-                .with_record(id, |mine| {
-                    self.pool
-                        .with_record(e.raw.id(), |r| r.ticket() == mine.ticket())
-                        .unwrap_or(false)
-                })
-                .unwrap_or(false)
-        };
+        let flush_all = !self.config.mode.contains(CacheMode::NO_AUTO_FLUSH);
         let limit = self.config.max_per_peer;
-
-        if !self.config.mode.contains(CacheMode::NO_AUTO_FLUSH) {
-            self.remove_stale(now_ms, None);
-        }
-        let peer_count = |s: &State<N>, skip_same: bool| {
-            s.iter()
-                .filter(|(_, e)| {
-                    self.peer_of(e) == Some(info.peer) && !(skip_same && same_ticket(e))
-                })
-                .count()
-        };
-        if self.locked(|s| peer_count(s, false))? >= limit {
-            self.remove_stale(now_ms, Some(&info.peer));
-        }
-
-        let mut pending = Some(session.up_ref()?.into_raw());
-        let now_s = secs(now_ms);
-        let outcome = self.locked(|s| {
-            if s.position(id).is_some() {
-                return (Added::AlreadyPresent, None, None);
-            }
-            // Claimed or spoiled by another holder since the first check.
-            if !matches!(offerable(), Ok(true)) {
-                bump(&mut s.stats.dropped);
-                return (Added::Dropped, None, None);
-            }
-            if peer_count(s, true) >= limit {
-                bump(&mut s.stats.dropped);
-                return (Added::Dropped, None, None);
-            }
-            let same = s.iter().find(|(_, e)| same_ticket(e)).map(|(i, _)| i);
-            let replaced = same.and_then(|i| s.remove_at(i));
-            let mut evicted = None;
-            if s.len >= N {
-                bump(&mut s.stats.full);
-                let victim = s
-                    .iter()
-                    .find(|(_, e)| self.is_stale(e, now_ms))
-                    .map(|(i, _)| i);
-                match victim {
-                    Some(i) => {
-                        bump(&mut s.stats.timeouts);
-                        evicted = s.remove_at(i);
-                    }
+        // The record's peer and tag, read in the first round.
+        let mut mine: Option<(PeerId, u16)> = None;
+        // Set once the peer was seen with `limit` entries: its stale entries are then removed.
+        let mut flush_peer = false;
+        // Each round removes one stale entry (callback outside the critical section) or ends.
+        for _ in 0..=2 * N {
+            let step = self.locked_with_records(|s, records| {
+                let first_round = mine.is_none();
+                let (peer, tag) = match mine {
+                    Some(found) => found,
                     None => {
-                        bump(&mut s.stats.evictions);
-                        evicted = s.remove_at(0);
+                        let r = records.get(id).ok_or(Error::StaleHandle)?;
+                        if r.owner() != self.owner {
+                            return Err(Error::WrongOwner);
+                        }
+                        if r.offerable(now_ms, &limits).is_err() {
+                            // C16 first: a cached record is reported as such.
+                            if s.position(id).is_some() {
+                                return Ok(Step::Done(AddOutcome::only(Added::AlreadyPresent)));
+                            }
+                            bump(&mut s.stats.dropped);
+                            return Ok(Step::Done(AddOutcome::only(Added::Dropped)));
+                        }
+                        let found = (r.peer(), tag_of(&r.peer(), r.ticket()));
+                        mine = Some(found);
+                        found
+                    }
+                };
+                let ptag = peer_tag(&peer);
+                if flush_all {
+                    // Auto-flush: every stale entry goes first. One pass also finds the record
+                    // itself, if cached (C16).
+                    let mut stale = None;
+                    let mut present = false;
+                    for (i, e) in s.iter() {
+                        present |= e.id() == id;
+                        if stale.is_none() && self.is_stale(e, records, now_ms) {
+                            stale = Some(i);
+                        }
+                    }
+                    if present && first_round {
+                        return Ok(Step::Done(AddOutcome::only(Added::AlreadyPresent)));
+                    }
+                    if let Some(i) = stale {
+                        return Ok(self.remove_stale_at(s, i));
+                    }
+                    // No stale entry, and `present` is known: the last step follows at once.
+                    return self
+                        .store(s, records, id, &peer, tag, now_ms, Some(present))
+                        .map(Step::Done);
+                }
+                if first_round && s.position(id).is_some() {
+                    return Ok(Step::Done(AddOutcome::only(Added::AlreadyPresent)));
+                }
+                if !flush_peer {
+                    let count = s
+                        .iter()
+                        .filter(|(_, e)| self.is_peer(e, records, &peer, ptag))
+                        .count();
+                    flush_peer = count >= limit;
+                }
+                if flush_peer {
+                    let stale = s
+                        .iter()
+                        .find(|(_, e)| {
+                            self.is_peer(e, records, &peer, ptag)
+                                && self.is_stale(e, records, now_ms)
+                        })
+                        .map(|(i, _)| i);
+                    if let Some(i) = stale {
+                        return Ok(self.remove_stale_at(s, i));
                     }
                 }
-            }
-            let Some(raw) = pending.take() else {
-                return (Added::Dropped, replaced, evicted);
-            };
-            let entry = Entry {
-                raw,
-                time_s: now_s,
-                timeout_s: self.config.limits.timeout_s,
-            };
-            match s.push(entry) {
-                Ok(()) if replaced.is_some() => (Added::Replaced, replaced, evicted),
-                Ok(()) => (Added::Stored, replaced, evicted),
-                // Unreachable while N > 0: room was made above.
-                Err(e) => {
-                    pending = Some(e.raw);
-                    (Added::Dropped, replaced, evicted)
+                self.store(s, records, id, &peer, tag, now_ms, None)
+                    .map(Step::Done)
+            })?;
+            match step? {
+                Step::Removed(e) => self.finish_removal(e),
+                Step::Retry => {}
+                Step::Done(outcome) => {
+                    if let Some(e) = outcome.refused {
+                        self.release_quietly(e);
+                    }
+                    if let Some(e) = outcome.replaced {
+                        self.release_quietly(e);
+                    }
+                    if let Some(e) = outcome.evicted {
+                        self.finish_removal(e);
+                    }
+                    return Ok(outcome.added);
                 }
             }
-        });
-        if let Some(raw) = pending {
-            self.release_quietly(raw);
         }
-        let (added, replaced, evicted) = outcome?;
-        if let Some(e) = replaced {
-            self.release_quietly(e.raw);
+        // Only reachable if remove callbacks keep adding stale entries.
+        let _ = self.locked(|s| bump(&mut s.stats.dropped));
+        Ok(Added::Dropped)
+    }
+
+    /// The last step of [`SessionCache::add`], in its critical section: re-checks what may have
+    /// changed, applies C37 and C17, makes room (C19, C20), and stores the entry. `flushed` is
+    /// `Some(present)` when this critical section has just found no stale entry and whether `id` is
+    /// cached.
+    #[allow(clippy::too_many_arguments)]
+    fn store(
+        &self,
+        s: &mut State<N>,
+        records: &Records<'_, T>,
+        id: SessionId,
+        peer: &PeerId,
+        tag: u16,
+        now_ms: u64,
+        flushed: Option<bool>,
+    ) -> Result<AddOutcome, Error> {
+        let done = AddOutcome::only;
+        let present = match flushed {
+            Some(present) => present,
+            None => s.position(id).is_some(),
+        };
+        if present {
+            return Ok(done(Added::AlreadyPresent));
         }
-        if let Some(e) = evicted {
-            self.finish_removal(e.raw);
+        // Claimed or spoiled by another holder since the first check.
+        let Some(mine) = records
+            .get(id)
+            .filter(|r| r.offerable(now_ms, &self.config.limits).is_ok())
+        else {
+            bump(&mut s.stats.dropped);
+            return Ok(done(Added::Dropped));
+        };
+        let ticket = tag.to_be_bytes()[1];
+        let same_ticket = |e: &Entry| {
+            e.may_have_ticket(ticket)
+                && records
+                    .get(e.id())
+                    .is_some_and(|r| r.ticket() == mine.ticket())
+        };
+        // One pass: the peer's other entries (C37) and the entry with the same ticket (C17).
+        let ptag = peer_tag(peer);
+        let mut others = 0;
+        let mut same = None;
+        for (i, e) in s.iter() {
+            if same_ticket(e) {
+                same = same.or(Some(i));
+            } else if self.is_peer(e, records, peer, ptag) {
+                others += 1;
+            }
         }
-        Ok(added)
+        if others >= self.config.max_per_peer {
+            bump(&mut s.stats.dropped);
+            return Ok(done(Added::Dropped));
+        }
+        let raw = self.pool.acquire(id)?.into_raw();
+        let replaced = same.and_then(|i| s.remove_at(i));
+        let mut evicted = None;
+        if s.len >= N {
+            bump(&mut s.stats.full);
+            let victim = if flushed.is_some() {
+                None
+            } else {
+                s.iter()
+                    .find(|(_, e)| self.is_stale(e, records, now_ms))
+                    .map(|(i, _)| i)
+            };
+            match victim {
+                Some(i) => {
+                    bump(&mut s.stats.timeouts);
+                    evicted = s.remove_at(i);
+                }
+                None => {
+                    bump(&mut s.stats.evictions);
+                    evicted = s.remove_at(0);
+                }
+            }
+        }
+        let entry = Entry::new(raw, tag, secs(now_ms), self.config.limits.timeout_s);
+        let added = match s.push(entry) {
+            Ok(()) if replaced.is_some() => Added::Replaced,
+            Ok(()) => Added::Stored,
+            // Unreachable while N > 0: room was made above. The reference is given back.
+            Err(e) => {
+                return Ok(AddOutcome {
+                    added: Added::Dropped,
+                    replaced,
+                    evicted,
+                    refused: Some(e),
+                })
+            }
+        };
+        Ok(AddOutcome {
+            added,
+            replaced,
+            evicted,
+            refused: None,
+        })
     }
 
     /// Makes a record from a NewSessionTicket, stores it unless [`CacheMode::NO_INTERNAL_STORE`], fires
@@ -656,55 +912,52 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         Ok(session)
     }
 
-    /// Index of the peer's most recently touched entry usable with `suites` (any suite if `None`).
-    fn newest_for(&self, s: &State<N>, peer: &PeerId, suites: Option<&[u16]>) -> Option<usize> {
-        s.iter()
-            .rev()
-            .find(|(_, e)| {
-                self.pool
-                    .with_record(e.raw.id(), |r| {
-                        r.peer() == *peer
-                            && suites.is_none_or(|list| {
-                                list.iter().any(|x| {
-                                    HashAlgorithm::of_suite(*x).is_some()
-                                        && HashAlgorithm::of_suite(*x) == r.hash()
-                                })
-                            })
-                    })
-                    .unwrap_or(false)
-            })
-            .map(|(i, _)| i)
-    }
-
     /// A new reference to the peer's most recently touched entry, which stays cached; its stale
     /// entries are removed first. Counts a hit or a miss. The record is not claimed: to offer it,
     /// use [`Session::claim`] (or [`SessionCache::take`]), which refuses it if another holder
     /// offered it first (C28). In [`CacheMode::UPDATE_TIME_ON_USE`] a hit
     /// sets the entry's time to now and makes it most recently touched.
     pub fn lookup(&self, peer: &PeerId, now_ms: u64) -> Option<Session<'p, P, T>> {
-        self.remove_stale(now_ms, Some(peer));
         let update = self.config.mode.contains(CacheMode::UPDATE_TIME_ON_USE);
-        self.locked(|s| {
-            let Some(i) = self.newest_for(s, peer, None) else {
-                bump(&mut s.stats.misses);
-                return None;
-            };
-            let id = s.live().get(i)?.as_ref()?.raw.id();
-            let Ok(found) = self.pool.acquire(id) else {
-                bump(&mut s.stats.misses);
-                return None;
-            };
-            bump(&mut s.stats.hits);
-            if update {
-                if let Some(Some(e)) = s.entries.get_mut(i) {
-                    e.time_s = secs(now_ms);
+        // Each round removes one stale entry (callback outside the critical section) or ends.
+        for _ in 0..=N {
+            let step = self.locked_with_records(|s, records| {
+                let i = match self.scan_peer(s, records, peer, now_ms, None) {
+                    Err(stale) => return self.remove_stale_at(s, stale),
+                    Ok(Some(i)) => i,
+                    Ok(None) => {
+                        bump(&mut s.stats.misses);
+                        return Step::Done(None);
+                    }
+                };
+                let found = s
+                    .live()
+                    .get(i)
+                    .and_then(|e| e.as_ref())
+                    .map(|e| self.pool.acquire(e.id()));
+                let Some(Ok(found)) = found else {
+                    bump(&mut s.stats.misses);
+                    return Step::Done(None);
+                };
+                bump(&mut s.stats.hits);
+                if update {
+                    if let Some(Some(e)) = s.entries.get_mut(i) {
+                        e.time_s = secs(now_ms);
+                    }
+                    s.touch(i);
                 }
-                s.touch(i);
+                Step::Done(Some(found))
+            });
+            match step {
+                Ok(Step::Removed(e)) => self.finish_removal(e),
+                Ok(Step::Retry) => {}
+                Ok(Step::Done(found)) => return found,
+                Err(_) => return None,
             }
-            Some(found)
-        })
-        .ok()
-        .flatten()
+        }
+        // Only reachable if remove callbacks keep adding stale entries for this peer.
+        let _ = self.locked(|s| bump(&mut s.stats.misses));
+        None
     }
 
     /// Moves the peer's most recently touched entry usable with `offered_suites` (C31) out of the
@@ -724,35 +977,43 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         now_ms: u64,
         offered_suites: &[u16],
     ) -> Option<Session<'p, P, T>> {
-        self.remove_stale(now_ms, Some(peer));
         let limits = self.config.limits;
-        // Each round either claims a candidate or removes one, so N + 1 rounds always suffice.
+        // Each round removes one entry (a stale one, or a candidate claimed elsewhere) or ends.
         for _ in 0..=N {
-            let step = self.locked(|s| {
-                let Some(i) = self.newest_for(s, peer, Some(offered_suites)) else {
-                    bump(&mut s.stats.misses);
-                    return Take::Miss;
+            let step = self.locked_with_records(|s, records| {
+                let i = match self.scan_peer(s, records, peer, now_ms, Some(offered_suites)) {
+                    Err(stale) => {
+                        let e = s.remove_at(stale);
+                        if e.is_some() {
+                            bump(&mut s.stats.timeouts);
+                        }
+                        return Take::Stale(e);
+                    }
+                    Ok(Some(i)) => i,
+                    Ok(None) => {
+                        bump(&mut s.stats.misses);
+                        return Take::Miss;
+                    }
                 };
                 let Some(e) = s.remove_at(i) else {
                     bump(&mut s.stats.misses);
                     return Take::Miss;
                 };
                 let claimed = !e.timed_out(secs(now_ms))
-                    && self
-                        .pool
-                        .claim(e.raw.id(), now_ms, &limits, offered_suites)
+                    && records
+                        .claim(e.id(), now_ms, &limits, offered_suites)
                         .is_ok();
                 if !claimed {
                     bump(&mut s.stats.timeouts);
-                    return Take::Stale(e.raw);
+                    return Take::Stale(Some(e));
                 }
                 // The entry's reference moves to the caller; it held one, so this cannot fail.
-                match self.pool.from_raw(e.raw) {
-                    Ok(session) => {
+                match e.into_raw().map(|raw| self.pool.from_raw(raw)) {
+                    Some(Ok(session)) => {
                         bump(&mut s.stats.hits);
                         Take::Hit(session)
                     }
-                    Err(_) => {
+                    _ => {
                         bump(&mut s.stats.misses);
                         Take::Miss
                     }
@@ -760,7 +1021,11 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
             });
             match step {
                 Ok(Take::Hit(session)) => return Some(session),
-                Ok(Take::Stale(raw)) => self.finish_removal(raw),
+                Ok(Take::Stale(e)) => {
+                    if let Some(e) = e {
+                        self.finish_removal(e);
+                    }
+                }
                 Ok(Take::Miss) | Err(_) => return None,
             }
         }
@@ -798,7 +1063,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         self.events.removed(session);
         match taken {
             Some(e) => {
-                self.release_quietly(e.raw);
+                self.release_quietly(e);
                 Presence::Found
             }
             None => Presence::NotFound,
@@ -817,7 +1082,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
             match self.locked(|s| s.remove_at(0)) {
                 Ok(Some(e)) => {
                     removed += 1;
-                    self.finish_removal(e.raw);
+                    self.finish_removal(e);
                 }
                 _ => break,
             }

@@ -649,3 +649,48 @@ fn e2_cache_operations_inside_a_pool_read_keep_counts_exact() {
     drop((a, b));
     assert_eq!(pool.in_use(), 0);
 }
+
+/// C33, C37, C17: entries are matched through a one-byte peer tag and a one-byte ticket tag, and
+/// records whose tags collide are still told apart by their full peer id and ticket bytes.
+#[test]
+fn c33_c17_colliding_tags_are_told_apart() {
+    use encore_session::PeerId;
+    let pool: SessionPool<8> = SessionPool::new();
+    let cache: SessionCache<'_, 8, 8> = SessionCache::new(&pool, OWNER, CacheConfig::DEFAULT);
+    // Same first byte (the peer tag), different peers.
+    let (a, b) = (
+        PeerId([0xAB; 16]),
+        PeerId([0xAB, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]),
+    );
+    // Same length, first and last 8 bytes (so the same ticket tag), different tickets.
+    let mut t1 = [0x33u8; 40];
+    let mut t2 = [0x33u8; 40];
+    t1[20] = 1;
+    t2[20] = 2;
+    let make = |peer: PeerId, t: &[u8], at_ms: u64| {
+        let mut n = ticket(1, t, at_ms, 3600);
+        n.peer = peer;
+        pool.create(&n).unwrap()
+    };
+    let sa = make(a, &t1, 0);
+    let sb = make(b, &t2, 1000);
+    assert_eq!(cache.add(&sa, 0).unwrap(), Added::Stored);
+    // Colliding ticket tag, different bytes: stored beside, not replaced (C17).
+    assert_eq!(cache.add(&sb, 1000).unwrap(), Added::Stored);
+    assert_eq!(ids(&cache), vec![sa.id(), sb.id()]);
+    // Each peer finds its own record although the newest entry has the same peer tag (C33).
+    assert_eq!(cache.lookup(&a, 2000).unwrap().id(), sa.id());
+    assert_eq!(cache.lookup(&b, 2000).unwrap().id(), sb.id());
+    let mut other = [0xAB; 16];
+    other[15] = 0;
+    assert_eq!(cache.lookup(&PeerId(other), 2000).map(|s| s.id()), None);
+    // The same bytes under another peer's id do replace (C17 compares ticket bytes only).
+    let sc = make(a, &t2, 3000);
+    assert_eq!(cache.add(&sc, 3000).unwrap(), Added::Replaced);
+    assert_eq!(ids(&cache), vec![sa.id(), sc.id()]);
+    assert_eq!(cache.take(&a, 4000, &[0x1301]).unwrap().id(), sc.id());
+    assert_eq!(cache.take(&a, 4000, &[0x1301]).unwrap().id(), sa.id());
+    assert_eq!(cache.take(&b, 4000, &[0x1301]).map(|s| s.id()), None);
+    assert_eq!(cache.stats(), stats(4, 2, 0, 0, 0));
+    assert_eq!(cache.len(), 0);
+}

@@ -61,7 +61,7 @@
 //! | item | bytes | fields |
 //! |---|---|---|
 //! | [`SessionRecord`] | 360 | ticket 256, PSK 48, peer id 16, monotonic receipt (i64) 8, wall receipt (u32) 4, auth age (u32) 4, owner 4, lifetime 4, age_add 4, max_early_data 4, version 2, suite 2, ticket length 2, PSK length 1, flags 1 |
-//! | pool slot | 368 | record 360, generation (u32) 4, reference count (u16) 2, pending-wipe flag 1, padding 1 |
+//! | pool slot | 368 | record 360, generation (u32) 4, reference count (u16) 2, pool state (u16) 2: read in slot 0 only, it is the pool's pending-wipe mark and free-slot hint and fills what would be padding (a freed record's own pending-wipe mark is a bit of its flags byte) |
 //! | `SessionPool<N>` | 8 + 368·N | `RefCell` borrow flag and padding to the slots' 8-byte alignment, then N slots |
 //! | [`Session`] handle | 1 word + 8 | pool reference, slot index (u16), generation (u32): 12 on 32-bit MCUs, 16 on 64-bit hosts |
 //!
@@ -81,7 +81,7 @@ mod record;
 pub use clock::{verification_time, LowerBound, MonotonicClock, WallClock};
 pub use error::{DecodeError, Error};
 pub use peer::{ContextId, PeerId};
-pub use pool::{CurrentSession, RawSession, Session, SessionId, SessionPool, MAX_REFS};
+pub use pool::{CurrentSession, RawSession, Records, Session, SessionId, SessionPool, MAX_REFS};
 pub use record::{
     obfuscated_ticket_age, ticket_offerable, HashAlgorithm, Limits, NewSession, Offer, SessionInfo,
     SessionRecord, Unresumable, MAX_PSK_LEN, SEVEN_DAYS_S, TLS13,

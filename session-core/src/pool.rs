@@ -32,10 +32,17 @@ pub(crate) struct Slot<const T: usize> {
     /// reached `u32::MAX` is retired rather than wrapped, so an old handle can never match again.
     pub(crate) generation: u32,
     pub(crate) refs: Cell<u16>,
-    /// The last reference went while the pool was being read; the record is wiped as soon as the
-    /// outermost read ends, and before the slot is reused (C9).
-    pub(crate) wipe_pending: Cell<bool>,
+    /// Meaningful in slot 0 only: the pool's own state, kept in what would otherwise be the slot's
+    /// padding so that the pool stays at its E5 size. Bit 15 ([`WIPE_PENDING`]) is set while some
+    /// freed record waits to be wiped (see [`SessionRecord`]'s pending-wipe mark): the outermost read
+    /// looks for such records only then, so a read costs the same whatever the pool's size. The low
+    /// 15 bits are where [`SessionPool::create`] starts looking for a free slot: the slot freed last,
+    /// or the one after the slot taken last. Any value is safe; it only saves a search.
+    pool_state: Cell<u16>,
 }
+
+/// Bit of [`Slot::pool_state`]: some freed record waits to be wiped.
+const WIPE_PENDING: u16 = 1 << 15;
 
 impl<const T: usize> Slot<T> {
     const fn empty() -> Self {
@@ -43,7 +50,7 @@ impl<const T: usize> Slot<T> {
             record: SessionRecord::empty(),
             generation: 0,
             refs: Cell::new(0),
-            wipe_pending: Cell::new(false),
+            pool_state: Cell::new(0),
         }
     }
 
@@ -68,14 +75,46 @@ impl<const T: usize> Slot<T> {
         refs == 0
     }
 
+    /// Zeroizes the record, which also clears its pending-wipe mark (C9).
     fn wipe(&mut self) {
         self.record.wipe();
-        self.wipe_pending.set(false);
     }
 }
 
+/// Marks the pool as having a pending wipe (see [`Slot::pool_state`]).
+fn mark_wipe_pending<const T: usize>(slots: &[Slot<T>]) {
+    if let Some(first) = slots.first() {
+        first.pool_state.set(first.pool_state.get() | WIPE_PENDING);
+    }
+}
+
+/// Where [`SessionPool::create`] starts its search next (see [`Slot::pool_state`]).
+fn set_free_hint<const T: usize>(slots: &[Slot<T>], index: usize) {
+    if let Some(first) = slots.first() {
+        let hint = (index as u16) & !WIPE_PENDING;
+        first
+            .pool_state
+            .set((first.pool_state.get() & WIPE_PENDING) | hint);
+    }
+}
+
+fn free_hint<const T: usize>(slots: &[Slot<T>]) -> usize {
+    slots
+        .first()
+        .map_or(0, |s| usize::from(s.pool_state.get() & !WIPE_PENDING))
+}
+
+/// Wipes the records whose last reference went during a read; scans the slots only when one did.
 fn wipe_pending<const T: usize>(slots: &mut [Slot<T>]) {
-    for slot in slots.iter_mut().filter(|s| s.wipe_pending.get()) {
+    let Some(first) = slots.first() else {
+        return;
+    };
+    let state = first.pool_state.get();
+    if state & WIPE_PENDING == 0 {
+        return;
+    }
+    first.pool_state.set(state & !WIPE_PENDING);
+    for slot in slots.iter_mut().filter(|s| s.record.wipe_pending()) {
         slot.wipe();
     }
 }
@@ -168,12 +207,16 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
                 .borrow(cs)
                 .try_borrow_mut()
                 .map_err(|_| Error::Busy)?;
-            let (index, slot) = slots
-                .iter_mut()
-                .enumerate()
-                .find(|(_, s)| s.refs.get() == 0 && s.generation < u32::MAX)
+            // From the hint onwards, then from the start: the first free slot not retired (E2).
+            let start = free_hint(&slots[..]) % N.max(1);
+            let usable = |s: &Slot<T>| s.refs.get() == 0 && s.generation < u32::MAX;
+            let index = (start..N)
+                .chain(0..start)
+                .find(|&i| slots.get(i).is_some_and(usable))
                 .ok_or(Error::PoolExhausted)?;
-            if slot.wipe_pending.get() {
+            set_free_hint(&slots[..], index + 1);
+            let slot = slots.get_mut(index).ok_or(Error::PoolExhausted)?;
+            if slot.record.wipe_pending() {
                 slot.wipe();
             }
             slot.generation += 1;
@@ -228,15 +271,22 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
         id: SessionId,
         f: impl FnOnce(&SessionRecord<T>) -> R,
     ) -> Result<R, Error> {
+        self.with_records(|records| records.get(id).map(f).ok_or(Error::StaleHandle))?
+    }
+
+    /// Reads any number of the pool's live records inside one critical section, for work that
+    /// looks at several records at once (a cache matching its entries). Keep `f` short and bounded:
+    /// interrupts are masked while it runs (E3).
+    ///
+    /// What `f` may do is as for [`SessionPool::with_record`]: use handles of this pool, but not make
+    /// a record ([`Error::Busy`]). [`Error::Busy`] is also the answer when called from inside
+    /// [`SessionPool::create`], which runs no caller code, so only a nested pool can see it.
+    pub fn with_records<R>(&self, f: impl FnOnce(&Records<'_, T>) -> R) -> Result<R, Error> {
         critical_section::with(|cs| {
             let cell = self.slots.borrow(cs);
             let out = {
                 let slots = cell.try_borrow().map_err(|_| Error::Busy)?;
-                let slot = slots.get(usize::from(id.index)).ok_or(Error::StaleHandle)?;
-                if !slot.is_live(id.generation) {
-                    return Err(Error::StaleHandle);
-                }
-                f(&slot.record)
+                f(&Records { slots: &slots[..] })
             };
             // Exclusive access succeeds only in the outermost read: wipe what `f` released.
             if let Ok(mut slots) = cell.try_borrow_mut() {
@@ -293,12 +343,15 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
                 if let Some(slot) = slots.get_mut(usize::from(index)) {
                     if slot.is_live(generation) && slot.drop_ref() {
                         slot.wipe();
+                        set_free_hint(&slots[..], usize::from(index));
                     }
                 }
             } else if let Ok(slots) = cell.try_borrow() {
                 if let Some(slot) = slots.get(usize::from(index)) {
                     if slot.is_live(generation) && slot.drop_ref() {
-                        slot.wipe_pending.set(true);
+                        slot.record.set_wipe_pending();
+                        mark_wipe_pending(&slots[..]);
+                        set_free_hint(&slots[..], usize::from(index));
                     }
                 }
             }
@@ -318,6 +371,16 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
     }
 
     #[cfg(test)]
+    pub(crate) fn pending_mark(&self) -> bool {
+        critical_section::with(|cs| {
+            let slots = self.slots.borrow(cs).borrow();
+            slots
+                .first()
+                .is_some_and(|s| s.pool_state.get() & WIPE_PENDING != 0)
+        })
+    }
+
+    #[cfg(test)]
     pub(crate) fn force_generation(&self, index: usize, generation: u32) {
         critical_section::with(|cs| {
             if let Some(s) = self.slots.borrow(cs).borrow_mut().get_mut(index) {
@@ -333,6 +396,36 @@ impl<const N: usize, const T: usize> Default for SessionPool<N, T> {
     }
 }
 
+/// Shared access to every live record of a pool, inside the critical section of
+/// [`SessionPool::with_records`].
+pub struct Records<'a, const T: usize> {
+    slots: &'a [Slot<T>],
+}
+
+impl<const T: usize> Records<'_, T> {
+    /// The live record `id` names; `None` for a stale id (E2).
+    pub fn get(&self, id: SessionId) -> Option<&SessionRecord<T>> {
+        self.slots
+            .get(usize::from(id.index))
+            .filter(|s| s.is_live(id.generation))
+            .map(|s| &s.record)
+    }
+
+    /// [`SessionPool::claim`] for a record read here: C7 and C28 in the same critical section.
+    pub fn claim(
+        &self,
+        id: SessionId,
+        now_ms: u64,
+        limits: &Limits,
+        offered_suites: &[u16],
+    ) -> Result<Offer, Unresumable> {
+        match self.get(id) {
+            Some(r) => r.claim(now_ms, limits, offered_suites),
+            None => Err(Unresumable::NotResumable),
+        }
+    }
+}
+
 /// Names a record without owning a reference: for comparing handles (C2, C16) and for
 /// [`SessionPool::acquire`] / [`SessionPool::with_record`]. Copying it changes no count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -342,6 +435,12 @@ pub struct SessionId {
 }
 
 impl SessionId {
+    /// The id of slot `index`'s occupant of generation `generation`. It owns nothing, and names no
+    /// record unless that occupant is live (E2).
+    pub const fn new(index: u16, generation: NonZeroU32) -> Self {
+        SessionId { index, generation }
+    }
+
     /// Slot index in the pool.
     pub const fn index(&self) -> u16 {
         self.index

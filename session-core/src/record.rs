@@ -17,6 +17,10 @@ pub const SEVEN_DAYS_S: u32 = 7 * 24 * 3600;
 const FLAG_NOT_RESUMABLE: u8 = 1 << 0;
 const FLAG_USED: u8 = 1 << 1;
 pub(crate) const KNOWN_FLAGS: u8 = FLAG_NOT_RESUMABLE | FLAG_USED;
+/// Not a flag of the record: its slot's last reference went while the pool was being read, and the
+/// record is wiped when the outermost read ends (C9). Kept in the flags byte so that the slot has
+/// room for the pool's own state (E5). Only a freed record carries it.
+const FLAG_WIPE_PENDING: u8 = 1 << 7;
 
 /// Hash function of a TLS 1.3 cipher suite (RFC 8446 §B.4): a ticket may only be offered with suites
 /// of the same hash (C31).
@@ -358,7 +362,16 @@ impl<const T: usize> SessionRecord<T> {
     }
 
     pub(crate) fn flags(&self) -> u8 {
-        self.flags.get()
+        self.flags.get() & KNOWN_FLAGS
+    }
+
+    /// Marks a freed record to be wiped when the outermost read of the pool ends (C9).
+    pub(crate) fn set_wipe_pending(&self) {
+        self.flags.set(self.flags.get() | FLAG_WIPE_PENDING);
+    }
+
+    pub(crate) fn wipe_pending(&self) -> bool {
+        self.flags.get() & FLAG_WIPE_PENDING != 0
     }
 
     /// Ticket bytes.

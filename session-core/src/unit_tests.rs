@@ -79,3 +79,61 @@ fn c9_last_drop_inside_a_read_is_wiped_when_the_read_ends() {
     assert_eq!(pool.slot_state(0), Some((1, 1, false)));
     assert_eq!(keep.ref_count(), Ok(1));
 }
+
+/// C9: a last reference dropped inside `with_records` is wiped when that read returns, and the
+/// pool's pending mark is cleared with it; E2: `Records::get` sees only live records.
+#[test]
+fn c9_with_records_wipes_after_the_read_and_sees_only_live_records() {
+    let pool: SessionPool<3> = SessionPool::new();
+    let a = pool.create(&new_session(&[0x11; 32], &[0x22; 40])).unwrap();
+    let b = pool.create(&new_session(&[0x33; 32], &[0x44; 40])).unwrap();
+    let (ida, idb) = (a.id(), b.id());
+    let seen = pool
+        .with_records(|records| {
+            let before = (
+                records.get(ida).map(|r| r.ticket().len()),
+                records.get(idb).is_some(),
+            );
+            drop(b);
+            (before, records.get(idb).is_some(), pool.slot_state(1))
+        })
+        .unwrap();
+    assert_eq!(seen, ((Some(40), true), false, Some((1, 0, false))));
+    assert_eq!(pool.slot_state(1), Some((1, 0, true)));
+    assert!(!pool.pending_mark());
+    assert_eq!(pool.with_records(|r| r.get(idb).is_none()), Ok(true));
+    assert_eq!(
+        pool.with_records(|r| r.get(ida).map(|r| r.psk()[0])),
+        Ok(Some(0x11))
+    );
+    drop(a);
+    assert_eq!(pool.in_use(), 0);
+}
+
+/// E1, E2: a new record takes the slot freed last, or the next one after the slot taken last,
+/// wrapping around to the start; a full pool is PoolExhausted, and a freed slot's old handle stays
+/// stale.
+#[test]
+fn e1_free_slot_search_starts_at_the_hint_and_wraps() {
+    let pool: SessionPool<3> = SessionPool::new();
+    let make = || pool.create(&new_session(&[1; 32], &[2; 8]));
+    let a = make().unwrap();
+    let b = make().unwrap();
+    let c = make().unwrap();
+    assert_eq!((a.id().index(), b.id().index(), c.id().index()), (0, 1, 2));
+    let (old_a, old_c) = (a.id(), c.id());
+    drop(c);
+    drop(a);
+    // Slot 0 was freed last.
+    let d = make().unwrap();
+    assert_eq!((d.id().index(), d.id().generation()), (0, 2));
+    // From slot 1 on: 1 is live, 2 is free.
+    let e = make().unwrap();
+    assert_eq!((e.id().index(), e.id().generation()), (2, 2));
+    assert_eq!(make().unwrap_err(), Error::PoolExhausted);
+    assert_eq!(pool.acquire(old_a).unwrap_err(), Error::StaleHandle);
+    assert_eq!(pool.acquire(old_c).unwrap_err(), Error::StaleHandle);
+    assert_eq!(pool.in_use(), 3);
+    drop((b, d, e));
+    assert_eq!(pool.in_use(), 0);
+}

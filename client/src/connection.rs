@@ -11,7 +11,8 @@ use rand_core::TryCryptoRng;
 use zeroize::Zeroize;
 
 use crate::context::{BadSessionRule, Context};
-use crate::rng::SharedRng;
+use crate::rng::{FallibleRng, SharedRng};
+use crate::saver::{NoSaver, SessionSaver, SAVE_QUEUE_LEN};
 use crate::Error;
 
 type Engine<'c, G> = encore_tls::Connection<'c, SharedRng<'c, G>>;
@@ -45,6 +46,15 @@ pub struct ConnectionStats {
     pub tickets_received: usize,
     /// Tickets that could not become records (pool exhausted, ticket too large; C37, E1).
     pub tickets_dropped: usize,
+    /// Records made from tickets that a [`SessionSaver`] wrote
+    /// ([`Connection::save_tickets`]).
+    pub tickets_saved: usize,
+    /// Records made from tickets that were not saved: the saver failed, or more than
+    /// [`SAVE_QUEUE_LEN`] waited.
+    pub save_failures: usize,
+    /// [`Connection::connect_with`] claimed a ticket, but its saver failed to consume it
+    /// durably, so the ticket was not offered and the handshake was a full one (C28).
+    pub offer_withdrawn: bool,
 }
 
 /// One TLS connection to one server name (OpenSSL's `SSL`), over the transport `S`.
@@ -108,6 +118,10 @@ pub struct Connection<'c, 'a, S, C, G, const N: usize, const P: usize, const T: 
     auth_ms: i64,
     stats: ConnectionStats,
     rng_failures: u32,
+    /// Tickets of this connection become records to save ([`Connection::connect_with`]).
+    keep_for_saving: bool,
+    /// Records made from this connection's tickets, waiting for a saver.
+    to_save: [Option<Session<'a, P, T>>; SAVE_QUEUE_LEN],
 }
 
 impl<'c, 'a, S, C, G, const N: usize, const P: usize, const T: usize>
@@ -148,6 +162,8 @@ where
             auth_ms: 0,
             stats: ConnectionStats::default(),
             rng_failures: 0,
+            keep_for_saving: false,
+            to_save: [const { None }; SAVE_QUEUE_LEN],
         }
     }
 
@@ -213,7 +229,41 @@ where
     /// future is dropped) stays used: it is never offered again, which costs one full handshake.
     /// If this future is dropped before it completes, the connection is failed until
     /// [`Connection::clear`]; nothing is invalidated (C12).
+    ///
+    /// Tickets stay in RAM; [`Connection::connect_with`] also keeps them on durable storage.
     pub async fn connect(&mut self) -> Result<HandshakeSummary, Error> {
+        self.keep_for_saving = false;
+        self.connect_inner(&mut NoSaver).await
+    }
+
+    /// [`Connection::connect`] with a durable session store (`saver`, for example
+    /// `encore_store::SessionStore` with the `store` feature), driven outside critical
+    /// sections (E3):
+    ///
+    /// - C28 across power loss: the offered record is claimed in RAM first, as by `connect`
+    ///   (whether set with [`Connection::set_session`] or taken from the context's cache),
+    ///   then `saver.consume` removes it from durable storage, and only then is the
+    ///   ClientHello built and sent. If `consume` fails, the ticket is not offered
+    ///   ([`ConnectionStats::offer_withdrawn`]): the handshake is a full one, and the record
+    ///   stays used in RAM. So no ticket whose durable consumption failed ever leaves, and a
+    ///   reboot never brings back one that did.
+    /// - C27: the records this connection's tickets make are kept (up to
+    ///   [`SAVE_QUEUE_LEN`], one reference each) until [`Connection::save_tickets`] or
+    ///   [`Connection::await_tickets_with`] writes them to the saver, so every ticket is
+    ///   saved, not only the newest. Records still waiting are released when the connection
+    ///   is dropped.
+    pub async fn connect_with<V: SessionSaver<P, T>>(
+        &mut self,
+        saver: &mut V,
+    ) -> Result<HandshakeSummary, Error> {
+        self.keep_for_saving = true;
+        self.connect_inner(saver).await
+    }
+
+    async fn connect_inner<V: SessionSaver<P, T>>(
+        &mut self,
+        saver: &mut V,
+    ) -> Result<HandshakeSummary, Error> {
         self.settle_aborted();
         match self.phase {
             Phase::Idle => {}
@@ -249,6 +299,19 @@ where
                 .unwrap_or(false);
             if fits {
                 claimed = s.claim(now, &ctx.cache().config().limits, suites).ok();
+            }
+        }
+        // C28 across power loss: durably consumed before the ClientHello is built. If this
+        // future is dropped while the saver waits, the connection is failed until `clear`
+        // and the claimed ticket stays used (C12).
+        let mut withdrawn = false;
+        if let (Some(_), Some(s)) = (claimed.as_ref(), self.current.get()) {
+            self.phase = Phase::Handshaking;
+            let consumed = saver.consume(s).await;
+            self.phase = Phase::Idle;
+            if consumed.is_err() {
+                claimed = None;
+                withdrawn = true;
             }
         }
         let mut ticket = [0u8; T];
@@ -289,7 +352,10 @@ where
         };
         self.engine = Some(engine);
         self.phase = Phase::Handshaking;
-        self.stats = ConnectionStats::default();
+        self.stats = ConnectionStats {
+            offer_withdrawn: withdrawn,
+            ..ConnectionStats::default()
+        };
         self.unflushed = false;
         match self.drive_handshake().await {
             Ok(summary) => Ok(summary),
@@ -412,6 +478,52 @@ where
                 return Err(Error::TransportClosed);
             }
         }
+    }
+
+    /// [`Connection::await_tickets`], then [`Connection::save_tickets`]: every record made
+    /// from the tickets that arrived is written to `saver` (C27), also when waiting ended in
+    /// an error (a read timeout, for example). Returns what `await_tickets` returned.
+    pub async fn await_tickets_with<V: SessionSaver<P, T>>(
+        &mut self,
+        count: usize,
+        saver: &mut V,
+    ) -> Result<usize, Error> {
+        let arrived = self.await_tickets(count).await;
+        self.save_tickets(saver).await;
+        arrived
+    }
+
+    /// Writes every record made from this connection's tickets since [`Connection::connect_with`]
+    /// to `saver`, oldest first, outside critical sections (E3), with the context's clocks (E6)
+    /// and generator. Returns how many were written. A record the saver refuses is counted in
+    /// [`ConnectionStats::save_failures`] and released: the ticket stays usable in RAM, it
+    /// only does not survive a reboot. Records that can no longer be offered (used, or
+    /// invalidated meanwhile: C10, C13, C15) are not written.
+    pub async fn save_tickets<V: SessionSaver<P, T>>(&mut self, saver: &mut V) -> usize {
+        let ctx = self.ctx;
+        let mut written = 0;
+        for i in 0..SAVE_QUEUE_LEN {
+            let Some(session) = self.to_save.get_mut(i).and_then(Option::take) else {
+                continue;
+            };
+            let mut rng = FallibleRng::new(&ctx.rng);
+            match saver
+                .save(&session, ctx.now_ms(), ctx.now_unix(), &mut rng)
+                .await
+            {
+                Ok(true) => written += 1,
+                Ok(false) => {}
+                Err(_) => self.stats.save_failures += 1,
+            }
+        }
+        self.stats.tickets_saved += written;
+        written
+    }
+
+    /// Records made from this connection's tickets that wait for
+    /// [`Connection::save_tickets`].
+    pub fn tickets_to_save(&self) -> usize {
+        self.to_save.iter().filter(|s| s.is_some()).count()
     }
 
     /// Writes all of `data` as application data and sends it.
@@ -567,12 +679,18 @@ where
                 }
                 Some(Event::NewTicket(t)) => {
                     self.stats.tickets_received += 1;
+                    let keep = if self.keep_for_saving {
+                        Some(&mut self.to_save)
+                    } else {
+                        None
+                    };
                     on_ticket(
                         self.ctx,
                         &self.peer,
                         self.auth_ms,
                         &mut self.current,
                         &mut self.stats,
+                        keep,
                         &t,
                     );
                 }
@@ -834,6 +952,7 @@ fn on_ticket<'a, C, G, const N: usize, const P: usize, const T: usize>(
     auth_ms: i64,
     current: &mut CurrentSession<'a, P, T>,
     stats: &mut ConnectionStats,
+    keep: Option<&mut [Option<Session<'a, P, T>>; SAVE_QUEUE_LEN]>,
     t: &NewTicket<'_>,
 ) where
     C: MonotonicClock + WallClock,
@@ -860,6 +979,13 @@ fn on_ticket<'a, C, G, const N: usize, const P: usize, const T: usize>(
             // C23: the record stays the connection's session whatever the cache did with it.
             let _ = current.take();
             let _ = current.set(Some(&s));
+            if let Some(queue) = keep {
+                // Kept for the saver (C27: every ticket, not only the newest).
+                match queue.iter_mut().find(|q| q.is_none()) {
+                    Some(free) => *free = Some(s),
+                    None => stats.save_failures += 1,
+                }
+            }
         }
         Err(_) => stats.tickets_dropped += 1,
     }

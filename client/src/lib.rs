@@ -13,6 +13,14 @@
 //! the connection's session (C5, C27). With [`Connection::set_session`] the application chooses;
 //! [`Connection::session_reused`] tells whether the server accepted (C8).
 //!
+//! Sessions survive reboots through a [`SessionSaver`] (`encore_store::SessionStore` with the
+//! `store` feature): [`Connection::connect_with`] consumes the offered ticket on durable storage
+//! before its ClientHello leaves and withdraws the offer if that fails (C28), and
+//! [`Connection::await_tickets_with`] / [`Connection::save_tickets`] store every record the
+//! connection's tickets made (C27). Both wait for flash outside critical sections (E3); cache
+//! callbacks stay synchronous. At boot the application loads the store into its contexts'
+//! caches.
+//!
 //! ```no_run
 //! # #[cfg(feature = "std")]
 //! # fn main() -> Result<(), encore_client::Error> {
@@ -59,6 +67,7 @@ mod connection;
 mod context;
 mod error;
 mod rng;
+mod saver;
 #[cfg(feature = "std")]
 mod std_support;
 
@@ -66,6 +75,7 @@ pub use connection::{Connection, ConnectionStats, Phase};
 pub use context::{BadSessionRule, Context};
 pub use error::Error;
 pub use rng::SharedRng;
+pub use saver::{SessionSaver, SAVE_QUEUE_LEN};
 #[cfg(feature = "std")]
 pub use std_support::{block_on, OsRng, StdClock, StdTransport};
 

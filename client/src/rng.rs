@@ -80,3 +80,59 @@ impl<G: TryCryptoRng> TryRng for SharedRng<'_, G> {
 }
 
 impl<G: TryCryptoRng> TryCryptoRng for SharedRng<'_, G> {}
+
+/// A view of the context's generator that reports failure instead of filling zeros: for
+/// nonces a session store seals records with, where a made-up nonce must never be written.
+/// Failures here are not counted against the connection (nothing was sent with them).
+pub(crate) struct FallibleRng<'c, G> {
+    cell: &'c RngCell<G>,
+}
+
+impl<'c, G> FallibleRng<'c, G> {
+    pub(crate) fn new(cell: &'c RngCell<G>) -> Self {
+        FallibleRng { cell }
+    }
+}
+
+/// The context's generator failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RngFailed;
+
+impl core::fmt::Display for RngFailed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("random number generator failed")
+    }
+}
+
+impl core::error::Error for RngFailed {}
+
+impl<G: TryCryptoRng> TryRng for FallibleRng<'_, G> {
+    type Error = RngFailed;
+
+    fn try_next_u32(&mut self) -> Result<u32, RngFailed> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, RngFailed> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), RngFailed> {
+        let ok = critical_section::with(|cs| match self.cell.rng.borrow(cs).try_borrow_mut() {
+            Ok(mut g) => g.try_fill_bytes(dst).is_ok(),
+            Err(_) => false,
+        });
+        if ok {
+            Ok(())
+        } else {
+            dst.fill(0);
+            Err(RngFailed)
+        }
+    }
+}
+
+impl<G: TryCryptoRng> TryCryptoRng for FallibleRng<'_, G> {}

@@ -11,6 +11,7 @@ use encore_client::{
     ConnectionStats, Context, HandshakeSummary, KeyExchangeMode, PskMode, Session,
 };
 
+use crate::saved::{markers, ClientStore};
 use crate::transport::Transport;
 
 /// Session pool slots: the context's cache, plus the records connections and the
@@ -143,14 +144,8 @@ impl Outcome {
     }
 }
 
-/// Runs connection `n` of `ctx` to `server_name`: TCP connect to the forwarded
-/// server, `set_session(offer)` when given (otherwise `connect` takes a ticket
-/// from the context's cache by itself), `psk_mode` for the resumption, the
-/// handshake between markers `10·n + 1` and `10·n + 2`, `await_tickets` until the
-/// server issued `want_tickets` tickets, `line` sent, close_notify (C11).
-///
-/// Returns the outcome and a reference to the connection's session at the end
-/// (`get1_session`: the newest ticket's record, C5).
+/// Runs connection `n` of `ctx` to `server_name` without a session store: see
+/// [`run_with_store`].
 #[allow(clippy::too_many_arguments)]
 pub async fn run<'a>(
     n: u8,
@@ -162,6 +157,48 @@ pub async fn run<'a>(
     line: &[u8],
     want_tickets: usize,
     buffers: &mut Buffers,
+) -> Result<(Outcome, Option<Record<'a>>), Failure> {
+    run_with_store(
+        n,
+        ctx,
+        stack,
+        server_name,
+        offer,
+        psk_mode,
+        line,
+        want_tickets,
+        buffers,
+        None,
+    )
+    .await
+}
+
+/// Runs connection `n` of `ctx` to `server_name`: TCP connect to the forwarded
+/// server, `set_session(offer)` when given (otherwise `connect` takes a ticket
+/// from the context's cache by itself), `psk_mode` for the resumption, the
+/// handshake between markers `10·n + 1` and `10·n + 2`, `await_tickets` until the
+/// server issued `want_tickets` tickets, `line` sent, close_notify (C11).
+///
+/// With `store`, the connection drives the session store: `connect_with` consumes
+/// the offered ticket on flash before the ClientHello leaves (C28; the handshake's
+/// begin marker is set again after it), and the records the tickets made are
+/// stored (`save_tickets`, between [`crate::saved::markers::STORE`]) once they
+/// arrived, before `line` is sent.
+///
+/// Returns the outcome and a reference to the connection's session at the end
+/// (`get1_session`: the newest ticket's record, C5).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_with_store<'a>(
+    n: u8,
+    ctx: &Ctx<'a>,
+    stack: Stack<'static>,
+    server_name: &str,
+    offer: Option<&Record<'a>>,
+    psk_mode: PskMode,
+    line: &[u8],
+    want_tickets: usize,
+    buffers: &mut Buffers,
+    mut store: Option<&mut ClientStore<'_>>,
 ) -> Result<(Outcome, Option<Record<'a>>), Failure> {
     let Buffers {
         rx,
@@ -187,7 +224,10 @@ pub async fn run<'a>(
     let (begin, end) = crate::handshake_markers(n);
     marker(begin);
     let handshake_start = Instant::now();
-    let connected = conn.connect().await;
+    let connected = match store.as_deref_mut() {
+        Some(store) => conn.connect_with(store).await,
+        None => conn.connect().await,
+    };
     let handshake_ms = handshake_start.elapsed().as_millis();
     marker(end);
     let summary = connected?;
@@ -207,6 +247,13 @@ pub async fn run<'a>(
     }
     if conn.stats().tickets_received == 0 {
         return Err(Failure::NoTicket);
+    }
+    if let Some(store) = store {
+        let before = store.wear();
+        marker(markers::STORE.0);
+        conn.save_tickets(store).await;
+        marker(markers::STORE.1);
+        store.store_wear = store.wear() - before;
     }
     let newest = conn.get1_session()?;
     let stats = conn.stats();

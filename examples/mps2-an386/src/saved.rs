@@ -6,23 +6,23 @@
 //! - [`device_key`]: the device key, which the application supplies. On the
 //!   emulator it is 32 bytes from a host file named by `-append key=PATH`, made
 //!   by the host for the run; there is no default key.
-//! - [`NewTickets`]: the context's new-session callback. Cache callbacks are
-//!   synchronous and the store waits for flash (E3), so the callback only queues
-//!   the new records' ids, and the application stores them from its task.
+//! - [`ClientStore`]: the store as the client drives it (`SessionSaver`):
+//!   `Connection::connect_with` consumes the offered ticket on flash before the
+//!   ClientHello leaves (C28), `Connection::save_tickets` stores every record the
+//!   connection's tickets made; this wrapper marks and measures both steps.
 //! - [`Wear`] deltas per step, printed as `wear step=NAME writes=.. bytes=.. erases=..`.
 
-use core::cell::Cell;
 use core::ffi::CStr;
 use core::mem::MaybeUninit;
 use core::ops::Range;
 
-use critical_section::Mutex;
 use encore_board_mps2::host::{self, HostError};
-use encore_board_mps2::host_flash::{HostFlash, CAPACITY};
+use encore_board_mps2::host_flash::{HostFlash, HostFlashError, CAPACITY};
+use encore_board_mps2::marker::marker;
 use encore_board_mps2::println;
-use encore_client::{CacheEvents, Session};
-use encore_session::SessionId;
-use encore_store::{DeviceKey, SessionStore, Wear};
+use encore_client::{Session, SessionSaver};
+use encore_store::{DeviceKey, SessionStore, StoreError, Wear};
+use rand_core::TryCryptoRng;
 use zeroize::Zeroize;
 
 use crate::connection::{POOL_SLOTS, TICKET_CAPACITY};
@@ -137,76 +137,6 @@ pub enum FlashError {
     Flash(encore_board_mps2::host_flash::HostFlashError),
 }
 
-/// Records made from new tickets that wait to be stored.
-const QUEUE_LEN: usize = 4;
-
-/// The context's new-session callback: queues the id of every record made from a
-/// NewSessionTicket, for the application to store once the connection lets it (the
-/// store waits for flash, which a synchronous callback must not do, E3).
-///
-/// Ids, not references: a queued record that was released in the meantime no longer
-/// resolves (E2, a stale handle), and nothing is kept alive by the queue.
-pub struct NewTickets {
-    queue: Mutex<Cell<[Option<SessionId>; QUEUE_LEN]>>,
-    overflow: Mutex<Cell<u32>>,
-}
-
-impl NewTickets {
-    /// An empty queue.
-    pub const fn new() -> Self {
-        NewTickets {
-            queue: Mutex::new(Cell::new([None; QUEUE_LEN])),
-            overflow: Mutex::new(Cell::new(0)),
-        }
-    }
-
-    /// The oldest queued id, removed from the queue.
-    pub fn pop(&self) -> Option<SessionId> {
-        critical_section::with(|cs| {
-            let cell = self.queue.borrow(cs);
-            let mut queue = cell.get();
-            let first = queue.first().copied().flatten();
-            queue.rotate_left(1);
-            if let Some(last) = queue.last_mut() {
-                *last = None;
-            }
-            cell.set(queue);
-            first
-        })
-    }
-
-    /// Records that arrived while the queue was full (not stored).
-    pub fn overflow(&self) -> u32 {
-        critical_section::with(|cs| self.overflow.borrow(cs).get())
-    }
-}
-
-impl Default for NewTickets {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl CacheEvents<POOL_SLOTS, TICKET_CAPACITY> for NewTickets {
-    fn new_session(&self, session: &Session<'_, POOL_SLOTS, TICKET_CAPACITY>) {
-        let id = session.id();
-        critical_section::with(|cs| {
-            let cell = self.queue.borrow(cs);
-            let mut queue = cell.get();
-            match queue.iter_mut().find(|s| s.is_none()) {
-                Some(free) => {
-                    *free = Some(id);
-                    cell.set(queue);
-                }
-                None => {
-                    let o = self.overflow.borrow(cs);
-                    o.set(o.get().saturating_add(1));
-                }
-            }
-        });
-    }
-}
-
 /// Prints what one step cost the flash: `wear step=NAME writes=.. bytes=.. erases=.. reads=..`.
 pub fn print_wear(step: &str, before: Wear, after: Wear) {
     let spent = after - before;
@@ -214,4 +144,94 @@ pub fn print_wear(step: &str, before: Wear, after: Wear) {
         "wear step={} writes={} bytes={} erases={} reads={}",
         step, spent.writes, spent.bytes_written, spent.erases, spent.reads
     );
+}
+
+/// The store as `encore-client` drives it, with the firmware's markers and wear
+/// figures around each step (the client calls it outside critical sections, E3).
+///
+/// - `consume` (inside `connect_with`, only when a ticket is offered): markers
+///   [`markers::CONSUME`] around the flash work, then the handshake's begin marker
+///   again, so the handshake's instruction count starts where the ClientHello is
+///   built; its result and wear are kept for the boot's report.
+/// - `save` (inside `save_tickets`): counts written, skipped and failed records.
+pub struct ClientStore<'s> {
+    store: &'s mut Store,
+    hello_marker: u8,
+    /// What `consume` returned, if the connection offered a ticket.
+    pub consumed: Option<Result<bool, StoreError<HostFlashError>>>,
+    /// Flash work of that `consume`.
+    pub consume_wear: Wear,
+    /// Flash work of storing the connection's records (set by `connection::run`).
+    pub store_wear: Wear,
+    /// Records written by `save`.
+    pub written: usize,
+    /// Records `save` had nothing to write for (stored already, no longer resumable).
+    pub skipped: usize,
+    /// Records `save` failed to write.
+    pub failed: usize,
+}
+
+impl<'s> ClientStore<'s> {
+    /// Wraps `store` for one connection whose handshake begins at `hello_marker`.
+    pub fn new(store: &'s mut Store, hello_marker: u8) -> Self {
+        ClientStore {
+            store,
+            hello_marker,
+            consumed: None,
+            consume_wear: Wear::default(),
+            store_wear: Wear::default(),
+            written: 0,
+            skipped: 0,
+            failed: 0,
+        }
+    }
+
+    /// Flash operations issued so far.
+    pub fn wear(&mut self) -> Wear {
+        self.store.wear()
+    }
+}
+
+impl SessionSaver<POOL_SLOTS, TICKET_CAPACITY> for ClientStore<'_> {
+    type Error = StoreError<HostFlashError>;
+
+    async fn consume(
+        &mut self,
+        session: &Session<'_, POOL_SLOTS, TICKET_CAPACITY>,
+    ) -> Result<bool, Self::Error> {
+        let before = self.store.wear();
+        marker(markers::CONSUME.0);
+        let consumed = SessionStore::consume(self.store, session).await;
+        marker(markers::CONSUME.1);
+        self.consume_wear = self.store.wear() - before;
+        self.consumed = Some(consumed);
+        marker(self.hello_marker);
+        consumed
+    }
+
+    async fn save<R: TryCryptoRng + ?Sized>(
+        &mut self,
+        session: &Session<'_, POOL_SLOTS, TICKET_CAPACITY>,
+        now_ms: u64,
+        now_unix: Option<u64>,
+        rng: &mut R,
+    ) -> Result<bool, Self::Error> {
+        let saved = SessionSaver::<POOL_SLOTS, TICKET_CAPACITY>::save(
+            &mut *self.store,
+            session,
+            now_ms,
+            now_unix,
+            rng,
+        )
+        .await;
+        match saved {
+            Ok(true) => self.written += 1,
+            Ok(false) => self.skipped += 1,
+            Err(e) => {
+                println!("store: failed ({:?})", e);
+                self.failed += 1;
+            }
+        }
+        saved
+    }
 }

@@ -5,15 +5,15 @@
 //!    host-file flash, `-append flash=PATH`, sealed under the device key the host
 //!    made, `key=PATH`) and files each record into its context's cache; ticket
 //!    ages come from the wall clock (E6);
-//! 2. if the cache holds a session for the server, the firmware consumes it on
-//!    flash first (C28: a power cut after this can never bring it back), then sets
-//!    it on the connection with psk_ke (`set_psk_mode(AllowPskOnly)`; the cache is
-//!    in `NO_INTERNAL_LOOKUP` mode, so `connect` never offers a stored ticket that
-//!    was not consumed first): a
-//!    resumption with no public-key operation at all; with nothing stored, a full
-//!    handshake that verifies the chain against the CA of the run (`ca=PATH`);
-//! 3. every record the server's NewSessionTickets made (queued by the context's
-//!    new-session callback) is stored on flash, and the firmware exits.
+//! 2. the connection drives the store itself (`connect_with`): if the cache holds a
+//!    session for the server, `connect_with` takes it, consumes it on flash (C28: a
+//!    power cut after this can never bring it back; if consuming fails, the ticket
+//!    is not offered), and only then sends the ClientHello, with psk_ke
+//!    (`set_psk_mode(AllowPskOnly)`): a resumption with no public-key operation at
+//!    all; with nothing stored, a full handshake that verifies the chain against
+//!    the CA of the run (`ca=PATH`);
+//! 3. every record the server's NewSessionTickets made on that connection is stored
+//!    on flash (`save_tickets`), and the firmware exits.
 //!
 //! Run it twice on the same flash file: the first boot makes a full handshake
 //! and stores its tickets; the second resumes. `phase=1` and `phase=2` on the
@@ -22,7 +22,8 @@
 //!
 //! Lines: `load: ..` (the `LoadReport`), `prune: ..`, `consume: ..`, `conn=1 ..`
 //! (as the `resume` firmware), `store: ..`, and `wear step=..` per step (flash
-//! writes, bytes, erases, reads). Markers: 3/4 around `load_all`, 5/6 around `consume`,
+//! writes, bytes, erases, reads). Markers: 3/4 around `load_all`, 5/6 around `consume`
+//! (inside `connect_with`, which sets marker 11 again after it),
 //! 11/12 around the handshake, 7/8 around storing the tickets.
 #![no_std]
 #![no_main]
@@ -32,19 +33,18 @@ use embassy_time::Timer;
 use encore_board_mps2::console::{exit, exit_code};
 use encore_board_mps2::marker::marker;
 use encore_board_mps2::time::BoardClock;
-use encore_board_mps2::{executor, net, println, stack, Board, EmulatorRng, Spawner};
-use encore_client::{CacheConfig, CacheMode, ClientConfig, KeyExchangeMode, PskMode};
+use encore_board_mps2::{executor, net, println, stack, Board, Spawner};
+use encore_client::{CacheConfig, ClientConfig, KeyExchangeMode, PskMode};
 use encore_example_mps2::connection::{self, Buffers, Ctx, Failure, Pool};
-use encore_example_mps2::saved::{self, markers, NewTickets, Store, STORE_RANGE};
+use encore_example_mps2::saved::{self, markers, ClientStore, Store, STORE_RANGE};
 use encore_example_mps2::trust::{self, MAX_CA_LEN};
-use encore_example_mps2::{CONTEXT_ID, LINE, SERVER_NAME};
-use encore_store::Stored;
+use encore_example_mps2::{handshake_markers, CONTEXT_ID, LINE, SERVER_NAME};
+use encore_store::Wear;
 use rand_core::Rng;
 use rustls_pki_types::CertificateDer;
 use static_cell::ConstStaticCell;
 
 static POOL: Pool = Pool::new();
-static NEW_TICKETS: NewTickets = NewTickets::new();
 // Built in place in .bss: a `StaticCell::init` would build them on the stack first.
 static BUFFERS: ConstStaticCell<Buffers> = ConstStaticCell::new(Buffers::new());
 static CA: ConstStaticCell<[u8; MAX_CA_LEN]> = ConstStaticCell::new([0; MAX_CA_LEN]);
@@ -112,8 +112,8 @@ async fn app(spawner: Spawner, mut board: Board) {
     };
     let anchors = [anchor];
 
-    // The application's device key and flash; a second generator for the store's
-    // nonces (the context keeps the board's).
+    // The application's device key and flash. The store's nonces come from the
+    // context's generator (the board's), through the connection.
     let key = match saved::device_key() {
         Ok(k) => k,
         Err(e) => setup_failed("device key (key=PATH)", e),
@@ -127,10 +127,6 @@ async fn app(spawner: Spawner, mut board: Board) {
         Err(e) => setup_failed("session store", e),
     };
     drop(key);
-    let mut store_rng = match EmulatorRng::from_host_entropy() {
-        Ok(r) => r,
-        Err(e) => setup_failed("store generator", e),
-    };
 
     let seed = board.rng.next_u64();
     let net_stack = match net::start(spawner, board.nic, net::qemu_user_config(), seed) {
@@ -138,18 +134,13 @@ async fn app(spawner: Spawner, mut board: Board) {
         Err(e) => setup_failed("network start", e),
     };
 
-    // `connect` never takes a ticket from the cache by itself (C26): every stored ticket
-    // is offered only through `consume` first (C28), below.
-    let cache = CacheConfig {
-        mode: CacheMode::NO_INTERNAL_LOOKUP,
-        ..CacheConfig::DEFAULT
-    };
-    let ctx = Ctx::with_events(
+    // `connect_with` takes a ticket from the cache by itself (C26, C36) and consumes
+    // it on flash before offering it (C28), so the cache needs no special mode.
+    let ctx = Ctx::new(
         CONTEXT_ID,
         ClientConfig::new(&anchors),
         &POOL,
-        cache,
-        &NEW_TICKETS,
+        CacheConfig::DEFAULT,
         BoardClock::new(),
         board.rng,
     );
@@ -197,48 +188,28 @@ async fn app(spawner: Spawner, mut board: Board) {
 
     net_stack.wait_config_up().await;
 
-    // 2. A session for this server? Consumed on flash before its ClientHello leaves (C28).
-    let offer = ctx.cache().lookup(&ctx.peer_id(SERVER_NAME), ctx.now_ms());
-    let before = store.wear();
-    marker(markers::CONSUME.0);
-    let consumed = match &offer {
-        Some(s) => Some(store.consume(s).await),
-        None => None,
-    };
-    marker(markers::CONSUME.1);
-    let offer = match consumed {
-        Some(Ok(on_flash)) => {
-            println!("consume: stored={} offered=true", on_flash);
-            saved::print_wear("consume", before, store.wear());
-            offer
-        }
-        Some(Err(e)) => {
-            // Not durably consumed: never offered (C28); a full handshake instead.
-            println!("consume: failed ({:?}); not offered", e);
-            None
-        }
-        None => {
-            println!("consume: nothing stored for {}", SERVER_NAME);
-            None
-        }
-    };
-
-    let want = if offer.is_some() {
+    // 2. The connection takes a session for this server from the cache, consumes it on
+    //    flash before its ClientHello leaves (C28), and 3. stores the records its
+    //    tickets made.
+    let want = if cached > 0 {
         TICKETS_AFTER_RESUMPTION
     } else {
         TICKETS_AFTER_FULL
     };
+    let (hello, _) = handshake_markers(1);
+    let mut client_store = ClientStore::new(&mut store, hello);
     let buffers = BUFFERS.take();
-    let (outcome, newest) = match connection::run(
+    let (outcome, newest) = match connection::run_with_store(
         1,
         &ctx,
         net_stack,
         SERVER_NAME,
-        offer.as_ref(),
+        None,
         PskMode::AllowPskOnly,
         LINE,
         want,
         buffers,
+        Some(&mut client_store),
     )
     .await
     {
@@ -252,42 +223,35 @@ async fn app(spawner: Spawner, mut board: Board) {
             exit(exit_code::FAILURE)
         }
     };
+    match client_store.consumed {
+        Some(Ok(on_flash)) => {
+            println!("consume: stored={} offered=true", on_flash);
+            saved::print_wear("consume", Wear::default(), client_store.consume_wear);
+        }
+        Some(Err(e)) => {
+            // Not durably consumed: the connection did not offer it (C28).
+            println!("consume: failed ({:?}); not offered", e);
+        }
+        None => println!("consume: nothing stored for {}", SERVER_NAME),
+    }
     outcome.print(1);
     drop(newest);
-    drop(offer);
-
-    // 3. The records the server's tickets made, from the new-session callback's queue.
-    let before = store.wear();
-    marker(markers::STORE.0);
-    let (mut written, mut skipped, mut failed) = (0usize, 0usize, 0usize);
-    while let Some(id) = NEW_TICKETS.pop() {
-        let Ok(session) = POOL.acquire(id) else {
-            skipped += 1;
-            continue;
-        };
-        match store
-            .store(&session, ctx.now_ms(), ctx.now_unix(), &mut store_rng)
-            .await
-        {
-            Ok(Stored::Written { .. }) => written += 1,
-            Ok(_) => skipped += 1,
-            Err(e) => {
-                println!("store: failed ({:?})", e);
-                failed += 1;
-            }
-        }
-    }
-    marker(markers::STORE.1);
+    let (written, skipped, failed) = (
+        client_store.written,
+        client_store.skipped,
+        client_store.failed,
+    );
+    let store_wear = client_store.store_wear;
     println!(
-        "store: tickets={} written={} skipped={} failed={} overflow={} live={}",
+        "store: tickets={} written={} skipped={} failed={} unsaved={} live={}",
         outcome.stats.tickets_received,
         written,
         skipped,
         failed,
-        NEW_TICKETS.overflow(),
+        outcome.stats.save_failures,
         store.live()
     );
-    saved::print_wear("store", before, store.wear());
+    saved::print_wear("store", Wear::default(), store_wear);
     let total = store.wear();
     println!(
         "wear total writes={} bytes={} erases={} reads={}",
@@ -307,7 +271,7 @@ async fn app(spawner: Spawner, mut board: Board) {
 
     // Let the last FIN go out before the emulator stops.
     Timer::after_millis(10).await;
-    if failed > 0 || written == 0 {
+    if failed > 0 || outcome.stats.save_failures > 0 || written == 0 {
         fail("the new tickets were not stored");
     }
     let resumed_psk = outcome.reused && outcome.summary.kex == KeyExchangeMode::Psk;

@@ -1,0 +1,300 @@
+//! The client drives the sealed flash store (`SessionSaver` for `encore_store::SessionStore`)
+//! against a real `openssl s_server`, over the store's simulated NOR flash, across simulated
+//! reboots: a new pool, a new context and a new store over the same flash bytes. Flash writes
+//! per step are the store README's figures (4-byte words, 16 KiB sectors, OpenSSL's 192-byte
+//! tickets with a SHA-256 PSK).
+// The store's simulated flash is shared with its tests; encore-store needs Rust 1.87.
+#![allow(clippy::incompatible_msrv)]
+
+#[path = "../../tls/tests/common/mod.rs"]
+mod common;
+#[path = "../../store/tests/common/mod.rs"]
+mod flash;
+
+use std::time::Duration;
+
+use common::{OpenSslServer, TestPki};
+use encore_client::{
+    block_on, CacheConfig, ClientConfig, Connection, Context, ContextId, KeyExchangeMode, OsRng,
+    Session, SessionPool, StdClock, StdTransport,
+};
+use encore_store::{DeviceKey, LoadReport, SessionStore, StoreError, Wear};
+use flash::{SimError, SimFlash};
+use rustls_pki_types::{CertificateDer, TrustAnchor};
+
+const NAME: &str = "server.encore.test";
+const WAIT: Duration = Duration::from_secs(5);
+const P: usize = 8;
+const CTX: ContextId = ContextId(7);
+
+type Flash = SimFlash<4, 16384, 2>;
+type Store<'f> = SessionStore<&'f mut Flash>;
+type Ctx = Context<'static, StdClock, OsRng, 4, P>;
+
+fn leak<T>(v: T) -> &'static T {
+    Box::leak(Box::new(v))
+}
+
+fn anchors(pki: &TestPki) -> &'static [TrustAnchor<'static>] {
+    let der: &'static CertificateDer<'static> = leak(CertificateDer::from(pki.ca_der.clone()));
+    let anchor = encore_tls::crypto::anchor_from_der(der).unwrap();
+    Box::leak(vec![anchor].into_boxed_slice())
+}
+
+fn clock() -> StdClock {
+    static CLOCK: std::sync::OnceLock<StdClock> = std::sync::OnceLock::new();
+    *CLOCK.get_or_init(StdClock::new)
+}
+
+/// One boot: a fresh pool and context, the store opened on `flash` and loaded into the
+/// context's cache.
+fn boot<'f>(pki: &TestPki, flash: &'f mut Flash) -> (&'static Ctx, Store<'f>, LoadReport) {
+    let pool: &'static SessionPool<P> = leak(SessionPool::new());
+    let ctx: &'static Ctx = leak(Context::new(
+        CTX,
+        ClientConfig::new(anchors(pki)),
+        pool,
+        CacheConfig::DEFAULT,
+        clock(),
+        OsRng,
+    ));
+    let mut store: Store<'f> =
+        SessionStore::new(flash, 0..Flash::SIZE, &DeviceKey::new([0x42; 32])).unwrap();
+    let report = block_on(store.load_all(pool, ctx.now_ms(), ctx.now_unix(), |s| {
+        ctx.cache().add(&s, ctx.now_ms()).unwrap();
+    }))
+    .unwrap();
+    (ctx, store, report)
+}
+
+fn conn(
+    ctx: &'static Ctx,
+    port: u16,
+) -> Connection<'static, 'static, StdTransport, StdClock, OsRng, 4, P> {
+    let t = StdTransport::connect(("127.0.0.1", port)).unwrap();
+    t.0.set_read_timeout(Some(WAIT)).unwrap();
+    let rx = Box::leak(vec![0u8; 17 * 1024].into_boxed_slice());
+    let tx = Box::leak(vec![0u8; 8 * 1024].into_boxed_slice());
+    Connection::new(ctx, NAME, t, rx, tx)
+}
+
+fn ticket_of(s: &Session<'_, P>) -> Vec<u8> {
+    let mut t = [0u8; 256];
+    let n = s.copy_ticket(&mut t).unwrap();
+    t[..n].to_vec()
+}
+
+fn writes(w: Wear) -> (u64, u64, u64) {
+    (w.writes, w.bytes_written, w.erases)
+}
+
+/// Tickets of every record the context's cache holds.
+fn cached_tickets(ctx: &Ctx) -> Vec<Vec<u8>> {
+    let mut ids = [None; 4];
+    let n = ctx.cache().entries(&mut ids);
+    ids[..n]
+        .iter()
+        .map(|id| ticket_of(&ctx.pool().acquire(id.unwrap()).unwrap()))
+        .collect()
+}
+
+/// A full handshake on a blank flash whose two tickets are both saved: 1 start marker + 2 × 3
+/// writes, 4 + 2 × 360 bytes (store README, "Wear").
+fn first_boot(pki: &TestPki, server: &OpenSslServer, flash: &mut Flash) -> Vec<Vec<u8>> {
+    let (ctx, mut store, report) = boot(pki, flash);
+    assert_eq!(report, LoadReport::default());
+    let mut c = conn(ctx, server.port());
+    let before = store.wear();
+    let hs = block_on(c.connect_with(&mut store)).unwrap();
+    assert!(!hs.resumed);
+    assert_eq!(hs.kex, KeyExchangeMode::Full);
+    // No offer, so nothing consumed.
+    assert_eq!(writes(store.wear() - before), (0, 0, 0));
+    assert_eq!(block_on(c.await_tickets_with(2, &mut store)), Ok(2));
+    let stats = c.stats();
+    assert_eq!((stats.tickets_saved, stats.save_failures), (2, 0));
+    assert_eq!(c.tickets_to_save(), 0);
+    assert_eq!(writes(store.wear() - before), (1 + 2 * 3, 4 + 2 * 360, 0));
+    assert_eq!(store.live(), 2);
+    assert_eq!(block_on(c.shutdown()), Ok(false));
+    cached_tickets(ctx)
+}
+
+/// C28, C27, E6: a full handshake saves both tickets; after a reboot the first connection takes
+/// a ticket from the reloaded cache, consumes it on flash (one tombstone: 2 writes, 12 bytes)
+/// before its ClientHello leaves, resumes (s_server says so) and saves the replacement ticket
+/// (3 writes, 360 bytes); after a second reboot the consumed ticket is gone for good.
+#[test]
+fn c28_tickets_saved_resume_after_reboot_and_never_come_back_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &[]);
+    let mut flash = Flash::new();
+    let first = first_boot(&pki, &server, &mut flash);
+    assert_eq!(first.len(), 2);
+
+    // Reboot: both records come back from flash, nothing written.
+    let (ctx, mut store, report) = boot(&pki, &mut flash);
+    assert_eq!((report.loaded, report.empty, report.rejected), (2, 0, 0));
+    assert_eq!(writes(store.wear()), (0, 0, 0));
+    let mut loaded = cached_tickets(ctx);
+    loaded.sort();
+    let mut sorted = first.clone();
+    sorted.sort();
+    assert_eq!(loaded, sorted);
+
+    let mut c = conn(ctx, server.port());
+    let before = store.wear();
+    let hs = block_on(c.connect_with(&mut store)).unwrap();
+    assert!(hs.resumed);
+    assert!(c.session_reused());
+    assert_eq!(hs.kex, KeyExchangeMode::PskDhe);
+    assert!(!c.stats().offer_withdrawn);
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+    let offered = ticket_of(c.session().unwrap());
+    assert!(first.contains(&offered));
+    assert_eq!(writes(store.wear() - before), (2, 12, 0));
+    assert_eq!(store.live(), 1);
+
+    let before = store.wear();
+    assert_eq!(block_on(c.await_tickets_with(1, &mut store)), Ok(1));
+    assert_eq!((c.stats().tickets_saved, c.stats().save_failures), (1, 0));
+    assert_eq!(writes(store.wear() - before), (3, 360, 0));
+    assert_eq!(store.live(), 2);
+    let replacement = ticket_of(c.session().unwrap());
+    assert!(!first.contains(&replacement));
+    assert_eq!(block_on(c.shutdown()), Ok(false));
+    drop(c);
+
+    // Second reboot: the other first-boot ticket and the replacement; never the offered one.
+    // The replacement went into the consumed record's slot (an empty slot is picked first), so
+    // no tombstone is left as a slot's newest value.
+    let (ctx, _store, report) = boot(&pki, &mut flash);
+    assert_eq!((report.loaded, report.empty, report.rejected), (2, 0, 0));
+    let loaded = cached_tickets(ctx);
+    assert!(!loaded.contains(&offered));
+    assert!(loaded.contains(&replacement));
+    assert_eq!(loaded.iter().filter(|t| first.contains(t)).count(), 1);
+}
+
+/// C28: power fails while the ticket is being consumed on flash, so the connection withdraws
+/// its offer and makes a full handshake (s_server resumes nothing, and the engine saw no offer
+/// to decline); its tickets cannot be saved (power is off). After power returns, the ticket
+/// whose consumption never completed is still on flash, was never sent, and resumes.
+#[test]
+fn c28_consume_fails_full_handshake_ticket_not_offered_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &[]);
+    let mut flash = Flash::new();
+    let first = first_boot(&pki, &server, &mut flash);
+
+    // The next flash step (the tombstone's first word) is cut.
+    flash.cut_at = Some(flash.steps);
+    let (ctx, mut store, report) = boot(&pki, &mut flash);
+    assert_eq!(report.loaded, 2);
+    let mut c = conn(ctx, server.port());
+    let hs = block_on(c.connect_with(&mut store)).unwrap();
+    assert!(!hs.resumed);
+    assert!(!hs.offer_declined); // nothing was offered
+    assert_eq!(hs.kex, KeyExchangeMode::Full);
+    assert!(c.stats().offer_withdrawn);
+    assert_eq!(server.output().wait_count("CIPHER is", 2, WAIT), 2);
+    assert_eq!(server.resumed_count(), 0);
+    // The claimed record stays used in RAM (never offered later either); one left in the cache.
+    assert_eq!(ctx.cache().len(), 1);
+    assert_eq!(block_on(c.await_tickets_with(2, &mut store)), Ok(2));
+    assert_eq!((c.stats().tickets_saved, c.stats().save_failures), (0, 2));
+    assert!(matches!(
+        block_on(<Store as encore_client::SessionSaver<P, 256>>::consume(
+            &mut store,
+            c.session().unwrap()
+        )),
+        Err(StoreError::Flash(SimError::PowerOff))
+    ));
+    assert_eq!(block_on(c.shutdown()), Ok(false));
+    drop(c);
+    drop(store);
+
+    // Power returns: the half-written tombstone is ignored; both first-boot tickets load.
+    flash.power_on();
+    let (ctx, mut store, report) = boot(&pki, &mut flash);
+    assert_eq!(
+        (report.loaded, report.rejected, report.malformed),
+        (2, 0, 0)
+    );
+    let mut loaded = cached_tickets(ctx);
+    loaded.sort();
+    let mut sorted = first.clone();
+    sorted.sort();
+    assert_eq!(loaded, sorted);
+    let mut c = conn(ctx, server.port());
+    let hs = block_on(c.connect_with(&mut store)).unwrap();
+    assert!(hs.resumed);
+    assert!(!c.stats().offer_withdrawn);
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+}
+
+/// The context's generator, switched off by the test once the handshake is done.
+struct SwitchedRng(&'static std::sync::atomic::AtomicBool);
+
+impl rand_core::TryRng for SwitchedRng {
+    type Error = flash::RngFailed;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(flash::RngFailed);
+        }
+        rand_core::TryRng::try_fill_bytes(&mut OsRng, dst).map_err(|_| flash::RngFailed)
+    }
+}
+
+impl rand_core::TryCryptoRng for SwitchedRng {}
+
+/// The sealing nonce comes from the context's generator; when it fails, nothing is written
+/// (no made-up nonce ever reaches flash), both records count as not saved, and the connection
+/// goes on.
+#[test]
+fn context_rng_failure_saves_nothing_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &[]);
+    let broken: &'static std::sync::atomic::AtomicBool =
+        leak(std::sync::atomic::AtomicBool::new(false));
+    let pool: &'static SessionPool<P> = leak(SessionPool::new());
+    let ctx: &'static Context<'static, StdClock, SwitchedRng, 4, P> = leak(Context::new(
+        CTX,
+        ClientConfig::new(anchors(&pki)),
+        pool,
+        CacheConfig::DEFAULT,
+        clock(),
+        SwitchedRng(broken),
+    ));
+    let mut flash = Flash::new();
+    let mut store: Store<'_> =
+        SessionStore::new(&mut flash, 0..Flash::SIZE, &DeviceKey::new([0x42; 32])).unwrap();
+    block_on(store.load_all(pool, ctx.now_ms(), ctx.now_unix(), |_| {})).unwrap();
+    let t = StdTransport::connect(("127.0.0.1", server.port())).unwrap();
+    t.0.set_read_timeout(Some(WAIT)).unwrap();
+    let rx = Box::leak(vec![0u8; 17 * 1024].into_boxed_slice());
+    let tx = Box::leak(vec![0u8; 8 * 1024].into_boxed_slice());
+    let mut c = Connection::new(ctx, NAME, t, rx, tx);
+    assert!(!block_on(c.connect_with(&mut store)).unwrap().resumed);
+    assert_eq!(block_on(c.await_tickets(2)), Ok(2));
+    assert_eq!(c.tickets_to_save(), 2);
+
+    broken.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(block_on(c.save_tickets(&mut store)), 0);
+    assert_eq!((c.stats().tickets_saved, c.stats().save_failures), (0, 2));
+    assert_eq!(c.tickets_to_save(), 0);
+    assert_eq!(writes(store.wear()), (0, 0, 0));
+    assert_eq!(store.live(), 0);
+    // The records stay usable in RAM.
+    assert_eq!(ctx.cache().len(), 2);
+}

@@ -137,16 +137,17 @@ pub fn test(args: &[String]) -> Result {
     no_heap_link()?;
 
     if !quick {
-        section("firmware builds");
+        section("firmware: format, lints and release builds");
         for dir in FIRMWARE {
-            if root().join(dir).join("Cargo.toml").exists() {
-                run(cargo()
-                    .current_dir(root().join(dir))
-                    .args(["build", "--release"])
-                    .env("CARGO_TARGET_DIR", target_dir()))?;
-            } else {
-                println!("({dir} not present)");
-            }
+            let firmware = || {
+                let mut cmd = cargo();
+                cmd.current_dir(root().join(dir))
+                    .env("CARGO_TARGET_DIR", target_dir());
+                cmd
+            };
+            run(firmware().args(["fmt", "--", "--check"]))?;
+            run(firmware().args(["clippy", "--release", "--", "-D", "warnings"]))?;
+            run(firmware().args(["build", "--release"]))?;
         }
         section("firmware runs on the emulated board");
         crate::demo::firmware_runs()?;

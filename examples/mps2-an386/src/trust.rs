@@ -8,6 +8,9 @@ use core::ffi::CStr;
 use core::mem::MaybeUninit;
 
 use encore_board_mps2::host::{self, HostError};
+use encore_tls::crypto::{anchor_from_der, CertError};
+use rustls_pki_types::{CertificateDer, TrustAnchor};
+use static_cell::{ConstStaticCell, StaticCell};
 
 /// Largest CA certificate accepted (a P-256 CA certificate is about 500 bytes).
 pub const MAX_CA_LEN: usize = 2048;
@@ -38,4 +41,30 @@ pub fn load_ca(buf: &mut [u8; MAX_CA_LEN]) -> Result<&[u8], HostError> {
         None => DEFAULT_CA_PATH,
     };
     host::read_file(path, buf)
+}
+
+/// Why the CA certificate could not become a trust anchor.
+#[derive(Debug)]
+pub enum TrustError {
+    /// Reading the file from the host failed.
+    Host(HostError),
+    /// The file is not a usable CA certificate.
+    Certificate(CertError),
+    /// [`anchor`] was called a second time; the anchor is loaded once per boot.
+    AlreadyLoaded,
+}
+
+/// The DER bytes and the certificate view the anchor borrows from: both live for the whole run,
+/// so the anchor is `'static` and can be shared by every connection.
+static CA: ConstStaticCell<[u8; MAX_CA_LEN]> = ConstStaticCell::new([0; MAX_CA_LEN]);
+static CA_DER: StaticCell<CertificateDer<'static>> = StaticCell::new();
+
+/// Reads this run's CA certificate from the host ([`load_ca`]) and makes it the trust anchor.
+pub fn anchor() -> Result<TrustAnchor<'static>, TrustError> {
+    let buf = CA.try_take().ok_or(TrustError::AlreadyLoaded)?;
+    let der = load_ca(buf).map_err(TrustError::Host)?;
+    let cert = CA_DER
+        .try_init(CertificateDer::from(der))
+        .ok_or(TrustError::AlreadyLoaded)?;
+    anchor_from_der(cert).map_err(TrustError::Certificate)
 }

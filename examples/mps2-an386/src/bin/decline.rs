@@ -21,10 +21,9 @@ use encore_board_mps2::time::BoardClock;
 use encore_board_mps2::{executor, net, println, stack, Board, Spawner};
 use encore_client::{CacheConfig, ClientConfig, KeyExchangeMode, PskMode};
 use encore_example_mps2::connection::{self, Buffers, Ctx, Failure, Pool};
-use encore_example_mps2::trust::{self, MAX_CA_LEN};
+use encore_example_mps2::trust;
 use encore_example_mps2::{CONTEXT_ID, LINE, SERVER_NAME};
 use rand_core::Rng;
-use rustls_pki_types::CertificateDer;
 use static_cell::ConstStaticCell;
 
 static POOL: Pool = Pool::new();
@@ -32,7 +31,6 @@ static POOL: Pool = Pool::new();
 const DHE: PskMode = PskMode::DheOnly;
 // Built in place in .bss: a `StaticCell::init` would build them on the stack first.
 static BUFFERS: ConstStaticCell<Buffers> = ConstStaticCell::new(Buffers::new());
-static CA: ConstStaticCell<[u8; MAX_CA_LEN]> = ConstStaticCell::new([0; MAX_CA_LEN]);
 
 /// Time the host needs to start the next server process.
 const RESTART_WAIT_MS: u64 = 1_000;
@@ -64,17 +62,10 @@ fn conn_failed(n: u8, e: Failure) -> ! {
 
 #[embassy_executor::task]
 async fn app(spawner: Spawner, mut board: Board) {
-    let ca_der = match trust::load_ca(CA.take()) {
-        Ok(der) => CertificateDer::from(der),
-        Err(e) => {
-            println!("decline: FAILED: CA certificate from the host: {:?}", e);
-            exit(exit_code::BOARD_INIT)
-        }
-    };
-    let anchor = match encore_tls::crypto::anchor_from_der(&ca_der) {
+    let anchor = match trust::anchor() {
         Ok(a) => a,
         Err(e) => {
-            println!("decline: FAILED: CA certificate: {}", e);
+            println!("decline: FAILED: CA certificate from the host: {:?}", e);
             exit(exit_code::BOARD_INIT)
         }
     };

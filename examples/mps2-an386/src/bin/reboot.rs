@@ -37,17 +37,15 @@ use encore_board_mps2::{executor, net, println, stack, Board, Spawner};
 use encore_client::{CacheConfig, ClientConfig, KeyExchangeMode, PskMode};
 use encore_example_mps2::connection::{self, Buffers, Ctx, Failure, Pool};
 use encore_example_mps2::saved::{self, markers, ClientStore, Store, STORE_RANGE};
-use encore_example_mps2::trust::{self, MAX_CA_LEN};
+use encore_example_mps2::trust;
 use encore_example_mps2::{handshake_markers, CONTEXT_ID, LINE, SERVER_NAME};
 use encore_store::Wear;
 use rand_core::Rng;
-use rustls_pki_types::CertificateDer;
 use static_cell::ConstStaticCell;
 
 static POOL: Pool = Pool::new();
 // Built in place in .bss: a `StaticCell::init` would build them on the stack first.
 static BUFFERS: ConstStaticCell<Buffers> = ConstStaticCell::new(Buffers::new());
-static CA: ConstStaticCell<[u8; MAX_CA_LEN]> = ConstStaticCell::new([0; MAX_CA_LEN]);
 
 /// Tickets OpenSSL issues after a full handshake, and after a resumption.
 const TICKETS_AFTER_FULL: usize = 2;
@@ -102,13 +100,9 @@ fn phase() -> Phase {
 #[embassy_executor::task]
 async fn app(spawner: Spawner, mut board: Board) {
     let phase = phase();
-    let ca_der = match trust::load_ca(CA.take()) {
-        Ok(der) => CertificateDer::from(der),
-        Err(e) => setup_failed("CA certificate from the host", e),
-    };
-    let anchor = match encore_tls::crypto::anchor_from_der(&ca_der) {
+    let anchor = match trust::anchor() {
         Ok(a) => a,
-        Err(e) => setup_failed("CA certificate", e),
+        Err(e) => setup_failed("CA certificate from the host", e),
     };
     let anchors = [anchor];
 

@@ -7,7 +7,7 @@ mod driver;
 use std::time::Duration;
 
 use common::{OpenSslServer, TestPki};
-use driver::{anchor, connect, Plan, SERVER_NAME};
+use driver::{anchor, connect, plan, Plan, SERVER_NAME};
 use encore_tls::client::{ClientConfig, Error, KeyExchangeMode, MaxFragmentLength, PskMode};
 use encore_tls::crypto::{CipherSuite, NamedGroup, P256Signer};
 
@@ -15,13 +15,6 @@ const WAIT: Duration = Duration::from_secs(5);
 
 fn pki() -> TestPki {
     TestPki::generate(&[SERVER_NAME])
-}
-
-fn plan(tickets: usize) -> Plan {
-    Plan {
-        want_tickets: tickets,
-        ..Plan::default()
-    }
 }
 
 /// C5/C8/C30: full handshake, two tickets, then a psk_dhe_ke resumption the server confirms.

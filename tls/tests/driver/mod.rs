@@ -82,6 +82,14 @@ impl Default for Plan {
     }
 }
 
+/// The usual plan: wait for `tickets` NewSessionTickets after the handshake, nothing else.
+pub fn plan(tickets: usize) -> Plan {
+    Plan {
+        want_tickets: tickets,
+        ..Plan::default()
+    }
+}
+
 /// What happened on one connection.
 #[derive(Debug)]
 pub struct Outcome {

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::util::{cargo, root, run, section, target_dir, Result};
+use crate::util::{self, cargo, root, run, section, target_dir, Result};
 
 /// The firmware workspace.
 const FIRMWARE_DIR: &str = "examples/mps2-an386";
@@ -520,23 +520,11 @@ impl Kit {
 }
 
 fn build_plugin() -> Result<PathBuf> {
-    let source = root().join("tools/qemu-plugin/insncount.c");
-    let out = target_dir().join("libinsncount.so");
-    let fresh = match (std::fs::metadata(&source), std::fs::metadata(&out)) {
-        (Ok(s), Ok(o)) => match (s.modified(), o.modified()) {
-            (Ok(s), Ok(o)) => o >= s,
-            _ => false,
-        },
-        _ => false,
-    };
-    if !fresh {
-        std::fs::create_dir_all(target_dir()).map_err(|e| format!("target dir: {e}"))?;
-        run(Command::new("gcc")
-            .args(["-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-o"])
-            .arg(&out)
-            .arg(&source))?;
-    }
-    Ok(out)
+    util::shared_lib(
+        &root().join("tools/qemu-plugin/insncount.c"),
+        &target_dir().join("libinsncount.so"),
+        &[],
+    )
 }
 
 /// One firmware run: exit status, what it printed, and the plugin's marker counts.

@@ -87,3 +87,26 @@ pub fn is_root() -> bool {
 pub fn section(title: &str) {
     println!("\n=== {title}");
 }
+
+/// Builds `source` (C) into the shared library `out` with gcc, unless `out` is newer than
+/// `source`. `libs` are extra linker arguments (`-l:libcrypto.so.3`).
+pub fn shared_lib(source: &Path, out: &Path, libs: &[&str]) -> Result<PathBuf> {
+    let fresh = match (std::fs::metadata(source), std::fs::metadata(out)) {
+        (Ok(s), Ok(o)) => match (s.modified(), o.modified()) {
+            (Ok(s), Ok(o)) => o >= s,
+            _ => false,
+        },
+        _ => false,
+    };
+    if !fresh {
+        if let Some(dir) = out.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        }
+        run(Command::new("gcc")
+            .args(["-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-o"])
+            .arg(out)
+            .arg(source)
+            .args(libs))?;
+    }
+    Ok(out.to_path_buf())
+}

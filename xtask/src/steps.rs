@@ -133,6 +133,20 @@ pub fn test(args: &[String]) -> Result {
         }
         run(&mut cmd)?;
     }
+    // encore-tls with only the algorithms RFC 8446 makes mandatory (every optional one off),
+    // the smallest configuration a firmware can ask for; then X25519 with its base-point table.
+    for features in ["", "x25519-base-table"] {
+        run(cargo().args([
+            "build",
+            "-p",
+            "encore-tls",
+            "--no-default-features",
+            "--features",
+            features,
+            "--target",
+            "thumbv7em-none-eabihf",
+        ]))?;
+    }
     no_alloc_features()?;
     no_heap_link()?;
 

@@ -52,11 +52,13 @@ impl MaxFragmentLength {
 /// Client configuration, shared by every connection made from it.
 #[derive(Clone, Copy)]
 pub struct ClientConfig<'a> {
-    /// Cipher suites in preference order. With a resumption offer those of the ticket's hash
+    /// Cipher suites in preference order; those this build leaves out (their cargo feature
+    /// is off) are skipped. With a resumption offer those of the ticket's hash
     /// are listed first: the PSK may be accepted only with one of them, while a server that
     /// declines it may pick any for a full handshake (C31).
     pub cipher_suites: &'a [CipherSuite],
     /// Groups in preference order; the first ClientHello carries a key share for the first.
+    /// Those this build leaves out are skipped.
     pub groups: &'a [NamedGroup],
     /// Trust anchors for the server's chain.
     pub trust_anchors: &'a [TrustAnchor<'a>],
@@ -87,8 +89,8 @@ pub struct ClientConfig<'a> {
 }
 
 impl<'a> ClientConfig<'a> {
-    /// Every supported suite and group, X25519 first, psk_dhe_ke only, no ALPN, no client
-    /// certificate.
+    /// Every suite and group this build supports (X25519 first when it is built in),
+    /// psk_dhe_ke only, no ALPN, no client certificate.
     pub const fn new(trust_anchors: &'a [TrustAnchor<'a>]) -> Self {
         ClientConfig {
             cipher_suites: &CipherSuite::ALL,

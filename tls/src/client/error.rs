@@ -94,7 +94,8 @@ pub enum Error {
     OfferSuiteNotConfigured,
     /// The configured record_size_limit is outside 64..=16385 (RFC 8449 §4).
     RecordSizeLimitOutOfRange,
-    /// The configuration lists no cipher suite or no group.
+    /// The configuration lists no cipher suite or no group that this build supports (see
+    /// [`CipherSuite::is_supported`](crate::crypto::CipherSuite::is_supported)).
     EmptyConfiguration,
     /// Application data cannot be written before the handshake completes.
     NotConnected,
@@ -210,7 +211,9 @@ impl core::fmt::Display for Error {
             Error::RecordSizeLimitOutOfRange => {
                 f.write_str("configured record_size_limit is outside 64..=16385")
             }
-            Error::EmptyConfiguration => f.write_str("no cipher suite or group configured"),
+            Error::EmptyConfiguration => {
+                f.write_str("no supported cipher suite or group configured")
+            }
             Error::NotConnected => f.write_str("handshake not complete"),
             Error::Closed => f.write_str("connection closed"),
         }

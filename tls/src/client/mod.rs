@@ -1005,11 +1005,15 @@ impl<'a, R> Connection<'a, R> {
 /// declining the PSK may pick any of them for a full handshake. A server that accepts the
 /// PSK with a suite of another hash is rejected when the ServerHello arrives. An offer
 /// whose hash no configured suite shares cannot be made at all.
+///
+/// Suites and groups this build leaves out (their cargo feature is off) are skipped; a
+/// configuration with none left is empty.
 fn offered_suites(
     config: &ClientConfig<'_>,
     offer: Option<&ResumptionOffer<'_>>,
 ) -> Result<heapless::Vec<u16, 3>, Error> {
-    if config.cipher_suites.is_empty() || config.groups.is_empty() {
+    let supported = || config.cipher_suites.iter().filter(|s| s.is_supported());
+    if supported().next().is_none() || !config.groups.iter().any(|g| g.is_supported()) {
         return Err(Error::EmptyConfiguration);
     }
     // RFC 8449 §4: a limit below 64 is invalid, one above 2^14 + 1 meaningless in TLS 1.3.
@@ -1021,21 +1025,15 @@ fn offered_suites(
     }
     let mut suites = heapless::Vec::new();
     let ticket_hash = offer.map(|o| o.suite.hash());
-    let of_ticket_hash = config
-        .cipher_suites
-        .iter()
-        .filter(|s| ticket_hash.is_none_or(|h| s.hash() == h));
-    let others = config
-        .cipher_suites
-        .iter()
-        .filter(|s| ticket_hash.is_some_and(|h| s.hash() != h));
+    let of_ticket_hash = supported().filter(|s| ticket_hash.is_none_or(|h| s.hash() == h));
+    let others = supported().filter(|s| ticket_hash.is_some_and(|h| s.hash() != h));
     for s in of_ticket_hash.chain(others) {
         if !suites.contains(&s.to_u16()) {
             // At most three distinct suites exist, so this never fills up.
             let _ = suites.push(s.to_u16());
         }
     }
-    if ticket_hash.is_some_and(|h| !config.cipher_suites.iter().any(|s| s.hash() == h)) {
+    if ticket_hash.is_some_and(|h| !supported().any(|s| s.hash() == h)) {
         return Err(Error::OfferSuiteNotConfigured);
     }
     Ok(suites)

@@ -86,7 +86,8 @@ pub(crate) fn start<R: rand_core::CryptoRng>(conn: &mut Connection<'_, R>) -> Re
     let first = *conn
         .config
         .groups
-        .first()
+        .iter()
+        .find(|g| g.is_supported())
         .ok_or(Error::EmptyConfiguration)?;
     let psk_only = conn.offer.is_some() && conn.psk_mode == PskMode::AllowPskOnly;
     // psk_ke resumption: no key share at all, so no public-key operation. A server that
@@ -148,7 +149,7 @@ fn write_client_hello(
     record_version: u16,
 ) -> Result<Option<KeySchedule>, Error> {
     let mut groups: heapless::Vec<u16, 4> = heapless::Vec::new();
-    for g in inp.config.groups {
+    for g in inp.config.groups.iter().filter(|g| g.is_supported()) {
         if !groups.contains(&g.to_u16()) {
             groups
                 .push(g.to_u16())

@@ -1,7 +1,8 @@
 //! Ephemeral (EC)DHE key exchange for the key_share extension (RFC 8446 §4.2.8, §7.4).
 
-use p256::elliptic_curve::sec1::ToSec1Point;
+use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::TryCryptoRng;
+#[cfg(feature = "x25519")]
 use x25519_dalek::{PublicKey as XPublic, StaticSecret};
 use zeroize::Zeroize;
 
@@ -15,7 +16,8 @@ const P256_DRAWS: usize = 4;
 /// One ephemeral private key for a key_share. Both variants wipe the scalar when dropped, and
 /// [`agree`](KeyExchange::agree) consumes the key so it serves exactly one exchange.
 pub enum KeyExchange {
-    /// X25519 (RFC 7748).
+    /// X25519 (RFC 7748); only with the `x25519` cargo feature.
+    #[cfg(feature = "x25519")]
     X25519(StaticSecret),
     /// secp256r1 (NIST P-256).
     P256(p256::SecretKey),
@@ -29,13 +31,17 @@ impl core::fmt::Debug for KeyExchange {
 
 impl KeyExchange {
     /// Draw a fresh private key. The generator may be fallible (a hardware TRNG); its failure is
-    /// [`CryptoError::Rng`]. Any infallible `CryptoRng` is accepted as well.
+    /// [`CryptoError::Rng`]. Any infallible `CryptoRng` is accepted as well. A group this
+    /// build leaves out (see [`NamedGroup::is_supported`]) is [`CryptoError::UnsupportedGroup`].
     pub fn generate<R: TryCryptoRng + ?Sized>(
         group: NamedGroup,
         rng: &mut R,
     ) -> Result<Self, CryptoError> {
         let mut bytes = [0u8; 32];
         match group {
+            #[cfg(not(feature = "x25519"))]
+            NamedGroup::X25519 => Err(CryptoError::UnsupportedGroup),
+            #[cfg(feature = "x25519")]
             NamedGroup::X25519 => {
                 rng.try_fill_bytes(&mut bytes)
                     .map_err(|_| CryptoError::Rng)?;
@@ -61,6 +67,7 @@ impl KeyExchange {
     /// The group of this key.
     pub fn group(&self) -> NamedGroup {
         match self {
+            #[cfg(feature = "x25519")]
             KeyExchange::X25519(_) => NamedGroup::X25519,
             KeyExchange::P256(_) => NamedGroup::Secp256r1,
         }
@@ -71,11 +78,12 @@ impl KeyExchange {
     pub fn public_key(&self) -> heapless::Vec<u8, 65> {
         let mut out = heapless::Vec::new();
         match self {
+            #[cfg(feature = "x25519")]
             KeyExchange::X25519(s) => {
                 let _ = out.extend_from_slice(XPublic::from(s).as_bytes());
             }
             KeyExchange::P256(s) => {
-                let point = s.public_key().to_sec1_point(false);
+                let point = s.public_key().to_encoded_point(false);
                 let _ = out.extend_from_slice(point.as_bytes());
             }
         }
@@ -90,6 +98,7 @@ impl KeyExchange {
     /// [`CryptoError::BadKeyShare`] (illegal_parameter).
     pub fn agree(self, peer_public: &[u8]) -> Result<Secret, CryptoError> {
         match self {
+            #[cfg(feature = "x25519")]
             KeyExchange::X25519(secret) => {
                 let peer: [u8; 32] = peer_public
                     .try_into()
@@ -108,7 +117,8 @@ impl KeyExchange {
                     .map_err(|_| CryptoError::BadKeyShare)?;
                 let shared =
                     p256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), peer.as_affine());
-                Secret::from_slice(shared.raw_secret_bytes())
+                let shared = Secret::from_slice(shared.raw_secret_bytes());
+                shared
             }
         }
     }

@@ -6,10 +6,18 @@
 //! requires. Nothing here allocates (E1), nothing reachable from network input panics (E4), and
 //! every secret lives in a [`Secret`] that is wiped when dropped.
 //!
-//! Signature algorithms: ECDSA P-256/P-384 and Ed25519 always. RSA (PKCS#1 v1.5 certificate
-//! signatures, RSA-PSS CertificateVerify) only with the opt-in `rsa` cargo feature, which
-//! **needs `alloc`** (a global allocator on a device) because the `rsa` crate's integers live
-//! on the heap; without it RSA schemes are neither offered nor accepted.
+//! Always built: what RFC 8446 §9.1 makes mandatory (TLS_AES_128_GCM_SHA256, secp256r1 key
+//! exchange, ecdsa_secp256r1_sha256). The other algorithms are cargo features, all on by
+//! default (see the [crate documentation](crate#cargo-features)): `x25519`, `chacha20`,
+//! `sha384` (TLS_AES_256_GCM_SHA384 and SHA-384 signatures), `p384` and `ed25519`. A feature
+//! that is off removes its algorithm from what is offered and accepted: `ALL` and `OFFERED`
+//! lists leave it out, `from_u16` does not know its code point, and the enum variants stay
+//! (so code matching on them builds in every configuration) but are refused where used.
+//!
+//! RSA (PKCS#1 v1.5 certificate signatures, RSA-PSS CertificateVerify) only with the opt-in
+//! `rsa` cargo feature, which **needs `alloc`** (a global allocator on a device) because the
+//! `rsa` crate's integers live on the heap; without it RSA schemes are neither offered nor
+//! accepted.
 
 mod cert;
 mod kx;
@@ -48,11 +56,20 @@ pub const MAX_HASH_LEN: usize = 48;
 pub enum HashAlg {
     /// SHA-256, for TLS_AES_128_GCM_SHA256 and TLS_CHACHA20_POLY1305_SHA256.
     Sha256,
-    /// SHA-384, for TLS_AES_256_GCM_SHA384.
+    /// SHA-384, for TLS_AES_256_GCM_SHA384; only with the `sha384` cargo feature.
     Sha384,
 }
 
 impl HashAlg {
+    /// Whether this build implements the hash (SHA-384 needs the `sha384` feature). The
+    /// derivations refuse one it does not: empty secrets, empty hashes or an error.
+    pub const fn is_supported(self) -> bool {
+        match self {
+            HashAlg::Sha256 => true,
+            HashAlg::Sha384 => cfg!(feature = "sha384"),
+        }
+    }
+
     /// Output length in bytes (`Hash.length` in RFC 8446 §7.1).
     pub const fn output_len(self) -> usize {
         match self {
@@ -62,32 +79,56 @@ impl HashAlg {
     }
 }
 
+/// Number of suites this build supports.
+const SUITE_COUNT: usize =
+    1 + cfg!(feature = "sha384") as usize + cfg!(feature = "chacha20") as usize;
+
+/// Number of groups this build supports.
+const GROUP_COUNT: usize = 1 + cfg!(feature = "x25519") as usize;
+
 /// TLS 1.3 cipher suites this client offers (RFC 8446 §B.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CipherSuite {
     /// TLS_AES_128_GCM_SHA256 (0x1301).
     Aes128GcmSha256,
-    /// TLS_AES_256_GCM_SHA384 (0x1302).
+    /// TLS_AES_256_GCM_SHA384 (0x1302); only with the `sha384` cargo feature.
     Aes256GcmSha384,
-    /// TLS_CHACHA20_POLY1305_SHA256 (0x1303).
+    /// TLS_CHACHA20_POLY1305_SHA256 (0x1303); only with the `chacha20` cargo feature.
     Chacha20Poly1305Sha256,
 }
 
 impl CipherSuite {
-    /// Every supported suite, in the client's order of preference.
-    pub const ALL: [CipherSuite; 3] = [
+    /// Every suite this build supports, in the client's order of preference.
+    pub const ALL: [CipherSuite; SUITE_COUNT] = [
         CipherSuite::Aes128GcmSha256,
+        #[cfg(feature = "sha384")]
         CipherSuite::Aes256GcmSha384,
+        #[cfg(feature = "chacha20")]
         CipherSuite::Chacha20Poly1305Sha256,
     ];
 
-    /// Suite for a wire code point; `None` for anything not supported.
+    /// Whether this build implements the suite (its cargo feature is on). A configuration
+    /// may list suites it does not; the engine skips them.
+    pub const fn is_supported(self) -> bool {
+        match self {
+            CipherSuite::Aes128GcmSha256 => true,
+            CipherSuite::Aes256GcmSha384 => cfg!(feature = "sha384"),
+            CipherSuite::Chacha20Poly1305Sha256 => cfg!(feature = "chacha20"),
+        }
+    }
+
+    /// Suite for a wire code point; `None` for anything not supported by this build.
     pub const fn from_u16(v: u16) -> Option<Self> {
-        match v {
-            0x1301 => Some(CipherSuite::Aes128GcmSha256),
-            0x1302 => Some(CipherSuite::Aes256GcmSha384),
-            0x1303 => Some(CipherSuite::Chacha20Poly1305Sha256),
-            _ => None,
+        let suite = match v {
+            0x1301 => CipherSuite::Aes128GcmSha256,
+            0x1302 => CipherSuite::Aes256GcmSha384,
+            0x1303 => CipherSuite::Chacha20Poly1305Sha256,
+            _ => return None,
+        };
+        if suite.is_supported() {
+            Some(suite)
+        } else {
+            None
         }
     }
 
@@ -120,22 +161,40 @@ impl CipherSuite {
 /// Key exchange groups (RFC 8446 §4.2.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NamedGroup {
-    /// x25519 (0x001d).
+    /// x25519 (0x001d); only with the `x25519` cargo feature.
     X25519,
     /// secp256r1 (0x0017).
     Secp256r1,
 }
 
 impl NamedGroup {
-    /// Every supported group, in the client's order of preference.
-    pub const ALL: [NamedGroup; 2] = [NamedGroup::X25519, NamedGroup::Secp256r1];
+    /// Every group this build supports, in the client's order of preference.
+    pub const ALL: [NamedGroup; GROUP_COUNT] = [
+        #[cfg(feature = "x25519")]
+        NamedGroup::X25519,
+        NamedGroup::Secp256r1,
+    ];
 
-    /// Group for a wire code point; `None` for anything not supported.
+    /// Whether this build implements the group (X25519 needs the `x25519` feature). A
+    /// configuration may list groups it does not; the engine skips them.
+    pub const fn is_supported(self) -> bool {
+        match self {
+            NamedGroup::X25519 => cfg!(feature = "x25519"),
+            NamedGroup::Secp256r1 => true,
+        }
+    }
+
+    /// Group for a wire code point; `None` for anything not supported by this build.
     pub const fn from_u16(v: u16) -> Option<Self> {
-        match v {
-            0x001d => Some(NamedGroup::X25519),
-            0x0017 => Some(NamedGroup::Secp256r1),
-            _ => None,
+        let group = match v {
+            0x001d => NamedGroup::X25519,
+            0x0017 => NamedGroup::Secp256r1,
+            _ => return None,
+        };
+        if group.is_supported() {
+            Some(group)
+        } else {
+            None
         }
     }
 
@@ -161,9 +220,9 @@ impl NamedGroup {
 pub enum SignatureScheme {
     /// ecdsa_secp256r1_sha256 (0x0403).
     EcdsaSecp256r1Sha256,
-    /// ecdsa_secp384r1_sha384 (0x0503).
+    /// ecdsa_secp384r1_sha384 (0x0503); only with the `p384` cargo feature.
     EcdsaSecp384r1Sha384,
-    /// ed25519 (0x0807).
+    /// ed25519 (0x0807); only with the `ed25519` cargo feature.
     Ed25519,
     /// rsa_pss_rsae_sha256 (0x0804).
     RsaPssRsaeSha256,
@@ -181,45 +240,42 @@ pub enum SignatureScheme {
 
 impl SignatureScheme {
     /// Schemes offered in `signature_algorithms`: what this build can check in a
-    /// CertificateVerify (RFC 8446 §4.2.3). RSA-PSS only with the `rsa` feature.
-    #[cfg(not(feature = "rsa"))]
+    /// CertificateVerify (RFC 8446 §4.2.3). ECDSA P-384 only with the `p384` feature,
+    /// Ed25519 only with `ed25519`, RSA-PSS only with `rsa`.
     pub const OFFERED: &'static [SignatureScheme] = &[
         SignatureScheme::EcdsaSecp256r1Sha256,
+        #[cfg(feature = "p384")]
         SignatureScheme::EcdsaSecp384r1Sha384,
+        #[cfg(feature = "ed25519")]
         SignatureScheme::Ed25519,
-    ];
-    /// Schemes offered in `signature_algorithms`: what this build can check in a
-    /// CertificateVerify (RFC 8446 §4.2.3).
-    #[cfg(feature = "rsa")]
-    pub const OFFERED: &'static [SignatureScheme] = &[
-        SignatureScheme::EcdsaSecp256r1Sha256,
-        SignatureScheme::EcdsaSecp384r1Sha384,
-        SignatureScheme::Ed25519,
+        #[cfg(feature = "rsa")]
         SignatureScheme::RsaPssRsaeSha256,
+        #[cfg(feature = "rsa")]
         SignatureScheme::RsaPssRsaeSha384,
+        #[cfg(feature = "rsa")]
         SignatureScheme::RsaPssRsaeSha512,
     ];
 
     /// Schemes offered in `signature_algorithms_cert`: what this build can check in a
-    /// certificate signature. RSA (PKCS#1 v1.5 and PSS) only with the `rsa` feature.
-    #[cfg(not(feature = "rsa"))]
+    /// certificate signature. The features of [`OFFERED`](Self::OFFERED) apply, and RSA
+    /// PKCS#1 v1.5 comes with `rsa`.
     pub const OFFERED_CERT: &'static [SignatureScheme] = &[
         SignatureScheme::EcdsaSecp256r1Sha256,
+        #[cfg(feature = "p384")]
         SignatureScheme::EcdsaSecp384r1Sha384,
+        #[cfg(feature = "ed25519")]
         SignatureScheme::Ed25519,
-    ];
-    /// Schemes offered in `signature_algorithms_cert`: what this build can check in a
-    /// certificate signature.
-    #[cfg(feature = "rsa")]
-    pub const OFFERED_CERT: &'static [SignatureScheme] = &[
-        SignatureScheme::EcdsaSecp256r1Sha256,
-        SignatureScheme::EcdsaSecp384r1Sha384,
-        SignatureScheme::Ed25519,
+        #[cfg(feature = "rsa")]
         SignatureScheme::RsaPssRsaeSha256,
+        #[cfg(feature = "rsa")]
         SignatureScheme::RsaPssRsaeSha384,
+        #[cfg(feature = "rsa")]
         SignatureScheme::RsaPssRsaeSha512,
+        #[cfg(feature = "rsa")]
         SignatureScheme::RsaPkcs1Sha256,
+        #[cfg(feature = "rsa")]
         SignatureScheme::RsaPkcs1Sha384,
+        #[cfg(feature = "rsa")]
         SignatureScheme::RsaPkcs1Sha512,
     ];
 
@@ -377,6 +433,10 @@ pub enum CryptoError {
     BadSignature,
     /// The signature scheme is unknown, not compiled in, or not allowed where it was used.
     UnsupportedScheme,
+    /// The key exchange group is not compiled in (its cargo feature is off).
+    UnsupportedGroup,
+    /// The cipher suite, or its hash, is not compiled in (its cargo feature is off).
+    UnsupportedSuite,
     /// The certificate chain was rejected.
     Certificate(CertError),
     /// The random number generator failed.
@@ -406,6 +466,8 @@ impl core::fmt::Display for CryptoError {
             CryptoError::RecordOverflow => f.write_str("record sequence number exhausted"),
             CryptoError::BadSignature => f.write_str("signature verification failed"),
             CryptoError::UnsupportedScheme => f.write_str("unsupported signature scheme"),
+            CryptoError::UnsupportedGroup => f.write_str("key exchange group not built in"),
+            CryptoError::UnsupportedSuite => f.write_str("cipher suite or hash not built in"),
             CryptoError::Certificate(e) => write!(f, "certificate verification failed: {e}"),
             CryptoError::Rng => f.write_str("random number generator failed"),
             CryptoError::SecretTooLong => f.write_str("secret longer than 48 bytes"),

@@ -1,7 +1,10 @@
 //! AEAD record protection for one direction (RFC 8446 §5.2–§5.3).
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes128Gcm, Aes256Gcm};
+use aes_gcm::Aes128Gcm;
+#[cfg(feature = "sha384")]
+use aes_gcm::Aes256Gcm;
+#[cfg(feature = "chacha20")]
 use chacha20poly1305::ChaCha20Poly1305;
 use zeroize::Zeroize;
 
@@ -15,7 +18,9 @@ const IV_LEN: usize = 12;
 
 enum Cipher {
     Aes128(Aes128Gcm),
+    #[cfg(feature = "sha384")]
     Aes256(Aes256Gcm),
+    #[cfg(feature = "chacha20")]
     Chacha(ChaCha20Poly1305),
 }
 
@@ -50,10 +55,14 @@ impl Drop for RecordProtection {
 impl RecordProtection {
     /// Derive `key = HKDF-Expand-Label(secret, "key", "", key_length)` and
     /// `iv = HKDF-Expand-Label(secret, "iv", "", 12)` (RFC 8446 §7.3); sequence number 0.
+    /// A suite this build leaves out is [`CryptoError::UnsupportedSuite`].
     pub fn new(suite: CipherSuite, traffic_secret: &[u8]) -> Result<Self, CryptoError> {
         let hash = suite.hash();
         if traffic_secret.len() != hash.output_len() {
             return Err(CryptoError::BadLength);
+        }
+        if !suite.is_supported() {
+            return Err(CryptoError::UnsupportedSuite);
         }
         let mut key = [0u8; 32];
         let key_slice = key
@@ -69,10 +78,14 @@ impl RecordProtection {
             let k: &[u8] = key_slice;
             match suite {
                 CipherSuite::Aes128GcmSha256 => Aes128Gcm::new_from_slice(k).map(Cipher::Aes128),
+                #[cfg(feature = "sha384")]
                 CipherSuite::Aes256GcmSha384 => Aes256Gcm::new_from_slice(k).map(Cipher::Aes256),
+                #[cfg(feature = "chacha20")]
                 CipherSuite::Chacha20Poly1305Sha256 => {
                     ChaCha20Poly1305::new_from_slice(k).map(Cipher::Chacha)
                 }
+                #[allow(unreachable_patterns)]
+                _ => return Err(CryptoError::UnsupportedSuite),
             }
             .map_err(|_| CryptoError::BadLength)
         });
@@ -131,9 +144,11 @@ impl RecordProtection {
             Cipher::Aes128(c) => c
                 .encrypt_inout_detached(&nonce.into(), aad, inout.into())
                 .map(|t| t.into()),
+            #[cfg(feature = "sha384")]
             Cipher::Aes256(c) => c
                 .encrypt_inout_detached(&nonce.into(), aad, inout.into())
                 .map(|t| t.into()),
+            #[cfg(feature = "chacha20")]
             Cipher::Chacha(c) => c
                 .encrypt_inout_detached(&nonce.into(), aad, inout.into())
                 .map(|t| t.into()),
@@ -161,9 +176,11 @@ impl RecordProtection {
             Cipher::Aes128(c) => {
                 c.decrypt_inout_detached(&nonce.into(), aad, inout.into(), &(*tag).into())
             }
+            #[cfg(feature = "sha384")]
             Cipher::Aes256(c) => {
                 c.decrypt_inout_detached(&nonce.into(), aad, inout.into(), &(*tag).into())
             }
+            #[cfg(feature = "chacha20")]
             Cipher::Chacha(c) => {
                 c.decrypt_inout_detached(&nonce.into(), aad, inout.into(), &(*tag).into())
             }

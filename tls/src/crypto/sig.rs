@@ -1,11 +1,13 @@
 //! Signature checks: the algorithms handed to webpki for certificate signatures, and the
 //! server's CertificateVerify (RFC 8446 §4.4.3).
 
-use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use ecdsa::hazmat::{bits2field, verify_prehashed};
 use rustls_pki_types::{
     alg_id, AlgorithmIdentifier, CertificateDer, InvalidSignature, SignatureVerificationAlgorithm,
 };
-use sha2::{Digest as _, Sha256, Sha384};
+#[cfg(feature = "sha384")]
+use sha2::Sha384;
+use sha2::{Digest as _, Sha256};
 
 use super::cert::map_webpki_error;
 use super::{CryptoError, HashAlg, SignatureScheme, MAX_HASH_LEN};
@@ -20,6 +22,7 @@ const CLIENT_CONTEXT: &[u8; 33] = b"TLS 1.3, client CertificateVerify";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Curve {
     P256,
+    #[cfg(feature = "p384")]
     P384,
 }
 
@@ -48,6 +51,9 @@ impl SignatureVerificationAlgorithm for Ecdsa {
                     .copy_from_slice(&d);
                 32
             }
+            #[cfg(not(feature = "sha384"))]
+            HashAlg::Sha384 => return Err(InvalidSignature),
+            #[cfg(feature = "sha384")]
             HashAlg::Sha384 => {
                 let d = Sha384::digest(message);
                 prehash
@@ -60,6 +66,7 @@ impl SignatureVerificationAlgorithm for Ecdsa {
         let prehash = prehash.get(..n).ok_or(InvalidSignature)?;
         match self.curve {
             Curve::P256 => verify_p256(public_key, prehash, signature),
+            #[cfg(feature = "p384")]
             Curve::P384 => verify_p384(public_key, prehash, signature),
         }
     }
@@ -67,6 +74,7 @@ impl SignatureVerificationAlgorithm for Ecdsa {
     fn public_key_alg_id(&self) -> AlgorithmIdentifier {
         match self.curve {
             Curve::P256 => alg_id::ECDSA_P256,
+            #[cfg(feature = "p384")]
             Curve::P384 => alg_id::ECDSA_P384,
         }
     }
@@ -81,9 +89,11 @@ impl SignatureVerificationAlgorithm for Ecdsa {
 
 /// Ed25519 over ed25519-dalek for webpki (RFC 8410). Verification is strict (no small-order
 /// keys, canonical encodings).
+#[cfg(feature = "ed25519")]
 #[derive(Debug)]
 struct Ed25519;
 
+#[cfg(feature = "ed25519")]
 impl SignatureVerificationAlgorithm for Ed25519 {
     fn verify_signature(
         &self,
@@ -110,25 +120,31 @@ impl SignatureVerificationAlgorithm for Ed25519 {
 // One function per curve, never inlined: the point tables of a P-256 and of a P-384
 // verification are never on the stack together. Inlined into `verify_signature` they were
 // (a 9 KB frame on Cortex-M4, at the deepest point of a full handshake).
+//
+// Verification of a prehash (FIPS 186-5 §6.4.2): the hash is cut or padded to the curve's
+// size (`bits2field`), the key must be a valid point other than the identity, and r and s
+// must be in 1..n (checked when the DER signature is decoded).
 #[inline(never)]
 fn verify_p256(
     public_key: &[u8],
     prehash: &[u8],
     signature: &[u8],
 ) -> Result<(), InvalidSignature> {
-    let key =
-        p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
-    let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
-    key.verify_prehash(prehash, &sig)
-        .map_err(|_| InvalidSignature)
+    type C = p256::NistP256;
+    let key = p256::PublicKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
+    let sig = ecdsa::Signature::<C>::from_der(signature).map_err(|_| InvalidSignature)?;
+    let z = bits2field::<C>(prehash).map_err(|_| InvalidSignature)?;
+    verify_prehashed::<C>(&key.to_projective(), &z, &sig).map_err(|_| InvalidSignature)
 }
 
+#[cfg(feature = "p384")]
 #[inline(never)]
 fn verify_p384(
     public_key: &[u8],
     prehash: &[u8],
     signature: &[u8],
 ) -> Result<(), InvalidSignature> {
+    use p384::ecdsa::signature::hazmat::PrehashVerifier;
     let key =
         p384::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
     let sig = p384::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
@@ -140,46 +156,49 @@ static ECDSA_P256_SHA256: Ecdsa = Ecdsa {
     curve: Curve::P256,
     hash: HashAlg::Sha256,
 };
+#[cfg(feature = "sha384")]
 static ECDSA_P256_SHA384: Ecdsa = Ecdsa {
     curve: Curve::P256,
     hash: HashAlg::Sha384,
 };
+#[cfg(feature = "p384")]
 static ECDSA_P384_SHA256: Ecdsa = Ecdsa {
     curve: Curve::P384,
     hash: HashAlg::Sha256,
 };
+#[cfg(feature = "p384")]
 static ECDSA_P384_SHA384: Ecdsa = Ecdsa {
     curve: Curve::P384,
     hash: HashAlg::Sha384,
 };
+#[cfg(feature = "ed25519")]
 static ED25519: Ed25519 = Ed25519;
 
 /// Every signature algorithm accepted in certificates (what `signature_algorithms_cert`
-/// advertises): ECDSA P-256/P-384 with SHA-256/384, and Ed25519.
-#[cfg(not(feature = "rsa"))]
+/// advertises): ECDSA P-256 with SHA-256, and with their cargo features ECDSA with SHA-384
+/// (`sha384`), ECDSA P-384 (`p384`), Ed25519 (`ed25519`), and RSA PKCS#1 v1.5 and RSA-PSS
+/// with SHA-256/384/512 (`rsa`).
 pub static WEBPKI_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
     &ECDSA_P256_SHA256,
+    #[cfg(feature = "sha384")]
     &ECDSA_P256_SHA384,
+    #[cfg(feature = "p384")]
     &ECDSA_P384_SHA256,
+    #[cfg(feature = "p384")]
     &ECDSA_P384_SHA384,
+    #[cfg(feature = "ed25519")]
     &ED25519,
-];
-
-/// Every signature algorithm accepted in certificates (what `signature_algorithms_cert`
-/// advertises): ECDSA P-256/P-384 with SHA-256/384, Ed25519, and with the `rsa` feature
-/// RSA PKCS#1 v1.5 and RSA-PSS with SHA-256/384/512.
-#[cfg(feature = "rsa")]
-pub static WEBPKI_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
-    &ECDSA_P256_SHA256,
-    &ECDSA_P256_SHA384,
-    &ECDSA_P384_SHA256,
-    &ECDSA_P384_SHA384,
-    &ED25519,
+    #[cfg(feature = "rsa")]
     &super::rsa::RSA_PKCS1_SHA256,
+    #[cfg(feature = "rsa")]
     &super::rsa::RSA_PKCS1_SHA384,
+    #[cfg(feature = "rsa")]
     &super::rsa::RSA_PKCS1_SHA512,
+    #[cfg(feature = "rsa")]
     &super::rsa::RSA_PSS_SHA256,
+    #[cfg(feature = "rsa")]
     &super::rsa::RSA_PSS_SHA384,
+    #[cfg(feature = "rsa")]
     &super::rsa::RSA_PSS_SHA512,
 ];
 
@@ -219,7 +238,9 @@ fn algorithm_for(
 ) -> Result<&'static dyn SignatureVerificationAlgorithm, CryptoError> {
     match scheme {
         SignatureScheme::EcdsaSecp256r1Sha256 => Ok(&ECDSA_P256_SHA256),
+        #[cfg(feature = "p384")]
         SignatureScheme::EcdsaSecp384r1Sha384 => Ok(&ECDSA_P384_SHA384),
+        #[cfg(feature = "ed25519")]
         SignatureScheme::Ed25519 => Ok(&ED25519),
         #[cfg(feature = "rsa")]
         SignatureScheme::RsaPssRsaeSha256

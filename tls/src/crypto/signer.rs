@@ -1,8 +1,8 @@
 //! Client authentication (mutual TLS): the seam through which a CertificateVerify is signed,
 //! so that the private key may stay in a secure element (RFC 8446 §4.4.2, §4.4.3).
 
-use p256::ecdsa::signature::Signer;
-use p256::pkcs8::DecodePrivateKey;
+use p256_sign::ecdsa::signature::Signer;
+use p256_sign::pkcs8::DecodePrivateKey;
 
 use super::{CryptoError, SignatureScheme};
 
@@ -26,7 +26,7 @@ pub trait ClientCertSigner {
 /// Software ECDSA P-256 / SHA-256 signer (ecdsa_secp256r1_sha256), deterministic nonces
 /// (RFC 6979). The key is wiped when the signer is dropped.
 pub struct P256Signer<'a> {
-    key: p256::ecdsa::SigningKey,
+    key: p256_sign::ecdsa::SigningKey,
     chain: &'a [&'a [u8]],
 }
 
@@ -44,7 +44,8 @@ impl<'a> P256Signer<'a> {
 
     /// Key from a PKCS#8 DER document (`-----BEGIN PRIVATE KEY-----` once base64-decoded).
     pub fn from_pkcs8_der(der: &[u8], chain: &'a [&'a [u8]]) -> Result<Self, CryptoError> {
-        let key = p256::ecdsa::SigningKey::from_pkcs8_der(der).map_err(|_| CryptoError::BadKey)?;
+        let key =
+            p256_sign::ecdsa::SigningKey::from_pkcs8_der(der).map_err(|_| CryptoError::BadKey)?;
         Ok(P256Signer { key, chain })
     }
 
@@ -53,7 +54,8 @@ impl<'a> P256Signer<'a> {
         if scalar.len() != 32 {
             return Err(CryptoError::BadKey);
         }
-        let key = p256::ecdsa::SigningKey::from_slice(scalar).map_err(|_| CryptoError::BadKey)?;
+        let key =
+            p256_sign::ecdsa::SigningKey::from_slice(scalar).map_err(|_| CryptoError::BadKey)?;
         Ok(P256Signer { key, chain })
     }
 }
@@ -68,7 +70,7 @@ impl ClientCertSigner for P256Signer<'_> {
     }
 
     fn sign(&self, message: &[u8], out: &mut [u8]) -> Result<usize, CryptoError> {
-        let sig: p256::ecdsa::Signature = self
+        let sig: p256_sign::ecdsa::Signature = self
             .key
             .try_sign(message)
             .map_err(|_| CryptoError::BadKey)?;

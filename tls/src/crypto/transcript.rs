@@ -1,6 +1,8 @@
 //! Running handshake hash (RFC 8446 §4.4.1).
 
-use sha2::{Digest as _, Sha256, Sha384};
+#[cfg(feature = "sha384")]
+use sha2::Sha384;
+use sha2::{Digest as _, Sha256};
 
 use super::{CipherSuite, Digest, HashAlg, Secret};
 
@@ -11,8 +13,10 @@ const MESSAGE_HASH: u8 = 254;
 enum State {
     /// The suite is not known yet (the ClientHello leaves before the ServerHello picks it), so
     /// every message goes into both hashes.
+    #[cfg(feature = "sha384")]
     Both(Sha256, Sha384),
     Sha256(Sha256),
+    #[cfg(feature = "sha384")]
     Sha384(Sha384),
 }
 
@@ -21,7 +25,8 @@ enum State {
 /// Made with [`for_suites`](Transcript::for_suites), it runs only the hashes of the offered
 /// suites; when they have both hashes it hashes into SHA-256 and SHA-384 at once and keeps
 /// only one after [`select`](Transcript::select), so a client that offers suites of both
-/// hashes (or a PSK of either hash) never needs to buffer the ClientHello.
+/// hashes (or a PSK of either hash) never needs to buffer the ClientHello. Without the
+/// `sha384` feature it only ever runs SHA-256, and asking for SHA-384 gives empty hashes.
 #[derive(Clone)]
 pub struct Transcript {
     state: State,
@@ -34,11 +39,14 @@ impl Default for Transcript {
 }
 
 impl Transcript {
-    /// An empty transcript hashing into both SHA-256 and SHA-384.
+    /// An empty transcript hashing into both SHA-256 and SHA-384 (SHA-256 only without the
+    /// `sha384` feature).
     pub fn new() -> Self {
-        Transcript {
-            state: State::Both(Sha256::new(), Sha384::new()),
-        }
+        #[cfg(feature = "sha384")]
+        let state = State::Both(Sha256::new(), Sha384::new());
+        #[cfg(not(feature = "sha384"))]
+        let state = State::Sha256(Sha256::new());
+        Transcript { state }
     }
 
     /// An empty transcript hashing only with the hashes of `suites` (wire code points; unknown
@@ -50,22 +58,28 @@ impl Transcript {
                 .iter()
                 .any(|&s| CipherSuite::from_u16(s).is_some_and(|s| s.hash() == h))
         };
-        let state = match (has(HashAlg::Sha256), has(HashAlg::Sha384)) {
-            (true, false) => State::Sha256(Sha256::new()),
-            (false, true) => State::Sha384(Sha384::new()),
-            _ => State::Both(Sha256::new(), Sha384::new()),
-        };
-        Transcript { state }
+        match (has(HashAlg::Sha256), has(HashAlg::Sha384)) {
+            (true, false) => Transcript {
+                state: State::Sha256(Sha256::new()),
+            },
+            #[cfg(feature = "sha384")]
+            (false, true) => Transcript {
+                state: State::Sha384(Sha384::new()),
+            },
+            _ => Self::new(),
+        }
     }
 
     /// Append a whole handshake message (4-byte header included, record header excluded).
     pub fn update(&mut self, handshake_message_bytes: &[u8]) {
         match &mut self.state {
+            #[cfg(feature = "sha384")]
             State::Both(a, b) => {
                 a.update(handshake_message_bytes);
                 b.update(handshake_message_bytes);
             }
             State::Sha256(a) => a.update(handshake_message_bytes),
+            #[cfg(feature = "sha384")]
             State::Sha384(b) => b.update(handshake_message_bytes),
         }
     }
@@ -73,19 +87,26 @@ impl Transcript {
     /// Keep only the hash of the negotiated suite. Selecting a hash the transcript no longer
     /// carries leaves it unchanged.
     pub fn select(&mut self, alg: HashAlg) {
-        let state = core::mem::replace(&mut self.state, State::Sha256(Sha256::new()));
-        self.state = match (state, alg) {
-            (State::Both(a, _), HashAlg::Sha256) => State::Sha256(a),
-            (State::Both(_, b), HashAlg::Sha384) => State::Sha384(b),
-            (other, _) => other,
-        };
+        #[cfg(feature = "sha384")]
+        {
+            let state = core::mem::replace(&mut self.state, State::Sha256(Sha256::new()));
+            self.state = match (state, alg) {
+                (State::Both(a, _), HashAlg::Sha256) => State::Sha256(a),
+                (State::Both(_, b), HashAlg::Sha384) => State::Sha384(b),
+                (other, _) => other,
+            };
+        }
+        #[cfg(not(feature = "sha384"))]
+        let _ = alg;
     }
 
     /// The selected hash, or `None` while both are still running.
     pub fn selected(&self) -> Option<HashAlg> {
         match self.state {
+            #[cfg(feature = "sha384")]
             State::Both(..) => None,
             State::Sha256(_) => Some(HashAlg::Sha256),
+            #[cfg(feature = "sha384")]
             State::Sha384(_) => Some(HashAlg::Sha384),
         }
     }
@@ -108,9 +129,10 @@ impl Transcript {
     /// (RFC 8446 §4.2.11.2). Empty when the transcript no longer carries `alg`.
     pub fn hash_with(&self, alg: HashAlg, extra: &[u8]) -> Digest {
         match (&self.state, alg) {
-            (State::Both(a, _), HashAlg::Sha256) | (State::Sha256(a), HashAlg::Sha256) => {
-                finish(a.clone(), extra)
-            }
+            (State::Sha256(a), HashAlg::Sha256) => finish(a.clone(), extra),
+            #[cfg(feature = "sha384")]
+            (State::Both(a, _), HashAlg::Sha256) => finish(a.clone(), extra),
+            #[cfg(feature = "sha384")]
             (State::Both(_, b), HashAlg::Sha384) | (State::Sha384(b), HashAlg::Sha384) => {
                 finish(b.clone(), extra)
             }
@@ -121,13 +143,16 @@ impl Transcript {
     /// After a HelloRetryRequest, replace the transcript by
     /// `message_hash || 00 00 Hash.length || Hash(ClientHello1)` (RFC 8446 §4.4.1) and keep
     /// only `alg`. The HelloRetryRequest itself is appended afterwards with
-    /// [`update`](Self::update).
+    /// [`update`](Self::update). A hash this build leaves out leaves the transcript unchanged.
     pub fn replace_with_message_hash(&mut self, alg: HashAlg) {
         let ch1 = self.hash_of(alg);
         let header = [MESSAGE_HASH, 0, 0, ch1.len() as u8];
         self.state = match alg {
             HashAlg::Sha256 => State::Sha256(Sha256::new()),
+            #[cfg(feature = "sha384")]
             HashAlg::Sha384 => State::Sha384(Sha384::new()),
+            #[cfg(not(feature = "sha384"))]
+            HashAlg::Sha384 => return,
         };
         self.update(&header);
         self.update(ch1.as_bytes());
@@ -140,7 +165,7 @@ fn finish<D: sha2::Digest>(mut d: D, extra: &[u8]) -> Digest {
     Secret::from_slice(&out).unwrap_or_else(|_| Secret::empty())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sha384"))]
 mod tests {
     use super::*;
 

@@ -38,19 +38,34 @@
 //! monotonic clock. Methods take the monotonic time as a `now_ms` argument rather than holding a clock:
 //! the caller reads its clock once per operation, and tests drive time directly (E6).
 //!
-//! An entry is *stale* when its time plus timeout has passed (`now ≥ time + timeout`), or when its
-//! record can no longer be offered (C7, C29 under [`CacheConfig::limits`]: not resumable, used,
-//! lifetime or 7 days or authentication age exceeded). Entries are kept in the order they were last
-//! touched: added, or their time or timeout changed (C22), or, in
+//! An entry is *expired* when its time plus timeout has passed (`now ≥ time + timeout`), or when its
+//! record is past one of its time limits (C29 under [`CacheConfig::limits`]: ticket lifetime, the
+//! configured timeout or 7 days since receipt, the authentication age, or a receipt time later than
+//! `now`). It is *stale* when it is expired or when its record can no longer be offered for any other
+//! reason (C7: marked not resumable, or used, by a holder outside the cache). Entries are kept in the
+//! order they were last touched: added, or their time or timeout changed (C22), or, in
 //! [`CacheMode::UPDATE_TIME_ON_USE`], found by [`SessionCache::lookup`].
 //!
 //! - **C20 eviction order:** when an incoming record finds the cache full, the least recently touched
-//!   stale entry goes first; when no entry is stale, the least recently touched entry. The incoming
-//!   record is never the one evicted (C19).
+//!   expired entry goes first; when no entry is expired, the least recently touched entry. The
+//!   incoming record is never the one evicted (C19). The victim counts as a timeout if it is stale,
+//!   else as an eviction.
+//! - **Decided (C20):** eviction looks at times only, not at the flags that other holders set on
+//!   records. An entry whose record a connection has claimed (used) or marked not resumable is not
+//!   expired: it is removed as stale when its peer is looked up or taken, when a record of its peer
+//!   is added (auto-flush) or its peer reaches `max_per_peer`, by [`SessionCache::flush`], or when it
+//!   becomes the least recently touched entry.
+//!   This keeps eviction independent of `N` (it never reads every record), and such an entry is never
+//!   returned by a lookup or a take.
 //! - **C37:** when a peer already has `max_per_peer` entries, its stale entries are removed first; if
 //!   it still has `max_per_peer` entries other than one with the same ticket bytes, the incoming record
 //!   is not cached (counted in `dropped`). The record stays valid for its connection (C23).
-//! - **Auto-flush:** unless [`CacheMode::NO_AUTO_FLUSH`], every add first removes all stale entries.
+//! - **Auto-flush:** unless [`CacheMode::NO_AUTO_FLUSH`], an add first removes the stale entries of
+//!   the incoming record's peer (one walk of its chain; so a ticket a connection has just offered
+//!   leaves when the connection's new tickets arrive), and, when it finds the cache full, every
+//!   expired entry (OpenSSL flushes the whole cache only periodically too). Other peers' expired
+//!   entries stay while the cache has room: they are never returned by a lookup or a take, and are
+//!   removed by them (for their peer), by an add for their peer, or by [`SessionCache::flush`].
 //! - Lookup and take first remove the peer's stale entries, then pick the peer's most recently touched
 //!   entry (the newest ticket, with the longest life left). Take claims it with
 //!   [`Session::claim`] (the C7 check and unused → used in one step, C28) before handing it out; a
@@ -64,22 +79,43 @@
 //! resumable (C18); eviction and flushing leave the flag alone, so a reference the application still
 //! holds keeps its ticket usable (C25), and a stale record is refused by C7 anyway.
 //!
+//! # Index
+//!
+//! Entries sit in fixed slots and are never moved. Three fixed-capacity structures, all `u16` slot
+//! numbers, find them without scanning the cache:
+//!
+//! - a doubly linked list in touch order (eviction order, [`SessionCache::entries`]);
+//! - a hash chain per peer, keyed by bytes of the peer id (a SHA-256 prefix, so evenly spread) and kept
+//!   most recently touched first: lookup, take, the per-peer limit (C37) and finding a record's entry
+//!   (C16, C18, C22) walk only the peer's chain, and read only the records whose tag byte matches;
+//! - a hash chain per ticket digest, for the same-ticket check of C17.
+//!
+//! Each hash table has `N` buckets, so chains stay short whatever `N`; an entry's links sit beside
+//! it. A lower bound on the time at which the first entry can expire (kept on every add and re-time,
+//! recomputed when it is reached) lets a full cache pick its victim at once; only when that time has
+//! come are the entries walked and their records read. Adding, looking up, taking and evicting
+//! therefore cost the same whatever `N`.
+//!
 //! # Concurrency (E3)
 //!
 //! All methods take `&self`. Cache state sits in a `critical_section::Mutex`; each step is one short
 //! critical section with no waiting inside, in which the cache state and the pool's records are read
-//! together: a scan of at most `N` entries that reads only the records whose match tag fits (a lookup
-//! reads about one record, whatever `N`), except that the auto-flush of an add checks every entry's
-//! record. A step ends early at each removal, so that its callback runs outside.
-//! Callbacks run outside every critical section, one removal at a time, so they may call back into the
-//! cache or the pool.
+//! together: a walk of one hash chain, reading only the records whose tag fits (about one record,
+//! whatever `N`), except when entries may have expired, when the touch-order list is walked (at most
+//! `N` entries). [`SessionCache::new_session`] makes the record and takes the first step of adding
+//! it in the same critical section. A step ends early at each removal, so that its callback runs
+//! outside. Callbacks run outside every critical section, one removal at a time, so they may call back
+//! into the cache or the pool.
 //!
 //! # Memory (E5)
 //!
-//! One entry is 16 bytes (pool reference as slot index u16 and generation u32, match tag u16, time u32,
-//! timeout u32); a pool slot with a 256-byte ticket is 368 bytes, so a cached session costs 384 bytes.
-//! The whole cache is `16·N` bytes of entries plus a fixed 80 bytes on 64-bit hosts (counters, length,
-//! configuration, pool and callback references; less on 32-bit targets).
+//! One entry is [`ENTRY_SIZE`] = 16 bytes (pool reference as slot index u16 and generation u32, match
+//! tag u16, time u32, timeout u32), and the index adds [`INDEX_SIZE`] = 12 bytes per entry (four
+//! links and two bucket heads, each a u16), so an entry costs 28 bytes; a pool slot with a 256-byte
+//! ticket is 368 bytes, so a cached session costs 396 bytes. The whole cache is `28·N` bytes plus a
+//! fixed 84 bytes on 32-bit targets and 112 bytes on 64-bit hosts (rounded up to a multiple of 8 there,
+//! so 116 for an odd `N`): counters, list ends, free-slot list, length, expiry bound, configuration,
+//! owner, pool and callback references, `RefCell` flag.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -89,8 +125,8 @@ use core::num::NonZeroU32;
 
 use critical_section::Mutex;
 use encore_session::{
-    ContextId, Error, HashAlgorithm, Limits, NewSession, PeerId, RawSession, Records, Session,
-    SessionId, SessionPool,
+    ticket_offerable, ContextId, Error, HashAlgorithm, Limits, NewSession, PeerId, RawSession,
+    Records, Session, SessionId, SessionPool, SessionRecord, SEVEN_DAYS_S,
 };
 
 /// Cache mode flags (C26), combined with `|`.
@@ -98,7 +134,8 @@ use encore_session::{
 pub struct CacheMode(u8);
 
 impl CacheMode {
-    /// OpenSSL's default client behaviour: store and look up automatically, flush on add.
+    /// OpenSSL's default client behaviour: store and look up automatically; an add first flushes
+    /// the stale entries of its record's peer, and every expired entry when it finds the cache full.
     pub const DEFAULT: CacheMode = CacheMode(0);
     /// [`SessionCache::new_session`] does not add the record (the new-session callback still fires).
     pub const NO_INTERNAL_STORE: CacheMode = CacheMode(1);
@@ -106,7 +143,9 @@ impl CacheMode {
     pub const NO_INTERNAL_LOOKUP: CacheMode = CacheMode(2);
     /// A [`SessionCache::lookup`] hit sets the entry's time to now and makes it most recently touched.
     pub const UPDATE_TIME_ON_USE: CacheMode = CacheMode(4);
-    /// Adds do not flush stale entries first.
+    /// Adds do not first remove the stale entries of the incoming record's peer, and an add that
+    /// finds the cache full does not remove every expired entry first: only the victim goes (still
+    /// an expired one first, C20).
     pub const NO_AUTO_FLUSH: CacheMode = CacheMode(8);
 
     /// True if every flag of `other` is set.
@@ -225,7 +264,7 @@ impl<const P: usize, const T: usize> CacheEvents<P, T> for NoEvents {}
 /// One cached reference (16 bytes): the record's slot index and generation (the reference, as a
 /// [`RawSession`] would hold it), a match tag, and the entry's time and timeout.
 ///
-/// The tag lets a scan skip most entries without reading their records: its high byte is a byte of
+/// The tag lets a chain walk skip entries without reading their records: its high byte is a byte of
 /// the record's peer id and its low byte a digest of its ticket bytes, so two records with the same
 /// peer (or the same ticket) always have equal high (or low) bytes. Only entries whose tag matches
 /// are compared in full against their record. It fills what would otherwise be padding.
@@ -244,25 +283,36 @@ fn peer_tag(peer: &PeerId) -> u8 {
     peer.0[0]
 }
 
-/// Low byte of an entry's tag: a digest of the ticket's length and of its first and last 8 bytes
-/// (a ticket's leading bytes are often a server's fixed key name, its trailing bytes an AEAD tag).
-fn ticket_tag(ticket: &[u8]) -> u8 {
-    let word = |bytes: Option<&[u8]>| {
-        let mut w = [0u8; 8];
-        for (d, s) in w.iter_mut().zip(bytes.unwrap_or(&[])) {
-            *d = *s;
+/// A digest of the ticket's length and of its first and last 8 bytes (a ticket's leading bytes are
+/// often a server's fixed key name, its trailing bytes an AEAD tag). Its top byte is the low byte of
+/// an entry's tag, other bits pick the ticket's hash chain.
+fn ticket_digest(ticket: &[u8]) -> u64 {
+    let (head, tail) = match (ticket.first_chunk::<8>(), ticket.last_chunk::<8>()) {
+        (Some(head), Some(tail)) => (u64::from_le_bytes(*head), u64::from_le_bytes(*tail)),
+        // Shorter than 8 bytes: all of it, as both words.
+        _ => {
+            let mut w = [0u8; 8];
+            for (d, s) in w.iter_mut().zip(ticket) {
+                *d = *s;
+            }
+            let w = u64::from_le_bytes(w);
+            (w, w)
         }
-        u64::from_le_bytes(w)
     };
-    let head = word(ticket.get(..8.min(ticket.len())));
-    let tail = word(ticket.get(ticket.len().saturating_sub(8)..));
-    let mixed =
-        (head ^ tail.rotate_left(29) ^ ticket.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (mixed >> 56) as u8
+    // A full 64-bit mix (every output bit depends on every input bit), as tickets often differ in
+    // a few bytes only.
+    let mut z = head ^ tail.rotate_left(29) ^ ticket.len() as u64;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
-fn tag_of(peer: &PeerId, ticket: &[u8]) -> u16 {
-    u16::from_be_bytes([peer_tag(peer), ticket_tag(ticket)])
+fn ticket_tag(digest: u64) -> u8 {
+    (digest >> 56) as u8
+}
+
+fn tag_of(peer: &PeerId, digest: u64) -> u16 {
+    u16::from_be_bytes([peer_tag(peer), ticket_tag(digest)])
 }
 
 impl Entry {
@@ -294,6 +344,11 @@ impl Entry {
         u64::from(now_s) >= u64::from(self.time_s) + u64::from(self.timeout_s)
     }
 
+    /// The first second at which the entry has timed out (saturated, so never later than that).
+    fn timeout_at_s(&self) -> u32 {
+        self.time_s.saturating_add(self.timeout_s)
+    }
+
     fn may_be_peer(&self, peer_tag: u8) -> bool {
         self.tag.to_be_bytes()[0] == peer_tag
     }
@@ -303,108 +358,475 @@ impl Entry {
     }
 }
 
-/// Entries in touch order: `entries[..len]` are all `Some`, least recently touched first.
+/// No entry: the end of a list or chain. Never a slot number, as `N < u16::MAX`.
+const NIL: u16 = u16::MAX;
+
+/// An entry slot's links (8 bytes): its neighbours in touch order, and the next entry in its peer's
+/// and its ticket's hash chains. A free slot's `newer` is the next free slot.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    older: u16,
+    newer: u16,
+    peer_next: u16,
+    ticket_next: u16,
+}
+
+impl Link {
+    const NONE: Link = Link {
+        older: NIL,
+        newer: NIL,
+        peer_next: NIL,
+        ticket_next: NIL,
+    };
+}
+
+/// Which hash chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chain {
+    Peer,
+    Ticket,
+}
+
+/// The buckets of a record's peer and ticket chains.
+#[derive(Debug, Clone, Copy)]
+struct Buckets {
+    peer: usize,
+    ticket: usize,
+}
+
+fn peer_bucket<const N: usize>(peer: &PeerId) -> usize {
+    // Other bytes than the tag byte, so that entries sharing a bucket are told apart by their tag.
+    let b = peer.0;
+    let h = u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize;
+    h.checked_rem(N).unwrap_or(0)
+}
+
+fn ticket_bucket<const N: usize>(digest: u64) -> usize {
+    (digest as u32 as usize).checked_rem(N).unwrap_or(0)
+}
+
+fn buckets_of<const N: usize, const T: usize>(r: &SessionRecord<T>) -> Buckets {
+    Buckets {
+        peer: peer_bucket::<N>(&r.peer()),
+        ticket: ticket_bucket::<N>(ticket_digest(r.ticket())),
+    }
+}
+
+/// The monotonic time (ms) from which `r` is past one of its C29 time limits under `limits`, given
+/// `now_ms` is not before its receipt.
+fn record_deadline_ms<const T: usize>(r: &SessionRecord<T>, limits: &Limits) -> i64 {
+    if r.lifetime_s() == 0 {
+        return i64::MIN;
+    }
+    let cap_s = r.lifetime_s().min(limits.timeout_s).min(SEVEN_DAYS_S);
+    let auth_left_s = i64::from(limits.max_auth_age_s) - i64::from(r.auth_age_at_receipt_s());
+    r.received_ms()
+        .saturating_add(i64::from(cap_s).min(auth_left_s).saturating_mul(1000))
+}
+
+/// The first whole second of the monotonic clock at which `e` (of record `r`) may be expired: before
+/// it, and not before the record's receipt, it is not.
+fn expiry_bound_s<const T: usize>(e: &Entry, r: &SessionRecord<T>, limits: &Limits) -> u32 {
+    let record_s = u32::try_from(record_deadline_ms(r, limits).max(0) / 1000).unwrap_or(u32::MAX);
+    e.timeout_at_s().min(record_s)
+}
+
+/// A monotonic time as whole seconds and the milliseconds past them, saturated to `u32` seconds
+/// (136 years); ordered as the time.
+fn split_ms(ms: u64) -> (u32, u16) {
+    match u32::try_from(ms / 1000) {
+        Ok(s) => (s, (ms % 1000) as u16),
+        Err(_) => (u32::MAX, 999),
+    }
+}
+
+/// The record's receipt as [`split_ms`] (one before this boot as 0): `now_ms` is not before the
+/// receipt if `split_ms(now_ms)` is not below it.
+fn received_bound<const T: usize>(r: &SessionRecord<T>) -> (u32, u16) {
+    split_ms(u64::try_from(r.received_ms()).unwrap_or(0))
+}
+
+/// An entry slot: the entry, if any, beside its links, so that a walk reads one place per entry.
+#[derive(Debug)]
+struct Slot {
+    entry: Option<Entry>,
+    link: Link,
+}
+
+impl Slot {
+    const FREE: Slot = Slot {
+        entry: None,
+        link: Link::NONE,
+    };
+}
+
+/// The cache's entries and their index. Entries never move: `slots[i].entry` is `Some` exactly for
+/// the slots in the touch-order list, and each such slot is in one peer chain and one ticket chain.
 struct State<const N: usize> {
-    entries: [Option<Entry>; N],
-    len: usize,
+    slots: [Slot; N],
+    /// First entry of each peer bucket's chain, most recently touched first.
+    peer_heads: [u16; N],
+    /// First entry of each ticket bucket's chain.
+    ticket_heads: [u16; N],
+    /// Least and most recently touched entries.
+    oldest: u16,
+    newest: u16,
+    /// First free slot that was used before; slots from `fresh` on were never used.
+    free: u16,
+    fresh: u16,
+    len: u16,
+    /// No entry is expired at `now_ms` if `now_ms` is not before `(floor_s, floor_sub_ms)` (the
+    /// latest receipt of a cached record, see [`split_ms`]) and `now_s < horizon_s` (the earliest
+    /// [`expiry_bound_s`] of a cached entry). Both are bounds: kept on every add and re-time,
+    /// recomputed when a walk finds no expired entry.
+    horizon_s: u32,
+    floor_s: u32,
+    floor_sub_ms: u16,
     stats: CacheStats,
 }
 
-impl<const N: usize> State<N> {
-    const NONE: Option<Entry> = None;
+/// Walks a list through `next`, at most `N` steps (so that a broken link can never loop).
+struct Walk<'a, const N: usize> {
+    state: &'a State<N>,
+    at: u16,
+    steps: usize,
+    /// The chain followed, or the touch-order list (towards newer) if `None`.
+    chain: Option<Chain>,
+}
 
-    fn live(&self) -> &[Option<Entry>] {
-        self.entries.get(..self.len).unwrap_or(&[])
-    }
+impl<'a, const N: usize> Iterator for Walk<'a, N> {
+    type Item = (u16, &'a Entry);
 
-    fn iter(&self) -> impl DoubleEndedIterator<Item = (usize, &Entry)> {
-        self.live()
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| e.as_ref().map(|e| (i, e)))
-    }
-
-    fn position(&self, id: SessionId) -> Option<usize> {
-        self.iter().find(|(_, e)| e.id() == id).map(|(i, _)| i)
-    }
-
-    fn remove_at(&mut self, i: usize) -> Option<Entry> {
-        let live = self.entries.get_mut(i..self.len)?;
-        let e = live.first_mut()?.take();
-        live.rotate_left(1);
-        self.len -= 1;
-        e
-    }
-
-    /// Makes entry `i` the most recently touched.
-    fn touch(&mut self, i: usize) {
-        if let Some(live) = self.entries.get_mut(i..self.len) {
-            live.rotate_left(1);
-        }
-    }
-
-    fn push(&mut self, e: Entry) -> Result<(), Entry> {
-        match self.entries.get_mut(self.len) {
-            Some(slot) => {
-                *slot = Some(e);
-                self.len += 1;
-                Ok(())
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.at != NIL && self.steps < N {
+            let i = self.at;
+            self.steps += 1;
+            let l = self.state.link(i);
+            self.at = match self.chain {
+                None => l.newer,
+                Some(Chain::Peer) => l.peer_next,
+                Some(Chain::Ticket) => l.ticket_next,
+            };
+            if let Some(e) = self.state.entry(i) {
+                return Some((i, e));
             }
-            None => Err(e),
         }
+        None
     }
 }
 
-/// What one step inside a critical section decided; the release and callback happen after it.
-enum Step<R> {
-    /// A stale entry was removed: fire the remove callback, release, and go on.
-    Removed(Entry),
-    /// Nothing was removed; try again.
-    Retry,
+impl<const N: usize> State<N> {
+    const fn new() -> Self {
+        State {
+            slots: [Slot::FREE; N],
+            peer_heads: [NIL; N],
+            ticket_heads: [NIL; N],
+            oldest: NIL,
+            newest: NIL,
+            free: NIL,
+            fresh: 0,
+            len: 0,
+            horizon_s: u32::MAX,
+            floor_s: 0,
+            floor_sub_ms: 0,
+            stats: CacheStats {
+                hits: 0,
+                misses: 0,
+                timeouts: 0,
+                evictions: 0,
+                full: 0,
+                too_large: 0,
+                dropped: 0,
+            },
+        }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    fn is_full(&self) -> bool {
+        self.len() >= N
+    }
+
+    fn entry(&self, i: u16) -> Option<&Entry> {
+        self.slots.get(usize::from(i))?.entry.as_ref()
+    }
+
+    fn entry_mut(&mut self, i: u16) -> Option<&mut Entry> {
+        self.slots.get_mut(usize::from(i))?.entry.as_mut()
+    }
+
+    fn link(&self, i: u16) -> Link {
+        self.slots
+            .get(usize::from(i))
+            .map_or(Link::NONE, |s| s.link)
+    }
+
+    fn link_mut(&mut self, i: u16) -> Option<&mut Link> {
+        self.slots.get_mut(usize::from(i)).map(|s| &mut s.link)
+    }
+
+    /// Entries from the least recently touched on.
+    fn iter(&self) -> Walk<'_, N> {
+        Walk {
+            state: self,
+            at: self.oldest,
+            steps: 0,
+            chain: None,
+        }
+    }
+
+    fn head(&self, c: Chain, b: usize) -> u16 {
+        let heads = match c {
+            Chain::Peer => &self.peer_heads,
+            Chain::Ticket => &self.ticket_heads,
+        };
+        heads.get(b).copied().unwrap_or(NIL)
+    }
+
+    fn set_head(&mut self, c: Chain, b: usize, i: u16) {
+        let heads = match c {
+            Chain::Peer => &mut self.peer_heads,
+            Chain::Ticket => &mut self.ticket_heads,
+        };
+        if let Some(h) = heads.get_mut(b) {
+            *h = i;
+        }
+    }
+
+    fn next_in(&self, c: Chain, i: u16) -> u16 {
+        let l = self.link(i);
+        match c {
+            Chain::Peer => l.peer_next,
+            Chain::Ticket => l.ticket_next,
+        }
+    }
+
+    fn set_next_in(&mut self, c: Chain, i: u16, next: u16) {
+        if let Some(l) = self.link_mut(i) {
+            match c {
+                Chain::Peer => l.peer_next = next,
+                Chain::Ticket => l.ticket_next = next,
+            }
+        }
+    }
+
+    /// The entries of bucket `b`'s chain, in chain order.
+    fn chain(&self, c: Chain, b: usize) -> Walk<'_, N> {
+        Walk {
+            state: self,
+            at: self.head(c, b),
+            steps: 0,
+            chain: Some(c),
+        }
+    }
+
+    fn chain_push(&mut self, c: Chain, b: usize, i: u16) {
+        let head = self.head(c, b);
+        self.set_next_in(c, i, head);
+        self.set_head(c, b, i);
+    }
+
+    /// Takes `i` out of bucket `b`'s chain; false if it is not there.
+    fn chain_unlink(&mut self, c: Chain, b: usize, i: u16) -> bool {
+        let next = self.next_in(c, i);
+        let mut at = self.head(c, b);
+        if at == i {
+            self.set_head(c, b, next);
+            return true;
+        }
+        for _ in 0..N {
+            if at == NIL {
+                break;
+            }
+            let after = self.next_in(c, at);
+            if after == i {
+                self.set_next_in(c, at, next);
+                return true;
+            }
+            at = after;
+        }
+        false
+    }
+
+    /// Takes `i` out of its chain in bucket `b` if given and it is there, else out of whichever
+    /// chain holds it (only if its record could not be read, which cannot happen while the entry
+    /// holds its reference).
+    fn chain_remove(&mut self, c: Chain, b: Option<usize>, i: u16) {
+        if b.is_some_and(|b| self.chain_unlink(c, b, i)) {
+            return;
+        }
+        for b in 0..N {
+            if self.chain_unlink(c, b, i) {
+                return;
+            }
+        }
+    }
+
+    fn lru_push(&mut self, i: u16) {
+        let newest = self.newest;
+        if let Some(l) = self.link_mut(i) {
+            l.older = newest;
+            l.newer = NIL;
+        }
+        match self.link_mut(newest) {
+            Some(l) => l.newer = i,
+            None => self.oldest = i,
+        }
+        self.newest = i;
+    }
+
+    fn lru_unlink(&mut self, i: u16) {
+        let Link { older, newer, .. } = self.link(i);
+        match self.link_mut(older) {
+            Some(l) => l.newer = newer,
+            None => self.oldest = newer,
+        }
+        match self.link_mut(newer) {
+            Some(l) => l.older = older,
+            None => self.newest = older,
+        }
+    }
+
+    fn alloc(&mut self) -> Option<u16> {
+        if self.free != NIL {
+            let i = self.free;
+            self.free = self.link(i).newer;
+            Some(i)
+        } else if usize::from(self.fresh) < N {
+            let i = self.fresh;
+            self.fresh += 1;
+            Some(i)
+        } else {
+            None
+        }
+    }
+
+    /// Stores `e` as the most recently touched entry; gives it back if every slot is taken.
+    fn insert(&mut self, e: Entry, b: Buckets) -> Result<u16, Entry> {
+        let Some(i) = self.alloc() else {
+            return Err(e);
+        };
+        match self.slots.get_mut(usize::from(i)) {
+            Some(slot) => slot.entry = Some(e),
+            None => return Err(e),
+        }
+        self.lru_push(i);
+        self.chain_push(Chain::Peer, b.peer, i);
+        self.chain_push(Chain::Ticket, b.ticket, i);
+        self.len += 1;
+        Ok(i)
+    }
+
+    /// Takes entry `i` out of the cache and its index.
+    fn remove(&mut self, i: u16, b: Option<Buckets>) -> Option<Entry> {
+        let e = self.slots.get_mut(usize::from(i))?.entry.take()?;
+        self.lru_unlink(i);
+        self.chain_remove(Chain::Peer, b.map(|b| b.peer), i);
+        self.chain_remove(Chain::Ticket, b.map(|b| b.ticket), i);
+        let free = self.free;
+        if let Some(l) = self.link_mut(i) {
+            *l = Link {
+                newer: free,
+                ..Link::NONE
+            };
+        }
+        self.free = i;
+        self.len = self.len.saturating_sub(1);
+        if self.len == 0 {
+            self.horizon_s = u32::MAX;
+            self.set_floor((0, 0));
+        }
+        Some(e)
+    }
+
+    /// Makes entry `i`, in peer bucket `peer_bucket`, the most recently touched.
+    fn touch(&mut self, i: u16, peer_bucket: usize) {
+        self.lru_unlink(i);
+        self.lru_push(i);
+        self.chain_remove(Chain::Peer, Some(peer_bucket), i);
+        self.chain_push(Chain::Peer, peer_bucket, i);
+    }
+
+    /// True if no entry can be expired at `now_ms` (see [`State::horizon_s`]).
+    fn surely_unexpired(&self, now_ms: u64) -> bool {
+        split_ms(now_ms) >= self.floor() && secs(now_ms) < self.horizon_s
+    }
+
+    fn floor(&self) -> (u32, u16) {
+        (self.floor_s, self.floor_sub_ms)
+    }
+
+    fn set_floor(&mut self, (s, ms): (u32, u16)) {
+        self.floor_s = s;
+        self.floor_sub_ms = ms;
+    }
+}
+
+/// How a step inside a critical section ended. Handles the step gave up are left in an
+/// out-parameter, so that only this small value leaves the critical section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended<R> {
+    /// An entry was removed (its handle is in the out-parameter): fire the remove callback, release
+    /// it, and go on.
+    Removed,
     /// Done, with this result.
     Done(R),
 }
 
-/// What [`SessionCache::add`] decided in its last critical section.
-struct AddOutcome {
-    added: Added,
-    replaced: Option<Entry>,
-    evicted: Option<Entry>,
-    /// The new entry, when it found no room (only with `N == 0`): released without a callback.
-    refused: Option<Entry>,
+/// Handles a step of [`SessionCache::add`] gave up; each is released after the critical section.
+struct AddOut<'p, const P: usize, const T: usize> {
+    /// A removed stale entry: callback, then release.
+    removed: Option<Session<'p, P, T>>,
+    /// Released without a callback (C17), or the new entry's reference when it found no room (only
+    /// with `N == 0`).
+    released: Option<Session<'p, P, T>>,
+    /// The evicted entry: callback, then release.
+    evicted: Option<Session<'p, P, T>>,
 }
 
-impl AddOutcome {
-    /// An outcome that changed no entry.
-    fn only(added: Added) -> Self {
-        AddOutcome {
-            added,
-            replaced: None,
-            evicted: None,
-            refused: None,
-        }
-    }
+impl<const P: usize, const T: usize> AddOut<'_, P, T> {
+    const EMPTY: Self = AddOut {
+        removed: None,
+        released: None,
+        evicted: None,
+    };
 }
 
-/// What one round of [`SessionCache::take`] decided inside its critical section.
-enum Take<'p, const P: usize, const T: usize> {
-    /// Claimed and moved out of the cache.
-    Hit(Session<'p, P, T>),
-    /// A stale entry, or a candidate that could not be claimed, was removed (`None`: nothing was
-    /// after all); callback, then release.
-    Stale(Option<Entry>),
+/// What the steps of one [`SessionCache::add`] carry from one to the next.
+#[derive(Default)]
+struct Adding {
+    /// The record's peer, tag and buckets, read in the first step.
+    mine: Option<(PeerId, u16, Buckets)>,
+    /// Set once the cache was seen full: every expired entry is then removed (auto-flush).
+    flush_expired: bool,
+    /// Set once the peer was seen with `max_per_peer` entries: its stale entries are then removed.
+    flush_peer: bool,
+}
+
+/// How one round of [`SessionCache::take`] ended inside its critical section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Take {
+    /// Claimed and moved out of the cache (the handle is in the out-parameter).
+    Hit,
+    /// A stale entry, or a candidate that could not be claimed, was removed (its handle is in the
+    /// out-parameter); callback, then release.
+    Stale,
     /// No candidate.
     Miss,
 }
 
 /// A context's session cache of at most `N` entries over a pool of `P` slots with `T`-byte tickets.
 ///
-/// See the crate documentation for eviction order, staleness and concurrency.
+/// See the crate documentation for eviction order, staleness, the index and concurrency.
 pub struct SessionCache<'p, const N: usize, const P: usize, const T: usize = 256> {
     pool: &'p SessionPool<P, T>,
     owner: ContextId,
     config: CacheConfig,
-    events: &'p (dyn CacheEvents<P, T> + Sync),
+    /// `None` without callbacks: references the cache gives up are then released at once, inside
+    /// the critical section that gave them up, where no callback has to run first.
+    events: Option<&'p (dyn CacheEvents<P, T> + Sync)>,
     state: Mutex<RefCell<State<N>>>,
 }
 
@@ -426,9 +848,12 @@ fn suite_fits(suites: &[u16], hash: Option<HashAlgorithm>) -> bool {
 }
 
 impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, T> {
+    /// Slot numbers are u16, and `u16::MAX` marks the end of a list.
+    const CAPACITY_OK: () = assert!(N < u16::MAX as usize);
+
     /// An empty cache for context `owner`, without callbacks. `const`, so it can be a `static`.
     pub const fn new(pool: &'p SessionPool<P, T>, owner: ContextId, config: CacheConfig) -> Self {
-        Self::with_events(pool, owner, config, &NoEvents)
+        Self::build(pool, owner, config, None)
     }
 
     /// An empty cache whose new-session and remove events go to `events`.
@@ -438,24 +863,23 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         config: CacheConfig,
         events: &'p (dyn CacheEvents<P, T> + Sync),
     ) -> Self {
+        Self::build(pool, owner, config, Some(events))
+    }
+
+    #[allow(clippy::let_unit_value)]
+    const fn build(
+        pool: &'p SessionPool<P, T>,
+        owner: ContextId,
+        config: CacheConfig,
+        events: Option<&'p (dyn CacheEvents<P, T> + Sync)>,
+    ) -> Self {
+        let () = Self::CAPACITY_OK;
         SessionCache {
             pool,
             owner,
             config,
             events,
-            state: Mutex::new(RefCell::new(State {
-                entries: [State::<N>::NONE; N],
-                len: 0,
-                stats: CacheStats {
-                    hits: 0,
-                    misses: 0,
-                    timeouts: 0,
-                    evictions: 0,
-                    full: 0,
-                    too_large: 0,
-                    dropped: 0,
-                },
-            })),
+            state: Mutex::new(RefCell::new(State::new())),
         }
     }
 
@@ -481,7 +905,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.locked(|s| s.len).unwrap_or(0)
+        self.locked(|s| s.len()).unwrap_or(0)
     }
 
     /// True if there are no entries.
@@ -496,13 +920,12 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
 
     /// True if `session` is cached.
     pub fn contains(&self, session: &Session<'_, P, T>) -> bool {
-        let id = session.id();
-        self.locked(|s| s.position(id).is_some()).unwrap_or(false)
+        self.with_entry(session, |_, _, _| ()).is_some()
     }
 
     /// Writes the cached records' ids into `out` in touch order, least recently touched first (the
-    /// eviction order among entries that are not stale), and returns how many were written (at most
-    /// `out.len()`).
+    /// eviction order among entries that are not expired), and returns how many were written (at
+    /// most `out.len()`).
     pub fn entries(&self, out: &mut [Option<SessionId>]) -> usize {
         self.locked(|s| {
             let mut n = 0;
@@ -517,15 +940,121 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
 
     /// The entry's time (monotonic seconds) and timeout (seconds), if `session` is cached.
     pub fn entry_time(&self, session: &Session<'_, P, T>) -> Option<(u32, u32)> {
-        let id = session.id();
-        self.locked(|s| {
-            s.position(id)
-                .and_then(|i| s.live().get(i))
-                .and_then(|e| e.as_ref())
-                .map(|e| (e.time_s, e.timeout_s))
+        self.with_entry(session, |s, i, _| {
+            s.entry(i).map(|e| (e.time_s, e.timeout_s))
         })
-        .ok()
         .flatten()
+    }
+
+    /// Checks that the index is consistent: every entry is in the touch-order list once, in the
+    /// chains of its record's peer and ticket buckets once, and nowhere else; the free slots are
+    /// exactly the unused ones; the expiry bound holds. For tests: it reads every record.
+    #[doc(hidden)]
+    pub fn check_index(&self, now_ms: u64) -> Result<(), &'static str> {
+        self.locked_with_records(|s, records| self.check_index_in(s, records, now_ms))
+            .unwrap_or(Err("busy"))
+    }
+
+    fn check_index_in(
+        &self,
+        s: &State<N>,
+        records: &Records<'_, T>,
+        now_ms: u64,
+    ) -> Result<(), &'static str> {
+        let live = s.slots.iter().filter(|e| e.entry.is_some()).count();
+        if live != s.len() || s.iter().count() != live {
+            return Err("length or touch-order list");
+        }
+        // The list backwards reaches the same entries.
+        let mut back = 0;
+        let mut at = s.newest;
+        let mut prev = NIL;
+        while at != NIL && back <= N {
+            if s.link(at).newer != prev {
+                return Err("touch-order back link");
+            }
+            back += 1;
+            prev = at;
+            at = s.link(at).older;
+        }
+        if back != live || prev != s.oldest && live > 0 {
+            return Err("touch-order list backwards");
+        }
+        for (i, e) in s.iter() {
+            let r = records.get(e.id()).ok_or("entry without a live record")?;
+            let b = buckets_of::<N, T>(r);
+            for (c, bucket) in [(Chain::Peer, b.peer), (Chain::Ticket, b.ticket)] {
+                if s.chain(c, bucket).filter(|(j, _)| *j == i).count() != 1 {
+                    return Err("entry not once in its chain");
+                }
+            }
+            if e.tag != tag_of(&r.peer(), ticket_digest(r.ticket())) {
+                return Err("tag");
+            }
+            let limits = &self.config.limits;
+            if s.surely_unexpired(now_ms) && self.expired(e, r, now_ms) {
+                return Err("expiry bound");
+            }
+            if expiry_bound_s(e, r, limits) < s.horizon_s || received_bound(r) > s.floor() {
+                return Err("expiry bound above an entry's");
+            }
+        }
+        let chained: usize = (0..N)
+            .map(|b| s.chain(Chain::Peer, b).count() + s.chain(Chain::Ticket, b).count())
+            .sum();
+        if chained != 2 * live {
+            return Err("chains hold other entries");
+        }
+        // Peer chains: a peer's entries in touch order, most recent first.
+        for (i, e) in s.iter() {
+            let Some(r) = records.get(e.id()) else {
+                continue;
+            };
+            let peer = r.peer();
+            let bucket = peer_bucket::<N>(&peer);
+            let newer_in_chain = s
+                .chain(Chain::Peer, bucket)
+                .take_while(|(j, _)| *j != i)
+                .filter(|(_, o)| records.get(o.id()).is_some_and(|o| o.peer() == peer))
+                .count();
+            let newer_in_list = {
+                let mut n = 0;
+                let mut at = s.link(i).newer;
+                while at != NIL && n <= N {
+                    if s.entry(at)
+                        .and_then(|o| records.get(o.id()))
+                        .is_some_and(|o| o.peer() == peer)
+                    {
+                        n += 1;
+                    }
+                    at = s.link(at).newer;
+                }
+                n
+            };
+            if newer_in_chain != newer_in_list {
+                return Err("peer chain out of touch order");
+            }
+        }
+        let mut free = 0;
+        let mut at = s.free;
+        while at != NIL && free <= N {
+            if s.entry(at).is_some() {
+                return Err("live entry in the free list");
+            }
+            free += 1;
+            at = s.link(at).newer;
+        }
+        if free + live != usize::from(s.fresh) {
+            return Err("free list");
+        }
+        if s.slots
+            .iter()
+            .skip(usize::from(s.fresh))
+            .any(|e| e.entry.is_some())
+        {
+            return Err("entry beyond the used slots");
+        }
+        Ok(())
     }
 
     /// Runs `f` on the cache state in one critical section.
@@ -542,7 +1071,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
 
     /// Runs `f` on the cache state and the pool's records in one critical section, so that one
     /// operation matches all its entries in one step rather than one step per entry (E3: the work is
-    /// a bounded scan of at most `N` entries, reading only the records whose tag matches).
+    /// a walk of one hash chain, or at most of `N` entries, reading only the records it needs).
     fn locked_with_records<R>(
         &self,
         f: impl FnOnce(&mut State<N>, &Records<'_, T>) -> R,
@@ -557,23 +1086,125 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         })
     }
 
-    /// Timed out, or its record can no longer be offered (or names no record, which cannot happen
-    /// while the entry holds its reference).
-    fn is_stale(&self, e: &Entry, records: &Records<'_, T>, now_ms: u64) -> bool {
+    /// Runs `f` on the entry of `session` (its slot and buckets), if cached, in one critical
+    /// section. A handle of another pool, or a stale one, is never cached.
+    fn with_entry<R>(
+        &self,
+        session: &Session<'_, P, T>,
+        f: impl FnOnce(&mut State<N>, u16, Buckets) -> R,
+    ) -> Option<R> {
+        if !core::ptr::eq(session.pool(), self.pool) {
+            return None;
+        }
+        let id = session.id();
+        self.locked_with_records(|s, records| {
+            let (i, b) = Self::find(s, records, id)?;
+            Some(f(s, i, b))
+        })
+        .ok()
+        .flatten()
+    }
+
+    /// The slot of the live record `id`'s entry and its buckets: a walk of its peer's chain.
+    fn find(s: &State<N>, records: &Records<'_, T>, id: SessionId) -> Option<(u16, Buckets)> {
+        let r = records.get(id)?;
+        let b = buckets_of::<N, T>(r);
+        s.chain(Chain::Peer, b.peer)
+            .find(|(_, e)| e.id() == id)
+            .map(|(i, _)| (i, b))
+    }
+
+    /// Past a time limit: timed out, or its record past a C29 time limit (see the crate docs).
+    fn expired(&self, e: &Entry, r: &SessionRecord<T>, now_ms: u64) -> bool {
         e.timed_out(secs(now_ms))
-            || records
-                .get(e.id())
-                .is_none_or(|r| r.offerable(now_ms, &self.config.limits).is_err())
+            || match (r.age_ms(now_ms), r.auth_age_ms(now_ms)) {
+                (Some(age), Some(since_auth)) => {
+                    ticket_offerable(age, since_auth, r.lifetime_s(), &self.config.limits).is_err()
+                }
+                _ => true,
+            }
     }
 
-    /// The entry's record was made for `peer` (`peer_tag` is `peer`'s tag byte).
-    fn is_peer(&self, e: &Entry, records: &Records<'_, T>, peer: &PeerId, peer_tag: u8) -> bool {
-        e.may_be_peer(peer_tag) && records.get(e.id()).is_some_and(|r| r.peer() == *peer)
+    /// Expired, or its record can no longer be offered for another reason.
+    fn is_stale(&self, e: &Entry, r: &SessionRecord<T>, now_ms: u64) -> bool {
+        e.timed_out(secs(now_ms)) || r.offerable(now_ms, &self.config.limits).is_err()
     }
 
-    /// The peer's entries, oldest first: `Err(i)` for the first stale one, else the index of the
-    /// most recently touched one usable with `suites` (any suite if `None`). One pass; only records
-    /// whose tag matches `peer` are read.
+    /// Stale, or names no record (which cannot happen while the entry holds its reference).
+    fn entry_stale(&self, e: &Entry, records: &Records<'_, T>, now_ms: u64) -> bool {
+        records
+            .get(e.id())
+            .is_none_or(|r| self.is_stale(e, r, now_ms))
+    }
+
+    /// The least recently touched expired entry. Reads no record while the expiry bound shows that
+    /// none can be; otherwise walks the entries, and when none is expired renews the bound.
+    fn find_expired(&self, s: &mut State<N>, records: &Records<'_, T>, now_ms: u64) -> Option<u16> {
+        if s.surely_unexpired(now_ms) {
+            return None;
+        }
+        let limits = &self.config.limits;
+        let mut horizon_s = u32::MAX;
+        let mut floor = (0, 0);
+        for (i, e) in s.iter() {
+            let Some(r) = records.get(e.id()) else {
+                return Some(i);
+            };
+            if self.expired(e, r, now_ms) {
+                return Some(i);
+            }
+            horizon_s = horizon_s.min(expiry_bound_s(e, r, limits));
+            floor = floor.max(received_bound(r));
+        }
+        s.horizon_s = horizon_s;
+        s.set_floor(floor);
+        None
+    }
+
+    /// Takes entry `i` out of the cache, as a handle that owns the entry's reference.
+    fn remove_entry(
+        &self,
+        s: &mut State<N>,
+        records: &Records<'_, T>,
+        i: u16,
+    ) -> Option<Session<'p, P, T>> {
+        let b = s
+            .entry(i)
+            .and_then(|e| records.get(e.id()))
+            .map(buckets_of::<N, T>);
+        s.remove(i, b).and_then(|e| self.handle(e))
+    }
+
+    /// The entry's reference as a handle (inside a critical section: no extra one).
+    /// `from_raw` fails only for an id that owns no reference, so nothing can leak here.
+    fn handle(&self, e: Entry) -> Option<Session<'p, P, T>> {
+        e.into_raw().and_then(|raw| self.pool.from_raw(raw).ok())
+    }
+
+    /// Removes the stale entry `i`, counted as a timeout, into `out`; its callback and release
+    /// follow outside the critical section.
+    fn remove_stale_at<R>(
+        &self,
+        s: &mut State<N>,
+        records: &Records<'_, T>,
+        i: u16,
+        out: &mut Option<Session<'p, P, T>>,
+    ) -> Ended<R> {
+        bump(&mut s.stats.timeouts);
+        *out = self.remove_entry(s, records, i);
+        Ended::Removed
+    }
+
+    /// Fires the remove callback for a reference the cache gave up, then releases it.
+    fn finish_removal(&self, session: Option<Session<'p, P, T>>) {
+        if let (Some(s), Some(events)) = (session, self.events) {
+            events.removed(&s);
+        }
+    }
+
+    /// The peer's entries, from the least recently touched: `Err(i)` for the first stale one, else
+    /// the most recently touched one usable with `suites` (any suite if `None`). One walk of the
+    /// peer's chain (most recently touched first); only records whose tag matches `peer` are read.
     fn scan_peer(
         &self,
         s: &State<N>,
@@ -581,11 +1212,11 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         peer: &PeerId,
         now_ms: u64,
         suites: Option<&[u16]>,
-    ) -> Result<Option<usize>, usize> {
+    ) -> Result<Option<u16>, u16> {
         let tag = peer_tag(peer);
-        let now_s = secs(now_ms);
         let mut newest = None;
-        for (i, e) in s.iter() {
+        let mut oldest_stale = None;
+        for (i, e) in s.chain(Chain::Peer, peer_bucket::<N>(peer)) {
             if !e.may_be_peer(tag) {
                 continue;
             }
@@ -595,70 +1226,39 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
             if r.peer() != *peer {
                 continue;
             }
-            if e.timed_out(now_s) || r.offerable(now_ms, &self.config.limits).is_err() {
-                return Err(i);
-            }
-            if suites.is_none_or(|list| suite_fits(list, r.hash())) {
+            if self.is_stale(e, r, now_ms) {
+                oldest_stale = Some(i);
+            } else if newest.is_none() && suites.is_none_or(|list| suite_fits(list, r.hash())) {
                 newest = Some(i);
             }
         }
-        Ok(newest)
-    }
-
-    /// Fires the remove callback for an entry the cache gave up, then releases its reference.
-    /// `from_raw` fails only for an id that owns no reference, so nothing can leak here.
-    fn finish_removal(&self, e: Entry) {
-        if let Some(Ok(s)) = e.into_raw().map(|raw| self.pool.from_raw(raw)) {
-            self.events.removed(&s);
+        match oldest_stale {
+            Some(i) => Err(i),
+            None => Ok(newest),
         }
     }
 
-    /// Releases the reference of an entry the cache gave up, without a callback.
-    fn release_quietly(&self, e: Entry) {
-        if let Some(raw) = e.into_raw() {
-            drop(self.pool.from_raw(raw));
-        }
-    }
-
-    /// Removes the stale entry `i`, counted as a timeout; its callback and release follow outside
-    /// the critical section.
-    fn remove_stale_at<R>(&self, s: &mut State<N>, i: usize) -> Step<R> {
-        match s.remove_at(i) {
-            Some(e) => {
-                bump(&mut s.stats.timeouts);
-                Step::Removed(e)
-            }
-            // `i` always names an entry: nothing to remove, so the step changes nothing.
-            None => Step::Retry,
-        }
-    }
-
-    /// Removes stale entries one critical section at a time, oldest first, for `peer` only if
-    /// given; returns how many were removed. Bounded by `N` steps.
-    fn remove_stale(&self, now_ms: u64, peer: Option<&PeerId>) -> usize {
-        let tag = peer.map(peer_tag);
+    /// Removes stale entries one critical section at a time, least recently touched first; returns
+    /// how many were removed. Bounded by `N` steps.
+    fn remove_stale(&self, now_ms: u64) -> usize {
         let mut removed = 0;
+        let mut out = None;
         for _ in 0..N {
             let step = self.locked_with_records(|s, records| {
                 let found = s
                     .iter()
-                    .find(|(_, e)| {
-                        peer.zip(tag)
-                            .is_none_or(|(p, t)| self.is_peer(e, records, p, t))
-                            && self.is_stale(e, records, now_ms)
-                    })
+                    .find(|(_, e)| self.entry_stale(e, records, now_ms))
                     .map(|(i, _)| i);
                 match found {
-                    Some(i) => self.remove_stale_at(s, i),
-                    None => Step::Done(()),
+                    Some(i) => self.remove_stale_at(s, records, i, &mut out),
+                    None => Ended::Done(()),
                 }
             });
             match step {
-                Ok(Step::Removed(e)) => {
+                Ok(Ended::Removed) => {
                     removed += 1;
-                    self.finish_removal(e);
+                    self.finish_removal(out.take());
                 }
-                Ok(Step::Retry) => {}
                 _ => break,
             }
         }
@@ -666,7 +1266,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
     }
 
     /// Adds a reference to `session` to the cache (`SSL_CTX_add_session`); see the crate
-    /// documentation for eviction (C19, C20) and the per-peer limit (C37).
+    /// documentation for eviction (C19, C20), auto-flush and the per-peer limit (C37).
     ///
     /// - C16: a record already cached gives [`Added::AlreadyPresent`] and changes nothing.
     /// - C19, C20: a record that cannot be offered at `now_ms` (used, not resumable, expired under
@@ -680,208 +1280,186 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
             return Err(Error::WrongOwner);
         }
         let id = session.id();
-        let limits = self.config.limits;
-        let flush_all = !self.config.mode.contains(CacheMode::NO_AUTO_FLUSH);
-        let limit = self.config.max_per_peer;
-        // The record's peer and tag, read in the first round.
-        let mut mine: Option<(PeerId, u16)> = None;
-        // Set once the peer was seen with `limit` entries: its stale entries are then removed.
-        let mut flush_peer = false;
-        // Each round removes one stale entry (callback outside the critical section) or ends.
+        let mut adding = Adding::default();
+        let mut out = AddOut::EMPTY;
+        let first = self.add_step(id, now_ms, &mut adding, &mut out);
+        self.add_rest(id, now_ms, &mut adding, &mut out, first)
+    }
+
+    /// One step of [`SessionCache::add`] in its own critical section.
+    fn add_step(
+        &self,
+        id: SessionId,
+        now_ms: u64,
+        adding: &mut Adding,
+        out: &mut AddOut<'p, P, T>,
+    ) -> Result<Ended<Added>, Error> {
+        self.locked_with_records(|s, records| self.add_in(s, records, id, now_ms, adding, out))?
+    }
+
+    /// Runs the steps of [`SessionCache::add`] after `step`, each removal's callback between them.
+    fn add_rest(
+        &self,
+        id: SessionId,
+        now_ms: u64,
+        adding: &mut Adding,
+        out: &mut AddOut<'p, P, T>,
+        mut step: Result<Ended<Added>, Error>,
+    ) -> Result<Added, Error> {
+        // Each step removes one entry (callback outside the critical section) or ends.
         for _ in 0..=2 * N {
-            let step = self.locked_with_records(|s, records| {
-                let first_round = mine.is_none();
-                let (peer, tag) = match mine {
-                    Some(found) => found,
-                    None => {
-                        let r = records.get(id).ok_or(Error::StaleHandle)?;
-                        if r.owner() != self.owner {
-                            return Err(Error::WrongOwner);
-                        }
-                        if r.offerable(now_ms, &limits).is_err() {
-                            // C16 first: a cached record is reported as such.
-                            if s.position(id).is_some() {
-                                return Ok(Step::Done(AddOutcome::only(Added::AlreadyPresent)));
-                            }
-                            bump(&mut s.stats.dropped);
-                            return Ok(Step::Done(AddOutcome::only(Added::Dropped)));
-                        }
-                        let found = (r.peer(), tag_of(&r.peer(), r.ticket()));
-                        mine = Some(found);
-                        found
-                    }
-                };
-                let ptag = peer_tag(&peer);
-                if flush_all {
-                    // Auto-flush: every stale entry goes first. One pass also finds the record
-                    // itself, if cached (C16).
-                    let mut stale = None;
-                    let mut present = false;
-                    for (i, e) in s.iter() {
-                        present |= e.id() == id;
-                        if stale.is_none() && self.is_stale(e, records, now_ms) {
-                            stale = Some(i);
-                        }
-                    }
-                    if present && first_round {
-                        return Ok(Step::Done(AddOutcome::only(Added::AlreadyPresent)));
-                    }
-                    if let Some(i) = stale {
-                        return Ok(self.remove_stale_at(s, i));
-                    }
-                    // No stale entry, and `present` is known: the last step follows at once.
-                    return self
-                        .store(s, records, id, &peer, tag, now_ms, Some(present))
-                        .map(Step::Done);
-                }
-                if first_round && s.position(id).is_some() {
-                    return Ok(Step::Done(AddOutcome::only(Added::AlreadyPresent)));
-                }
-                if !flush_peer {
-                    let count = s
-                        .iter()
-                        .filter(|(_, e)| self.is_peer(e, records, &peer, ptag))
-                        .count();
-                    flush_peer = count >= limit;
-                }
-                if flush_peer {
-                    let stale = s
-                        .iter()
-                        .find(|(_, e)| {
-                            self.is_peer(e, records, &peer, ptag)
-                                && self.is_stale(e, records, now_ms)
-                        })
-                        .map(|(i, _)| i);
-                    if let Some(i) = stale {
-                        return Ok(self.remove_stale_at(s, i));
-                    }
-                }
-                self.store(s, records, id, &peer, tag, now_ms, None)
-                    .map(Step::Done)
-            })?;
             match step? {
-                Step::Removed(e) => self.finish_removal(e),
-                Step::Retry => {}
-                Step::Done(outcome) => {
-                    if let Some(e) = outcome.refused {
-                        self.release_quietly(e);
-                    }
-                    if let Some(e) = outcome.replaced {
-                        self.release_quietly(e);
-                    }
-                    if let Some(e) = outcome.evicted {
-                        self.finish_removal(e);
-                    }
-                    return Ok(outcome.added);
+                Ended::Removed => self.finish_removal(out.removed.take()),
+                Ended::Done(added) => {
+                    drop(out.released.take());
+                    self.finish_removal(out.evicted.take());
+                    return Ok(added);
                 }
             }
+            step = self.add_step(id, now_ms, adding, out);
         }
         // Only reachable if remove callbacks keep adding stale entries.
         let _ = self.locked(|s| bump(&mut s.stats.dropped));
         Ok(Added::Dropped)
     }
 
-    /// The last step of [`SessionCache::add`], in its critical section: re-checks what may have
-    /// changed, applies C37 and C17, makes room (C19, C20), and stores the entry. `flushed` is
-    /// `Some(present)` when this critical section has just found no stale entry and whether `id` is
-    /// cached.
-    #[allow(clippy::too_many_arguments)]
-    fn store(
+    /// One step of [`SessionCache::add`], inside its critical section: C16, C19, the auto-flush,
+    /// C37, C17, then room (C19, C20) and the new entry. Each check is made again in every step, as
+    /// a callback between steps may have changed the cache or the record.
+    fn add_in(
         &self,
         s: &mut State<N>,
         records: &Records<'_, T>,
         id: SessionId,
-        peer: &PeerId,
-        tag: u16,
         now_ms: u64,
-        flushed: Option<bool>,
-    ) -> Result<AddOutcome, Error> {
-        let done = AddOutcome::only;
-        let present = match flushed {
-            Some(present) => present,
-            None => s.position(id).is_some(),
-        };
-        if present {
-            return Ok(done(Added::AlreadyPresent));
+        adding: &mut Adding,
+        out: &mut AddOut<'p, P, T>,
+    ) -> Result<Ended<Added>, Error> {
+        let done = |added| Ok(Ended::Done(added));
+        let limits = &self.config.limits;
+        let r = records.get(id).ok_or(Error::StaleHandle)?;
+        if r.owner() != self.owner {
+            return Err(Error::WrongOwner);
         }
-        // Claimed or spoiled by another holder since the first check.
-        let Some(mine) = records
-            .get(id)
-            .filter(|r| r.offerable(now_ms, &self.config.limits).is_ok())
-        else {
-            bump(&mut s.stats.dropped);
-            return Ok(done(Added::Dropped));
+        let (peer, tag, b) = match adding.mine {
+            Some(mine) => mine,
+            None => {
+                let peer = r.peer();
+                let digest = ticket_digest(r.ticket());
+                let b = Buckets {
+                    peer: peer_bucket::<N>(&peer),
+                    ticket: ticket_bucket::<N>(digest),
+                };
+                let mine = (peer, tag_of(&peer, digest), b);
+                adding.mine = Some(mine);
+                mine
+            }
         };
-        let ticket = tag.to_be_bytes()[1];
-        let same_ticket = |e: &Entry| {
-            e.may_have_ticket(ticket)
-                && records
-                    .get(e.id())
-                    .is_some_and(|r| r.ticket() == mine.ticket())
-        };
-        // One pass: the peer's other entries (C37) and the entry with the same ticket (C17).
-        let ptag = peer_tag(peer);
+        let [ptag, ttag] = tag.to_be_bytes();
+        // One walk of the peer's chain: the record itself (C16), the peer's entries (C37) and the
+        // least recently touched stale one.
+        let mut count = 0;
         let mut others = 0;
-        let mut same = None;
-        for (i, e) in s.iter() {
-            if same_ticket(e) {
-                same = same.or(Some(i));
-            } else if self.is_peer(e, records, peer, ptag) {
-                others += 1;
+        let mut oldest_stale = None;
+        for (i, e) in s.chain(Chain::Peer, b.peer) {
+            if e.id() == id {
+                return done(Added::AlreadyPresent);
+            }
+            if !e.may_be_peer(ptag) {
+                continue;
+            }
+            let Some(o) = records.get(e.id()) else {
+                continue;
+            };
+            if o.peer() == peer {
+                count += 1;
+                if !(e.may_have_ticket(ttag) && o.ticket() == r.ticket()) {
+                    others += 1;
+                }
+                if self.is_stale(e, o, now_ms) {
+                    oldest_stale = Some(i);
+                }
+            }
+        }
+        // Not offerable (any more: a holder may have claimed or spoiled it since the last step).
+        if r.offerable(now_ms, limits).is_err() {
+            bump(&mut s.stats.dropped);
+            return done(Added::Dropped);
+        }
+        // Auto-flush: the peer's stale entries go first, then, from a full cache, every expired
+        // entry. C37: a peer at its limit first loses its stale entries.
+        let auto = !self.config.mode.contains(CacheMode::NO_AUTO_FLUSH);
+        adding.flush_peer |= count >= self.config.max_per_peer;
+        if auto || adding.flush_peer {
+            if let Some(i) = oldest_stale {
+                return Ok(self.remove_stale_at(s, records, i, &mut out.removed));
+            }
+        }
+        adding.flush_expired |= auto && s.is_full();
+        if adding.flush_expired {
+            if let Some(i) = self.find_expired(s, records, now_ms) {
+                return Ok(self.remove_stale_at(s, records, i, &mut out.removed));
             }
         }
         if others >= self.config.max_per_peer {
             bump(&mut s.stats.dropped);
-            return Ok(done(Added::Dropped));
+            return done(Added::Dropped);
         }
+        // C17: the entry with the same ticket bytes, if any.
+        let same = s
+            .chain(Chain::Ticket, b.ticket)
+            .find(|(_, e)| {
+                e.may_have_ticket(ttag)
+                    && records
+                        .get(e.id())
+                        .is_some_and(|o| o.ticket() == r.ticket())
+            })
+            .map(|(i, _)| i);
         let raw = self.pool.acquire(id)?.into_raw();
-        let replaced = same.and_then(|i| s.remove_at(i));
-        let mut evicted = None;
-        if s.len >= N {
-            bump(&mut s.stats.full);
-            let victim = if flushed.is_some() {
-                None
-            } else {
-                s.iter()
-                    .find(|(_, e)| self.is_stale(e, records, now_ms))
-                    .map(|(i, _)| i)
-            };
-            match victim {
-                Some(i) => {
-                    bump(&mut s.stats.timeouts);
-                    evicted = s.remove_at(i);
-                }
-                None => {
-                    bump(&mut s.stats.evictions);
-                    evicted = s.remove_at(0);
-                }
-            }
+        let replaced = same.is_some();
+        if let Some(i) = same {
+            out.released = self.remove_entry(s, records, i);
         }
-        let entry = Entry::new(raw, tag, secs(now_ms), self.config.limits.timeout_s);
-        let added = match s.push(entry) {
-            Ok(()) if replaced.is_some() => Added::Replaced,
-            Ok(()) => Added::Stored,
+        if s.is_full() {
+            bump(&mut s.stats.full);
+            // C20: the least recently touched expired entry, else the least recently touched.
+            let victim = self.find_expired(s, records, now_ms).unwrap_or(s.oldest);
+            let stale = s
+                .entry(victim)
+                .is_some_and(|e| self.entry_stale(e, records, now_ms));
+            bump(if stale {
+                &mut s.stats.timeouts
+            } else {
+                &mut s.stats.evictions
+            });
+            out.evicted = self.remove_entry(s, records, victim);
+        }
+        let entry = Entry::new(raw, tag, secs(now_ms), limits.timeout_s);
+        let bound_s = expiry_bound_s(&entry, r, limits);
+        match s.insert(entry, b) {
+            Ok(_) => {
+                s.horizon_s = s.horizon_s.min(bound_s);
+                let floor = s.floor().max(received_bound(r));
+                s.set_floor(floor);
+                Ok(Ended::Done(if replaced {
+                    Added::Replaced
+                } else {
+                    Added::Stored
+                }))
+            }
             // Unreachable while N > 0: room was made above. The reference is given back.
             Err(e) => {
-                return Ok(AddOutcome {
-                    added: Added::Dropped,
-                    replaced,
-                    evicted,
-                    refused: Some(e),
-                })
+                // No entry was replaced: there is none.
+                out.released = self.handle(e);
+                Ok(Ended::Done(Added::Dropped))
             }
-        };
-        Ok(AddOutcome {
-            added,
-            replaced,
-            evicted,
-            refused: None,
-        })
+        }
     }
 
     /// Makes a record from a NewSessionTicket, stores it unless [`CacheMode::NO_INTERNAL_STORE`], fires
     /// the new-session callback, and returns it for the connection (C5, C27).
     ///
+    /// The record is made, and the first step of adding it taken, in one critical section.
     /// A ticket larger than the pool's slots is counted in `too_large`, an exhausted pool in `dropped`
     /// (C37, E1); both return the error and the connection goes on. A record dropped by the per-peer
     /// limit is still returned (C23). `new.owner` must be this cache's context (C24).
@@ -893,22 +1471,42 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         if new.owner != self.owner {
             return Err(Error::WrongOwner);
         }
-        let session = match self.pool.create(new) {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = self.locked(|s| match e {
-                    Error::TicketTooLarge { .. } => bump(&mut s.stats.too_large),
-                    Error::PoolExhausted => bump(&mut s.stats.dropped),
-                    _ => {}
-                });
-                return Err(e);
+        let store = !self.config.mode.contains(CacheMode::NO_INTERNAL_STORE);
+        let mut adding = Adding::default();
+        let mut out = AddOut::EMPTY;
+        let mut first = None;
+        let created = critical_section::with(|_| {
+            let created = self.pool.create(new);
+            match &created {
+                Ok(session) if store => {
+                    first = Some(self.add_step(session.id(), now_ms, &mut adding, &mut out));
+                    if self.events.is_none() {
+                        // No callback to fire first: release what the step gave up (an evicted
+                        // or replaced entry) in this critical section.
+                        drop(out.removed.take());
+                        drop(out.released.take());
+                        drop(out.evicted.take());
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = self.locked(|s| match e {
+                        Error::TicketTooLarge { .. } => bump(&mut s.stats.too_large),
+                        Error::PoolExhausted => bump(&mut s.stats.dropped),
+                        _ => {}
+                    });
+                }
             }
-        };
-        if !self.config.mode.contains(CacheMode::NO_INTERNAL_STORE) {
+            created
+        });
+        let session = created?;
+        if let Some(first) = first {
             // The connection keeps its record whatever the cache decides (C23).
-            let _ = self.add(&session, now_ms);
+            let _ = self.add_rest(session.id(), now_ms, &mut adding, &mut out, first);
         }
-        self.events.new_session(&session);
+        if let Some(events) = self.events {
+            events.new_session(&session);
+        }
         Ok(session)
     }
 
@@ -919,39 +1517,36 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
     /// sets the entry's time to now and makes it most recently touched.
     pub fn lookup(&self, peer: &PeerId, now_ms: u64) -> Option<Session<'p, P, T>> {
         let update = self.config.mode.contains(CacheMode::UPDATE_TIME_ON_USE);
+        // The entry removed, or the reference found.
+        let mut out = None;
         // Each round removes one stale entry (callback outside the critical section) or ends.
         for _ in 0..=N {
             let step = self.locked_with_records(|s, records| {
                 let i = match self.scan_peer(s, records, peer, now_ms, None) {
-                    Err(stale) => return self.remove_stale_at(s, stale),
+                    Err(stale) => return self.remove_stale_at(s, records, stale, &mut out),
                     Ok(Some(i)) => i,
                     Ok(None) => {
                         bump(&mut s.stats.misses);
-                        return Step::Done(None);
+                        return Ended::Done(());
                     }
                 };
-                let found = s
-                    .live()
-                    .get(i)
-                    .and_then(|e| e.as_ref())
-                    .map(|e| self.pool.acquire(e.id()));
-                let Some(Ok(found)) = found else {
+                let Some(Ok(found)) = s.entry(i).map(|e| self.pool.acquire(e.id())) else {
                     bump(&mut s.stats.misses);
-                    return Step::Done(None);
+                    return Ended::Done(());
                 };
+                out = Some(found);
                 bump(&mut s.stats.hits);
                 if update {
-                    if let Some(Some(e)) = s.entries.get_mut(i) {
+                    if let Some(e) = s.entry_mut(i) {
                         e.time_s = secs(now_ms);
                     }
-                    s.touch(i);
+                    s.touch(i, peer_bucket::<N>(peer));
                 }
-                Step::Done(Some(found))
+                Ended::Done(())
             });
             match step {
-                Ok(Step::Removed(e)) => self.finish_removal(e),
-                Ok(Step::Retry) => {}
-                Ok(Step::Done(found)) => return found,
+                Ok(Ended::Removed) => self.finish_removal(out.take()),
+                Ok(Ended::Done(())) => return out,
                 Err(_) => return None,
             }
         }
@@ -978,16 +1573,16 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         offered_suites: &[u16],
     ) -> Option<Session<'p, P, T>> {
         let limits = self.config.limits;
+        // The entry removed, or the one taken.
+        let mut out = None;
         // Each round removes one entry (a stale one, or a candidate claimed elsewhere) or ends.
         for _ in 0..=N {
             let step = self.locked_with_records(|s, records| {
                 let i = match self.scan_peer(s, records, peer, now_ms, Some(offered_suites)) {
                     Err(stale) => {
-                        let e = s.remove_at(stale);
-                        if e.is_some() {
-                            bump(&mut s.stats.timeouts);
-                        }
-                        return Take::Stale(e);
+                        bump(&mut s.stats.timeouts);
+                        out = self.remove_entry(s, records, stale);
+                        return Take::Stale;
                     }
                     Ok(Some(i)) => i,
                     Ok(None) => {
@@ -995,7 +1590,11 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
                         return Take::Miss;
                     }
                 };
-                let Some(e) = s.remove_at(i) else {
+                let b = s
+                    .entry(i)
+                    .and_then(|e| records.get(e.id()))
+                    .map(buckets_of::<N, T>);
+                let Some(e) = s.remove(i, b) else {
                     bump(&mut s.stats.misses);
                     return Take::Miss;
                 };
@@ -1003,29 +1602,23 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
                     && records
                         .claim(e.id(), now_ms, &limits, offered_suites)
                         .is_ok();
+                out = self.handle(e);
                 if !claimed {
                     bump(&mut s.stats.timeouts);
-                    return Take::Stale(Some(e));
+                    return Take::Stale;
                 }
                 // The entry's reference moves to the caller; it held one, so this cannot fail.
-                match e.into_raw().map(|raw| self.pool.from_raw(raw)) {
-                    Some(Ok(session)) => {
-                        bump(&mut s.stats.hits);
-                        Take::Hit(session)
-                    }
-                    _ => {
-                        bump(&mut s.stats.misses);
-                        Take::Miss
-                    }
+                if out.is_some() {
+                    bump(&mut s.stats.hits);
+                    Take::Hit
+                } else {
+                    bump(&mut s.stats.misses);
+                    Take::Miss
                 }
             });
             match step {
-                Ok(Take::Hit(session)) => return Some(session),
-                Ok(Take::Stale(e)) => {
-                    if let Some(e) = e {
-                        self.finish_removal(e);
-                    }
-                }
+                Ok(Take::Hit) => return out,
+                Ok(Take::Stale) => self.finish_removal(out.take()),
                 Ok(Take::Miss) | Err(_) => return None,
             }
         }
@@ -1051,19 +1644,17 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
     /// Removes `session` (`SSL_CTX_remove_session`, C18): whether or not it was cached, the record is
     /// marked not resumable and the remove callback fires.
     pub fn remove(&self, session: &Session<'_, P, T>) -> Presence {
-        let id = session.id();
-        let taken = if core::ptr::eq(session.pool(), self.pool) {
-            self.locked(|s| s.position(id).and_then(|i| s.remove_at(i)))
-                .ok()
-                .flatten()
-        } else {
-            None
-        };
+        let taken = self
+            .with_entry(session, |s, i, b| s.remove(i, Some(b)))
+            .flatten();
         let _ = session.mark_not_resumable();
-        self.events.removed(session);
+        if let Some(events) = self.events {
+            events.removed(session);
+        }
         match taken {
             Some(e) => {
-                self.release_quietly(e);
+                // Released without a second callback.
+                drop(e.into_raw().map(|raw| self.pool.from_raw(raw)));
                 Presence::Found
             }
             None => Presence::NotFound,
@@ -1072,14 +1663,20 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
 
     /// Removes exactly the stale entries (C21), each with a remove callback; returns how many.
     pub fn flush(&self, now_ms: u64) -> usize {
-        self.remove_stale(now_ms, None)
+        self.remove_stale(now_ms)
     }
 
     /// Removes every entry (C21), each with a remove callback; returns how many.
     pub fn flush_all(&self) -> usize {
         let mut removed = 0;
         for _ in 0..N {
-            match self.locked(|s| s.remove_at(0)) {
+            let step = self.locked_with_records(|s, records| {
+                let oldest = s.oldest;
+                s.entry(oldest)
+                    .is_some()
+                    .then(|| self.remove_entry(s, records, oldest))
+            });
+            match step {
                 Ok(Some(e)) => {
                     removed += 1;
                     self.finish_removal(e);
@@ -1091,18 +1688,15 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
     }
 
     fn retime(&self, session: &Session<'_, P, T>, f: impl FnOnce(&mut Entry)) -> Presence {
-        let id = session.id();
-        self.locked(|s| {
-            let Some(i) = s.position(id) else {
-                return Presence::NotFound;
-            };
-            if let Some(Some(e)) = s.entries.get_mut(i) {
+        self.with_entry(session, |s, i, b| {
+            if let Some(e) = s.entry_mut(i) {
                 f(e);
+                let at = e.timeout_at_s();
+                s.horizon_s = s.horizon_s.min(at);
             }
-            s.touch(i);
-            Presence::Found
+            s.touch(i, b.peer);
         })
-        .unwrap_or(Presence::NotFound)
+        .map_or(Presence::NotFound, |()| Presence::Found)
     }
 
     /// Sets a cached record's time (`SSL_SESSION_set_time`) to `time_ms` on the monotonic clock
@@ -1128,3 +1722,14 @@ impl<const N: usize, const P: usize, const T: usize> Drop for SessionCache<'_, N
 
 /// Size of one cache entry in bytes (E5).
 pub const ENTRY_SIZE: usize = core::mem::size_of::<Option<Entry>>();
+
+/// Bytes of index per cache entry (E5): its links in the touch-order list and two hash chains, and
+/// one bucket head in each of the two hash tables (which have `N` buckets each).
+pub const INDEX_SIZE: usize = core::mem::size_of::<Link>() + 2 * core::mem::size_of::<u16>();
+
+// E5: the documented sizes, checked at compile time (on 32-bit targets, the whole cache too).
+const _: () = assert!(ENTRY_SIZE == 16 && INDEX_SIZE == 12);
+#[cfg(target_pointer_width = "32")]
+const _: () = assert!(
+    core::mem::size_of::<SessionCache<'static, 8, 8>>() == 8 * (ENTRY_SIZE + INDEX_SIZE) + 84
+);

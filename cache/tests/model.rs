@@ -1,7 +1,11 @@
 //! Model-based property test: random sequences of cache operations against a small reference model
 //! of the documented rules (C16–C22, C26, C36, C37), compared after every step: entries and their
-//! order (capacity, C19, C20, C22), counters (C26), callback log, reference counts and flags. A
-//! record that cannot be offered is never stored (C19, C20: it would push out a usable ticket).
+//! order (capacity, C19, C20, C22), counters (C26), callback log, reference counts and flags, and
+//! the consistency of the cache's index (touch-order list, peer and ticket hash chains, expiry
+//! bound). A record that cannot be offered is never stored (C19, C20: it would push out a usable
+//! ticket). Eviction and the auto-flush of a full cache look at expiry (times) only; lookups, takes,
+//! the auto-flush of the incoming record's peer, the per-peer limit and flush remove every stale
+//! entry (expired, used or not resumable).
 
 use std::collections::HashMap;
 
@@ -108,16 +112,45 @@ struct Model {
 }
 
 impl Model {
+    /// C29 under the cache's limits: the record is too old.
+    fn too_old(&self, id: SessionId, now_ms: u64) -> bool {
+        let r = &self.recs[&id];
+        let cap_s = r.lifetime_s.min(TIMEOUT_S);
+        now_ms - r.received_ms >= u64::from(cap_s) * 1000
+    }
+
     /// C7, C29 under the cache's limits: used, not resumable, or too old.
     fn unofferable(&self, id: SessionId, now_ms: u64) -> bool {
         let r = &self.recs[&id];
-        let cap_s = r.lifetime_s.min(TIMEOUT_S);
-        r.used || r.not_resumable || now_ms - r.received_ms >= u64::from(cap_s) * 1000
+        r.used || r.not_resumable || self.too_old(id, now_ms)
     }
 
+    fn timed_out(e: &Ent, now_ms: u64) -> bool {
+        now_ms / 1000 >= u64::from(e.time_s) + u64::from(e.timeout_s)
+    }
+
+    /// Past a time limit: what eviction and the auto-flush look at (C20).
+    fn expired(&self, e: &Ent, now_ms: u64) -> bool {
+        Self::timed_out(e, now_ms) || self.too_old(e.id, now_ms)
+    }
+
+    /// Expired, or not offerable for another reason: what lookups, takes and flush remove.
     fn stale(&self, e: &Ent, now_ms: u64) -> bool {
-        let now_s = now_ms / 1000;
-        now_s >= u64::from(e.time_s) + u64::from(e.timeout_s) || self.unofferable(e.id, now_ms)
+        Self::timed_out(e, now_ms) || self.unofferable(e.id, now_ms)
+    }
+
+    /// The auto-flush of an add that finds the cache full.
+    fn remove_expired(&mut self, now_ms: u64) {
+        let mut i = 0;
+        while i < self.entries.len() {
+            if self.expired(&self.entries[i], now_ms) {
+                let e = self.entries.remove(i);
+                self.stats.timeouts += 1;
+                self.log.push((false, e.id));
+            } else {
+                i += 1;
+            }
+        }
     }
 
     fn remove_stale(&mut self, now_ms: u64, peer: Option<u8>) {
@@ -153,10 +186,14 @@ impl Model {
             self.stats.dropped += 1;
             return Added::Dropped;
         }
-        if !self.mode.contains(CacheMode::NO_AUTO_FLUSH) {
-            self.remove_stale(now_ms, None);
-        }
         let (peer, tag) = (self.recs[&id].peer, self.recs[&id].tag);
+        // Auto-flush: the peer's stale entries, then, from a full cache, every expired entry.
+        if !self.mode.contains(CacheMode::NO_AUTO_FLUSH) {
+            self.remove_stale(now_ms, Some(peer));
+            if self.entries.len() >= N {
+                self.remove_expired(now_ms);
+            }
+        }
         if self.peer_count(peer, None) >= K {
             self.remove_stale(now_ms, Some(peer));
         }
@@ -173,16 +210,18 @@ impl Model {
         }
         if self.entries.len() >= N {
             self.stats.full += 1;
-            let victim = match self.entries.iter().position(|e| self.stale(e, now_ms)) {
-                Some(i) => {
-                    self.stats.timeouts += 1;
-                    i
-                }
-                None => {
-                    self.stats.evictions += 1;
-                    0
-                }
-            };
+            // C20: the least recently touched expired entry, else the least recently touched;
+            // counted as a timeout if stale (also when only its flags make it so).
+            let victim = self
+                .entries
+                .iter()
+                .position(|e| self.expired(e, now_ms))
+                .unwrap_or(0);
+            if self.stale(&self.entries[victim], now_ms) {
+                self.stats.timeouts += 1;
+            } else {
+                self.stats.evictions += 1;
+            }
             let e = self.entries.remove(victim);
             self.log.push((false, e.id));
         }
@@ -410,8 +449,9 @@ fn run(mode: CacheMode, ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Advance(ms) => now += ms,
         }
 
-        // Capacity (C19) and order (C20, C22).
+        // Capacity (C19) and order (C20, C22); the index agrees with the entries.
         prop_assert!(cache.len() <= N);
+        prop_assert_eq!(cache.check_index(now), Ok(()));
         let mut ids = [None; N];
         let n = cache.entries(&mut ids);
         let want: Vec<SessionId> = m.entries.iter().map(|e| e.id).collect();

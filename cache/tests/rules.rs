@@ -2,7 +2,9 @@
 
 mod support;
 
-use encore_cache::{Added, CacheConfig, CacheMode, CacheStats, Presence, SessionCache, ENTRY_SIZE};
+use encore_cache::{
+    Added, CacheConfig, CacheMode, CacheStats, Presence, SessionCache, ENTRY_SIZE, INDEX_SIZE,
+};
 use encore_session::{ContextId, Error, Limits, NewSession, SessionId, SessionPool, Unresumable};
 use support::{peer, ticket, Recorder, OWNER};
 
@@ -308,22 +310,44 @@ fn c26_update_time_on_use_touches_on_lookup() {
     assert_eq!(ids(&plain), vec![c.id(), d.id()]);
 }
 
+/// C26, C20: while the cache has room, an add leaves expired entries alone (they are never returned,
+/// see `c26_hits_misses_and_lookup_of_stale_entries`). An add that finds the cache full removes every
+/// expired entry first, unless `NO_AUTO_FLUSH`, in which case only the victim (an expired entry
+/// first) goes.
 #[test]
 fn c26_auto_flush_on_add_unless_disabled() {
-    let pool: SessionPool<8> = SessionPool::new();
-    let flushing: SessionCache<'_, 4, 8> = SessionCache::new(&pool, OWNER, CacheConfig::DEFAULT);
-    let keeping: SessionCache<'_, 4, 8> = SessionCache::new(&pool, OWNER, NO_FLUSH);
+    let pool: SessionPool<16> = SessionPool::new();
+    let rec = Recorder::default();
+    let flushing: SessionCache<'_, 3, 16> =
+        SessionCache::with_events(&pool, OWNER, CacheConfig::DEFAULT, &rec);
+    let keeping: SessionCache<'_, 3, 16> = SessionCache::new(&pool, OWNER, NO_FLUSH);
+    let mut first = Vec::new();
     for cache in [&flushing, &keeping] {
-        let old = cache.new_session(&ticket(1, &[1; 32], 0, 10), 0).unwrap();
-        drop(old);
+        let a = cache.new_session(&ticket(1, &[1; 32], 0, 10), 0).unwrap();
+        let b = cache.new_session(&ticket(2, &[2; 32], 0, 10), 0).unwrap();
+        first.push((a.id(), b.id()));
+        // Both expired at 10 s; the cache has room, so they stay.
         drop(
             cache
-                .new_session(&ticket(2, &[2; 32], 20_000, 3600), 20_000)
+                .new_session(&ticket(3, &[3; 32], 20_000, 3600), 20_000)
+                .unwrap(),
+        );
+        assert_eq!((cache.len(), cache.stats()), (3, CacheStats::default()));
+        // Full now.
+        drop(
+            cache
+                .new_session(&ticket(4, &[4; 32], 21_000, 3600), 21_000)
                 .unwrap(),
         );
     }
-    assert_eq!((flushing.len(), flushing.stats().timeouts), (1, 1));
-    assert_eq!((keeping.len(), keeping.stats().timeouts), (2, 0));
+    // Every expired entry went, without an eviction; the cache was not full any more.
+    assert_eq!(flushing.len(), 2);
+    assert_eq!(flushing.stats(), stats(0, 0, 2, 0, 0));
+    assert_eq!(rec.removed(), vec![first[0].0, first[0].1]);
+    // Only the least recently touched expired entry went, as the victim.
+    assert_eq!(keeping.len(), 3);
+    assert_eq!(keeping.stats(), stats(0, 0, 1, 0, 1));
+    assert!(ids(&keeping).contains(&first[1].1) && !ids(&keeping).contains(&first[1].0));
 }
 
 #[test]
@@ -478,19 +502,29 @@ fn e3_threads_hammer_pool_and_cache() {
     assert_eq!(POOL.in_use(), 0);
 }
 
-/// E5: one entry is 16 bytes; a pool slot with a 256-byte ticket plus its entry is 384 bytes.
+/// E5: one entry is 16 bytes and its share of the index 12 (links in the touch-order list and the
+/// two hash chains, a bucket head in each hash table); a pool slot with a 256-byte ticket plus its
+/// entry and index is 396 bytes; a cache of `N` entries is `28·N` bytes plus a fixed part.
 #[test]
 fn e5_entry_size() {
     assert_eq!(ENTRY_SIZE, 16);
-    assert_eq!(encore_session::slot_size::<256>() + ENTRY_SIZE, 384);
+    assert_eq!(INDEX_SIZE, 12);
+    assert_eq!(
+        encore_session::slot_size::<256>() + ENTRY_SIZE + INDEX_SIZE,
+        396
+    );
+    let fixed = if cfg!(target_pointer_width = "64") {
+        112
+    } else {
+        84
+    };
     assert_eq!(
         core::mem::size_of::<SessionCache<'static, 16, 16>>(),
-        16 * 16
-            + if cfg!(target_pointer_width = "64") {
-                104
-            } else {
-                68
-            }
+        16 * (ENTRY_SIZE + INDEX_SIZE) + fixed
+    );
+    assert_eq!(
+        core::mem::size_of::<SessionCache<'static, 256, 16>>(),
+        256 * (ENTRY_SIZE + INDEX_SIZE) + fixed
     );
 }
 

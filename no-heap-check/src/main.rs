@@ -11,7 +11,7 @@ use core::hint::black_box;
 use core::mem::size_of;
 
 use cortex_m_rt::entry;
-use encore_cache::{CacheConfig, SessionCache, ENTRY_SIZE};
+use encore_cache::{CacheConfig, SessionCache, ENTRY_SIZE, INDEX_SIZE};
 use encore_session::{
     slot_size, ContextId, Limits, NewSession, PeerId, SessionPool, SessionRecord, TLS13,
 };
@@ -25,8 +25,9 @@ const OWNER: ContextId = ContextId(1);
 const _: () = assert!(size_of::<SessionRecord>() == 360);
 const _: () = assert!(slot_size::<256>() == 368);
 const _: () = assert!(ENTRY_SIZE == 16);
+const _: () = assert!(INDEX_SIZE == 12);
 const _: () = assert!(size_of::<SessionPool<8>>() == 8 + 8 * 368);
-const _: () = assert!(size_of::<SessionCache<'static, 8, 8>>() == 8 * 16 + 68);
+const _: () = assert!(size_of::<SessionCache<'static, 8, 8>>() == 8 * (16 + 12) + 84);
 
 static POOL: SessionPool<8> = SessionPool::new();
 static CACHE: SessionCache<'static, 8, 8> = SessionCache::new(&POOL, OWNER, CacheConfig::DEFAULT);

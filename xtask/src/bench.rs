@@ -558,6 +558,7 @@ struct ImageRun {
     regions: Vec<Region>,
     stack_peak: Option<usize>,
     entry_size: Option<usize>,
+    index_size: Option<usize>,
     slot_size: Option<usize>,
 }
 
@@ -775,7 +776,7 @@ fn parse_run(stdout: &str, marks: &str) -> Result<ImageRun> {
     }
     let mut regions = Vec::new();
     let mut stack_peak = None;
-    let (mut entry_size, mut slot_size) = (None, None);
+    let (mut entry_size, mut index_size, mut slot_size) = (None, None, None);
     for line in stdout.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         match f.as_slice() {
@@ -796,8 +797,9 @@ fn parse_run(stdout: &str, marks: &str) -> Result<ImageRun> {
                 ok: *ok == "ok",
             }),
             ["stack", "peak:", n, "bytes"] => stack_peak = n.parse().ok(),
-            ["sizes", "entry", e, "slot", s] => {
+            ["sizes", "entry", e, "index", i, "slot", s] => {
                 entry_size = e.parse().ok();
+                index_size = i.parse().ok();
                 slot_size = s.parse().ok();
             }
             _ => {}
@@ -820,6 +822,7 @@ fn parse_run(stdout: &str, marks: &str) -> Result<ImageRun> {
         regions,
         stack_peak,
         entry_size,
+        index_size,
         slot_size,
     })
 }
@@ -1078,8 +1081,8 @@ impl Report<'_> {
             );
         }
         if let Some(enc) = self.image("bench-encore").and_then(|i| i.runs.first()) {
-            if let (Some(e), Some(s)) = (enc.entry_size, enc.slot_size) {
-                let _ = writeln!(t, "\nSession memory on the target (thumbv7em): {e} B per cache entry, {s} B per pool slot (256-byte ticket capacity): {} B per cached session.", e + s);
+            if let (Some(e), Some(i), Some(s)) = (enc.entry_size, enc.index_size, enc.slot_size) {
+                let _ = writeln!(t, "\nSession memory on the target (thumbv7em): {e} B per cache entry and {i} B of cache index per entry, {s} B per pool slot (256-byte ticket capacity): {} B per cached session.", e + i + s);
             }
         }
         let _ = writeln!(t, "\n### Encore / embedded-tls\n");

@@ -166,8 +166,9 @@ async fn app(board: Board) {
     }
     println!("stack peak: {} bytes", stack::peak().peak_bytes);
     println!(
-        "sizes entry {} slot {}",
+        "sizes entry {} index {} slot {}",
         encore_cache::ENTRY_SIZE,
+        encore_cache::INDEX_SIZE,
         encore_session::slot_size::<TICKET>()
     );
     exit(if all_ok {

@@ -211,7 +211,8 @@ pub struct CacheStats {
     /// Tickets not stored because they exceed the pool's ticket capacity.
     pub too_large: u32,
     /// Tickets not stored because their peer already had `max_per_peer` entries or the pool was
-    /// exhausted (C37), or because the record could not be offered any more (C7, C19).
+    /// exhausted (C37), or because the record could not be offered any more (C7, C19), or because
+    /// the cache has no room at all (`N == 0`).
     pub dropped: u32,
 }
 
@@ -226,7 +227,7 @@ pub enum Added {
     Replaced,
     /// Not cached: the peer already has `max_per_peer` entries (C37), or the record cannot be offered
     /// (used, not resumable, expired: C7, C29), so it would only take the place of a usable ticket
-    /// (C19, C20).
+    /// (C19, C20), or the cache has no room at all (`N == 0`).
     Dropped,
 }
 
@@ -779,8 +780,8 @@ enum Ended<R> {
 struct AddOut<'p, const P: usize, const T: usize> {
     /// A removed stale entry: callback, then release.
     removed: Option<Session<'p, P, T>>,
-    /// Released without a callback (C17), or the new entry's reference when it found no room (only
-    /// with `N == 0`).
+    /// Released without a callback (C17), or the new entry's reference if it found no room (which
+    /// cannot happen: a cache of no entries drops the record before).
     released: Option<Session<'p, P, T>>,
     /// The evicted entry: callback, then release.
     evicted: Option<Session<'p, P, T>>,
@@ -1386,6 +1387,11 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
             bump(&mut s.stats.dropped);
             return done(Added::Dropped);
         }
+        // A cache of no entries has no room to make: nothing is flushed or evicted for it.
+        if N == 0 {
+            bump(&mut s.stats.dropped);
+            return done(Added::Dropped);
+        }
         // Auto-flush: the peer's stale entries go first, then, from a full cache, every expired
         // entry. C37: a peer at its limit first loses its stale entries.
         let auto = !self.config.mode.contains(CacheMode::NO_AUTO_FLUSH);
@@ -1447,7 +1453,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
                     Added::Stored
                 }))
             }
-            // Unreachable while N > 0: room was made above. The reference is given back.
+            // Unreachable: `N > 0` here, and room was made above. The reference is given back.
             Err(e) => {
                 // No entry was replaced: there is none.
                 out.released = self.handle(e);
@@ -1539,6 +1545,10 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
                 if update {
                     if let Some(e) = s.entry_mut(i) {
                         e.time_s = secs(now_ms);
+                        // The new time may be earlier than the old one (set by `set_time`, or
+                        // read from the clock by another task before this one): keep the bound.
+                        let at = e.timeout_at_s();
+                        s.horizon_s = s.horizon_s.min(at);
                     }
                     s.touch(i, peer_bucket::<N>(peer));
                 }

@@ -1,11 +1,12 @@
-//! The cache's index (touch-order list, peer and ticket hash chains, expiry bound) under churn, and
-//! the eviction rule it serves: C19, C20 (times, not flags, decide what is expired), C37.
+//! The cache's index (touch-order list, peer and ticket hash chains, expiry bound) under churn,
+//! with times in order and out of order, and the eviction rule it serves: C19, C20 (times, not
+//! flags, decide what is expired), C37.
 
 mod support;
 
 use encore_cache::{Added, CacheConfig, CacheMode, CacheStats, SessionCache};
 use encore_session::{Limits, NewSession, PeerId, SessionPool, TLS13};
-use support::{peer, ticket, Recorder, OWNER};
+use support::{peer, ticket, Lcg, Recorder, OWNER};
 
 const NO_FLUSH: CacheConfig = CacheConfig {
     mode: CacheMode::NO_AUTO_FLUSH,
@@ -118,19 +119,6 @@ fn c20_expiry_bound_follows_lifetimes_timeouts_and_the_clock() {
     cache.check_index(20_000).unwrap();
 }
 
-/// A small deterministic generator, so that the churn test needs no dependency.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % below
-    }
-}
-
 fn run_churn<const N: usize, const P: usize>(mode: CacheMode, seed: u64) {
     let pool: SessionPool<P, 64> = SessionPool::new();
     let config = CacheConfig {
@@ -241,6 +229,94 @@ fn index_stays_consistent_under_churn() {
         run_churn::<5, 12>(CacheMode::DEFAULT, seed);
     }
     run_churn::<64, 120>(CacheMode::DEFAULT, 99);
+}
+
+/// The index and the expiry bound stay right when callers' times are not in order (tasks that read
+/// the clock at different moments, `set_time` in the future, a clock that steps back).
+fn run_unordered_clock<const N: usize>(mode: CacheMode, seed: u64) {
+    let pool: SessionPool<40, 64> = SessionPool::new();
+    let config = CacheConfig {
+        limits: Limits {
+            timeout_s: 400,
+            max_auth_age_s: 2000,
+        },
+        max_per_peer: 2,
+        mode,
+    };
+    let cache: SessionCache<'_, N, 40, 64> = SessionCache::new(&pool, OWNER, config);
+    let peers: Vec<PeerId> = (0..(N + 4))
+        .map(|i| PeerId::new(&format!("clock{i}.example"), &[], &[5; 16]))
+        .collect();
+    let mut rng = Lcg(seed);
+    let mut clock: u64 = 100_000;
+    let mut held = Vec::new();
+    for step in 0..3000u32 {
+        // Each operation's time: the clock, or up to 20 s before or after it.
+        let now = (clock + rng.next(10_000)).saturating_sub(5_000);
+        let p = peers[rng.next(peers.len() as u64) as usize];
+        match rng.next(10) {
+            0..=3 => {
+                let bytes = step.to_be_bytes();
+                let new = NewSession {
+                    version: TLS13,
+                    cipher_suite: 0x1301,
+                    psk: &[3; 32],
+                    ticket: &bytes,
+                    lifetime_s: [3, 300, 3000][rng.next(3) as usize],
+                    age_add: 0,
+                    max_early_data: 0,
+                    received_ms: now.saturating_sub(5_000 + rng.next(5_000)),
+                    received_unix: None,
+                    auth_age_ms: rng.next(2) * 1_500_000,
+                    peer: p,
+                    owner: OWNER,
+                };
+                if let Ok(s) = cache.new_session(&new, now) {
+                    held.push(s);
+                }
+            }
+            4 | 8 => drop(cache.lookup(&p, now)),
+            5 => drop(cache.take(&p, now, &[0x1301])),
+            6 if !held.is_empty() => {
+                let i = rng.next(held.len() as u64) as usize;
+                match rng.next(3) {
+                    0 => drop(cache.set_time(&held[i], now + rng.next(600_000))),
+                    1 => drop(cache.set_timeout(&held[i], rng.next(600) as u32)),
+                    _ => drop(cache.add(&held[i], now)),
+                }
+            }
+            7 => {
+                if rng.next(10) == 0 {
+                    cache.flush(now);
+                }
+            }
+            _ => clock += rng.next(4_000),
+        }
+        if held.len() > 12 {
+            held.drain(..6);
+        }
+        for t in [now, clock, clock + 300_000] {
+            if let Err(e) = cache.check_index(t) {
+                panic!("index broken ({e}) at step {step}, {t} ms, seed {seed}");
+            }
+        }
+    }
+    drop(held);
+    drop(cache);
+    assert_eq!(pool.in_use(), 0);
+}
+
+/// As above, with operations whose times are out of order.
+#[test]
+fn index_and_expiry_bound_under_an_unordered_clock() {
+    for seed in 0..4 {
+        run_unordered_clock::<8>(CacheMode::DEFAULT, seed);
+        run_unordered_clock::<8>(CacheMode::UPDATE_TIME_ON_USE, seed);
+        run_unordered_clock::<5>(
+            CacheMode::UPDATE_TIME_ON_USE | CacheMode::NO_AUTO_FLUSH,
+            seed,
+        );
+    }
 }
 
 /// C19, C37 at a capacity where the peer chains are long: many tickets of few peers.

@@ -75,3 +75,17 @@ impl<const P: usize, const T: usize> CacheEvents<P, T> for Recorder {
         self.log.lock().unwrap().push(Event::Removed(session.id()));
     }
 }
+
+/// A small deterministic generator, so that the randomised tests need no dependency.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// The next value below `below` (which must not be 0).
+    pub fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % below
+    }
+}

@@ -11,10 +11,11 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use embassy_executor::{raw, Spawner};
+use embassy_executor::{raw, SpawnError, SpawnToken, Spawner};
 use static_cell::StaticCell;
 
-use crate::hw;
+use crate::console::{exit, exit_code};
+use crate::{hw, Board};
 
 /// Set by the pender (a task was woken), cleared before each poll.
 /// Starts set so that the tasks spawned by `init` are polled.
@@ -42,4 +43,22 @@ pub fn run(init: impl FnOnce(Spawner)) -> ! {
         }
         hw::sleep_unless(|| WORK.load(Ordering::SeqCst));
     }
+}
+
+/// What every firmware's `main` does: initialise the board, then run the executor with the
+/// one task `app` makes from the spawner and the board. A board that fails to initialise
+/// ends the program with [`exit_code::BOARD_INIT`], a task that cannot be spawned with
+/// [`exit_code::FAILURE`].
+pub fn boot<S>(app: impl FnOnce(Spawner, Board) -> Result<SpawnToken<S>, SpawnError>) -> ! {
+    let board = match Board::init() {
+        Ok(board) => board,
+        Err(e) => {
+            crate::println!("board init failed: {:?}", e);
+            exit(exit_code::BOARD_INIT)
+        }
+    };
+    run(|spawner| match app(spawner, board) {
+        Ok(task) => spawner.spawn(task),
+        Err(_) => exit(exit_code::FAILURE),
+    })
 }

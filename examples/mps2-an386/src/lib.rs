@@ -6,6 +6,7 @@
 //!   read timeout (a safety net against a server that stops answering);
 //! - [`connection`]: one connection through `encore-client`, with markers
 //!   around its handshake for the instruction-count plugin;
+//! - [`setup`]: the trust anchor and the network, or a clear failure;
 //! - [`saved`]: the session store on the emulator's host-file flash, the device
 //!   key from the host, and the queue of new tickets to store.
 #![no_std]
@@ -13,6 +14,7 @@
 
 pub mod connection;
 pub mod saved;
+pub mod setup;
 pub mod transport;
 pub mod trust;
 

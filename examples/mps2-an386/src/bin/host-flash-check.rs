@@ -25,17 +25,7 @@ const LAST_SECTOR: u32 = (CAPACITY - SECTOR_SIZE) as u32;
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
-    let board = match Board::init() {
-        Ok(board) => board,
-        Err(e) => {
-            println!("board init failed: {:?}", e);
-            exit(exit_code::BOARD_INIT)
-        }
-    };
-    executor::run(|spawner| match app(spawner, board) {
-        Ok(task) => spawner.spawn(task),
-        Err(_) => exit(exit_code::FAILURE),
-    })
+    executor::boot(app)
 }
 
 fn check(ok: bool, what: &str) {

@@ -22,17 +22,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
-    let board = match Board::init() {
-        Ok(board) => board,
-        Err(e) => {
-            println!("board init failed: {:?}", e);
-            exit(exit_code::BOARD_INIT)
-        }
-    };
-    executor::run(|spawner| match app(spawner, board) {
-        Ok(task) => spawner.spawn(task),
-        Err(_) => exit(exit_code::FAILURE),
-    })
+    executor::boot(app)
 }
 
 #[embassy_executor::task]

@@ -33,11 +33,11 @@ use embassy_time::Timer;
 use encore_board_mps2::console::{exit, exit_code};
 use encore_board_mps2::marker::marker;
 use encore_board_mps2::time::BoardClock;
-use encore_board_mps2::{executor, net, println, stack, Board, Spawner};
+use encore_board_mps2::{executor, println, stack, Board, Spawner};
 use encore_client::{CacheConfig, ClientConfig, KeyExchangeMode, PskMode};
 use encore_example_mps2::connection::{self, Buffers, Ctx, Failure, Pool};
 use encore_example_mps2::saved::{self, markers, ClientStore, Store, STORE_RANGE};
-use encore_example_mps2::trust;
+use encore_example_mps2::setup;
 use encore_example_mps2::{handshake_markers, CONTEXT_ID, LINE, SERVER_NAME};
 use encore_store::Wear;
 use rand_core::Rng;
@@ -64,17 +64,7 @@ enum Phase {
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
-    let board = match Board::init() {
-        Ok(board) => board,
-        Err(e) => {
-            println!("board init failed: {:?}", e);
-            exit(exit_code::BOARD_INIT)
-        }
-    };
-    executor::run(|spawner| match app(spawner, board) {
-        Ok(task) => spawner.spawn(task),
-        Err(_) => exit(exit_code::FAILURE),
-    })
+    executor::boot(app)
 }
 
 fn fail(what: &str) -> ! {
@@ -82,9 +72,11 @@ fn fail(what: &str) -> ! {
     exit(exit_code::FAILURE)
 }
 
+/// How this firmware names itself in its failure lines.
+const NAME: &str = "reboot";
+
 fn setup_failed(what: &str, e: impl core::fmt::Debug) -> ! {
-    println!("reboot: FAILED: {}: {:?}", what, e);
-    exit(exit_code::BOARD_INIT)
+    setup::failed(NAME, what, e)
 }
 
 fn phase() -> Phase {
@@ -100,11 +92,7 @@ fn phase() -> Phase {
 #[embassy_executor::task]
 async fn app(spawner: Spawner, mut board: Board) {
     let phase = phase();
-    let anchor = match trust::anchor() {
-        Ok(a) => a,
-        Err(e) => setup_failed("CA certificate from the host", e),
-    };
-    let anchors = [anchor];
+    let anchors = [setup::trust_anchor(NAME)];
 
     // The application's device key and flash. The store's nonces come from the
     // context's generator (the board's), through the connection.
@@ -122,11 +110,7 @@ async fn app(spawner: Spawner, mut board: Board) {
     };
     drop(key);
 
-    let seed = board.rng.next_u64();
-    let net_stack = match net::start(spawner, board.nic, net::qemu_user_config(), seed) {
-        Ok(s) => s,
-        Err(e) => setup_failed("network start", e),
-    };
+    let net_stack = setup::network(NAME, spawner, board.nic, board.rng.next_u64());
 
     // `connect_with` takes a ticket from the cache by itself (C26, C36) and consumes
     // it on flash before offering it (C28), so the cache needs no special mode.

@@ -22,10 +22,10 @@
 use embassy_time::Timer;
 use encore_board_mps2::console::{exit, exit_code};
 use encore_board_mps2::time::BoardClock;
-use encore_board_mps2::{executor, net, println, stack, Board, Spawner};
+use encore_board_mps2::{executor, println, stack, Board, Spawner};
 use encore_client::{CacheConfig, ClientConfig, KeyExchangeMode, PskMode};
 use encore_example_mps2::connection::{self, Buffers, Ctx, Failure, Pool};
-use encore_example_mps2::trust;
+use encore_example_mps2::setup;
 use encore_example_mps2::{CONTEXT_ID, LINE, SERVER_NAME};
 use rand_core::Rng;
 use static_cell::ConstStaticCell;
@@ -38,17 +38,7 @@ static BUFFERS: ConstStaticCell<Buffers> = ConstStaticCell::new(Buffers::new());
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
-    let board = match Board::init() {
-        Ok(board) => board,
-        Err(e) => {
-            println!("board init failed: {:?}", e);
-            exit(exit_code::BOARD_INIT)
-        }
-    };
-    executor::run(|spawner| match app(spawner, board) {
-        Ok(task) => spawner.spawn(task),
-        Err(_) => exit(exit_code::FAILURE),
-    })
+    executor::boot(app)
 }
 
 fn fail(what: &str) -> ! {
@@ -63,23 +53,8 @@ fn conn_failed(n: u8, e: Failure) -> ! {
 
 #[embassy_executor::task]
 async fn app(spawner: Spawner, mut board: Board) {
-    let anchor = match trust::anchor() {
-        Ok(a) => a,
-        Err(e) => {
-            println!("resume: FAILED: CA certificate from the host: {:?}", e);
-            exit(exit_code::BOARD_INIT)
-        }
-    };
-    let anchors = [anchor];
-
-    let seed = board.rng.next_u64();
-    let net_stack = match net::start(spawner, board.nic, net::qemu_user_config(), seed) {
-        Ok(s) => s,
-        Err(e) => {
-            println!("network start failed: {:?}", e);
-            exit(exit_code::BOARD_INIT)
-        }
-    };
+    let anchors = [setup::trust_anchor("resume")];
+    let net_stack = setup::network("resume", spawner, board.nic, board.rng.next_u64());
     net_stack.wait_config_up().await;
 
     // One application context: psk_dhe_ke by default; connection 3 chooses psk_ke

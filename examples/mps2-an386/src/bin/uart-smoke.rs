@@ -20,17 +20,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
-    let board = match Board::init() {
-        Ok(board) => board,
-        Err(e) => {
-            println!("board init failed: {:?}", e);
-            exit(exit_code::BOARD_INIT)
-        }
-    };
-    executor::run(|spawner| match app(board) {
-        Ok(task) => spawner.spawn(task),
-        Err(_) => exit(exit_code::FAILURE),
-    })
+    executor::boot(|_, board| app(board))
 }
 
 fn pattern(i: usize) -> u8 {

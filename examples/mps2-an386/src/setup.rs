@@ -1,0 +1,36 @@
+//! Start-up the TLS firmware share: the host's CA as the trust anchor, and the network.
+//! A failure prints `<firmware>: FAILED: <what>: <error>` and ends the program with
+//! [`exit_code::BOARD_INIT`].
+
+use core::fmt::Debug;
+
+use embassy_net::Stack;
+use encore_board_mps2::console::{exit, exit_code};
+use encore_board_mps2::lan9118::Lan9118;
+use encore_board_mps2::{net, println, Spawner};
+use rustls_pki_types::TrustAnchor;
+
+use crate::trust;
+
+/// Reports a start-up failure of `firmware` and ends the program.
+pub fn failed(firmware: &str, what: &str, e: impl Debug) -> ! {
+    println!("{}: FAILED: {}: {:?}", firmware, what, e);
+    exit(exit_code::BOARD_INIT)
+}
+
+/// The CA certificate the host made for this run, as the one trust anchor.
+pub fn trust_anchor(firmware: &str) -> TrustAnchor<'static> {
+    match trust::anchor() {
+        Ok(a) => a,
+        Err(e) => failed(firmware, "CA certificate from the host", e),
+    }
+}
+
+/// Starts the network on the board's Ethernet controller with QEMU's user-mode addresses;
+/// `seed` seeds its ports and sequence numbers. Does not wait for the link.
+pub fn network(firmware: &str, spawner: Spawner, nic: Lan9118, seed: u64) -> Stack<'static> {
+    match net::start(spawner, nic, net::qemu_user_config(), seed) {
+        Ok(s) => s,
+        Err(e) => failed(firmware, "network start", e),
+    }
+}

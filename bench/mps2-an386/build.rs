@@ -1,5 +1,6 @@
-//! Copies the benchmark PKI's root certificate (DER) into the build, from the directory named by
-//! `ENCORE_BENCH_PKI` (`cargo xtask bench` makes it with the openssl CLI under target/).
+//! Copies the benchmark PKI's root certificate (DER) into the build: from `pki/` next to this
+//! file (committed; `cargo xtask bench` made it with the openssl CLI), or from the directory
+//! named by `ENCORE_BENCH_PKI`.
 
 use std::env;
 use std::fs;
@@ -9,15 +10,22 @@ fn main() {
     println!("cargo:rerun-if-env-changed=ENCORE_BENCH_PKI");
     println!("cargo:rerun-if-changed=build.rs");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let root = match env::var_os("ENCORE_BENCH_PKI") {
-        Some(dir) => {
-            let path = PathBuf::from(dir).join("root.der");
-            println!("cargo:rerun-if-changed={}", path.display());
-            fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-        }
+    let dir = match env::var_os("ENCORE_BENCH_PKI") {
+        Some(dir) => PathBuf::from(dir),
         None => {
+            PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it")).join("pki")
+        }
+    };
+    let path = dir.join("root.der");
+    println!("cargo:rerun-if-changed={}", path.display());
+    let root = match fs::read(&path) {
+        Ok(der) => der,
+        Err(e) => {
             // A build without the PKI still links (sizes, clippy); its full handshakes fail.
-            println!("cargo:warning=ENCORE_BENCH_PKI is not set: the image trusts no root");
+            println!(
+                "cargo:warning=no {} ({e}): the image trusts no root",
+                path.display()
+            );
             Vec::new()
         }
     };

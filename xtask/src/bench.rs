@@ -87,7 +87,7 @@ pub fn run(args: &[String]) -> Result {
     std::fs::create_dir_all(&work).map_err(|e| format!("create {}: {e}", work.display()))?;
 
     section("bench: PKI (openssl CLI), instruction-count plugin, firmware");
-    let pki = make_pki(&work.join("pki"))?;
+    let pki = make_pki(&root().join(FIRMWARE_DIR).join("pki"))?;
     let plugin = build_plugin(&work)?;
     let pinned = build_pinned_rand(&work)?;
     let elf_dir = target_dir().join("thumbv7em-none-eabihf").join("release");
@@ -233,8 +233,10 @@ fn path_str(p: &Path) -> Result<&str> {
 // PKI
 
 /// P-256 root → intermediate → leaf (subjectAltName and CN both name the server), made with the
-/// openssl CLI once and kept: the root is built into the firmware, so a stable PKI keeps the
-/// images, and the instruction counts, the same from run to run.
+/// openssl CLI once and committed in `bench/mps2-an386/pki`: the certificates' signatures and the
+/// leaf key set how long verification takes, and the root is built into the firmware, so one
+/// fixed PKI keeps the images and the instruction counts the same on every machine. Made again
+/// only when the directory lacks its files.
 fn make_pki(dir: &Path) -> Result<PathBuf> {
     let done = ["root.der", "int.pem", "leaf.pem", "leaf.key"]
         .iter()
@@ -1436,7 +1438,7 @@ impl Report<'_> {
         let _ = writeln!(d, "Produced by `cargo xtask bench` on {date} ({rustc}, {} runs per image; instruction counts are the median of the runs). Regenerate with the same command; it rewrites this file and the plot.\n", self.runs);
         let _ = writeln!(d, "![instructions per handshake]({svg})\n");
         let _ = writeln!(d, "## How it is measured\n");
-        let _ = writeln!(d, "- Firmware `bench/mps2-an386` (release: opt-level \"s\", LTO, one codegen unit) on QEMU's `mps2-an386` (Cortex-M4F). The server is `openssl s_server` (OpenSSL 3.0) on 127.0.0.1 with a throwaway P-256 PKI (root → intermediate → leaf; the leaf's subjectAltName and CN both name `{SERVER_NAME}`) made with the openssl CLI under `target/bench/pki`. Encore's server also has `-allow_no_dhe_kex` (for psk_ke) and issues 2 tickets; embedded-tls's PSK handshake uses a second s_server with `-nocert -psk_identity {PSK_IDENTITY} -psk …`.");
+        let _ = writeln!(d, "- Firmware `bench/mps2-an386` (release: opt-level \"s\", LTO, one codegen unit) on QEMU's `mps2-an386` (Cortex-M4F). The server is `openssl s_server` (OpenSSL 3.0) on 127.0.0.1 with a throwaway P-256 PKI (root → intermediate → leaf; the leaf's subjectAltName and CN both name `{SERVER_NAME}`) made once with the openssl CLI and committed under `bench/mps2-an386/pki` (certificate signatures and the leaf key set how long verification takes, so the PKI is fixed for every machine). Encore's server also has `-allow_no_dhe_kex` (for psk_ke) and issues 2 tickets; embedded-tls's PSK handshake uses a second s_server with `-nocert -psk_identity {PSK_IDENTITY} -psk …`.");
         let _ = writeln!(d, "- Bytes travel over UART 0, which QEMU connects to a relay in the xtask that holds the TCP connections: no IP stack, and the relay answers a read only once the server's whole flight has arrived.");
         let _ = writeln!(d, "- **Instructions** are counted exactly by the project's QEMU plugin between markers around each handshake (from building the ClientHello to handing the client Finished to the link; for Encore also taking the ticket from the session cache), **minus the instructions spent inside the UART link** (bracketed by markers of their own: waiting, interrupts, copying frames). Encore's engine calls and every primitive of `bench-crypto` run with interrupts masked, and the SysTick interrupt that came due meanwhile runs after them between markers that are subtracted too; embedded-tls runs its whole handshake inside one call, so a SysTick interrupt (about 430 instructions, 10 per second of host time) can land in its count; in Encore's windows one can still land in the short stretches between engine calls (taking the ticket from the cache, handing bytes over), rarely. What remains is the TLS stack's own work. The client's generator has a fixed seed, and the server's is pinned by a preloaded library (`tools/pinned-rand`) that makes OpenSSL's random generator a fixed sequence restarted at every accepted connection: each connection sees the same server random, key share and ECDSA nonce, so a full handshake verifies the same CertificateVerify signature in every run. Without the pin, full handshakes varied by 0.2–0.8 % between runs when encore-tls verified with p256 0.14, because ECDSA verification time depends on the signature; with p256 0.13 the dependence is smaller (the `ecdsa-verify-other-signature` rows below), but any difference would still break exact repetition. The pin is for measurement only: it makes the server's keys predictable.");
         let _ = writeln!(d, "- **ms at 168 MHz** assumes one cycle per instruction: a lower bound (flash wait states and multi-cycle instructions only add).");

@@ -114,11 +114,22 @@ pub fn ensure_tool(name: &str, debian_package: &str) {
 }
 
 /// A loopback port that was free a moment ago.
+/// A loopback port that was free a moment ago and that this test process has not handed out
+/// before: parallel tests never start two servers on one port (gnutls-serv binds every
+/// interface, so it would share a port with a server bound to 127.0.0.1).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("bind 127.0.0.1:0");
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 fn unique_suffix() -> String {

@@ -354,3 +354,36 @@ fn c19_c37_full_cache_of_few_peers() {
     drop(cache);
     assert_eq!(pool.in_use(), 0);
 }
+
+/// C37 with a workload that reaches the cap: 20 tickets for each of 10 peers into a cache of
+/// 64. Each peer keeps exactly its first 4 live tickets; the other 16 are dropped and counted,
+/// and no other peer's entry is evicted to make room.
+#[test]
+fn c37_per_peer_cap_is_reached_and_enforced() {
+    let pool: SessionPool<80> = SessionPool::new();
+    let cache: SessionCache<'_, 64, 80> = SessionCache::new(&pool, OWNER, CacheConfig::DEFAULT);
+    for i in 0..200u32 {
+        let bytes = i.to_be_bytes().repeat(8);
+        let at = u64::from(i);
+        let s = cache
+            .new_session(&ticket((i % 10) as u8, &bytes, at, 3600), at)
+            .unwrap();
+        // A ticket is cached exactly when its peer has fewer than 4 (i < 40).
+        assert_eq!(cache.contains(&s), i < 40, "ticket {i}");
+    }
+    let stats = cache.stats();
+    assert_eq!(cache.len(), 40);
+    assert_eq!((stats.dropped, stats.evictions, stats.full), (160, 0, 0));
+    let mut ids = [None; 64];
+    let n = cache.entries(&mut ids);
+    let mut per_peer = std::collections::HashMap::new();
+    for id in &ids[..n] {
+        let p = pool.with_record(id.unwrap(), |r| r.peer()).unwrap();
+        *per_peer.entry(p).or_insert(0) += 1;
+    }
+    assert_eq!(per_peer.len(), 10);
+    assert!(per_peer.values().all(|&c| c == 4), "{per_peer:?}");
+    cache.check_index(300).unwrap();
+    drop(cache);
+    assert_eq!(pool.in_use(), 0);
+}

@@ -17,6 +17,12 @@ use crate::Error;
 
 type Engine<'c, G> = encore_tls::Connection<'c, SharedRng<'c, G>>;
 
+/// The default limit on a whole handshake, from `connect` to the server's Finished (R2):
+/// 30 seconds, far above any healthy handshake (a full one on a 25 MHz Cortex-M4 takes
+/// about 1.5 s of computation), far below what a battery can afford to spend on a server
+/// that trickles bytes.
+pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u32 = 30_000;
+
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -46,6 +52,9 @@ pub struct ConnectionStats {
     pub tickets_received: usize,
     /// Tickets that could not become records (pool exhausted, ticket too large; C37, E1).
     pub tickets_dropped: usize,
+    /// NewSessionTickets the engine dropped without ending the connection: larger than the
+    /// receive buffer can hold, or with a lifetime over seven days (R4, R5).
+    pub tickets_skipped: usize,
     /// Records made from tickets that a [`SessionSaver`] wrote
     /// ([`Connection::save_tickets`]).
     pub tickets_saved: usize,
@@ -122,6 +131,8 @@ pub struct Connection<'c, 'a, S, C, G, const N: usize, const P: usize, const T: 
     keep_for_saving: bool,
     /// Records made from this connection's tickets, waiting for a saver.
     to_save: [Option<Session<'a, P, T>>; SAVE_QUEUE_LEN],
+    /// Limit on a whole handshake, in ms (R2); `None` for none.
+    handshake_timeout_ms: Option<u32>,
 }
 
 impl<'c, 'a, S, C, G, const N: usize, const P: usize, const T: usize>
@@ -164,11 +175,30 @@ where
             rng_failures: 0,
             keep_for_saving: false,
             to_save: [const { None }; SAVE_QUEUE_LEN],
+            handshake_timeout_ms: Some(DEFAULT_HANDSHAKE_TIMEOUT_MS),
         }
     }
 
+    /// Sets the limit on a whole handshake (R2), [`DEFAULT_HANDSHAKE_TIMEOUT_MS`] unless
+    /// changed; `None` removes it. It counts from the start of `connect` on the context's
+    /// monotonic clock and is checked every time the transport returns, so a server that
+    /// keeps a handshake alive by sending a byte now and then fails it with
+    /// [`Error::HandshakeTimeout`]. A server that sends nothing at all is caught by the
+    /// transport's own read timeout (embassy-net's `TcpSocket::set_timeout`,
+    /// `StdTransport`'s read timeout), which should be shorter than this limit: the
+    /// handshake then ends at most one read timeout after the limit.
+    pub fn set_handshake_timeout(&mut self, timeout_ms: Option<u32>) {
+        self.handshake_timeout_ms = timeout_ms;
+    }
+
+    /// The limit on a whole handshake, in milliseconds.
+    pub fn handshake_timeout(&self) -> Option<u32> {
+        self.handshake_timeout_ms
+    }
+
     /// Gives the connection a buffer for application data that does not fit a `read` buffer.
-    /// Without one, `read` needs buffers as large as the largest record's plaintext.
+    /// Without one, `read` needs buffers as large as the largest record's plaintext; each `read`
+    /// returns the data of at most one record.
     pub fn with_carry_buffer(mut self, carry: &'c mut [u8]) -> Self {
         self.carry = carry;
         self
@@ -357,30 +387,45 @@ where
             ..ConnectionStats::default()
         };
         self.unflushed = false;
-        match self.drive_handshake().await {
+        let deadline = self
+            .handshake_timeout_ms
+            .map(|t| now.saturating_add(u64::from(t)));
+        match self.drive_handshake(deadline).await {
             Ok(summary) => Ok(summary),
             Err(e) => {
-                self.fail(e).await;
+                let e = self.fail(e).await;
                 Err(e)
             }
         }
     }
 
-    async fn drive_handshake(&mut self) -> Result<HandshakeSummary, Error> {
+    /// R1: everything the engine queued, whatever queued it (the first ClientHello, a
+    /// second one after HelloRetryRequest, an answering close_notify, the client's flight),
+    /// is written before the connection waits for the server again.
+    async fn drive_handshake(&mut self, deadline: Option<u64>) -> Result<HandshakeSummary, Error> {
         loop {
             self.check_rng()?;
-            self.send_tx().await?;
             self.pump(&mut [])?;
+            // Nothing made with a failed generator may leave (ClientHello2's key share).
             self.check_rng()?;
+            self.send_tx().await?;
             if let Some(s) = self.summary {
                 // The client Finished goes to the transport; it is flushed before the
                 // connection next waits for the server, or by `shutdown`.
-                self.send_tx().await?;
                 return Ok(s);
             }
+            self.check_deadline(deadline)?;
             if self.fill().await? == 0 {
                 return Err(Error::TransportClosed);
             }
+            self.check_deadline(deadline)?;
+        }
+    }
+
+    fn check_deadline(&self, deadline: Option<u64>) -> Result<(), Error> {
+        match deadline {
+            Some(d) if self.ctx.now_ms() >= d => Err(Error::HandshakeTimeout),
+            _ => Ok(()),
         }
     }
 
@@ -404,10 +449,7 @@ where
             }
             let got = match self.pump(buf) {
                 Ok(n) => n,
-                Err(e) => {
-                    self.fail(e).await;
-                    return Err(e);
-                }
+                Err(e) => return Err(self.fail(e).await),
             };
             let sent = self.send_tx().await;
             if self.close_received {
@@ -446,6 +488,14 @@ where
     /// `TcpSocket` is such a transport); the tickets already processed stay cached. A
     /// transport error is returned as is and leaves the connection usable too.
     pub async fn await_tickets(&mut self, count: usize) -> Result<usize, Error> {
+        self.await_tickets_until(count, None).await
+    }
+
+    async fn await_tickets_until(
+        &mut self,
+        count: usize,
+        deadline: Option<u64>,
+    ) -> Result<usize, Error> {
         self.settle_aborted();
         match self.phase {
             Phase::Connected => {}
@@ -460,8 +510,7 @@ where
                 return Ok(self.stats.tickets_received);
             }
             if let Err(e) = self.pump(&mut []) {
-                self.fail(e).await;
-                return Err(e);
+                return Err(self.fail(e).await);
             }
             let sent = self.send_tx().await;
             if self.close_received {
@@ -474,10 +523,88 @@ where
             if self.stats.tickets_received >= count || self.carry_end > self.carry_start {
                 continue;
             }
+            if self.check_deadline(deadline).is_err() {
+                return Ok(self.stats.tickets_received);
+            }
             if self.fill().await? == 0 {
                 return Err(Error::TransportClosed);
             }
+            if self.check_deadline(deadline).is_err() {
+                // Process what arrived, then report.
+                if let Err(e) = self.pump(&mut []) {
+                    return Err(self.fail(e).await);
+                }
+                self.send_tx().await?;
+                return Ok(self.stats.tickets_received);
+            }
         }
+    }
+
+    /// Asks the server for fresh traffic keys in both directions (RFC 8446 §4.6.3): the
+    /// KeyUpdate is sent and flushed now, our own keys change at once, and the server's
+    /// answer switches its keys when it arrives (handled by [`Connection::read`]).
+    pub async fn request_key_update(&mut self) -> Result<(), Error> {
+        self.settle_aborted();
+        match self.phase {
+            Phase::Connected => {}
+            Phase::Idle | Phase::Handshaking => return Err(Error::NotConnected),
+            Phase::Failed => return Err(Error::Failed),
+        }
+        if self.close_sent {
+            return Err(Error::Closed);
+        }
+        let engine = self.engine.as_mut().ok_or(Error::NotConnected)?;
+        engine.request_key_update()?;
+        self.send_tx().await?;
+        self.flush_io().await
+    }
+
+    /// Ends the connection with a fatal alert of the application's choice (for example
+    /// `no_application_protocol` when the negotiated ALPN is unacceptable, RFC 7301 §3.2):
+    /// the alert is sent and flushed, the connection fails, and its session is invalidated
+    /// (C15). Only after a completed handshake; during one, the engine sends the alerts.
+    pub async fn send_fatal_alert(
+        &mut self,
+        description: encore_tls::wire::AlertDescription,
+    ) -> Result<(), Error> {
+        self.settle_aborted();
+        match self.phase {
+            Phase::Connected => {}
+            Phase::Idle | Phase::Handshaking => return Err(Error::NotConnected),
+            Phase::Failed => return Err(Error::Failed),
+        }
+        let engine = self.engine.as_mut().ok_or(Error::NotConnected)?;
+        let queued = engine.send_fatal_alert(description);
+        let sent = match queued {
+            Ok(()) => match self.send_tx().await {
+                Ok(()) => self.flush_io().await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(Error::Tls(e)),
+        };
+        if !self.spoiled {
+            // C15: a fatal alert sent invalidates the connection's session.
+            if let Some(s) = self.current.get() {
+                self.ctx.cache().remove(s);
+            }
+            self.spoiled = true;
+        }
+        self.phase = Phase::Failed;
+        sent
+    }
+
+    /// [`Connection::await_tickets`] that gives up `timeout_ms` after the call: it returns the
+    /// number of tickets that arrived by then (fewer than `count`), or earlier as
+    /// `await_tickets` does. The limit is checked every time the transport returns, so a
+    /// transport read timeout no longer than `timeout_ms` bounds the wait (otherwise the
+    /// transport's own timeout error ends it). Nothing received is lost.
+    pub async fn await_tickets_within(
+        &mut self,
+        count: usize,
+        timeout_ms: u32,
+    ) -> Result<usize, Error> {
+        let deadline = self.ctx.now_ms().saturating_add(u64::from(timeout_ms));
+        self.await_tickets_until(count, Some(deadline)).await
     }
 
     /// [`Connection::await_tickets`], then [`Connection::save_tickets`]: every record made
@@ -717,7 +844,9 @@ where
                         // Hand the carried bytes out before reading more records.
                         break;
                     }
-                    if written == out.len() && !out.is_empty() {
+                    // One record per call: a buffer that holds the largest record's plaintext
+                    // never needs the carry buffer, whatever the records' sizes.
+                    if written > 0 {
                         break;
                     }
                 }
@@ -726,8 +855,11 @@ where
                 }
             }
         }
-        if self.engine.as_ref().is_some_and(|e| e.close_notify_sent()) {
-            self.close_sent = true;
+        if let Some(engine) = self.engine.as_ref() {
+            if engine.close_notify_sent() {
+                self.close_sent = true;
+            }
+            self.stats.tickets_skipped = engine.tickets_skipped() as usize;
         }
         Ok(written)
     }
@@ -779,7 +911,12 @@ where
     }
 
     /// Ends a failed operation: sends a pending fatal alert, applies C15, fails the connection.
-    async fn fail(&mut self, e: Error) {
+    /// Returns the error to report: [`Error::Rng`] whenever the generator failed during the
+    /// handshake (the only time the engine draws from it), whatever else went wrong, and
+    /// then nothing queued leaves (R10).
+    async fn fail(&mut self, e: Error) -> Error {
+        let rng_failed = self.phase == Phase::Handshaking && self.check_rng().is_err();
+        let e = if rng_failed { Error::Rng } else { e };
         if e != Error::Rng {
             // A fatal alert, if one is due, must leave before the connection is abandoned.
             if self.send_tx().await.is_ok() {
@@ -798,6 +935,7 @@ where
             self.spoiled = true;
         }
         self.phase = Phase::Failed;
+        e
     }
 }
 

@@ -31,6 +31,10 @@ pub enum Error {
     Failed,
     /// close_notify was sent or marked as sent: nothing more can be written.
     Closed,
+    /// The handshake did not complete within the connection's limit
+    /// ([`crate::Connection::set_handshake_timeout`], R2). Nothing is invalidated; the
+    /// offered ticket stays used (C28).
+    HandshakeTimeout,
     /// Application data did not fit the caller's buffer and the connection's carry buffer;
     /// `needed` bytes were pending. The connection is failed.
     ReadBufferTooSmall {
@@ -74,9 +78,20 @@ impl core::fmt::Display for Error {
             Error::AlreadyConnected => f.write_str("connection already used; clear it first"),
             Error::Failed => f.write_str("connection failed; clear it first"),
             Error::Closed => f.write_str("close_notify already sent"),
+            Error::HandshakeTimeout => f.write_str("handshake did not complete in time"),
             Error::ReadBufferTooSmall { needed } => {
                 write!(f, "read buffer too small, {needed} bytes pending")
             }
+        }
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::Tls(e) => Some(e),
+            Error::Session(e) => Some(e),
+            _ => None,
         }
     }
 }

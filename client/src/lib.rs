@@ -13,6 +13,9 @@
 //! the connection's session (C5, C27). With [`Connection::set_session`] the application chooses;
 //! [`Connection::session_reused`] tells whether the server accepted (C8).
 //!
+//! Rule numbers cited in these docs (C1–C37, E1–E8) refer to the session contract in
+//! `docs/CONTRACT.md` at the root of the repository.
+//!
 //! Sessions survive reboots through a [`SessionSaver`] (`encore_store::SessionStore` with the
 //! `store` feature): [`Connection::connect_with`] consumes the offered ticket on durable storage
 //! before its ClientHello leaves and withdraws the offer if that fails (C28), and
@@ -71,7 +74,7 @@ mod saver;
 #[cfg(feature = "std")]
 mod std_support;
 
-pub use connection::{Connection, ConnectionStats, Phase};
+pub use connection::{Connection, ConnectionStats, Phase, DEFAULT_HANDSHAKE_TIMEOUT_MS};
 pub use context::{BadSessionRule, Context};
 pub use error::Error;
 pub use rng::SharedRng;

@@ -88,3 +88,4 @@ impl core::fmt::Display for Error {
         }
     }
 }
+impl core::error::Error for Error {}

@@ -5,6 +5,9 @@
 //! `SSL_SESSION` with `SSL_SESSION_up_ref` / `SSL_SESSION_free`), the pure ticket checks of C29 and
 //! C30, the peer identity (C33), the clock traits (E6) and a serialised form for flash.
 //!
+//! Rule numbers cited in these docs (C1–C37, E1–E8) refer to the session contract in
+//! `docs/CONTRACT.md` at the root of the repository.
+//!
 //! There is no heap: capacities are const generics (`N` slots, `T` ticket bytes per slot), running out
 //! of slots is [`Error::PoolExhausted`] and a ticket larger than its slot is [`Error::TicketTooLarge`]
 //! (E1). Pool state lives in a `critical_section::Mutex`, so a pool is a plain `static` shared by tasks

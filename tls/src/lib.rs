@@ -10,6 +10,9 @@
 //! [`client::ResumptionOffer`] and reports each ticket as a [`client::NewTicket`] with the
 //! resumption PSK already derived (RFC 8446 §4.6.1).
 //!
+//! Rule numbers cited in these docs (C1–C37, E1–E8) refer to the session contract in
+//! `docs/CONTRACT.md` at the root of the repository.
+//!
 //! # Cargo features
 //!
 //! What RFC 8446 §9.1 makes mandatory is always built: TLS_AES_128_GCM_SHA256, secp256r1

@@ -130,7 +130,7 @@ fn openssl_single_use_ticket_declined_on_reuse_gives_full_handshake() {
         !again.tickets.is_empty(),
         "C34: fresh tickets after a declined offer"
     );
-    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(server.wait_reported(3, WAIT), 3);
     assert_eq!(server.resumed_count(), 1);
 }
 
@@ -243,7 +243,7 @@ fn openssl_psk_ke_offer_to_dhe_only_server_falls_back_to_full() {
     assert!(!r.summary.resumed);
     assert!(r.summary.offer_declined);
     assert_eq!(r.summary.kex, KeyExchangeMode::Full);
-    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(server.wait_reported(2, WAIT), 2);
     assert_eq!(server.resumed_count(), 0);
 }
 

@@ -296,3 +296,52 @@ fn insecure_no_verify_full_then_resumed_openssl() {
     assert_eq!(field(&l[1], "reused"), "true");
     assert_eq!(server.wait_resumed(1, WAIT), 1);
 }
+
+/// R1: servers that answer with a HelloRetryRequest. `-groups P-256` wants another key share
+/// (the resumption's ClientHello2 re-offers the ticket), `-stateless` sends a cookie, and a
+/// psk_ke offer to a server that requires (EC)DHE is asked for a key share and declined (C6):
+/// each run completes, with the kex each connection really had, and the server's log agrees.
+#[test]
+fn hello_retry_request_servers_complete() {
+    let pki = TestPki::generate(&[NAME]);
+    let ca = pki.path("ca.pem");
+    for (server_args, kex_arg, expect) in [
+        (
+            &["-groups", "P-256"][..],
+            "psk_dhe",
+            ["full", "psk_dhe", "psk_dhe"],
+        ),
+        (
+            &["-stateless"][..],
+            "psk_dhe",
+            ["full", "psk_dhe", "psk_dhe"],
+        ),
+        (&[][..], "psk", ["full", "full", "full"]),
+    ] {
+        let server = OpenSslServer::start(&pki, server_args);
+        let addr = format!("127.0.0.1:{}", server.port());
+        let out = run(&[
+            "--connect",
+            &addr,
+            "--server-name",
+            NAME,
+            "--ca",
+            ca.to_str().unwrap(),
+            "--connections",
+            "3",
+            "--kex",
+            kex_arg,
+        ]);
+        assert!(
+            out.status.success(),
+            "{server_args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let l = lines(&out);
+        let kex: Vec<String> = l.iter().map(|x| field(x, "kex").replace('"', "")).collect();
+        assert_eq!(kex, expect, "{server_args:?}");
+        let resumed = expect.iter().filter(|k| **k != "full").count();
+        assert_eq!(server.wait_reported(3, WAIT), 3);
+        assert_eq!(server.resumed_count(), resumed, "{server_args:?}");
+    }
+}

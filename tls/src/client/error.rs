@@ -31,6 +31,12 @@ pub enum Violation {
     PskDheNotOffered,
     /// An ALPN protocol that was not offered (RFC 7301 §3.2).
     AlpnNotOffered,
+    /// An ALPN answer although the client sent no ALPN extension (RFC 8446 §4.2,
+    /// `unsupported_extension`).
+    AlpnNotSent,
+    /// An extension in a CertificateEntry of the server's Certificate that the ClientHello
+    /// did not ask for (RFC 8446 §4.4.2; this client asks for none: `unsupported_extension`).
+    CertificateExtensionNotOffered,
     /// A max_fragment_length answer that differs from the request (RFC 6066 §4).
     MaxFragmentLengthMismatch,
     /// record_size_limit received although it was not sent (RFC 8449 §4).
@@ -101,6 +107,9 @@ pub enum Error {
     NotConnected,
     /// The connection is closed or failed; nothing more can be sent or received.
     Closed,
+    /// The server sent close_notify before the handshake completed (RFC 8446 §6.1). Our own
+    /// close_notify answers it; no error alert is due.
+    ClosedDuringHandshake,
 }
 
 impl Error {
@@ -115,6 +124,8 @@ impl Error {
             Error::Illegal(Violation::RecordSizeLimitNotOffered)
             | Error::Illegal(Violation::EarlyDataNotOffered)
             | Error::Illegal(Violation::PskNotOffered)
+            | Error::Illegal(Violation::AlpnNotSent)
+            | Error::Illegal(Violation::CertificateExtensionNotOffered)
             | Error::Illegal(Violation::ServerNameNotSent) => {
                 AlertDescription::UNSUPPORTED_EXTENSION
             }
@@ -137,6 +148,7 @@ impl Error {
             | Error::RecordSizeLimitOutOfRange
             | Error::EmptyConfiguration
             | Error::NotConnected
+            | Error::ClosedDuringHandshake
             | Error::Closed => return None,
         })
     }
@@ -203,7 +215,7 @@ impl core::fmt::Display for Error {
             Error::BadFinished => f.write_str("server Finished did not verify"),
             Error::BadRecordMac => f.write_str("record authentication failed"),
             Error::Crypto(c) => write!(f, "cryptographic failure: {c}"),
-            Error::AlertReceived(a) => write!(f, "server sent fatal alert {}", a.0),
+            Error::AlertReceived(a) => write!(f, "server sent fatal alert {a}"),
             Error::BufferTooSmall => f.write_str("buffer too small"),
             Error::OfferSuiteNotConfigured => {
                 f.write_str("no configured cipher suite matches the session's hash")
@@ -216,6 +228,9 @@ impl core::fmt::Display for Error {
             }
             Error::NotConnected => f.write_str("handshake not complete"),
             Error::Closed => f.write_str("connection closed"),
+            Error::ClosedDuringHandshake => {
+                f.write_str("server sent close_notify before the handshake completed")
+            }
         }
     }
 }

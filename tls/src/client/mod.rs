@@ -225,6 +225,11 @@ pub struct Connection<'a, R> {
     discard_hs: usize,
     /// Raw bytes consumed by the last event, dropped on the next call.
     discard_raw: usize,
+    /// Bytes still to drop of a post-handshake message too large for `rx`.
+    skip_hs: usize,
+    /// NewSessionTickets dropped without ending the connection: too large for `rx`, or a
+    /// lifetime over seven days.
+    pub(crate) tickets_skipped: u32,
 
     tx: &'a mut [u8],
     tx_len: usize,
@@ -360,6 +365,8 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
             raw_len: 0,
             discard_hs: 0,
             discard_raw: 0,
+            skip_hs: 0,
+            tickets_skipped: 0,
             tx: tx_buf,
             tx_len: 0,
             offer_pending: 0,
@@ -426,8 +433,13 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
             // 1. A complete handshake message waiting?
             let region = self.rx.get(self.hs_keep..self.hs_len).unwrap_or(&[]);
             let max = self.rx.len();
-            if let Some(m) = hs::split_message(region, max)? {
-                let (ty, total) = (m.msg_type, m.total_len);
+            let split =
+                hs::split_message(region, max).map(|m| m.map(|m| (m.msg_type, m.total_len)));
+            let split = match split {
+                Err(_) if self.skip_oversized_ticket() => continue,
+                other => other?,
+            };
+            if let Some((ty, total)) = split {
                 let start = self.hs_keep;
                 self.discard_hs = total;
                 let ev = state::handle(self, ty, start, total)?;
@@ -460,6 +472,9 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
             }
             if raw.len() < hdr.total_len() {
                 if self.hs_len + hdr.total_len() > self.rx.len() {
+                    if self.skip_oversized_ticket() {
+                        continue;
+                    }
                     return Err(Error::BufferTooSmall);
                 }
                 return Ok(None);
@@ -526,6 +541,13 @@ impl<'a, R> Connection<'a, R> {
     /// has been processed).
     pub fn rx_unprocessed(&self) -> usize {
         self.raw_len.saturating_sub(self.discard_raw)
+    }
+
+    /// NewSessionTickets received after the handshake and dropped without ending the
+    /// connection: a ticket larger than the receive buffer can hold (tickets may be up to
+    /// 65,535 bytes, RFC 8446 §4.6.1), or one whose lifetime exceeds seven days.
+    pub fn tickets_skipped(&self) -> u32 {
+        self.tickets_skipped
     }
 
     /// Bytes waiting to be sent.
@@ -859,6 +881,37 @@ impl<'a, R> Connection<'a, R> {
         }
     }
 
+    /// A NewSessionTicket after the handshake that `rx` cannot hold: its buffered part is
+    /// dropped, the rest is dropped as it arrives, and the ticket is counted as skipped
+    /// (it costs the ticket, not the connection). Returns false, changing nothing, for any
+    /// other message, and during the handshake (where the message is needed).
+    fn skip_oversized_ticket(&mut self) -> bool {
+        if !matches!(self.state, State::Connected) || self.hs_keep != 0 || self.skip_hs != 0 {
+            return false;
+        }
+        let head = self
+            .rx
+            .get(..self.hs_len.min(hs::HEADER_LEN))
+            .unwrap_or(&[]);
+        let [ty, a, b, c] = *head else {
+            return false;
+        };
+        if ty != hs::msg_type::NEW_SESSION_TICKET {
+            return false;
+        }
+        let total = hs::HEADER_LEN + (usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c));
+        if total <= self.hs_len {
+            return false;
+        }
+        let used = self.hs_len + self.raw_len;
+        move_bytes(self.rx, self.hs_len..used, 0);
+        self.skip_hs = total - self.hs_len;
+        self.hs_len = 0;
+        self.discard_hs = 0;
+        self.tickets_skipped = self.tickets_skipped.saturating_add(1);
+        true
+    }
+
     /// Drops the kept handshake prefix (the server Certificate) once it is no longer needed.
     pub(crate) fn release_kept(&mut self) {
         let used = self.hs_len + self.raw_len;
@@ -947,6 +1000,15 @@ impl<'a, R> Connection<'a, R> {
                     self.discard_raw = total;
                     return Ok(None);
                 }
+                // The tail of a ticket too large to hold is dropped; what follows it in the
+                // record is the next message.
+                let skipped = self.skip_hs.min(len);
+                self.skip_hs -= skipped;
+                let (at, len) = (at + skipped, len - skipped);
+                if len == 0 {
+                    self.discard_raw = total;
+                    return Ok(None);
+                }
                 // Append the fragment to the handshake region, then close the gap.
                 let used = self.hs_len + self.raw_len;
                 move_bytes(self.rx, at..at + len, self.hs_len);
@@ -963,6 +1025,12 @@ impl<'a, R> Connection<'a, R> {
                     self.close_received = true;
                     if !self.close_sent {
                         self.close()?;
+                    }
+                    // RFC 8446 §6.1: the server sends nothing more, so a handshake cannot
+                    // complete; our close_notify (queued) answers it.
+                    if self.state.is_handshaking() {
+                        self.state = State::Failed;
+                        return Err(Error::ClosedDuringHandshake);
                     }
                     self.state = State::Closed;
                     return Ok(Some(Ev::Closed));
@@ -987,7 +1055,7 @@ impl<'a, R> Connection<'a, R> {
     /// True while the first part of a handshake message waits for the rest (a complete
     /// message is always handled before the next record is opened).
     fn handshake_message_partial(&self) -> bool {
-        self.hs_len > self.hs_keep
+        self.hs_len > self.hs_keep || self.skip_hs > 0
     }
 
     /// True when handshake bytes beyond the current message are buffered: a key change

@@ -553,6 +553,10 @@ impl Negotiated {
             return Err(Error::Illegal(Violation::BothRecordLimits));
         }
         if let Some(p) = ee.alpn {
+            // RFC 8446 §4.2: an answer to an extension that was not sent.
+            if config.alpn.is_empty() {
+                return Err(Error::Illegal(Violation::AlpnNotSent));
+            }
             let i = config
                 .alpn
                 .iter()
@@ -617,6 +621,11 @@ impl Negotiated {
         let cert = Certificate::parse(body)?;
         if !cert.context.is_empty() {
             return Err(Error::Illegal(Violation::CertificateContextNotEmpty));
+        }
+        // RFC 8446 §4.4.2: a CertificateEntry extension must answer one the ClientHello
+        // carried; this client sends neither status_request nor signed_certificate_timestamp.
+        if cert.entry_extensions {
+            return Err(Error::Illegal(Violation::CertificateExtensionNotOffered));
         }
         let mut certs = cert.certificates();
         let end_entity = certs.next().ok_or(Error::Malformed(WireError::BadLength))?;
@@ -817,6 +826,12 @@ fn connected<R: rand_core::CryptoRng>(
     match ty {
         msg_type::NEW_SESSION_TICKET => {
             let t = NewSessionTicket::parse(body)?;
+            // RFC 8446 §4.6.1: servers must not use a lifetime over seven days. Only this
+            // ticket is spoiled: it is dropped and counted, and the connection goes on.
+            if t.lifetime > hs::MAX_TICKET_LIFETIME {
+                conn.tickets_skipped = conn.tickets_skipped.saturating_add(1);
+                return Ok((State::Connected, None));
+            }
             let suite = conn.suite.ok_or(Error::UnexpectedMessage)?;
             let psk =
                 crypto::resumption_psk(suite.hash(), conn.resumption_master.as_bytes(), t.nonce);

@@ -60,6 +60,9 @@ pub enum CertError {
     PathTooLong,
     /// A critical extension is not understood.
     UnsupportedCriticalExtension,
+    /// The end-entity certificate's keyUsage extension does not include digitalSignature, so
+    /// its key must not sign the handshake (RFC 5280 §4.2.1.3, RFC 8446 §4.4.2.2).
+    KeyUsageForbidsSigning,
     /// Any other rejection by the path validator.
     Other,
 }
@@ -91,6 +94,9 @@ impl core::fmt::Display for CertError {
             CertError::PathTooLong => f.write_str("certificate chain too long"),
             CertError::UnsupportedCriticalExtension => {
                 f.write_str("unsupported critical extension")
+            }
+            CertError::KeyUsageForbidsSigning => {
+                f.write_str("certificate key usage does not allow digital signatures")
             }
             CertError::Other => f.write_str("certificate rejected"),
         }
@@ -177,7 +183,84 @@ pub fn verify_server_chain(
     )
     .map_err(|e| map_webpki_error(&e))?;
     ee.verify_is_valid_for_subject_name(&name)
-        .map_err(|e| map_webpki_error(&e))
+        .map_err(|e| map_webpki_error(&e))?;
+    check_key_usage_allows_signing(end_entity)
+}
+
+/// RFC 5280 §4.2.1.3: when the end entity carries a keyUsage extension, its key may sign
+/// the CertificateVerify only if digitalSignature (bit 0) is set. The path validator does
+/// not look at keyUsage, so the extension is read here from the DER.
+pub fn check_key_usage_allows_signing(cert_der: &[u8]) -> Result<(), CertError> {
+    const SEQUENCE: u8 = 0x30;
+    const EXTENSIONS: u8 = 0xa3;
+    const OID: u8 = 0x06;
+    const BOOLEAN: u8 = 0x01;
+    const OCTET_STRING: u8 = 0x04;
+    const BIT_STRING: u8 = 0x03;
+    const KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x0f];
+    let bad = CertError::BadEncoding;
+    let (cert, _) = der_expect(cert_der, SEQUENCE).ok_or(bad)?;
+    let (mut tbs, _) = der_expect(cert, SEQUENCE).ok_or(bad)?;
+    // The fields of the TBSCertificate up to the optional [3] extensions.
+    let exts = loop {
+        let Some((tag, value, rest)) = der_next(tbs) else {
+            return if tbs.is_empty() { Ok(()) } else { Err(bad) };
+        };
+        if tag == EXTENSIONS {
+            break value;
+        }
+        tbs = rest;
+    };
+    let (mut list, _) = der_expect(exts, SEQUENCE).ok_or(bad)?;
+    while !list.is_empty() {
+        let (ext, rest) = der_expect(list, SEQUENCE).ok_or(bad)?;
+        list = rest;
+        let (oid, ext) = der_expect(ext, OID).ok_or(bad)?;
+        if oid != KEY_USAGE {
+            continue;
+        }
+        let ext = match der_expect(ext, BOOLEAN) {
+            Some((_, after)) => after,
+            None => ext,
+        };
+        let (inner, _) = der_expect(ext, OCTET_STRING).ok_or(bad)?;
+        let (bits, _) = der_expect(inner, BIT_STRING).ok_or(bad)?;
+        // The first byte counts unused bits; digitalSignature is the first bit after it.
+        let digital_signature = bits.get(1).is_some_and(|b| b & 0x80 != 0);
+        return if digital_signature {
+            Ok(())
+        } else {
+            Err(CertError::KeyUsageForbidsSigning)
+        };
+    }
+    Ok(())
+}
+
+/// One DER element: (tag, contents, rest). Lengths up to three bytes; `None` when malformed.
+fn der_next(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = match first {
+        0..=0x7f => (usize::from(first), rest),
+        0x81..=0x83 => {
+            let n = usize::from(first & 0x7f);
+            let bytes = rest.get(..n)?;
+            let len = bytes
+                .iter()
+                .fold(0usize, |acc, b| acc << 8 | usize::from(*b));
+            (len, rest.get(n..)?)
+        }
+        _ => return None,
+    };
+    Some((tag, rest.get(..len)?, rest.get(len..)?))
+}
+
+/// [`der_next`] that also checks the tag: (contents, rest).
+fn der_expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    match der_next(input)? {
+        (t, value, rest) if t == tag => Some((value, rest)),
+        _ => None,
+    }
 }
 
 /// Turn a DER CA certificate into a trust anchor (subject, public key and name constraints;

@@ -473,6 +473,8 @@ impl<'a> EncryptedExtensions<'a> {
 pub struct Certificate<'a> {
     /// certificate_request_context.
     pub context: &'a [u8],
+    /// True when some CertificateEntry carries an extension (each one well-formed).
+    pub entry_extensions: bool,
     list: &'a [u8],
 }
 
@@ -484,14 +486,23 @@ impl<'a> Certificate<'a> {
         let list = r.vec24()?;
         r.expect_end()?;
         let mut l = Reader::new(list);
+        let mut entry_extensions = false;
         while !l.is_empty() {
             let cert = l.vec24()?;
             if cert.is_empty() {
                 return Err(WireError::BadLength);
             }
-            let _exts = l.vec16()?;
+            let exts = l.vec16()?;
+            for_each_extension(exts, |_, _| {
+                entry_extensions = true;
+                Ok(())
+            })?;
         }
-        Ok(Certificate { context, list })
+        Ok(Certificate {
+            context,
+            entry_extensions,
+            list,
+        })
     }
 
     /// The DER certificates, end-entity first.
@@ -608,8 +619,10 @@ pub struct NewSessionTicket<'a> {
 pub const MAX_TICKET_LIFETIME: u32 = 604_800;
 
 impl<'a> NewSessionTicket<'a> {
-    /// Parses a NewSessionTicket body. A lifetime over seven days is `illegal_parameter`
-    /// (RFC 8446 §4.6.1); unknown extensions are ignored.
+    /// Parses a NewSessionTicket body; unknown extensions are ignored. An empty ticket is
+    /// `decode_error` (the syntax is `ticket<1..2^16-1>`, RFC 8446 §4.6.1). A lifetime over
+    /// seven days parses: the server broke a rule, but only the ticket is spoiled, and the
+    /// engine drops it without ending the connection.
     pub fn parse(body: &'a [u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(body);
         let lifetime = r.u32()?;
@@ -620,9 +633,6 @@ impl<'a> NewSessionTicket<'a> {
         r.expect_end()?;
         if ticket.is_empty() {
             return Err(WireError::BadLength);
-        }
-        if lifetime > MAX_TICKET_LIFETIME {
-            return Err(WireError::IllegalValue);
         }
         let mut max_early_data = 0;
         for_each_extension(exts, |ty, data| {

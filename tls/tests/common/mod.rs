@@ -598,6 +598,16 @@ impl OpenSslServer {
         self.process.output().wait_count(Self::RESUMED, n, timeout)
     }
 
+    /// Waits until `n` handshakes are fully reported or `timeout` passes; returns the count.
+    /// s_server prints `Secure Renegotiation IS ...` after the `Reused session-id` line of
+    /// the same handshake, so once `n` are reported, [`OpenSslServer::resumed_count`] is
+    /// final for those `n` handshakes.
+    pub fn wait_reported(&self, n: usize, timeout: Duration) -> usize {
+        self.process
+            .output()
+            .wait_count("Secure Renegotiation IS", n, timeout)
+    }
+
     /// Completed handshakes so far (s_server prints `CIPHER is ...` once per handshake; it
     /// serves sequential connections one after the other, printing `ACCEPT` only at start).
     pub fn handshakes(&self) -> usize {

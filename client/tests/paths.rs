@@ -1,0 +1,1181 @@
+//! Every handshake path through the public `Connection`/`Context` API: HelloRetryRequest in its
+//! forms, cookies, psk_ke refused, middlebox compatibility, record limits with small buffers,
+//! KeyUpdate both ways, ALPN, IP literals, every suite, wrong names, the clock rule (E6), GnuTLS,
+//! single-use tickets and random input (E4), against real servers on 127.0.0.1. What no real
+//! server does on demand (C31, C32 and the R rules of docs/CONTRACT.md) runs against the
+//! scripted TLS 1.3 server of `tls/tests/scripted` over a real TCP socket.
+
+#[path = "../../tls/tests/common/mod.rs"]
+mod common;
+#[path = "../../tls/tests/scripted/mod.rs"]
+mod scripted;
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::{GnutlsServer, OpenSslServer, Reply, RustlsOptions, RustlsServer, TestPki};
+use embedded_io_async::ErrorKind;
+use encore_cache::CacheConfig;
+use encore_client::{
+    block_on, Connection, Context, Error, OsRng, Phase, StdClock, StdTransport,
+    DEFAULT_HANDSHAKE_TIMEOUT_MS,
+};
+use encore_session::{
+    ContextId, MonotonicClock, NewSession, Session, SessionPool, WallClock, TLS13,
+};
+use encore_tls::client::{MaxFragmentLength, Violation};
+use encore_tls::crypto::{CertError, CipherSuite, RecordProtection};
+use encore_tls::wire::AlertDescription;
+use encore_tls::{ClientConfig, KeyExchangeMode, PskMode};
+use rustls_pki_types::{CertificateDer, TrustAnchor};
+use scripted::{ParsedHello, Scripted, ServerHelloSpec};
+
+const NAME: &str = "server.encore.test";
+const WAIT: Duration = Duration::from_secs(5);
+const P: usize = 16;
+
+type Ctx<G = OsRng, C = StdClock> = Context<'static, C, G, 8, P>;
+type Conn<'c, G = OsRng, C = StdClock> = Connection<'c, 'static, StdTransport, C, G, 8, P>;
+
+fn leak<T>(v: T) -> &'static T {
+    Box::leak(Box::new(v))
+}
+
+fn anchors_for(ca_der: &[u8]) -> &'static [TrustAnchor<'static>] {
+    let der: &'static CertificateDer<'static> = leak(CertificateDer::from(ca_der.to_vec()));
+    let anchor = encore_tls::crypto::anchor_from_der(der).unwrap();
+    Box::leak(vec![anchor].into_boxed_slice())
+}
+
+fn context_with<G, C>(
+    ca_der: &[u8],
+    clock: C,
+    rng: G,
+    tweak: impl FnOnce(&mut ClientConfig<'static>),
+) -> Ctx<G, C>
+where
+    C: MonotonicClock + WallClock,
+    G: rand_core::TryCryptoRng,
+{
+    let pool: &'static SessionPool<P> = leak(SessionPool::new());
+    let mut tls = ClientConfig::new(anchors_for(ca_der));
+    tweak(&mut tls);
+    Context::new(ContextId(3), tls, pool, CacheConfig::DEFAULT, clock, rng)
+}
+
+fn context(pki: &TestPki, tweak: impl FnOnce(&mut ClientConfig<'static>)) -> Ctx {
+    context_with(&pki.ca_der, StdClock::new(), OsRng, tweak)
+}
+
+fn buffers(rx: usize, tx: usize) -> (&'static mut [u8], &'static mut [u8]) {
+    (
+        Box::leak(vec![0u8; rx].into_boxed_slice()),
+        Box::leak(vec![0u8; tx].into_boxed_slice()),
+    )
+}
+
+fn transport(port: u16) -> StdTransport {
+    let t = StdTransport::connect(("127.0.0.1", port)).unwrap();
+    t.0.set_read_timeout(Some(WAIT)).unwrap();
+    t
+}
+
+fn conn_named<'c, G, C>(ctx: &'c Ctx<G, C>, name: &'c str, port: u16) -> Conn<'c, G, C>
+where
+    C: MonotonicClock + WallClock,
+    G: rand_core::TryCryptoRng,
+{
+    let (rx, tx) = buffers(17 * 1024, 8 * 1024);
+    Connection::new(ctx, name, transport(port), rx, tx)
+}
+
+fn conn<'c, G, C>(ctx: &'c Ctx<G, C>, port: u16) -> Conn<'c, G, C>
+where
+    C: MonotonicClock + WallClock,
+    G: rand_core::TryCryptoRng,
+{
+    conn_named(ctx, NAME, port)
+}
+
+/// Waits up to 1 s for `n` tickets (servers send them after the handshake).
+fn tickets<G, C>(c: &mut Conn<'_, G, C>, n: usize) -> usize
+where
+    C: MonotonicClock + WallClock,
+    G: rand_core::TryCryptoRng,
+{
+    block_on(c.await_tickets_within(n, 1000)).unwrap()
+}
+
+/// A full handshake that leaves `want` tickets in the context's cache and closes cleanly.
+fn full<G, C>(ctx: &Ctx<G, C>, name: &str, port: u16, want: usize)
+where
+    C: MonotonicClock + WallClock,
+    G: rand_core::TryCryptoRng,
+{
+    let mut c = conn_named(ctx, name, port);
+    let hs = block_on(c.connect()).unwrap();
+    assert_eq!(hs.kex, KeyExchangeMode::Full);
+    assert!(!c.session_reused());
+    assert_eq!(tickets(&mut c, want), want);
+    block_on(c.shutdown()).unwrap();
+}
+
+/// The next connection takes a ticket from the cache and must resume.
+fn resumed<G, C>(ctx: &Ctx<G, C>, name: &str, port: u16) -> KeyExchangeMode
+where
+    C: MonotonicClock + WallClock,
+    G: rand_core::TryCryptoRng,
+{
+    let mut c = conn_named(ctx, name, port);
+    let hs = block_on(c.connect()).unwrap();
+    assert!(hs.resumed, "{hs:?}");
+    assert!(c.session_reused());
+    tickets(&mut c, 1);
+    block_on(c.shutdown()).unwrap();
+    hs.kex
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real servers
+// ---------------------------------------------------------------------------------------------
+
+/// R1: a server that wants a P-256 key share answers the X25519 ClientHello with a
+/// HelloRetryRequest; ClientHello2 leaves at once (no wait for a read timeout), the full
+/// handshake completes, and the resumption's ClientHello2 re-offers the ticket (C28), which
+/// openssl accepts.
+#[test]
+fn r1_hello_retry_request_group_full_then_resumed_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &["-groups", "P-256"]);
+    let ctx = context(&pki, |_| {});
+    let start = Instant::now();
+    full(&ctx, NAME, server.port(), 2);
+    assert_eq!(resumed(&ctx, NAME, server.port()), KeyExchangeMode::PskDhe);
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+    // Far below one read timeout (5 s): nothing waited for one.
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+/// R1: a stateless server's HelloRetryRequest carries a cookie; ClientHello2 echoes it, for
+/// the full handshake and for the resumption.
+#[test]
+fn r1_stateless_cookie_retry_full_then_resumed_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &["-stateless"]);
+    let ctx = context(&pki, |_| {});
+    full(&ctx, NAME, server.port(), 2);
+    assert_eq!(resumed(&ctx, NAME, server.port()), KeyExchangeMode::PskDhe);
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+}
+
+/// R1, C6: psk_ke offered to a server that requires (EC)DHE: it asks for a key share with a
+/// HelloRetryRequest, declines the PSK, and the handshake is a full one with fresh tickets.
+#[test]
+fn r1_c6_psk_ke_refused_falls_back_to_full_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &[]);
+    let ctx = context(&pki, |_| {});
+    full(&ctx, NAME, server.port(), 2);
+    let mut c = conn(&ctx, server.port());
+    c.set_psk_mode(PskMode::AllowPskOnly);
+    let hs = block_on(c.connect()).unwrap();
+    assert_eq!(hs.kex, KeyExchangeMode::Full);
+    assert!(!c.session_reused());
+    assert!(c.session().is_none()); // C6: the declined record is released
+    assert_eq!(tickets(&mut c, 2), 2);
+    block_on(c.shutdown()).unwrap();
+    assert_eq!(server.wait_reported(2, WAIT), 2);
+    assert_eq!(server.resumed_count(), 0);
+    // With -allow_no_dhe_kex the same offer resumes without any key share.
+    let server = OpenSslServer::start(&pki, &["-allow_no_dhe_kex"]);
+    let ctx = context(&pki, |_| {});
+    full(&ctx, NAME, server.port(), 2);
+    let mut c = conn(&ctx, server.port());
+    c.set_psk_mode(PskMode::AllowPskOnly);
+    assert_eq!(block_on(c.connect()).unwrap().kex, KeyExchangeMode::Psk);
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+}
+
+/// Middlebox compatibility (RFC 8446 Appendix D.4): a session id and change_cipher_spec,
+/// full and resumed.
+#[test]
+fn middlebox_compat_full_then_resumed_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &[]);
+    let ctx = context(&pki, |c| c.middlebox_compat = true);
+    full(&ctx, NAME, server.port(), 2);
+    resumed(&ctx, NAME, server.port());
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+}
+
+/// max_fragment_length with buffers a quarter of the default: full and resumed, every
+/// record within the limit.
+#[test]
+fn max_fragment_length_small_buffers_full_then_resumed_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let ctx = context(&pki, |c| {
+        c.max_fragment_length = Some(MaxFragmentLength::Bytes1024);
+    });
+    let openssl = OpenSslServer::start(&pki, &[]);
+    for resume in [false, true] {
+        let (rx, tx) = buffers(4096, 2048);
+        let mut c = Connection::new(&ctx, NAME, transport(openssl.port()), rx, tx);
+        let hs = block_on(c.connect()).unwrap();
+        assert_eq!(hs.resumed, resume);
+        // The certificate flight is larger than one 1 KiB fragment.
+        assert_eq!(c.stats().handshake_received > 1024, !resume);
+        tickets(&mut c, 1);
+        block_on(c.shutdown()).unwrap();
+    }
+    assert_eq!(openssl.wait_resumed(1, WAIT), 1);
+}
+
+/// record_size_limit (RFC 8449) with small buffers against GnuTLS, which implements it:
+/// full, then resumed.
+#[test]
+fn record_size_limit_small_buffers_gnutls() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = GnutlsServer::start(&pki, &[]);
+    let ctx = context(&pki, |c| c.record_size_limit = Some(1024));
+    for resume in [false, true] {
+        let (rx, tx) = buffers(4096, 2048);
+        let mut c = Connection::new(&ctx, NAME, transport(server.port()), rx, tx);
+        let hs = block_on(c.connect()).unwrap();
+        assert_eq!(hs.resumed, resume);
+        // gnutls-serv echoes whole lines.
+        let mut line = vec![b'x'; 3000];
+        line.push(b'\n');
+        block_on(c.write(&line)).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1500];
+        while got.len() < line.len() {
+            let n = block_on(c.read(&mut buf)).unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, line);
+        tickets(&mut c, 1);
+        block_on(c.shutdown()).unwrap();
+    }
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+}
+
+/// KeyUpdate from the client (`request_key_update`, answered by the server's own
+/// KeyUpdate) and data in both directions under the new keys; then the server's KeyUpdate
+/// (rustls answers our update_requested with one) is followed transparently.
+#[test]
+fn key_update_both_ways_rustls() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = RustlsServer::start(&pki, RustlsOptions::default());
+    let ctx = context(&pki, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    tickets(&mut c, 2);
+    for round in 0..3u8 {
+        block_on(c.request_key_update()).unwrap();
+        let msg = [b'k', round];
+        block_on(c.write(&msg)).unwrap();
+        let mut buf = [0u8; 16];
+        let n = block_on(c.read(&mut buf)).unwrap();
+        assert_eq!(&buf[..n], &msg);
+    }
+    block_on(c.shutdown()).unwrap();
+    let rec = server.wait_connections(1, WAIT);
+    assert_eq!(rec[0].received, b"k\x00k\x01k\x02");
+    assert!(rec[0].error.is_none(), "{:?}", rec[0].error);
+}
+
+/// ALPN: the server's choice is reported; a server that does not answer leaves none.
+#[test]
+fn alpn_negotiated_and_reported_rustls() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = RustlsServer::start(
+        &pki,
+        RustlsOptions {
+            alpn: vec![b"mqtt".to_vec()],
+            ..RustlsOptions::default()
+        },
+    );
+    static ALPN: [&[u8]; 2] = [b"h2", b"mqtt"];
+    let ctx = context(&pki, |c| c.alpn = &ALPN);
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    assert_eq!(c.alpn_protocol(), Some(&b"mqtt"[..]));
+    tickets(&mut c, 2);
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    let mut r = conn(&ctx, server.port());
+    assert!(block_on(r.connect()).unwrap().resumed);
+    assert_eq!(r.alpn_protocol(), Some(&b"mqtt"[..]));
+    block_on(r.shutdown()).unwrap();
+    drop(r);
+    let recs = server.wait_connections(2, WAIT);
+    assert_eq!(recs[0].alpn.as_deref(), Some(&b"mqtt"[..]));
+    assert!(recs[1].resumed);
+}
+
+/// An IP literal is verified against the certificate's IP subjectAltName and sends no SNI;
+/// its sessions resume.
+#[test]
+fn ip_literal_without_sni_full_then_resumed_rustls() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = RustlsServer::start(&pki, RustlsOptions::default());
+    let ctx = context(&pki, |_| {});
+    let mut c = conn_named(&ctx, "127.0.0.1", server.port());
+    block_on(c.connect()).unwrap();
+    tickets(&mut c, 2);
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    assert_eq!(
+        resumed(&ctx, "127.0.0.1", server.port()),
+        KeyExchangeMode::PskDhe
+    );
+    let recs = server.wait_connections(2, WAIT);
+    assert_eq!(recs[0].sni, None);
+    assert_eq!(recs[1].sni, None);
+    assert!(recs[1].resumed);
+}
+
+/// Every suite: full, then resumed, with the suite the server chose both times.
+#[test]
+fn every_suite_full_then_resumed_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    for (name, suite) in [
+        ("TLS_AES_128_GCM_SHA256", CipherSuite::Aes128GcmSha256),
+        ("TLS_AES_256_GCM_SHA384", CipherSuite::Aes256GcmSha384),
+        (
+            "TLS_CHACHA20_POLY1305_SHA256",
+            CipherSuite::Chacha20Poly1305Sha256,
+        ),
+    ] {
+        let server = OpenSslServer::start(&pki, &["-ciphersuites", name]);
+        let ctx = context(&pki, |_| {});
+        let mut c = conn(&ctx, server.port());
+        assert_eq!(block_on(c.connect()).unwrap().suite, suite, "{name}");
+        tickets(&mut c, 2);
+        block_on(c.shutdown()).unwrap();
+        drop(c);
+        let mut r = conn(&ctx, server.port());
+        let hs = block_on(r.connect()).unwrap();
+        assert!(hs.resumed, "{name}");
+        assert_eq!(hs.suite, suite);
+        assert_eq!(server.wait_resumed(1, WAIT), 1, "{name}");
+    }
+}
+
+/// A certificate for another name is a certificate error with bad_certificate sent; nothing
+/// is cached.
+#[test]
+fn wrong_server_name_is_refused_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &[]);
+    let ctx = context(&pki, |_| {});
+    let mut c = conn_named(&ctx, "other.encore.test", server.port());
+    let e = block_on(c.connect()).unwrap_err();
+    assert_eq!(
+        e,
+        Error::Tls(encore_tls::Error::Certificate(CertError::NameMismatch))
+    );
+    assert_eq!(c.phase(), Phase::Failed);
+    assert_eq!(ctx.cache().len(), 0);
+}
+
+/// A clock that reports a fixed wall time (or none) and real monotonic time.
+#[derive(Clone, Copy)]
+struct FixedWall {
+    mono: StdClock,
+    unix: Option<u64>,
+}
+
+impl MonotonicClock for FixedWall {
+    fn now_ms(&self) -> u64 {
+        self.mono.now_ms()
+    }
+}
+
+impl WallClock for FixedWall {
+    fn now_unix(&self) -> Option<u64> {
+        self.unix
+    }
+}
+
+/// E6 through `Connection`: without a wall clock and without a lower bound the full handshake
+/// fails closed; a lower bound (a build date) lets it verify; a wall clock past the
+/// certificates' notAfter is certificate_expired.
+#[test]
+fn e6_wall_clock_rules_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &[]);
+    let no_clock = FixedWall {
+        mono: StdClock::new(),
+        unix: None,
+    };
+    let ctx = context_with(&pki.ca_der, no_clock, OsRng, |_| {});
+    let mut c = conn(&ctx, server.port());
+    assert_eq!(
+        block_on(c.connect()).unwrap_err(),
+        Error::Tls(encore_tls::Error::NoWallClock)
+    );
+    // 2026-01-01 as the firmware's build date.
+    let ctx = context_with(&pki.ca_der, no_clock, OsRng, |c| {
+        c.time_lower_bound = Some(1_767_225_600)
+    });
+    let mut c = conn(&ctx, server.port());
+    assert_eq!(block_on(c.connect()).unwrap().kex, KeyExchangeMode::Full);
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    let late = FixedWall {
+        mono: StdClock::new(),
+        unix: Some(2_524_608_000), // 2050
+    };
+    let ctx = context_with(&pki.ca_der, late, OsRng, |_| {});
+    let mut c = conn(&ctx, server.port());
+    match block_on(c.connect()).unwrap_err() {
+        Error::Tls(encore_tls::Error::Certificate(CertError::Expired { now, .. })) => {
+            assert_eq!(now, 2_524_608_000)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// GnuTLS: full, resumed, data both ways, across the three suites' default choice.
+#[test]
+fn gnutls_full_then_resumed_with_data() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = GnutlsServer::start(&pki, &[]);
+    let ctx = context(&pki, |_| {});
+    for resume in [false, true] {
+        let mut c = conn(&ctx, server.port());
+        let hs = block_on(c.connect()).unwrap();
+        assert_eq!(hs.resumed, resume);
+        // gnutls-serv echoes whole lines.
+        block_on(c.write(b"gnutls\n")).unwrap();
+        let mut buf = [0u8; 16];
+        let n = block_on(c.read(&mut buf)).unwrap();
+        assert_eq!(&buf[..n], b"gnutls\n");
+        tickets(&mut c, 1);
+        block_on(c.shutdown()).unwrap();
+    }
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+}
+
+/// C6, C34: a single-use ticket (openssl's stateful tickets with early data allowed) restored
+/// from a copy after it was used is declined: a full handshake, the copy released, no error.
+#[test]
+fn c6_single_use_ticket_declined_on_reuse_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &["-max_early_data", "16384"]);
+    let ctx = context(&pki, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    tickets(&mut c, 2);
+    let original = c.get1_session().unwrap().unwrap();
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    // A backup of the record, as an application that copied it to storage would restore it.
+    let copy = copy_of(&ctx, &original);
+    let mut r = conn(&ctx, server.port());
+    r.set_session(Some(&original)).unwrap();
+    assert!(block_on(r.connect()).unwrap().resumed);
+    block_on(r.shutdown()).unwrap();
+    drop(r);
+    let mut again = conn(&ctx, server.port());
+    again.set_session(Some(&copy)).unwrap();
+    let hs = block_on(again.connect()).unwrap();
+    assert!(!hs.resumed);
+    assert!(!again.session_reused());
+    assert!(again.session().is_none());
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+}
+
+/// A new record with the same ticket, PSK and times as `s` (a restored backup).
+fn copy_of<G, C>(ctx: &Ctx<G, C>, s: &Session<'static, P, 256>) -> Session<'static, P, 256>
+where
+    C: MonotonicClock + WallClock,
+    G: rand_core::TryCryptoRng,
+{
+    let mut ticket = [0u8; 256];
+    let mut psk = [0u8; 48];
+    let t = s.copy_ticket(&mut ticket).unwrap();
+    let p = s.copy_psk(&mut psk).unwrap();
+    let info = s.info().unwrap();
+    let new = NewSession {
+        version: TLS13,
+        cipher_suite: info.cipher_suite,
+        psk: &psk[..p],
+        ticket: &ticket[..t],
+        lifetime_s: info.lifetime_s,
+        age_add: info.age_add,
+        max_early_data: 0,
+        received_ms: ctx.now_ms(),
+        received_unix: ctx.now_unix(),
+        auth_age_ms: 0,
+        peer: ctx.peer_id(NAME),
+        owner: ctx.id(),
+    };
+    ctx.pool().create(&new).unwrap()
+}
+
+/// E4: a "server" that answers the ClientHello with random bytes: every connect ends in an
+/// error value, never a panic or a hang.
+#[test]
+fn e4_random_bytes_from_the_server_are_errors() {
+    let pki = TestPki::generate(&[NAME]);
+    let ctx = context(&pki, |_| {});
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for round in 0..40usize {
+        let mut junk = vec![0u8; 1 + round * 37 % 700];
+        for b in junk.iter_mut() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            *b = seed as u8;
+        }
+        // Half the rounds look like a handshake record for a while.
+        if round % 2 == 0 && junk.len() > 5 {
+            junk[..3].copy_from_slice(&[22, 3, 3]);
+        }
+        let (port, server) = script(move |s, _hello| {
+            s.write_all(&junk).unwrap();
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            drain(s)
+        });
+        let mut c = conn(&ctx, port);
+        let e = block_on(c.connect()).unwrap_err();
+        assert_eq!(c.phase(), Phase::Failed, "{e:?}");
+        drop(c);
+        server.join().unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scripted server over TCP
+// ---------------------------------------------------------------------------------------------
+
+/// Reads one TLS record (header and body).
+fn read_record(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut hdr = [0u8; 5];
+    s.read_exact(&mut hdr)?;
+    let len = u16::from_be_bytes([hdr[3], hdr[4]]) as usize;
+    let mut rec = hdr.to_vec();
+    rec.resize(5 + len, 0);
+    s.read_exact(&mut rec[5..])?;
+    Ok(rec)
+}
+
+/// Everything the client sends until it closes (or 3 s of silence).
+fn drain(s: &mut TcpStream) -> Vec<u8> {
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    all
+}
+
+/// Runs `f` on the first connection to a fresh port with the client's first ClientHello
+/// parsed; returns the port and what `f` returned.
+fn script<T: Send + 'static>(
+    f: impl FnOnce(&mut TcpStream, ParsedHello) -> T + Send + 'static,
+) -> (u16, JoinHandle<T>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s.set_nodelay(true).unwrap();
+        let rec = read_record(&mut s).unwrap();
+        let hello = scripted::parse_hello(&rec);
+        f(&mut s, hello)
+    });
+    (port, handle)
+}
+
+/// The fatal alerts (descriptions) in what the client sent, opening protected records with
+/// `key` when given.
+fn alerts_in(mut bytes: &[u8], mut key: Option<&mut RecordProtection>) -> Vec<u8> {
+    let mut out = Vec::new();
+    while bytes.len() >= 5 {
+        let len = u16::from_be_bytes([bytes[3], bytes[4]]) as usize;
+        let (rec, rest) = bytes.split_at((5 + len).min(bytes.len()));
+        bytes = rest;
+        match (rec[0], key.as_deref_mut()) {
+            (21, _) => out.push(rec[6]),
+            (23, Some(k)) => {
+                let hdr: [u8; 5] = rec[..5].try_into().unwrap();
+                let mut data = rec[5..rec.len() - 16].to_vec();
+                let tag: [u8; 16] = rec[rec.len() - 16..].try_into().unwrap();
+                if k.decrypt(&hdr, &mut data, &tag).is_ok() && data.last() == Some(&21) {
+                    out.push(data[1]);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// What the scripted server sends for a full handshake, up to its Finished.
+struct FullFlight {
+    server: Scripted,
+    /// ServerHello in clear, then EncryptedExtensions … Finished sealed in one record.
+    bytes: Vec<u8>,
+}
+
+/// ServerHello, EncryptedExtensions with `ee_exts`, the Certificate message `certificate`
+/// (made by the caller through `server`), CertificateVerify signed with `key_der`, Finished.
+fn full_flight(
+    hello: &ParsedHello,
+    ee_exts: &[u8],
+    certificate: impl FnOnce(&mut Scripted) -> Vec<u8>,
+    key_der: &[u8],
+) -> FullFlight {
+    let mut server = Scripted::new();
+    let mut bytes = server.server_hello(
+        hello,
+        &ServerHelloSpec {
+            suite: 0x1301,
+            key_share: true,
+            psk_identity: None,
+        },
+    );
+    let mut hs = server.encrypted_extensions_with(ee_exts);
+    hs.extend(certificate(&mut server));
+    hs.extend(server.certificate_verify(key_der));
+    hs.extend(server.finished());
+    bytes.extend(server.seal(22, &hs));
+    FullFlight { server, bytes }
+}
+
+/// Reads the client's Finished (after an optional change_cipher_spec) and returns the
+/// plaintext message.
+fn client_finished(s: &mut TcpStream, server: &mut Scripted) -> Vec<u8> {
+    loop {
+        let rec = read_record(s).unwrap();
+        if rec[0] == 20 {
+            continue;
+        }
+        let key = server.client_read.as_mut().unwrap();
+        let hdr: [u8; 5] = rec[..5].try_into().unwrap();
+        let mut data = rec[5..rec.len() - 16].to_vec();
+        let tag: [u8; 16] = rec[rec.len() - 16..].try_into().unwrap();
+        key.decrypt(&hdr, &mut data, &tag).unwrap();
+        assert_eq!(data.pop(), Some(22));
+        assert_eq!(data[0], 20);
+        return data;
+    }
+}
+
+/// A context with the scripted PKI's root, and a connection to the scripted server.
+fn scripted_ctx(pki: &TestPki) -> Ctx {
+    context(pki, |_| {})
+}
+
+/// R3: a CertificateEntry extension the client never asked for (status_request here) is
+/// unsupported_extension (RFC 8446 §4.4.2); the server receives that alert.
+#[test]
+fn r3_unsolicited_certificate_entry_extension_is_unsupported_extension() {
+    let pki = TestPki::generate(&[NAME]);
+    let (leaf, int, key) = parts(&pki);
+    let (port, server) = script(move |s, hello| {
+        let mut flight = full_flight(
+            &hello,
+            &[],
+            |sv| {
+                // Certificate with a status_request (5) extension in the first entry.
+                let mut list = Vec::new();
+                for (i, c) in [&leaf, &int].iter().enumerate() {
+                    list.extend_from_slice(&(c.len() as u32).to_be_bytes()[1..]);
+                    list.extend_from_slice(c);
+                    let exts: &[u8] = if i == 0 { &[0, 5, 0, 1, 0xaa] } else { &[] };
+                    list.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+                    list.extend_from_slice(exts);
+                }
+                let mut body = vec![0];
+                body.extend_from_slice(&(list.len() as u32).to_be_bytes()[1..]);
+                body.extend(list);
+                sv.message(11, &body)
+            },
+            &key,
+        );
+        s.write_all(&flight.bytes).unwrap();
+        alerts_in(&drain(s), flight.server.client_read.as_mut())
+    });
+    let ctx = scripted_ctx(&pki);
+    let mut c = conn(&ctx, port);
+    assert_eq!(
+        block_on(c.connect()).unwrap_err(),
+        Error::Tls(encore_tls::Error::Illegal(
+            Violation::CertificateExtensionNotOffered
+        ))
+    );
+    drop(c);
+    assert_eq!(server.join().unwrap(), vec![110]);
+}
+
+/// R3: an ALPN answer to a ClientHello without ALPN is unsupported_extension (RFC 8446 §4.2);
+/// one that names a protocol not offered stays illegal_parameter.
+#[test]
+fn r3_alpn_answer_without_alpn_offered_is_unsupported_extension() {
+    let pki = TestPki::generate(&[NAME]);
+    for (offer, expect, alert) in [
+        (false, Violation::AlpnNotSent, 110u8),
+        (true, Violation::AlpnNotOffered, 47),
+    ] {
+        let p = parts(&pki);
+        let (port, server) = script(move |s, hello| {
+            // ALPN extension (16) selecting "h2".
+            let alpn = [0, 16, 0, 5, 0, 3, 2, b'h', b'2'];
+            let mut flight = full_flight(&hello, &alpn, |sv| sv.certificate(&[&p.0, &p.1]), &p.2);
+            s.write_all(&flight.bytes).unwrap();
+            alerts_in(&drain(s), flight.server.client_read.as_mut())
+        });
+        static MQTT: [&[u8]; 1] = [b"mqtt"];
+        let ctx = context(&pki, |c| {
+            if offer {
+                c.alpn = &MQTT;
+            }
+        });
+        let mut c = conn(&ctx, port);
+        assert_eq!(
+            block_on(c.connect()).unwrap_err(),
+            Error::Tls(encore_tls::Error::Illegal(expect))
+        );
+        drop(c);
+        assert_eq!(server.join().unwrap(), vec![alert], "{expect:?}");
+    }
+}
+
+/// Leaf DER, intermediate DER and leaf key (PKCS#8), for a server thread.
+fn parts(pki: &TestPki) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    (
+        pki.leaf.cert_der.clone(),
+        pki.int_der.clone(),
+        pki.leaf.key_der.clone(),
+    )
+}
+
+/// R6: a leaf whose keyUsage lacks digitalSignature may not sign the CertificateVerify
+/// (RFC 5280 §4.2.1.3): bad_certificate. The same chain with digitalSignature verifies.
+#[test]
+fn r6_leaf_key_usage_without_digital_signature_is_refused() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa,
+        KeyPair, KeyUsagePurpose,
+    };
+    let p256 = &rcgen::PKCS_ECDSA_P256_SHA256;
+    let mut root_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    root_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let root =
+        CertifiedIssuer::self_signed(root_params, KeyPair::generate_for(p256).unwrap()).unwrap();
+    for (usages, ok) in [
+        (vec![KeyUsagePurpose::KeyEncipherment], false),
+        (
+            vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyEncipherment,
+            ],
+            true,
+        ),
+    ] {
+        let mut leaf_params = CertificateParams::new(vec![NAME.to_string()]).unwrap();
+        leaf_params.key_usages = usages;
+        leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key = KeyPair::generate_for(p256).unwrap();
+        let leaf = leaf_params.signed_by(&key, &root).unwrap().der().to_vec();
+        let key_der = key.serialize_der();
+        let (port, server) = script(move |s, hello| {
+            let mut flight = full_flight(&hello, &[], |sv| sv.certificate(&[&leaf]), &key_der);
+            s.write_all(&flight.bytes).unwrap();
+            alerts_in(&drain(s), flight.server.client_read.as_mut())
+        });
+        let ctx = context_with(root.der(), StdClock::new(), OsRng, |_| {});
+        let mut c = conn(&ctx, port);
+        let got = block_on(c.connect());
+        drop(c);
+        let alerts = server.join().unwrap();
+        if ok {
+            assert!(got.is_ok(), "{got:?}");
+            assert!(alerts.is_empty());
+        } else {
+            assert_eq!(
+                got.unwrap_err(),
+                Error::Tls(encore_tls::Error::Certificate(
+                    CertError::KeyUsageForbidsSigning
+                ))
+            );
+            assert_eq!(alerts, vec![42]);
+        }
+    }
+}
+
+/// Completes a scripted full handshake and returns the server, its application keys and the
+/// client's Finished.
+fn complete(
+    s: &mut TcpStream,
+    pki: (Vec<u8>, Vec<u8>, Vec<u8>),
+    hello: &ParsedHello,
+) -> (Scripted, scripted::AppKeys, Vec<u8>) {
+    let mut flight = full_flight(hello, &[], |sv| sv.certificate(&[&pki.0, &pki.1]), &pki.2);
+    s.write_all(&flight.bytes).unwrap();
+    let keys = flight.server.application_keys();
+    let fin = client_finished(s, &mut flight.server);
+    (flight.server, keys, fin)
+}
+
+/// R4: a NewSessionTicket larger than the receive buffer can hold (tickets may be 65,535
+/// bytes) costs that ticket only: it is skipped and counted, the next ticket is kept, and the
+/// application data after it arrives. R5: a ticket whose lifetime exceeds seven days is
+/// dropped and counted the same way.
+#[test]
+fn r4_r5_oversized_and_overlong_tickets_are_skipped_and_the_connection_goes_on() {
+    let pki = TestPki::generate(&[NAME]);
+    let parts = parts(&pki);
+    let (port, server) = script(move |s, hello| {
+        let (mut sv, mut keys, fin) = complete(s, parts, &hello);
+        let big = scripted::new_session_ticket(7200, &[1], &vec![0x42; 20_000]);
+        let long = scripted::new_session_ticket(604_801, &[2], b"too-long-lived");
+        let good = scripted::new_session_ticket(7200, &[3], b"good-ticket");
+        // The large ticket spans two records, the second of which also carries the next one.
+        let mut out = scripted::seal(&mut keys.s_write, 22, &big[..12_000]);
+        let mut rest = big[12_000..].to_vec();
+        rest.extend_from_slice(&long);
+        out.extend(scripted::seal(&mut keys.s_write, 22, &rest));
+        out.extend(scripted::seal(&mut keys.s_write, 22, &good));
+        out.extend(scripted::seal(&mut keys.s_write, 23, b"after the tickets"));
+        s.write_all(&out).unwrap();
+        let psk = sv.ticket_psk(&fin, &[3]);
+        let _ = drain(s);
+        psk.as_bytes().to_vec()
+    });
+    let ctx = scripted_ctx(&pki);
+    let (rx, tx) = buffers(16 * 1024 + 400, 4096);
+    let mut c = Connection::new(&ctx, NAME, transport(port), rx, tx);
+    block_on(c.connect()).unwrap();
+    let mut buf = [0u8; 64];
+    let n = block_on(c.read(&mut buf)).unwrap();
+    assert_eq!(&buf[..n], b"after the tickets");
+    let stats = c.stats();
+    assert_eq!(stats.tickets_skipped, 2);
+    assert_eq!(stats.tickets_received, 1);
+    assert_eq!(c.phase(), Phase::Connected);
+    let kept = c.get1_session().unwrap().unwrap();
+    let mut t = [0u8; 256];
+    let len = kept.copy_ticket(&mut t).unwrap();
+    assert_eq!(&t[..len], b"good-ticket");
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    let psk = server.join().unwrap();
+    let mut p = [0u8; 48];
+    let len = kept.copy_psk(&mut p).unwrap();
+    assert_eq!(&p[..len], &psk[..]);
+}
+
+/// R2: a server that trickles its ServerHello a byte every 150 ms cannot hold a handshake
+/// open past the connection's limit, although no single read ever times out.
+#[test]
+fn r2_trickling_server_hits_the_handshake_deadline() {
+    let pki = TestPki::generate(&[NAME]);
+    let stop: &'static AtomicBool = leak(AtomicBool::new(false));
+    let (port, server) = script(move |s, hello| {
+        let mut sv = Scripted::new();
+        let sh = sv.server_hello(
+            &hello,
+            &ServerHelloSpec {
+                suite: 0x1301,
+                key_share: true,
+                psk_identity: None,
+            },
+        );
+        for b in sh.iter().cycle().take(200) {
+            if stop.load(Ordering::SeqCst) || s.write_all(&[*b]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    });
+    let ctx = scripted_ctx(&pki);
+    let mut c = conn(&ctx, port);
+    assert_eq!(c.handshake_timeout(), Some(DEFAULT_HANDSHAKE_TIMEOUT_MS));
+    c.set_handshake_timeout(Some(1_000));
+    let start = Instant::now();
+    assert_eq!(block_on(c.connect()).unwrap_err(), Error::HandshakeTimeout);
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(1_000), "{took:?}");
+    assert!(took < Duration::from_millis(2_500), "{took:?}");
+    assert_eq!(c.phase(), Phase::Failed);
+    stop.store(true, Ordering::SeqCst);
+    drop(c);
+    server.join().unwrap();
+}
+
+/// R1, RFC 8446 §6.1: a close_notify in the middle of the handshake is answered at once with
+/// the client's own, and `connect` ends; a fatal alert ends it at once too, with the alert
+/// named in the error's text.
+#[test]
+fn r1_alerts_mid_handshake_end_connect_at_once() {
+    let pki = TestPki::generate(&[NAME]);
+    for description in [0u8, 40] {
+        let (port, server) = script(move |s, hello| {
+            let mut sv = Scripted::new();
+            let mut out = sv.server_hello(
+                &hello,
+                &ServerHelloSpec {
+                    suite: 0x1301,
+                    key_share: true,
+                    psk_identity: None,
+                },
+            );
+            let level = if description == 0 { 1 } else { 2 };
+            out.extend(sv.seal(21, &[level, description]));
+            s.write_all(&out).unwrap();
+            let start = Instant::now();
+            let got = drain(s);
+            (start.elapsed(), alerts_in(&got, sv.client_read.as_mut()))
+        });
+        let ctx = scripted_ctx(&pki);
+        let mut c = conn(&ctx, port);
+        let start = Instant::now();
+        let e = block_on(c.connect()).unwrap_err();
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        drop(c);
+        let (waited, alerts) = server.join().unwrap();
+        assert!(waited < Duration::from_secs(2), "{waited:?}");
+        if description == 0 {
+            assert_eq!(e, Error::Tls(encore_tls::Error::ClosedDuringHandshake));
+            assert_eq!(alerts, vec![0]); // our close_notify, under the handshake key
+        } else {
+            assert_eq!(
+                e,
+                Error::Tls(encore_tls::Error::AlertReceived(
+                    AlertDescription::HANDSHAKE_FAILURE
+                ))
+            );
+            assert!(alerts.is_empty());
+            assert_eq!(
+                e.to_string(),
+                "server sent fatal alert handshake_failure (40)"
+            );
+        }
+    }
+}
+
+/// A record made by hand for the scripted server's ticket, PSK [`scripted::PSK`].
+fn scripted_session(ctx: &Ctx, suite: CipherSuite) -> Session<'static, P, 256> {
+    let new = NewSession {
+        version: TLS13,
+        cipher_suite: suite.to_u16(),
+        psk: &scripted::PSK,
+        ticket: b"scripted-ticket",
+        lifetime_s: 7200,
+        age_add: 7,
+        max_early_data: 0,
+        received_ms: ctx.now_ms(),
+        received_unix: ctx.now_unix(),
+        auth_age_ms: 0,
+        peer: ctx.peer_id(NAME),
+        owner: ctx.id(),
+    };
+    ctx.pool().create(&new).unwrap()
+}
+
+/// C31, C32 through `Connection`: a ServerHello that selects an identity never offered, or
+/// accepts the PSK with a suite of another hash, is illegal_parameter; a resumption whose
+/// server sends a Certificate, or a full handshake without one, is unexpected_message. Each
+/// alert reaches the server, and the offered session is invalidated (C15).
+#[test]
+fn c31_c32_scripted_aborts_through_connection() {
+    let pki = TestPki::generate(&[NAME]);
+    type Case = (Option<u16>, u16, bool, encore_tls::Error, u8);
+    let cases: [Case; 4] = [
+        (
+            Some(1),
+            0x1301,
+            false,
+            encore_tls::Error::Illegal(Violation::PskIdentityNotOffered),
+            47,
+        ),
+        (
+            Some(0),
+            0x1302,
+            false,
+            encore_tls::Error::Illegal(Violation::PskSuiteHashMismatch),
+            47,
+        ),
+        (
+            Some(0),
+            0x1301,
+            true,
+            encore_tls::Error::CertificateWithPsk,
+            10,
+        ),
+        (
+            None,
+            0x1301,
+            false,
+            encore_tls::Error::ServerNotAuthenticated,
+            10,
+        ),
+    ];
+    for (identity, suite, send_cert, expect, alert) in cases {
+        let parts = parts(&pki);
+        let (port, server) = script(move |s, hello| {
+            assert!(hello.psk.is_some(), "the session must be offered");
+            let mut sv = Scripted::new();
+            let mut out = sv.server_hello(
+                &hello,
+                &ServerHelloSpec {
+                    suite,
+                    key_share: true,
+                    psk_identity: identity,
+                },
+            );
+            if suite == 0x1301 && identity != Some(1) {
+                let mut hs = sv.encrypted_extensions();
+                if send_cert {
+                    hs.extend(sv.certificate(&[&parts.0, &parts.1]));
+                }
+                hs.extend(sv.finished());
+                out.extend(sv.seal(22, &hs));
+            }
+            s.write_all(&out).unwrap();
+            alerts_in(&drain(s), sv.client_read.as_mut())
+        });
+        let ctx = scripted_ctx(&pki);
+        let session = scripted_session(&ctx, CipherSuite::Aes128GcmSha256);
+        let mut c = conn(&ctx, port);
+        c.set_session(Some(&session)).unwrap();
+        assert_eq!(block_on(c.connect()).unwrap_err(), Error::Tls(expect));
+        drop(c);
+        assert_eq!(server.join().unwrap(), vec![alert], "{expect:?}");
+        // C15: the alert invalidated the offered session; C28: it was used.
+        let info = session.info().unwrap();
+        assert!(info.not_resumable && info.used, "{expect:?}");
+    }
+}
+
+/// The context's generator, switched off by the scripted server before its second flight.
+struct SwitchedRng(&'static AtomicBool);
+
+impl rand_core::TryRng for SwitchedRng {
+    type Error = std::io::Error;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        if self.0.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other("generator failed"));
+        }
+        rand_core::TryRng::try_fill_bytes(&mut OsRng, dst).map_err(std::io::Error::other)
+    }
+}
+
+impl rand_core::TryCryptoRng for SwitchedRng {}
+
+/// R10: the generator fails while a psk_ke offer is answered with a HelloRetryRequest and an
+/// alert in the same segment. ClientHello2 (a key share from a failed generator) is built, but
+/// nothing of it reaches the wire, and `connect` reports the generator.
+#[test]
+fn r10_rng_failure_puts_nothing_on_the_wire_even_when_an_alert_follows() {
+    let pki = TestPki::generate(&[NAME]);
+    let broken: &'static AtomicBool = leak(AtomicBool::new(false));
+    let (port, server) = script(move |s, hello| {
+        assert_eq!(hello.key_share_entries, 0); // psk_ke: no key share in ClientHello1
+        broken.store(true, Ordering::SeqCst);
+        let (mut out, _) = scripted::hello_retry_request(Some(0x001d), None);
+        out.extend(scripted::plain_record(21, &[2, 40]));
+        s.write_all(&out).unwrap();
+        drain(s)
+    });
+    let ctx = context_with(&pki.ca_der, StdClock::new(), SwitchedRng(broken), |c| {
+        c.psk_mode = PskMode::AllowPskOnly
+    });
+    let session = {
+        let new = NewSession {
+            version: TLS13,
+            cipher_suite: CipherSuite::Aes128GcmSha256.to_u16(),
+            psk: &scripted::PSK,
+            ticket: b"scripted-ticket",
+            lifetime_s: 7200,
+            age_add: 7,
+            max_early_data: 0,
+            received_ms: ctx.now_ms(),
+            received_unix: ctx.now_unix(),
+            auth_age_ms: 0,
+            peer: ctx.peer_id(NAME),
+            owner: ctx.id(),
+        };
+        ctx.pool().create(&new).unwrap()
+    };
+    let mut c = conn(&ctx, port);
+    c.set_session(Some(&session)).unwrap();
+    assert_eq!(block_on(c.connect()).unwrap_err(), Error::Rng);
+    drop(c);
+    assert_eq!(server.join().unwrap(), Vec::<u8>::new());
+}
+
+/// `Error` is a `core::error::Error` whose source is the engine's or the session layer's
+/// error; transport errors keep their kind.
+#[test]
+fn errors_keep_their_cause() {
+    let e = Error::Tls(encore_tls::Error::AlertReceived(
+        AlertDescription::UNKNOWN_CA,
+    ));
+    let dynamic: &dyn std::error::Error = &e;
+    assert_eq!(
+        dynamic.source().map(|s| s.to_string()),
+        Some("server sent fatal alert unknown_ca (48)".to_string())
+    );
+    let s = Error::Session(encore_session::Error::WrongOwner);
+    assert!((&s as &dyn std::error::Error).source().is_some());
+    assert!((&Error::Io(ErrorKind::TimedOut) as &dyn std::error::Error)
+        .source()
+        .is_none());
+    assert_eq!(
+        Error::HandshakeTimeout.to_string(),
+        "handshake did not complete in time"
+    );
+}
+
+/// `send_fatal_alert`: the server receives the alert, the connection fails and its session
+/// is invalidated (C15).
+#[test]
+fn c15_send_fatal_alert_reaches_the_server_rustls() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = RustlsServer::start(
+        &pki,
+        RustlsOptions {
+            reply: Reply::Nothing,
+            ..RustlsOptions::default()
+        },
+    );
+    let ctx = context(&pki, |_| {});
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    tickets(&mut c, 2);
+    let s = c.get1_session().unwrap().unwrap();
+    block_on(c.send_fatal_alert(AlertDescription::NO_APPLICATION_PROTOCOL)).unwrap();
+    assert_eq!(c.phase(), Phase::Failed);
+    assert!(s.info().unwrap().not_resumable);
+    assert_eq!(block_on(c.write(b"x")).unwrap_err(), Error::Failed);
+    drop(c);
+    let rec = server.wait_connections(1, WAIT);
+    let err = rec[0].error.clone().unwrap_or_default();
+    assert!(err.contains("NoApplicationProtocol"), "{err}");
+}

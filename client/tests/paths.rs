@@ -1179,3 +1179,116 @@ fn c15_send_fatal_alert_reaches_the_server_rustls() {
     let err = rec[0].error.clone().unwrap_or_default();
     assert!(err.contains("NoApplicationProtocol"), "{err}");
 }
+
+/// A clock the test moves by hand: monotonic milliseconds from zero, and the wall clock that
+/// many milliseconds after the real time at its creation.
+#[derive(Clone, Copy)]
+struct ManualClock {
+    ms: &'static std::sync::atomic::AtomicU64,
+    unix0: u64,
+}
+
+impl ManualClock {
+    fn new() -> Self {
+        ManualClock {
+            ms: leak(std::sync::atomic::AtomicU64::new(0)),
+            unix0: common::now_unix(),
+        }
+    }
+    fn advance(&self, ms: u64) {
+        self.ms.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl MonotonicClock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        self.ms.load(Ordering::SeqCst)
+    }
+}
+
+impl WallClock for ManualClock {
+    fn now_unix(&self) -> Option<u64> {
+        Some(self.unix0 + self.now_ms() / 1000)
+    }
+}
+
+/// C29 through `Connection`: tickets received on a resumed connection keep the time of the
+/// full handshake that authenticated the server, so a chain of resumptions ends once the
+/// configured authentication age has passed, although each ticket is young.
+#[test]
+fn c29_resumption_chain_ends_at_the_authentication_age_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &["-num_tickets", "2"]);
+    let clock = ManualClock::new();
+    let pool: &'static SessionPool<P> = leak(SessionPool::new());
+    let cache = CacheConfig {
+        limits: encore_session::Limits {
+            timeout_s: 7200,
+            max_auth_age_s: 7200,
+        },
+        ..CacheConfig::DEFAULT
+    };
+    let ctx: Ctx<OsRng, ManualClock> = Context::new(
+        ContextId(3),
+        ClientConfig::new(anchors_for(&pki.ca_der)),
+        pool,
+        cache,
+        clock,
+        OsRng,
+    );
+    full(&ctx, NAME, server.port(), 2);
+    // 1.5 h later: the ticket is 1.5 h old and the authentication too; it resumes.
+    clock.advance(5_400_000);
+    let mut c = conn(&ctx, server.port());
+    assert!(block_on(c.connect()).unwrap().resumed);
+    assert_eq!(tickets(&mut c, 1), 1);
+    // The new ticket's record carries the original authentication, 5400 s before its receipt.
+    let chained = c.get1_session().unwrap().unwrap();
+    assert_eq!(chained.info().unwrap().auth_age_s, 5_400);
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    // One more hour: the chained ticket is 1 h old, but the server was authenticated 2.5 h ago.
+    clock.advance(3_600_000);
+    let mut c = conn(&ctx, server.port());
+    let hs = block_on(c.connect()).unwrap();
+    assert!(!hs.resumed);
+    assert!(!hs.offer_declined); // nothing was offered
+    assert!(!chained.info().unwrap().used);
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    assert_eq!(server.wait_reported(3, WAIT), 3);
+    assert_eq!(server.resumed_count(), 1);
+}
+
+/// C30 on the wire, through `Connection`: the obfuscated_ticket_age the server receives is the
+/// ticket's age in milliseconds since its receipt plus its ticket_age_add, modulo 2^32.
+#[test]
+fn c30_obfuscated_ticket_age_on_the_wire() {
+    let pki = TestPki::generate(&[NAME]);
+    let clock = ManualClock::new();
+    clock.advance(1_000);
+    let ctx: Ctx<OsRng, ManualClock> = context_with(&pki.ca_der, clock, OsRng, |_| {});
+    let p = parts(&pki);
+    let (port, server) = script(move |s, hello| {
+        let (_, mut keys, _) = complete(s, p, &hello);
+        let nst = scripted::new_session_ticket(7200, &[9], b"age-ticket");
+        s.write_all(&scripted::seal(&mut keys.s_write, 22, &nst))
+            .unwrap();
+        drain(s);
+    });
+    let mut c = conn(&ctx, port);
+    block_on(c.connect()).unwrap();
+    assert_eq!(tickets(&mut c, 1), 1);
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    server.join().unwrap();
+    clock.advance(123_456);
+    let (port, server) = script(|_, hello| hello.psk.map(|(id, age, _, _)| (id, age)));
+    let mut c = conn(&ctx, port);
+    let _ = block_on(c.connect());
+    drop(c);
+    let (id, age) = server.join().unwrap().expect("the ticket is offered");
+    assert_eq!(id, b"age-ticket");
+    // new_session_ticket's ticket_age_add is 0x01020304.
+    assert_eq!(age, 123_456u32.wrapping_add(0x0102_0304));
+}

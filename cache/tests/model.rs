@@ -24,17 +24,25 @@ const K: usize = 2; // tickets per peer
 const TIMEOUT_S: u32 = 30;
 const OWNER: ContextId = ContextId(9);
 const LIFETIMES: [u32; 3] = [5, 20, 100];
+/// The C29 limit since the original full handshake.
+const MAX_AUTH_AGE_S: u32 = 3600;
+/// How long before its receipt a record's server was authenticated: fresh, or so long ago
+/// (a chain of resumptions) that the one-hour limit falls within the run.
+const AUTH_AGES_S: [u32; 3] = [0, 3_560, 3_595];
 
 #[derive(Debug, Clone)]
 enum Op {
     New {
         peer: u8,
         lifetime: usize,
+        auth_age: usize,
         dup: Option<usize>,
     },
     Add(usize),
     Lookup(u8),
     Take(u8),
+    /// `connect`'s own look-up (C26: nothing in `NO_INTERNAL_LOOKUP`).
+    TakeForConnect(u8),
     /// A connection that holds the record claims it to offer it (C28).
     Claim(usize),
     Remove(usize),
@@ -48,11 +56,12 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0..3u8, 0..3usize, proptest::option::weighted(0.2, 0..8usize))
-            .prop_map(|(peer, lifetime, dup)| Op::New { peer, lifetime, dup }),
+        4 => (0..3u8, 0..3usize, 0..3usize, proptest::option::weighted(0.2, 0..8usize))
+            .prop_map(|(peer, lifetime, auth_age, dup)| Op::New { peer, lifetime, auth_age, dup }),
         2 => (0..8usize).prop_map(Op::Add),
         2 => (0..3u8).prop_map(Op::Lookup),
         2 => (0..3u8).prop_map(Op::Take),
+        1 => (0..3u8).prop_map(Op::TakeForConnect),
         1 => (0..8usize).prop_map(Op::Claim),
         1 => (0..8usize).prop_map(Op::Remove),
         1 => Just(Op::Flush),
@@ -92,6 +101,7 @@ struct Rec {
     tag: u32,
     received_ms: u64,
     lifetime_s: u32,
+    auth_age_s: u32,
     used: bool,
     not_resumable: bool,
 }
@@ -112,11 +122,14 @@ struct Model {
 }
 
 impl Model {
-    /// C29 under the cache's limits: the record is too old.
+    /// C29 under the cache's limits: the ticket is too old, or its server was authenticated
+    /// too long ago.
     fn too_old(&self, id: SessionId, now_ms: u64) -> bool {
         let r = &self.recs[&id];
         let cap_s = r.lifetime_s.min(TIMEOUT_S);
-        now_ms - r.received_ms >= u64::from(cap_s) * 1000
+        let age_ms = now_ms - r.received_ms;
+        age_ms >= u64::from(cap_s) * 1000
+            || age_ms + u64::from(r.auth_age_s) * 1000 >= u64::from(MAX_AUTH_AGE_S) * 1000
     }
 
     /// C7, C29 under the cache's limits: used, not resumable, or too old.
@@ -250,7 +263,7 @@ fn run(mode: CacheMode, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let config = CacheConfig {
         limits: Limits {
             timeout_s: TIMEOUT_S,
-            max_auth_age_s: 3600,
+            max_auth_age_s: MAX_AUTH_AGE_S,
         },
         max_per_peer: K,
         mode,
@@ -272,6 +285,7 @@ fn run(mode: CacheMode, ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::New {
                 peer,
                 lifetime,
+                auth_age,
                 dup,
             } => {
                 let tag = match dup.and_then(|d| app.get(d % app.len().max(1))) {
@@ -292,7 +306,7 @@ fn run(mode: CacheMode, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     max_early_data: 0,
                     received_ms: now,
                     received_unix: None,
-                    auth_age_ms: 0,
+                    auth_age_ms: u64::from(AUTH_AGES_S[auth_age]) * 1000,
                     peer: peer_id(peer),
                     owner: OWNER,
                 };
@@ -307,6 +321,7 @@ fn run(mode: CacheMode, ops: Vec<Op>) -> Result<(), TestCaseError> {
                                 tag,
                                 received_ms: now,
                                 lifetime_s: LIFETIMES[lifetime],
+                                auth_age_s: AUTH_AGES_S[auth_age],
                                 used: false,
                                 not_resumable: false,
                             },
@@ -352,10 +367,20 @@ fn run(mode: CacheMode, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     }
                 }
             }
-            Op::Take(p) => {
+            Op::TakeForConnect(p) if mode.contains(CacheMode::NO_INTERNAL_LOOKUP) => {
+                // C26: `connect` does not look up: nothing found, counted or removed.
+                prop_assert!(cache
+                    .take_for_connect(&peer_id(p), now, &[0x1301])
+                    .is_none());
+            }
+            Op::Take(p) | Op::TakeForConnect(p) => {
                 m.remove_stale(now, Some(p));
                 let want = m.newest(p);
-                let got = cache.take(&peer_id(p), now, &[0x1301]);
+                let got = if matches!(op, Op::TakeForConnect(_)) {
+                    cache.take_for_connect(&peer_id(p), now, &[0x1301])
+                } else {
+                    cache.take(&peer_id(p), now, &[0x1301])
+                };
                 match want {
                     None => {
                         m.stats.misses += 1;
@@ -504,5 +529,10 @@ proptest! {
     #[test]
     fn model_no_internal_store(ops in proptest::collection::vec(op(), 1..80)) {
         run(CacheMode::NO_INTERNAL_STORE | CacheMode::NO_AUTO_FLUSH, ops)?;
+    }
+
+    #[test]
+    fn model_no_internal_lookup(ops in proptest::collection::vec(op(), 1..80)) {
+        run(CacheMode::NO_INTERNAL_LOOKUP, ops)?;
     }
 }

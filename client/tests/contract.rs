@@ -386,6 +386,38 @@ fn c13_drop_open_connection_invalidates_session_rustls() {
     assert_eq!(ctx.cache().len(), 1);
 }
 
+/// C10, C13 relaxed by `BadSessionRule::Keep` (RFC 5246 §7.2.1): replacing the session of an
+/// open connection and dropping an open connection invalidate nothing, and the kept session
+/// resumes; a fatal alert still invalidates (C15, checked elsewhere).
+#[test]
+fn c10_c13_keep_rule_invalidates_nothing_rustls() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = rustls(&pki, RustlsOptions::default());
+    let t = tally();
+    let mut ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    ctx.set_bad_session_rule(encore_client::BadSessionRule::Keep);
+    let mut c = conn(&ctx, server.port());
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    let first = c.get1_session().unwrap().unwrap();
+    assert!(c.session_open());
+    c.set_session(None).unwrap(); // C10 relaxed
+    drop(c); // C13 relaxed: still open, no close_notify
+    assert_eq!(t.removed_count(), 0);
+    assert!(!first.info().unwrap().not_resumable);
+    assert_eq!(ctx.cache().len(), 2);
+    let mut r = conn(&ctx, server.port());
+    r.set_session(Some(&first)).unwrap();
+    assert!(block_on(r.connect()).unwrap().resumed);
+    echo(&mut r, b"y");
+    drop(r);
+    let records = server.wait_connections(2, WAIT);
+    assert_eq!(
+        records.iter().map(|c| c.resumed).collect::<Vec<_>>(),
+        [false, true]
+    );
+}
+
 /// C14, C8: clear() after a clean shutdown keeps the session, and the next connect offers it;
 /// after an unclean end (no close_notify) clear() invalidates and drops it.
 #[test]

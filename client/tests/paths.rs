@@ -1292,3 +1292,156 @@ fn c30_obfuscated_ticket_age_on_the_wire() {
     // new_session_ticket's ticket_age_add is 0x01020304.
     assert_eq!(age, 123_456u32.wrapping_add(0x0102_0304));
 }
+
+/// An RSA-2048 root and an RSA-2048 leaf for [`NAME`] made with the `openssl` command line:
+/// (directory, root DER).
+fn rsa_pki() -> (std::path::PathBuf, Vec<u8>) {
+    common::ensure_tool("openssl", "openssl");
+    let dir = std::env::temp_dir().join(format!(
+        "encore-rsa-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
+    std::fs::write(
+        dir.join("ext"),
+        format!("subjectAltName=DNS:{NAME}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n"),
+    )
+    .unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-subj",
+        "/CN=Encore RSA test root",
+        "-days",
+        "30",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=server.encore.test",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        "ext",
+        "-out",
+        "leaf.pem",
+    ]);
+    run(&["x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der"]);
+    let der = std::fs::read(dir.join("ca.der")).unwrap();
+    (dir, der)
+}
+
+/// An RSA chain (PKCS#1 v1.5 certificate signatures, RSA-PSS CertificateVerify) through
+/// `Connection`: full, then resumed with no RSA operation at all.
+#[test]
+fn rsa_chain_full_then_resumed_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let (dir, root) = rsa_pki();
+    let (leaf, key, chain) = (
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+        dir.join("ca.pem"),
+    );
+    let server = OpenSslServer::start(
+        &pki,
+        &[
+            "-cert",
+            leaf.to_str().unwrap(),
+            "-key",
+            key.to_str().unwrap(),
+            "-cert_chain",
+            chain.to_str().unwrap(),
+        ],
+    );
+    let ctx = context_with(&root, StdClock::new(), OsRng, |_| {});
+    full(&ctx, NAME, server.port(), 2);
+    assert_eq!(resumed(&ctx, NAME, server.port()), KeyExchangeMode::PskDhe);
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// KeyUpdate from the server with update_requested (RFC 8446 §4.6.3): the client switches its
+/// read key, answers with its own KeyUpdate before its next data, and that data arrives under
+/// its next traffic key.
+#[test]
+fn key_update_requested_by_the_server_is_answered() {
+    let pki = TestPki::generate(&[NAME]);
+    let p = parts(&pki);
+    let (port, server) = script(move |s, hello| {
+        let (_, mut keys, _) = complete(s, p, &hello);
+        let hash = CipherSuite::Aes128GcmSha256.hash();
+        let mut out = scripted::seal(&mut keys.s_write, 22, &[24, 0, 0, 1, 1]);
+        let s_next = encore_tls::crypto::next_traffic_secret(hash, keys.s_ap.as_bytes());
+        let mut s_write =
+            RecordProtection::new(CipherSuite::Aes128GcmSha256, s_next.as_bytes()).unwrap();
+        out.extend(scripted::seal(&mut s_write, 23, b"under new keys"));
+        s.write_all(&out).unwrap();
+        // The client's KeyUpdate under its old key, then its data under the next one.
+        let rec = read_record(s).unwrap();
+        let mut got = Vec::new();
+        let hdr: [u8; 5] = rec[..5].try_into().unwrap();
+        let mut data = rec[5..rec.len() - 16].to_vec();
+        let tag: [u8; 16] = rec[rec.len() - 16..].try_into().unwrap();
+        keys.c_read.decrypt(&hdr, &mut data, &tag).unwrap();
+        got.push(data);
+        let c_next = encore_tls::crypto::next_traffic_secret(hash, keys.c_ap.as_bytes());
+        let mut c_read =
+            RecordProtection::new(CipherSuite::Aes128GcmSha256, c_next.as_bytes()).unwrap();
+        let rec = read_record(s).unwrap();
+        let hdr: [u8; 5] = rec[..5].try_into().unwrap();
+        let mut data = rec[5..rec.len() - 16].to_vec();
+        let tag: [u8; 16] = rec[rec.len() - 16..].try_into().unwrap();
+        c_read.decrypt(&hdr, &mut data, &tag).unwrap();
+        got.push(data);
+        got
+    });
+    let ctx = scripted_ctx(&pki);
+    let mut c = conn(&ctx, port);
+    block_on(c.connect()).unwrap();
+    let mut buf = [0u8; 32];
+    let n = block_on(c.read(&mut buf)).unwrap();
+    assert_eq!(&buf[..n], b"under new keys");
+    block_on(c.write(b"reply")).unwrap();
+    let got = server.join().unwrap();
+    // KeyUpdate(update_not_requested), inner type handshake; then the data, inner type 23.
+    assert_eq!(got[0], vec![24, 0, 0, 1, 0, 22]);
+    assert_eq!(got[1], b"reply\x17".to_vec());
+}

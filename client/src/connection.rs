@@ -676,6 +676,19 @@ where
         Ok(data.len())
     }
 
+    /// Makes sure everything written has left: flushes the transport if anything was written
+    /// since its last flush (`embedded_io_async::Write::flush`).
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        self.settle_aborted();
+        match self.phase {
+            Phase::Connected => {}
+            Phase::Idle | Phase::Handshaking => return Err(Error::NotConnected),
+            Phase::Failed => return Err(Error::Failed),
+        }
+        self.send_tx().await?;
+        self.flush_io().await
+    }
+
     /// Sends close_notify (`SSL_shutdown`); from then on the session is no longer open and stays
     /// cached and resumable (C11). Returns whether the server's close_notify was received
     /// already. Calling it again only flushes.

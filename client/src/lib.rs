@@ -60,6 +60,10 @@
 //! # fn main() {}
 //! ```
 //!
+//! A connected [`Connection`] is also an `embedded_io_async::{Read, Write}` stream (errors
+//! implement `embedded_io_async::Error`), so libraries written against those traits, such as
+//! MQTT and HTTP clients, run over it: connect, hand it to the library, then `shutdown`.
+//!
 //! The examples above block through `block_on` (feature `std`); firmware awaits the same
 //! futures in its executor.
 #![no_std]
@@ -69,6 +73,7 @@
 mod connection;
 mod context;
 mod error;
+mod io;
 mod rng;
 mod saver;
 #[cfg(feature = "std")]

@@ -1445,3 +1445,63 @@ fn key_update_requested_by_the_server_is_answered() {
     assert_eq!(got[0], vec![24, 0, 0, 1, 0, 22]);
     assert_eq!(got[1], b"reply\x17".to_vec());
 }
+
+/// What a firmware library sees: any `embedded_io_async` stream.
+async fn request_over_stream<S: embedded_io_async::Read + embedded_io_async::Write>(
+    stream: &mut S,
+    request: &[u8],
+) -> Result<Vec<u8>, embedded_io_async::ReadExactError<S::Error>> {
+    stream
+        .write_all(request)
+        .await
+        .map_err(embedded_io_async::ReadExactError::Other)?;
+    stream
+        .flush()
+        .await
+        .map_err(embedded_io_async::ReadExactError::Other)?;
+    let mut answer = vec![0u8; request.len()];
+    stream.read_exact(&mut answer).await?;
+    Ok(answer)
+}
+
+/// `Connection` is an `embedded_io_async::{Read, Write}` stream: a library written against the
+/// traits (here `write_all`, `flush`, `read_exact` over several records) runs over a resumed
+/// connection, and the error's kind says what a stream user needs.
+#[test]
+fn connection_is_an_embedded_io_stream_rustls() {
+    use embedded_io_async::Error as _;
+    let pki = TestPki::generate(&[NAME]);
+    let server = RustlsServer::start(&pki, RustlsOptions::default());
+    let ctx = context(&pki, |_| {});
+    full(&ctx, NAME, server.port(), 2);
+    let mut c = conn(&ctx, server.port());
+    assert!(block_on(c.connect()).unwrap().resumed);
+    tickets(&mut c, 1);
+    let request: Vec<u8> = (0..40_000u32).map(|i| i as u8).collect();
+    assert_eq!(
+        block_on(request_over_stream(&mut c, &request)).unwrap(),
+        request
+    );
+    block_on(c.shutdown()).unwrap();
+    assert_eq!(
+        block_on(embedded_io_async::Write::write(&mut c, b"late"))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::BrokenPipe
+    );
+    let mut idle = conn(&ctx, server.port());
+    let mut buf = [0u8; 4];
+    let e = block_on(embedded_io_async::Read::read(&mut idle, &mut buf)).unwrap_err();
+    assert_eq!(
+        (e, e.kind()),
+        (Error::NotConnected, ErrorKind::NotConnected)
+    );
+    assert_eq!(Error::HandshakeTimeout.kind(), ErrorKind::TimedOut);
+    assert_eq!(
+        Error::Tls(encore_tls::Error::AlertReceived(
+            AlertDescription::UNKNOWN_CA
+        ))
+        .kind(),
+        ErrorKind::ConnectionAborted
+    );
+}

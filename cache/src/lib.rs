@@ -7,6 +7,9 @@
 //! remove (`SSL_CTX_remove_session`, C18), flush (`SSL_CTX_flush_sessions`, C21), per-entry time and
 //! timeout (C22), modes and counters (C26), new-session and remove callbacks.
 //!
+//! Rule numbers cited in these docs (C1–C37, E1–E8) refer to the session contract in
+//! `docs/CONTRACT.md` at the root of the repository.
+//!
 //! ```
 //! use encore_cache::{Added, CacheConfig, SessionCache};
 //! use encore_session::{ContextId, NewSession, PeerId, SessionPool, TLS13};
@@ -170,7 +173,9 @@ impl core::ops::BitOr for CacheMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheConfig {
     /// `timeout_s` is the timeout given to new entries and the configured timeout of C29;
-    /// `max_auth_age_s` the C29 limit since the original full handshake.
+    /// `max_auth_age_s` the C29 limit since the original full handshake. The cache caps both at
+    /// 7 days when it is made ([`Limits::clamped`]; [`SessionCache::config`] shows the values in
+    /// force).
     pub limits: Limits,
     /// At most this many entries per peer identity (C37).
     pub max_per_peer: usize,
@@ -179,7 +184,7 @@ pub struct CacheConfig {
 }
 
 impl CacheConfig {
-    /// [`Limits::DEFAULT`] (2-hour timeout, 7 days since authentication), 4 tickets per peer (C37),
+    /// [`Limits::DEFAULT`] (7-day timeout, 7 days since authentication), 4 tickets per peer (C37),
     /// default mode.
     pub const DEFAULT: CacheConfig = CacheConfig {
         limits: Limits::DEFAULT,
@@ -875,6 +880,11 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         events: Option<&'p (dyn CacheEvents<P, T> + Sync)>,
     ) -> Self {
         let () = Self::CAPACITY_OK;
+        // C29: neither limit can be configured above 7 days.
+        let config = CacheConfig {
+            limits: config.limits.clamped(),
+            ..config
+        };
         SessionCache {
             pool,
             owner,
@@ -889,7 +899,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         self.owner
     }
 
-    /// The configuration.
+    /// The configuration in force: as given, with both limits capped at 7 days (C29).
     pub const fn config(&self) -> &CacheConfig {
         &self.config
     }
@@ -1743,3 +1753,54 @@ const _: () = assert!(ENTRY_SIZE == 16 && INDEX_SIZE == 12);
 const _: () = assert!(
     core::mem::size_of::<SessionCache<'static, 8, 8>>() == 8 * (ENTRY_SIZE + INDEX_SIZE) + 84
 );
+
+#[cfg(test)]
+mod cap_tests {
+    use super::*;
+
+    /// C29: the cache caps both configured limits at 7 days when it is made, so a record whose
+    /// server was authenticated 7 days minus 1 s before its receipt is found for one more second
+    /// even when the configuration asks for more.
+    #[test]
+    fn c29_cache_limits_capped_at_7_days() {
+        const WEEK_MS: u64 = SEVEN_DAYS_S as u64 * 1000;
+        let pool: SessionPool<2> = SessionPool::new();
+        let config = CacheConfig {
+            limits: Limits {
+                timeout_s: u32::MAX,
+                max_auth_age_s: u32::MAX,
+            },
+            ..CacheConfig::DEFAULT
+        };
+        let cache: SessionCache<'_, 2, 2> = SessionCache::new(&pool, ContextId(1), config);
+        assert_eq!(
+            cache.config().limits,
+            Limits {
+                timeout_s: SEVEN_DAYS_S,
+                max_auth_age_s: SEVEN_DAYS_S
+            }
+        );
+        let peer = PeerId([3; 16]);
+        let s = pool
+            .create(&NewSession {
+                version: encore_session::TLS13,
+                cipher_suite: 0x1301,
+                psk: &[1; 32],
+                ticket: &[2; 16],
+                lifetime_s: SEVEN_DAYS_S,
+                age_add: 0,
+                max_early_data: 0,
+                received_ms: 0,
+                received_unix: None,
+                auth_age_ms: WEEK_MS - 1000,
+                peer,
+                owner: ContextId(1),
+            })
+            .unwrap();
+        assert_eq!(cache.add(&s, 0), Ok(Added::Stored));
+        drop(s);
+        assert!(cache.lookup(&peer, 999).is_some());
+        assert!(cache.lookup(&peer, 1000).is_none());
+        assert_eq!(cache.len(), 0);
+    }
+}

@@ -42,7 +42,7 @@ fn c16_adding_a_cached_record_changes_nothing() {
     assert_eq!(cache.add(&s, 1000).unwrap(), Added::AlreadyPresent);
     assert_eq!(s.ref_count().unwrap(), 2);
     assert_eq!(cache.len(), 1);
-    assert_eq!(cache.entry_time(&s), Some((0, 7200)));
+    assert_eq!(cache.entry_time(&s), Some((0, 604_800)));
     assert_eq!(cache.stats(), CacheStats::default());
 }
 
@@ -181,7 +181,7 @@ fn c22_changing_time_or_timeout_reorders() {
     cache.add(&c, 0).unwrap();
     assert_eq!(cache.set_time(&a, 5_500), Presence::Found);
     assert_eq!(ids(&cache), vec![b.id(), c.id(), a.id()]);
-    assert_eq!(cache.entry_time(&a), Some((5, 7200)));
+    assert_eq!(cache.entry_time(&a), Some((5, 604_800)));
     assert_eq!(cache.set_timeout(&b, 60), Presence::Found);
     assert_eq!(ids(&cache), vec![c.id(), a.id(), b.id()]);
     // An older time makes the entry expire earlier, whatever its order.
@@ -299,14 +299,14 @@ fn c26_update_time_on_use_touches_on_lookup() {
     let found = cache.lookup(&peer(1), 3_000).unwrap();
     assert!(found == a);
     assert_eq!(a.ref_count().unwrap(), 3); // test, cache, lookup
-    assert_eq!(cache.entry_time(&a), Some((3, 7200)));
+    assert_eq!(cache.entry_time(&a), Some((3, 604_800)));
     assert_eq!(ids(&cache), vec![b.id(), a.id()]);
     // Without the mode, a lookup neither moves nor re-times the entry.
     let plain: SessionCache<'_, 4, 4> = SessionCache::new(&pool, OWNER, NO_FLUSH);
     let c = plain.new_session(&ticket(1, &[3; 32], 0, 3600), 0).unwrap();
     let d = plain.new_session(&ticket(2, &[4; 32], 0, 3600), 0).unwrap();
     drop(plain.lookup(&peer(1), 3_000).unwrap());
-    assert_eq!(plain.entry_time(&c), Some((0, 7200)));
+    assert_eq!(plain.entry_time(&c), Some((0, 604_800)));
     assert_eq!(ids(&plain), vec![c.id(), d.id()]);
 }
 

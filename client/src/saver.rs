@@ -83,14 +83,14 @@ where
 {
     type Error = encore_store::StoreError<F::Error>;
 
-    /// `SessionStore::consume`: one tombstone (two flash writes) when the ticket was stored,
-    /// nothing otherwise.
+    /// `SessionStore::consume`: one tombstone (three flash writes with 4-byte words, two with
+    /// larger words) when the ticket was stored, nothing otherwise.
     async fn consume(&mut self, session: &Session<'_, P, T>) -> Result<bool, Self::Error> {
         encore_store::SessionStore::consume(self, session).await
     }
 
-    /// `SessionStore::store`, sealed with a fresh nonce from `rng`: one record (three flash
-    /// writes) when written.
+    /// `SessionStore::store`, sealed under a nonce derived from `rng`'s output, the slot, the
+    /// store's write counter and the record (E8): one record (three flash writes) when written.
     async fn save<R: TryCryptoRng + ?Sized>(
         &mut self,
         session: &Session<'_, P, T>,

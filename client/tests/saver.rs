@@ -2,7 +2,7 @@
 //! against a real `openssl s_server`, over the store's simulated NOR flash, across simulated
 //! reboots: a new pool, a new context and a new store over the same flash bytes. Flash writes
 //! per step are the store README's figures (4-byte words, 16 KiB sectors, OpenSSL's 192-byte
-//! tickets with a SHA-256 PSK).
+//! tickets with a SHA-256 PSK, sealing format 2).
 // The store's simulated flash is shared with its tests; encore-store needs Rust 1.87.
 #![allow(clippy::incompatible_msrv)]
 
@@ -18,6 +18,7 @@ use encore_client::{
     block_on, CacheConfig, ClientConfig, Connection, Context, ContextId, KeyExchangeMode, OsRng,
     Session, SessionPool, StdClock, StdTransport,
 };
+use encore_session::{MonotonicClock, WallClock};
 use encore_store::{DeviceKey, LoadReport, SessionStore, StoreError, Wear};
 use flash::{SimError, SimFlash};
 use rustls_pki_types::{CertificateDer, TrustAnchor};
@@ -49,13 +50,27 @@ fn clock() -> StdClock {
 /// One boot: a fresh pool and context, the store opened on `flash` and loaded into the
 /// context's cache.
 fn boot<'f>(pki: &TestPki, flash: &'f mut Flash) -> (&'static Ctx, Store<'f>, LoadReport) {
+    boot_with(pki, flash, clock())
+}
+
+/// [`boot`] with the context on clock `c`.
+#[allow(clippy::type_complexity)]
+fn boot_with<'f, C: MonotonicClock + WallClock + 'static>(
+    pki: &TestPki,
+    flash: &'f mut Flash,
+    c: C,
+) -> (
+    &'static Context<'static, C, OsRng, 4, P>,
+    Store<'f>,
+    LoadReport,
+) {
     let pool: &'static SessionPool<P> = leak(SessionPool::new());
-    let ctx: &'static Ctx = leak(Context::new(
+    let ctx: &'static Context<'static, C, OsRng, 4, P> = leak(Context::new(
         CTX,
         ClientConfig::new(anchors(pki)),
         pool,
         CacheConfig::DEFAULT,
-        clock(),
+        c,
         OsRng,
     ));
     let mut store: Store<'f> =
@@ -67,10 +82,10 @@ fn boot<'f>(pki: &TestPki, flash: &'f mut Flash) -> (&'static Ctx, Store<'f>, Lo
     (ctx, store, report)
 }
 
-fn conn(
-    ctx: &'static Ctx,
+fn conn<C: MonotonicClock + WallClock>(
+    ctx: &'static Context<'static, C, OsRng, 4, P>,
     port: u16,
-) -> Connection<'static, 'static, StdTransport, StdClock, OsRng, 4, P> {
+) -> Connection<'static, 'static, StdTransport, C, OsRng, 4, P> {
     let t = StdTransport::connect(("127.0.0.1", port)).unwrap();
     t.0.set_read_timeout(Some(WAIT)).unwrap();
     let rx = Box::leak(vec![0u8; 17 * 1024].into_boxed_slice());
@@ -89,7 +104,9 @@ fn writes(w: Wear) -> (u64, u64, u64) {
 }
 
 /// Tickets of every record the context's cache holds.
-fn cached_tickets(ctx: &Ctx) -> Vec<Vec<u8>> {
+fn cached_tickets<C: MonotonicClock + WallClock>(
+    ctx: &Context<'static, C, OsRng, 4, P>,
+) -> Vec<Vec<u8>> {
     let mut ids = [None; 4];
     let n = ctx.cache().entries(&mut ids);
     ids[..n]
@@ -99,7 +116,7 @@ fn cached_tickets(ctx: &Ctx) -> Vec<Vec<u8>> {
 }
 
 /// A full handshake on a blank flash whose two tickets are both saved: 1 start marker + 2 × 3
-/// writes, 4 + 2 × 360 bytes (store README, "Wear").
+/// writes, 4 + 2 × 344 bytes (store README, "Wear").
 fn first_boot(pki: &TestPki, server: &OpenSslServer, flash: &mut Flash) -> Vec<Vec<u8>> {
     let (ctx, mut store, report) = boot(pki, flash);
     assert_eq!(report, LoadReport::default());
@@ -114,16 +131,16 @@ fn first_boot(pki: &TestPki, server: &OpenSslServer, flash: &mut Flash) -> Vec<V
     let stats = c.stats();
     assert_eq!((stats.tickets_saved, stats.save_failures), (2, 0));
     assert_eq!(c.tickets_to_save(), 0);
-    assert_eq!(writes(store.wear() - before), (1 + 2 * 3, 4 + 2 * 360, 0));
+    assert_eq!(writes(store.wear() - before), (1 + 2 * 3, 4 + 2 * 344, 0));
     assert_eq!(store.live(), 2);
     assert_eq!(block_on(c.shutdown()), Ok(false));
     cached_tickets(ctx)
 }
 
 /// C28, C27, E6: a full handshake saves both tickets; after a reboot the first connection takes
-/// a ticket from the reloaded cache, consumes it on flash (one tombstone: 2 writes, 12 bytes)
+/// a ticket from the reloaded cache, consumes it on flash (one tombstone: 3 writes, 16 bytes)
 /// before its ClientHello leaves, resumes (s_server says so) and saves the replacement ticket
-/// (3 writes, 360 bytes); after a second reboot the consumed ticket is gone for good.
+/// (3 writes, 344 bytes); after a second reboot the consumed ticket is gone for good.
 #[test]
 fn c28_tickets_saved_resume_after_reboot_and_never_come_back_openssl() {
     let pki = TestPki::generate(&[NAME]);
@@ -152,13 +169,13 @@ fn c28_tickets_saved_resume_after_reboot_and_never_come_back_openssl() {
     assert_eq!(server.wait_resumed(1, WAIT), 1);
     let offered = ticket_of(c.session().unwrap());
     assert!(first.contains(&offered));
-    assert_eq!(writes(store.wear() - before), (2, 12, 0));
+    assert_eq!(writes(store.wear() - before), (3, 16, 0));
     assert_eq!(store.live(), 1);
 
     let before = store.wear();
     assert_eq!(block_on(c.await_tickets_with(1, &mut store)), Ok(1));
     assert_eq!((c.stats().tickets_saved, c.stats().save_failures), (1, 0));
-    assert_eq!(writes(store.wear() - before), (3, 360, 0));
+    assert_eq!(writes(store.wear() - before), (3, 344, 0));
     assert_eq!(store.live(), 2);
     let replacement = ticket_of(c.session().unwrap());
     assert!(!first.contains(&replacement));
@@ -297,4 +314,85 @@ fn context_rng_failure_saves_nothing_openssl() {
     assert_eq!(store.live(), 0);
     // The records stay usable in RAM.
     assert_eq!(ctx.cache().len(), 2);
+}
+
+/// A wall clock `back_s` seconds behind the real one (an RTC set back, or not yet corrected by
+/// network time after a reset); the monotonic clock is the tests' own.
+#[derive(Clone, Copy)]
+struct SetBackClock {
+    back_s: u64,
+}
+
+impl MonotonicClock for SetBackClock {
+    fn now_ms(&self) -> u64 {
+        clock().now_ms()
+    }
+}
+
+impl WallClock for SetBackClock {
+    fn now_unix(&self) -> Option<u64> {
+        clock().now_unix().map(|t| t - self.back_s)
+    }
+}
+
+/// C29, E6: after a reboot with the wall clock set back 10 minutes (earlier than the receipt of
+/// the tickets on flash), the store loads none of them and reports the clock
+/// (`clock_behind_store`): ages measured with that clock could make old records young. So
+/// `connect_with` finds nothing to offer and makes a full handshake (nothing consumed, nothing
+/// declined; s_server resumes nothing), and saves the new tickets. After the next reboot with
+/// the right clock, the two records kept on flash and the two new ones all load, and the next
+/// connection resumes.
+#[test]
+fn c29_clock_set_back_loads_nothing_then_resumes_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &[]);
+    let mut flash = Flash::new();
+    let first = first_boot(&pki, &server, &mut flash);
+    assert_eq!(first.len(), 2);
+
+    let set_back = SetBackClock { back_s: 600 };
+    let (ctx, mut store, report) = boot_with(&pki, &mut flash, set_back);
+    let now = ctx.now_unix().unwrap();
+    let newest = report.clock_behind_store.expect("clock behind the store");
+    assert!(
+        newest > now && newest <= now + 600 + 60,
+        "{newest} vs {now}"
+    );
+    assert_eq!(
+        report,
+        LoadReport {
+            not_loaded: 2,
+            clock_behind_store: Some(newest),
+            ..LoadReport::default()
+        }
+    );
+    assert_eq!(ctx.cache().len(), 0);
+    assert_eq!(store.live(), 2);
+
+    let mut c = conn(ctx, server.port());
+    let before = store.wear();
+    let hs = block_on(c.connect_with(&mut store)).unwrap();
+    assert!(!hs.resumed);
+    assert!(!hs.offer_declined); // nothing was offered
+    assert!(!c.stats().offer_withdrawn);
+    assert_eq!(hs.kex, KeyExchangeMode::Full);
+    assert_eq!(writes(store.wear() - before), (0, 0, 0)); // nothing consumed
+    assert_eq!(block_on(c.await_tickets_with(2, &mut store)), Ok(2));
+    assert_eq!((c.stats().tickets_saved, c.stats().save_failures), (2, 0));
+    assert_eq!(store.live(), 4);
+    assert_eq!(block_on(c.shutdown()), Ok(false));
+    assert_eq!(server.output().wait_count("CIPHER is", 2, WAIT), 2);
+    assert_eq!(server.resumed_count(), 0);
+    drop(c);
+    drop(store);
+
+    // The right clock again: every record loads, and the first-boot tickets were never offered.
+    let (ctx, mut store, report) = boot(&pki, &mut flash);
+    assert_eq!((report.loaded, report.clock_behind_store), (4, None));
+    let loaded = cached_tickets(ctx);
+    assert_eq!(loaded.iter().filter(|t| first.contains(t)).count(), 2);
+    let mut c = conn(ctx, server.port());
+    let hs = block_on(c.connect_with(&mut store)).unwrap();
+    assert!(hs.resumed);
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
 }

@@ -80,19 +80,42 @@ pub enum Unresumable {
 /// Configured limits for offering a ticket (C29).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Configured session timeout in seconds; the ticket's age must stay below it.
+    /// Configured session timeout in seconds; the ticket's age must stay below it. Values above
+    /// 7 days act as 7 days ([`Limits::clamped`], C29).
     pub timeout_s: u32,
     /// Maximum time in seconds since the full handshake that authenticated the server (RFC 8446
-    /// §4.6.1: resumption does not extend authentication forever).
+    /// §4.6.1: resumption does not extend authentication forever). Values above 7 days act as 7
+    /// days ([`Limits::clamped`], C29).
     pub max_auth_age_s: u32,
 }
 
 impl Limits {
-    /// **Decided:** a 2-hour timeout (OpenSSL's default for TLS) and 7 days since authentication.
+    /// **Decided — defaults for devices that sleep (C29):** a 7-day timeout, so that the
+    /// server's ticket lifetime decides (OpenSSL's 2-hour default would keep a device that
+    /// sleeps longer from ever resuming), and 7 days since authentication.
     pub const DEFAULT: Limits = Limits {
-        timeout_s: 7200,
+        timeout_s: SEVEN_DAYS_S,
         max_auth_age_s: SEVEN_DAYS_S,
     };
+
+    /// Both limits capped at [`SEVEN_DAYS_S`] (C29: neither the timeout nor the time since the
+    /// original authentication can be configured above RFC 8446 §4.6.1's 7 days). Every place
+    /// that takes limits applies this: [`ticket_offerable`] (and so every claim), the cache's
+    /// configuration and the store's `with_limits`.
+    pub const fn clamped(self) -> Limits {
+        Limits {
+            timeout_s: if self.timeout_s < SEVEN_DAYS_S {
+                self.timeout_s
+            } else {
+                SEVEN_DAYS_S
+            },
+            max_auth_age_s: if self.max_auth_age_s < SEVEN_DAYS_S {
+                self.max_auth_age_s
+            } else {
+                SEVEN_DAYS_S
+            },
+        }
+    }
 }
 
 impl Default for Limits {
@@ -115,8 +138,8 @@ pub const fn obfuscated_ticket_age(age_ms: u64, age_add: u32) -> u32 {
 /// - `lifetime_s`: the server's `ticket_lifetime`.
 ///
 /// Offerable while `lifetime_s > 0`, `age < min(lifetime, limits.timeout_s, 7 days)` and
-/// `since_auth < limits.max_auth_age_s`. All comparisons are strict and done in milliseconds in u64,
-/// so nothing overflows.
+/// `since_auth < min(limits.max_auth_age_s, 7 days)` ([`Limits::clamped`]). All comparisons are
+/// strict and done in milliseconds in u64, so nothing overflows.
 pub const fn ticket_offerable(
     age_ms: u64,
     since_auth_ms: u64,
@@ -126,12 +149,10 @@ pub const fn ticket_offerable(
     if lifetime_s == 0 {
         return Err(Unresumable::LifetimeZero);
     }
+    let limits = limits.clamped();
     let mut cap_s = lifetime_s;
     if limits.timeout_s < cap_s {
         cap_s = limits.timeout_s;
-    }
-    if SEVEN_DAYS_S < cap_s {
-        cap_s = SEVEN_DAYS_S;
     }
     if age_ms >= cap_s as u64 * 1000 {
         return Err(Unresumable::Expired);
@@ -613,4 +634,75 @@ fn copy_prefix(dst: &mut [u8], src: &[u8]) -> usize {
         n += 1;
     }
     n
+}
+
+#[cfg(test)]
+mod cap_tests {
+    use super::*;
+    use crate::SessionPool;
+
+    const WEEK_MS: u64 = SEVEN_DAYS_S as u64 * 1000;
+
+    /// C29: neither the timeout nor the authentication maximum can be configured above 7 days:
+    /// `Limits::clamped` caps both, and `ticket_offerable` (so every claim) applies it.
+    #[test]
+    fn c29_max_auth_age_capped_at_7_days() {
+        let wide = Limits {
+            timeout_s: u32::MAX,
+            max_auth_age_s: u32::MAX,
+        };
+        assert_eq!(
+            wide.clamped(),
+            Limits {
+                timeout_s: SEVEN_DAYS_S,
+                max_auth_age_s: SEVEN_DAYS_S
+            }
+        );
+        let narrow = Limits {
+            timeout_s: 60,
+            max_auth_age_s: 3600,
+        };
+        assert_eq!(narrow.clamped(), narrow);
+        let week_and_a_second = Limits {
+            timeout_s: 7200,
+            max_auth_age_s: SEVEN_DAYS_S + 1,
+        };
+        assert_eq!(
+            ticket_offerable(0, WEEK_MS - 1, 7200, &week_and_a_second),
+            Ok(())
+        );
+        assert_eq!(
+            ticket_offerable(0, WEEK_MS, 7200, &week_and_a_second),
+            Err(Unresumable::AuthenticationTooOld)
+        );
+        assert_eq!(
+            ticket_offerable(0, WEEK_MS, 7200, &wide),
+            Err(Unresumable::AuthenticationTooOld)
+        );
+
+        // A record from a chain of resumptions, authenticated 7 days minus 1 s before its receipt:
+        // offerable for one more second under any configured maximum.
+        let pool: SessionPool<1> = SessionPool::new();
+        let s = pool
+            .create(&NewSession {
+                version: TLS13,
+                cipher_suite: 0x1301,
+                psk: &[1; 32],
+                ticket: &[2; 16],
+                lifetime_s: SEVEN_DAYS_S,
+                age_add: 0,
+                max_early_data: 0,
+                received_ms: 0,
+                received_unix: None,
+                auth_age_ms: WEEK_MS - 1000,
+                peer: PeerId([3; 16]),
+                owner: ContextId(1),
+            })
+            .unwrap();
+        assert_eq!(s.with(|r| r.offerable(999, &wide)).unwrap(), Ok(()));
+        assert_eq!(
+            s.with(|r| r.offerable(1000, &wide)).unwrap(),
+            Err(Unresumable::AuthenticationTooOld)
+        );
+    }
 }

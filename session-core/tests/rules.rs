@@ -185,10 +185,11 @@ fn c29_offerable_limits_are_strict_minimums() {
         ticket_offerable(u64::MAX, u64::MAX, u32::MAX, &long),
         Err(Unresumable::Expired)
     );
+    // C29 "Decided — defaults for devices that sleep": the server's lifetime decides.
     assert_eq!(
         Limits::DEFAULT,
         Limits {
-            timeout_s: 7200,
+            timeout_s: 604_800,
             max_auth_age_s: 604_800
         }
     );

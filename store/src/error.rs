@@ -18,8 +18,15 @@ pub enum StoreError<E> {
     /// The wall clock is unknown (E6): records store wall-clock times and ages across a reboot
     /// come from the wall clock, so the store fails closed.
     WallClockUnknown,
-    /// The random number generator failed; nothing was written (a nonce is never reused or made up).
+    /// The random number generator failed; nothing was written (no nonce is made without its
+    /// output).
     Rng,
+    /// The write counter that enters every nonce (E8) reached `u32::MAX`: 4 294 967 295 records
+    /// written, far beyond any flash's endurance, or a tombstone written by someone else (whoever
+    /// can write the flash can also erase it). Nothing was written; [`crate::SessionStore::consume`]
+    /// and [`crate::SessionStore::prune`] still work, and
+    /// [`crate::SessionStore::erase_all`] starts afresh.
+    CounterExhausted,
     /// The session handle failed (stale handle, re-entered pool) or its record could not be
     /// serialised.
     Session(SessionError),
@@ -85,7 +92,8 @@ impl<E> StoreError<E> {
 }
 
 /// What [`crate::SessionStore::load_all`] found, record by record. Each slot's newest value is
-/// counted in exactly one field; `foreign` and `repaired_sectors` count beside them.
+/// counted in exactly one field; `foreign` and `repaired_sectors` count beside them, and
+/// `clock_behind_store` reports the clock.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoadReport {
     /// Records decoded into the pool and handed to the caller.
@@ -96,14 +104,27 @@ pub struct LoadReport {
     /// limit (C29, measured on the wall clock, E6), or flagged used / not resumable. Not loaded;
     /// [`crate::SessionStore::prune`] removes them from flash.
     pub expired: usize,
-    /// Records that failed authentication: tampered bytes, another device key, or clear fields
-    /// (slot, context, peer) that differ from what was sealed. Dropped, never a panic.
+    /// Records that failed authentication: tampered bytes, another device key, or a clear field
+    /// (write counter) or slot that differs from what was sealed. Dropped, never a panic.
     pub rejected: usize,
     /// Values too short, in an unknown sealing format, or that authenticate but do not decode.
     pub malformed: usize,
+    /// Records sealed in format 1 (the builds before issue 15: the device key itself as the
+    /// cipher key, owner and peer identity in clear). Not opened and not loaded (a full handshake
+    /// replaces them); [`crate::SessionStore::prune`] tombstones them, and new records reuse
+    /// their slots first.
+    pub old_format: usize,
     /// Valid records left on flash but not loaded: pool exhausted, ticket larger than the pool's
-    /// slots, or a wall clock earlier than the record's receipt.
+    /// slots, or a wall clock earlier than the newest stored receipt
+    /// ([`LoadReport::clock_behind_store`]).
     pub not_loaded: usize,
+    /// "ClockBehindStore" (C29, E6): `Some(newest receipt)` when the wall clock given to
+    /// [`crate::SessionStore::load_all`] reads earlier than the newest wall-clock receipt time
+    /// (Unix s) of any authentic record on flash. The clock was set back (or the records were
+    /// saved while it ran ahead), so no record's age can be trusted: none is loaded (they count
+    /// in `not_loaded` or `expired`), all stay on flash, and a later load with a clock past that
+    /// receipt loads them. The store itself works as usual (store, consume, prune).
+    pub clock_behind_store: Option<u64>,
     /// Map keys outside `0..SLOTS` (left by a build with more slots); ignored.
     pub foreign: usize,
     /// Sectors that were not erased although no data had been written to them (an interrupted

@@ -5,6 +5,9 @@
 //! `encore-session` on the board's flash, sealed under a device key, so that the first connection
 //! after boot can resume (with psk_ke, without any public-key operation).
 //!
+//! Rule numbers cited in these docs (C1–C37, E1–E8) refer to the session contract in
+//! `docs/CONTRACT.md` at the root of the repository.
+//!
 //! # Where the client calls it (E3: outside critical sections; the store waits for flash)
 //!
 //! 1. At boot: [`SessionStore::load_all`] decodes every live, unexpired record into the pool and
@@ -106,11 +109,31 @@
 //! new value for its key, so it works on any NOR flash. Slots bound the flash space: the map keeps
 //! at most one live value per key and drops older values when it erases a page.
 //!
-//! Each record is sealed with XChaCha20-Poly1305 under the application's [`DeviceKey`] with a
-//! random 24-byte nonce per write (no counter to lose in a power cut; see [`seal`] for the layout).
-//! The associated data binds the slot, the owner context id and the peer identity, so a record
-//! copied to another device, slot, context or peer does not open. A value that does not open or
-//! decode is dropped and counted in the [`LoadReport`].
+//! Each record is sealed with XChaCha20-Poly1305 (sealing format 2, see [`seal`] for the layout),
+//! E8:
+//! - under a key derived from the application's [`DeviceKey`] with HKDF-SHA256 and a label, never
+//!   the device key itself;
+//! - with a nonce derived by HMAC-SHA256 (under a second derived key) from 32 bytes of the
+//!   application's generator, the slot, a write counter and the record itself. The counter is one
+//!   more than the highest found on flash at boot; records and tombstones both carry it (clear,
+//!   authenticated in records), so it survives reboots, consumptions and sector erases, and a
+//!   generator that repeats its output does not repeat a nonce;
+//! - with the owner context id and the peer identity only inside the encrypted record: nothing on
+//!   flash in clear names the server or the context.
+//!
+//! The associated data binds the slot and the counter, so a record copied to another device (other
+//! key) or slot does not open. A value that does not open or decode is dropped and counted in the
+//! [`LoadReport`].
+//!
+//! # Images of sealing format 1
+//!
+//! Builds before issue 15 sealed with the device key itself, a random nonce, and the owner and peer
+//! identity in clear (format 1). This build does not open them (that would need the device key as
+//! a cipher key again): `load_all` counts each in [`LoadReport::old_format`] and loads none of them,
+//! so the first connection after the upgrade makes a full handshake and stores format-2 records.
+//! Their slots are reused first, and [`SessionStore::prune`] tombstones them; their bytes leave
+//! flash when the map erases their sector. Format-1 tombstones (empty values) still read as
+//! tombstones, so a consumed ticket stays consumed.
 //!
 //! The store keeps a small index in RAM (one entry per slot: state, owner, a ticket fingerprint and
 //! the wall-clock times) built by `load_all`. It tells `store` which slot is free and `consume`
@@ -150,23 +173,30 @@
 //! it.
 //!
 //! Sealing gives confidentiality and integrity, not freshness: someone able to write the flash can
-//! put back an old sealed record. Consumed and pruned records stay on flash, sealed, until the map
-//! erases their sector.
+//! put back an old sealed record, or roll back the write counter by erasing (the nonce then still
+//! differs unless the generator also repeats, and even then it seals only the same record again).
+//! Consumed and pruned records stay on flash, sealed, until the map erases their sector.
 //!
 //! # Ages across reboots (E6)
 //!
 //! The serialised record carries wall-clock times of receipt and of the original authentication.
 //! `load_all` requires the wall clock and does not load records past the server's lifetime, 7 days,
-//! or 7 days since authentication (C29; narrower with [`SessionStore::with_limits`]). A record
-//! whose receipt time is later than the clock is kept but not loaded.
+//! or 7 days since authentication (C29; narrower with [`SessionStore::with_limits`], never wider).
+//!
+//! A wall clock earlier than the newest receipt of any authentic record on flash is refused
+//! (C29): it was set back, or the records were saved while it ran ahead, and ages measured with it
+//! could make old records young. `load_all` then loads no record at all, reports
+//! [`LoadReport::clock_behind_store`] (the newest receipt) and keeps every record on flash; a
+//! later `load_all` with a clock past that receipt loads them. The store goes on working in the
+//! meantime (new tickets are stored, consumed tickets tombstoned).
 //!
 //! # Memory (E5)
 //!
-//! Beside the flash driver, 912 bytes with the defaults (`SLOTS = 8`, `BUF = 448`): the work
-//! buffer (448), the index (40 per slot: state, owner, ticket fingerprint, wall-clock times,
-//! lifetime), the cipher key (32), wear counters (40), limits and flash range (16), the range a
-//! boot check reads as erased (12), padded to the buffer's 32-byte alignment. Checked by the
-//! `e5_store_size` test.
+//! Beside the flash driver, 912 bytes with the defaults (`SLOTS = 8`, `BUF = 416`): the work
+//! buffer (416), the index (40 per slot: state, owner, ticket fingerprint, wall-clock times,
+//! lifetime), the two derived keys (cipher 32, nonce 32), wear counters (40), limits and flash
+//! range (16), the range a boot check reads as erased (12), the write counter and write order (8),
+//! padded to the buffer's 32-byte alignment. Checked by the `e5_store_size` test.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -188,7 +218,7 @@ mod wear;
 
 pub use error::{GeometryError, LoadReport, StoreError, Stored};
 pub use key::DeviceKey;
-pub use seal::{SEAL_FORMAT, SEAL_OVERHEAD};
+pub use seal::{OLD_SEAL_FORMAT, SEAL_FORMAT, SEAL_OVERHEAD, TOMBSTONE_LEN};
 pub use store::SessionStore;
 pub use wear::Wear;
 
@@ -198,7 +228,7 @@ use encore_session::codec::max_encoded_len;
 const KEY_LEN: usize = 1;
 
 /// Work buffer the store needs for ticket capacity `T`: the key and the largest sealed value,
-/// rounded up to 32 bytes (the largest flash word). 448 for `T = 256`.
+/// rounded up to 32 bytes (the largest flash word). 416 for `T = 256`.
 pub const fn buffer_len(ticket_capacity: usize) -> usize {
     padded(
         KEY_LEN + SEAL_OVERHEAD + max_encoded_len(ticket_capacity),
@@ -208,7 +238,7 @@ pub const fn buffer_len(ticket_capacity: usize) -> usize {
 
 /// Flash bytes one stored record takes for a serialised record of `encoded_len` bytes on flash
 /// with `word`-byte words: the map's 8-byte item header and the item data (key, sealed value),
-/// each padded to a word. Ticket of 192 bytes with a SHA-256 PSK, 4-byte words: 360.
+/// each padded to a word. Ticket of 192 bytes with a SHA-256 PSK, 4-byte words: 344.
 pub const fn record_flash_len(encoded_len: usize, word: usize) -> usize {
     padded(8, word).saturating_add(padded(
         KEY_LEN
@@ -218,9 +248,10 @@ pub const fn record_flash_len(encoded_len: usize, word: usize) -> usize {
     ))
 }
 
-/// Flash bytes of one tombstone on flash with `word`-byte words: 12 with 4-byte words.
+/// Flash bytes of one tombstone (key, format, write counter) on flash with `word`-byte words: 16
+/// with 4- or 8-byte words.
 pub const fn tombstone_flash_len(word: usize) -> usize {
-    padded(8, word).saturating_add(padded(KEY_LEN, word))
+    padded(8, word).saturating_add(padded(KEY_LEN + TOMBSTONE_LEN, word))
 }
 
 /// `n` rounded up to a multiple of `word` (a word of 0 counts as 1; saturates instead of

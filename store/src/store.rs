@@ -3,7 +3,7 @@
 use core::cell::Cell;
 use core::ops::Range;
 
-use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
+use chacha20poly1305::XChaCha20Poly1305;
 use embedded_storage_async::nor_flash::{NorFlash, ReadNorFlash};
 use encore_session::{
     ticket_offerable, ContextId, Error as SessionError, Limits, Session, SessionPool, SEVEN_DAYS_S,
@@ -14,7 +14,8 @@ use sequential_storage::map::{MapConfig, MapStorage};
 use zeroize::Zeroize;
 
 use crate::error::{GeometryError, LoadReport, StoreError, Stored};
-use crate::seal::{self, Header, OpenError, SealedWrite, FINGERPRINT_LEN};
+use crate::key::NonceKey;
+use crate::seal::{self, Kind, OpenError, SealedWrite, Tombstone, FINGERPRINT_LEN, RANDOM_LEN};
 use crate::wear::{CountingFlash, Wear};
 use crate::{buffer_len, DeviceKey};
 
@@ -27,9 +28,6 @@ const ITEM_HEADER: usize = 8;
 /// A page-state marker is set when at least this many bits of its first read word are 0
 /// (`sequential-storage` 8 tolerates bit flips this way).
 const MARKER_ZERO_BITS: u32 = 4;
-
-/// The empty value: a slot's tombstone.
-const TOMBSTONE: &[u8] = &[];
 
 /// Header of a present item with no data bytes in `sequential-storage` 8: the data CRC of nothing,
 /// length 0, the CRC of that length. The map's item iterator takes the key from past the end of
@@ -121,14 +119,20 @@ impl<const B: usize> Drop for WorkBuffer<B> {
 ///   is not needed).
 /// - `SLOTS`: records kept at most (1 to 255), one map key each.
 /// - `BUF`: the work buffer, at least [`buffer_len`]`(T)` for the pools used with it (checked at
-///   compile time).
-pub struct SessionStore<F: NorFlash, const SLOTS: usize = 8, const BUF: usize = 448> {
+///   compile time; 416 for the default `T = 256`).
+pub struct SessionStore<F: NorFlash, const SLOTS: usize = 8, const BUF: usize = 416> {
     map: Map<F>,
+    /// Seals records; its key is derived from the device key (E8), zeroized on drop.
     cipher: XChaCha20Poly1305,
+    /// Derives each record's nonce (E8), zeroized on drop.
+    nonce_key: NonceKey,
     limits: Limits,
     slots: [Slot; SLOTS],
     /// Write order of the next record (see `Slot::order`).
     next_order: u32,
+    /// The highest write counter used or found on flash (0: none). The next record gets one more;
+    /// tombstones carry it, so it survives reboots (see [`crate::seal`]).
+    counter: u32,
     loaded: bool,
     buf: WorkBuffer<BUF>,
 }
@@ -159,8 +163,10 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
         let config = MapConfig::<CountingFlash<F>>::try_new(range.clone())
             .map_err(|e| StoreError::Geometry(e.into()))?;
         Self::check_capacity(&range).map_err(StoreError::Geometry)?;
-        let cipher = XChaCha20Poly1305::new_from_slice(key.bytes())
-            .map_err(|_| StoreError::Geometry(GeometryError::WordTooLarge))?;
+        // Never fails: HMAC and the cipher take 32-byte keys.
+        let (cipher, nonce_key) = key
+            .derive()
+            .ok_or(StoreError::Geometry(GeometryError::WordTooLarge))?;
         Ok(SessionStore {
             map: MapStorage::new(
                 CountingFlash {
@@ -172,18 +178,21 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
                 Cache::new_uncached(),
             ),
             cipher,
+            nonce_key,
             limits: WIDEST_LIMITS,
             slots: [Slot::EMPTY; SLOTS],
             next_order: 0,
+            counter: 0,
             loaded: false,
             buf: WorkBuffer([0; BUF]),
         })
     }
 
-    /// Prunes with narrower limits than the default (7 days since receipt, 7 days since the
-    /// original authentication; the server's lifetime always applies).
+    /// Loads and prunes with narrower limits than the default (7 days since receipt, 7 days since
+    /// the original authentication; the server's lifetime always applies). Wider limits are capped
+    /// at 7 days ([`Limits::clamped`], C29).
     pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        self.limits = limits.clamped();
         self
     }
 
@@ -233,8 +242,15 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
     ///
     /// - Ages come from the wall clock (E6): `now_unix` is required ([`StoreError::WallClockUnknown`]
     ///   otherwise, nothing read), and records past C29's limits are not loaded.
+    /// - A wall clock earlier than the newest receipt of any authentic record on flash is refused
+    ///   (C29): no record is loaded (all stay on flash) and
+    ///   [`LoadReport::clock_behind_store`] gives that receipt. The store is loaded all the same
+    ///   (store, consume and prune work).
     /// - A record that fails to open or decode is dropped and counted in the report, never a panic
-    ///   (E4). Consumed records are tombstones and never come back (C28).
+    ///   (E4); records of sealing format 1 are counted in [`LoadReport::old_format`] and not
+    ///   opened. Consumed records are tombstones and never come back (C28).
+    /// - The write counter of the next record is one more than the highest counter on flash,
+    ///   taken from records and tombstones (E8).
     /// - Flash is only read, except that a sector left half-erased by a power cut is erased again,
     ///   and so is a sector whose erase was cut after its live items had been copied (both counted
     ///   in [`LoadReport::repaired_sectors`]). A page migration cut before its copy completed is
@@ -293,8 +309,12 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
         }
         report.foreign = foreign.iter().map(|w| w.count_ones() as usize).sum();
 
-        // Pass 2: open, check and decode each slot's newest value.
+        // Pass 2: open, check and decode each slot's newest value. The sessions are handed over
+        // only after every value was seen: a clock behind the newest receipt loads none (C29).
         let mut slots = [Slot::EMPTY; SLOTS];
+        let mut pending: [Option<Session<'p, N, T>>; SLOTS] = core::array::from_fn(|_| None);
+        let mut counter: u32 = 0;
+        let mut newest_receipt: Option<u64> = None;
         let mut seen: u32 = 0;
         let mut items = self
             .map
@@ -312,9 +332,10 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
             };
             let position = seen;
             seen = seen.saturating_add(1);
-            let (Some(slot), Some(Some(newest_at))) = (
+            let (Some(slot), Some(Some(newest_at)), Some(waiting)) = (
                 slots.get_mut(usize::from(key)),
                 newest.get(usize::from(key)).copied(),
+                pending.get_mut(usize::from(key)),
             ) else {
                 continue;
             };
@@ -329,11 +350,25 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
                 slot.state = SlotState::Stale;
                 continue;
             };
-            if value.is_empty() {
-                report.empty += 1;
-                continue;
+            match seal::kind(value) {
+                Kind::Tombstone(written) => {
+                    counter = counter.max(written.unwrap_or(0));
+                    report.empty += 1;
+                    continue;
+                }
+                Kind::OldFormat => {
+                    report.old_format += 1;
+                    slot.state = SlotState::Stale;
+                    continue;
+                }
+                Kind::Malformed => {
+                    report.malformed += 1;
+                    slot.state = SlotState::Stale;
+                    continue;
+                }
+                Kind::Sealed => {}
             }
-            let outcome = Self::load_one(
+            let opened = Self::load_one(
                 &self.cipher,
                 &self.limits,
                 key,
@@ -343,14 +378,19 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
                 now_unix,
             );
             value.zeroize();
-            match outcome {
+            if let Some(c) = opened.counter {
+                counter = counter.max(c);
+            }
+            if let Some(r) = opened.received_unix {
+                newest_receipt = Some(newest_receipt.map_or(r, |n| n.max(r)));
+            }
+            match opened.loaded {
                 Loaded::Session(meta, session) => {
                     *slot = Slot {
                         order: position,
                         ..meta
                     };
-                    report.loaded += 1;
-                    on_session(session);
+                    *waiting = Some(session);
                 }
                 Loaded::Held(meta) => {
                     *slot = Slot {
@@ -377,9 +417,29 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
             // The image changed between the passes; nothing can be trusted about positions.
             return Err(StoreError::Corrupted);
         }
+        // C29, E6: a clock earlier than a receipt already on flash was set back (or the records
+        // were saved while it ran ahead); ages measured with it could make old records young.
+        report.clock_behind_store = newest_receipt.filter(|newest| now_unix < *newest);
         self.slots = slots;
         self.next_order = count;
+        self.counter = counter;
         self.loaded = true;
+        // Hand the sessions over in the order they were written, as the map holds them.
+        let mut by_position: [usize; SLOTS] = core::array::from_fn(|i| i);
+        by_position.sort_unstable_by_key(|i| self.slots.get(*i).map_or(0, |s| s.order));
+        for i in by_position {
+            let Some(session) = pending.get_mut(i).and_then(Option::take) else {
+                continue;
+            };
+            if report.clock_behind_store.is_some() {
+                // Dropped: the pool wipes the record (C9); it stays on flash.
+                drop(session);
+                report.not_loaded += 1;
+            } else {
+                report.loaded += 1;
+                on_session(session);
+            }
+        }
         Ok(report)
     }
 
@@ -392,31 +452,41 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
         pool: &'p SessionPool<N, T>,
         now_ms: u64,
         now_unix: u64,
-    ) -> Loaded<'p, N, T> {
-        let (header, body) = match seal::open(cipher, key, value) {
-            Ok(opened) => opened,
-            Err(OpenError::Malformed) => return Loaded::Malformed,
-            Err(OpenError::Unauthentic) => return Loaded::Rejected,
+    ) -> Opened<'p, N, T> {
+        let mut opened = Opened {
+            counter: None,
+            received_unix: None,
+            loaded: Loaded::Malformed,
+        };
+        let body = match seal::open(cipher, key, value) {
+            Ok((counter, body)) => {
+                opened.counter = Some(counter);
+                body
+            }
+            Err(OpenError::Malformed) => return opened,
+            Err(OpenError::Unauthentic) => {
+                opened.loaded = Loaded::Rejected;
+                return opened;
+            }
         };
         let Some(plain) = value.get(body) else {
-            return Loaded::Malformed;
+            return opened;
         };
         let Some(summary) = seal::summarize(plain) else {
-            return Loaded::Malformed;
+            return opened;
         };
-        // The clear fields were authenticated; the sealed record must name the same owner and peer.
-        if summary.owner != header.owner || summary.peer != header.peer {
-            return Loaded::Malformed;
-        }
+        opened.received_unix = Some(summary.received_unix);
         let meta = Slot::of(SlotState::Live, &summary);
-        if summary.flags != 0 || meta.expired(now_unix, limits) {
-            return Loaded::Expired;
-        }
-        match pool.decode(plain, now_ms, Some(now_unix)) {
-            Ok(session) => Loaded::Session(meta, session),
-            Err(SessionError::Decode(_)) => Loaded::Malformed,
-            Err(_) => Loaded::Held(meta),
-        }
+        opened.loaded = if summary.flags != 0 || meta.expired(now_unix, limits) {
+            Loaded::Expired
+        } else {
+            match pool.decode(plain, now_ms, Some(now_unix)) {
+                Ok(session) => Loaded::Session(meta, session),
+                Err(SessionError::Decode(_)) => Loaded::Malformed,
+                Err(_) => Loaded::Held(meta),
+            }
+        };
+        opened
     }
 
     /// After a NewSessionTicket: seals `session` and writes it to a free slot (E3: call it outside
@@ -424,9 +494,11 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
     ///
     /// Used, not-resumable and already-expired records are not written ([`Stored::NotResumable`]),
     /// nor is a ticket already stored ([`Stored::AlreadyStored`]). When every slot is live, the
-    /// record received first is replaced (`evicted`). The nonce comes from `rng`, fresh for every
-    /// write, so no nonce state can be lost in a power cut. `now_unix` is needed when the record's
-    /// wall-clock receipt time is unknown (E6).
+    /// record received first is replaced (`evicted`). The nonce is derived (E8) from 32 bytes of
+    /// `rng`, the slot, the next write counter and the record itself, so it does not repeat even
+    /// if the generator does ([`crate::seal`]); without the generator's output nothing is written
+    /// ([`StoreError::Rng`]). `now_unix` is needed when the record's wall-clock receipt time is
+    /// unknown (E6).
     ///
     /// Costs one item write: three `write` calls when the value's length is not a multiple of the
     /// word size, two when it is (see the README's wear table), plus page upkeep now and then.
@@ -466,14 +538,8 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
                 SessionError::WallClockUnknown => StoreError::WallClockUnknown,
                 e => StoreError::Session(e),
             })?;
-        let (meta, header) = match self.buf.0.get(..n).and_then(seal::summarize) {
-            Some(summary) => (
-                Slot::of(SlotState::Live, &summary),
-                Header {
-                    owner: summary.owner,
-                    peer: summary.peer,
-                },
-            ),
+        let meta = match self.buf.0.get(..n).and_then(seal::summarize) {
+            Some(summary) => Slot::of(SlotState::Live, &summary),
             None => return Err(StoreError::Corrupted),
         };
         self.buf.0.zeroize();
@@ -486,16 +552,24 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
         }
         let now = now_unix.unwrap_or(meta.received_unix);
         let (slot, evicted) = self.pick_slot(now).ok_or(StoreError::Full)?;
-        let mut nonce = [0u8; 24];
-        rng.try_fill_bytes(&mut nonce)
+        let counter = self
+            .counter
+            .checked_add(1)
+            .ok_or(StoreError::CounterExhausted)?;
+        let mut random = [0u8; RANDOM_LEN];
+        rng.try_fill_bytes(&mut random)
             .map_err(|_| StoreError::Rng)?;
         self.set_state(slot, SlotState::Unknown);
+        // Used from now on, whether or not the write completes: a value cut by a power failure
+        // may be partly on flash, so its counter is not given to another record in this boot.
+        self.counter = counter;
         let value = SealedWrite {
             cipher: &self.cipher,
+            nonce_key: &self.nonce_key,
             session,
             slot,
-            header,
-            nonce,
+            counter,
+            random,
             now_ms,
             now_unix,
             failure: Cell::new(None),
@@ -565,12 +639,13 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
         }
     }
 
-    /// Writes `slot`'s tombstone. While the write is in flight the slot is `Unknown`, and stays so
-    /// if it fails.
+    /// Writes `slot`'s tombstone, which carries the write counter (so that it survives even when
+    /// every slot's newest value is a tombstone). While the write is in flight the slot is
+    /// `Unknown`, and stays so if it fails.
     async fn tombstone(&mut self, slot: u8) -> Result<(), StoreError<F::Error>> {
         self.set_state(slot, SlotState::Unknown);
         self.map
-            .store_item(&mut self.buf.0, &slot, &TOMBSTONE)
+            .store_item(&mut self.buf.0, &slot, &Tombstone(self.counter))
             .await
             .map_err(StoreError::from_map)?;
         if let Some(s) = self.slots.get_mut(usize::from(slot)) {
@@ -589,8 +664,9 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
     /// ticket.
     ///
     /// Call it also when a stored session is invalidated (C10, C13, C15, C18), so that a reboot does
-    /// not bring it back as resumable. Costs one tombstone per slot removed: two `write` calls
-    /// (header, then the one-word value), plus page upkeep now and then.
+    /// not bring it back as resumable. Costs one tombstone per slot removed: three `write` calls
+    /// with 4-byte words (header, one word of key, format and counter, the rest padded to a
+    /// word), two with larger words, plus page upkeep now and then.
     pub async fn consume<const N: usize, const T: usize>(
         &mut self,
         session: &Session<'_, N, T>,
@@ -657,12 +733,17 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
     ///
     /// Sectors are erased one by one. If power fails part-way, some records and some tombstones may
     /// survive; since the map is a ring, a surviving record could then have lost the tombstone that
-    /// consumed it. Call this only when the image is already unreadable, and call it again at the
-    /// next boot if it did not return `Ok`.
+    /// consumed it. Call this only when the image is already unreadable (or after
+    /// [`StoreError::CounterExhausted`]), and call it again at the next boot if it did not return
+    /// `Ok`.
+    ///
+    /// The write counter starts again from 0, as the next boot would find it on the blank range;
+    /// nonces stay distinct through the generator's output and the record, both in their hash.
     pub async fn erase_all(&mut self) -> Result<(), StoreError<F::Error>> {
         self.loaded = false;
         self.map.erase_all().await.map_err(StoreError::from_map)?;
         self.slots = [Slot::EMPTY; SLOTS];
+        self.counter = 0;
         self.loaded = true;
         Ok(())
     }
@@ -836,6 +917,14 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
         self.buf.0.zeroize();
         Ok(repaired)
     }
+}
+
+/// What opening one sealed value gave: its write counter and receipt time once authenticated,
+/// and the outcome.
+struct Opened<'p, const N: usize, const T: usize> {
+    counter: Option<u32>,
+    received_unix: Option<u64>,
+    loaded: Loaded<'p, N, T>,
 }
 
 enum Loaded<'p, const N: usize, const T: usize> {

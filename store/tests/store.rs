@@ -1,13 +1,14 @@
 //! The store's API, sealing, ages across reboots and wear, with exact counts.
 
 mod common;
+mod raw;
 
 use common::*;
 use embassy_futures::block_on;
-use encore_session::{ContextId, NewSession, PeerId, SessionPool, SEVEN_DAYS_S, TLS13};
+use encore_session::{ContextId, Limits, NewSession, PeerId, SessionPool, SEVEN_DAYS_S, TLS13};
 use encore_store::{
     buffer_len, record_flash_len, tombstone_flash_len, DeviceKey, GeometryError, LoadReport,
-    SessionStore, StoreError, Stored, Wear, SEAL_OVERHEAD,
+    SessionStore, StoreError, Stored, Wear, SEAL_OVERHEAD, TOMBSTONE_LEN,
 };
 use sequential_storage::cache::Cache;
 use sequential_storage::map::{MapConfig, MapStorage};
@@ -45,24 +46,31 @@ fn boot(flash: &mut Flash, now: u64, device_key: &DeviceKey) -> (Vec<u8>, LoadRe
 const ENCODED: usize = 61 + 32 + 2 + 192;
 /// Map item data: 1 key byte and the sealed value.
 const ITEM_DATA: usize = 1 + SEAL_OVERHEAD + ENCODED;
+/// Map item data of a tombstone: 1 key byte, the sealing format and the write counter.
+const TOMBSTONE_DATA: usize = 1 + TOMBSTONE_LEN;
 
-/// E5: flash bytes per record and per tombstone, and the work buffer.
+/// E5: flash bytes per record and per tombstone, and the work buffer. Sealing format 2 (E8) puts
+/// format, counter, nonce and tag around the record (45 bytes; format 1 also had owner and peer in
+/// clear: 61), and a tombstone carries the format and the counter.
 #[test]
 fn sizes_of_sealed_records() {
-    assert_eq!(SEAL_OVERHEAD, 61);
-    assert_eq!(ITEM_DATA, 349);
-    // 8-byte item header + 349 data bytes padded to 352.
-    assert_eq!(record_flash_len(ENCODED, 4), 360);
-    // The largest record: 48-byte PSK, 256-byte ticket.
-    assert_eq!(record_flash_len(61 + 48 + 2 + 256, 4), 440);
-    assert_eq!(record_flash_len(61 + 48 + 2 + 256, 32), 32 + 448);
+    assert_eq!(SEAL_OVERHEAD, 45);
+    assert_eq!(ITEM_DATA, 333);
+    assert_eq!((TOMBSTONE_LEN, TOMBSTONE_DATA), (5, 6));
+    // 8-byte item header + 333 data bytes padded to 336 (format 1: 360).
+    assert_eq!(record_flash_len(ENCODED, 4), 344);
+    // The largest record: 48-byte PSK, 256-byte ticket (format 1: 440 and 480).
+    assert_eq!(record_flash_len(61 + 48 + 2 + 256, 4), 424);
+    assert_eq!(record_flash_len(61 + 48 + 2 + 256, 32), 32 + 416);
     assert_eq!(record_flash_len(ENCODED, 32), 32 + 352);
-    // A rustls ticket (125 bytes): 8 + 282 data bytes padded to 284.
-    assert_eq!(record_flash_len(61 + 32 + 2 + 125, 4), 292);
+    // A rustls ticket (125 bytes): 8 + 266 data bytes padded to 268 (format 1: 292, 320).
+    assert_eq!(record_flash_len(61 + 32 + 2 + 125, 4), 276);
     assert_eq!(record_flash_len(61 + 32 + 2 + 125, 32), 32 + 288);
-    assert_eq!(tombstone_flash_len(4), 12);
+    // Tombstone: 8 + 6 data bytes padded to 8 (format 1: 12 with 4-byte words).
+    assert_eq!(tombstone_flash_len(4), 16);
+    assert_eq!(tombstone_flash_len(8), 16);
     assert_eq!(tombstone_flash_len(32), 64);
-    assert_eq!(buffer_len(256), 448);
+    assert_eq!(buffer_len(256), 416);
 }
 
 #[test]
@@ -187,14 +195,15 @@ fn e6_expired_records_are_not_loaded_and_pruned() {
     assert_eq!(ids, [3]);
     assert_eq!((report.loaded, report.expired), (1, 2));
 
-    // Prune writes one tombstone per expired record: 2 writes of 12 bytes each.
+    // Prune writes one tombstone per expired record: 3 writes of 16 bytes in all each (header, the
+    // key, format and 3 counter bytes, the last counter byte padded to a word).
     let pool: SessionPool<8> = SessionPool::new();
     let mut store = store(&mut flash);
     block_on(store.load_all(&pool, 0, Some(T0 + 3600), |_| {})).unwrap();
     let before = store.wear();
     assert_eq!(block_on(store.prune(T0 + 3600)), Ok(2));
     let cost = store.wear() - before;
-    assert_eq!((cost.writes, cost.bytes_written, cost.erases), (4, 24, 0));
+    assert_eq!((cost.writes, cost.bytes_written, cost.erases), (6, 32, 0));
     assert_eq!(block_on(store.prune(T0 + 3600)), Ok(0));
     drop(store);
     let (ids, report) = boot(&mut flash, T0 + 3600, &key());
@@ -227,6 +236,7 @@ fn e6_wall_clock_required_and_clock_behind_keeps_records() {
     let mut store = store(&mut flash);
     let report = block_on(store.load_all(&pool, 0, Some(T0 - 10), |_| {})).unwrap();
     assert_eq!((report.loaded, report.not_loaded), (0, 1));
+    assert_eq!(report.clock_behind_store, Some(T0));
     assert_eq!(block_on(store.prune(T0 - 10)), Ok(0));
     assert_eq!(store.live(), 1);
     drop(store);
@@ -424,7 +434,7 @@ fn rejected_only(report: LoadReport, rejected: usize, malformed: usize) {
 /// E4: a tampered record is dropped and counted, never loaded.
 #[test]
 fn sealing_rejects_tampered_ciphertext_and_tag() {
-    for at in [45, 100, 45 + ENCODED - 1, 45 + ENCODED, 45 + ENCODED + 15] {
+    for at in [29, 100, 29 + ENCODED - 1, 29 + ENCODED, 29 + ENCODED + 15] {
         let mut flash = two_records();
         rewrite(&mut flash, 1, 1, |v| v[at] ^= 0x01);
         let (ids, report) = boot(&mut flash, T0, &key());
@@ -433,7 +443,7 @@ fn sealing_rejects_tampered_ciphertext_and_tag() {
     }
     // The nonce.
     let mut flash = two_records();
-    rewrite(&mut flash, 0, 0, |v| v[21] ^= 0x80);
+    rewrite(&mut flash, 0, 0, |v| v[20] ^= 0x80);
     let (ids, report) = boot(&mut flash, T0, &key());
     assert_eq!(ids, [1]);
     rejected_only(report, 1, 0);
@@ -450,23 +460,46 @@ fn sealing_rejects_another_device_key() {
     assert_eq!(boot(&mut flash, T0, &key()).0, [0, 1]);
 }
 
+/// E8: the write counter is clear but authenticated: a record whose counter was edited (to make
+/// the next boot reuse a counter, for example) does not open.
+#[test]
+fn e8_clear_counter_is_authenticated() {
+    for at in [1, 4] {
+        let mut flash = two_records();
+        rewrite(&mut flash, 0, 0, |v| v[at] ^= 0x01);
+        let (ids, report) = boot(&mut flash, T0, &key());
+        assert_eq!(ids, [1], "byte {at}");
+        rejected_only(report, 1, 0);
+    }
+}
+
+/// C24, C35: the owner context id is only inside the sealed record (serialised-record offset
+/// 12..16). Flipping ciphertext bits there, which a stream cipher would turn into another owner
+/// in the plaintext, fails the tag: a record cannot be passed off as another context's.
 #[test]
 fn c24_c35_sealing_rejects_another_context() {
     let mut flash = two_records();
-    // The clear owner says context 8.
     rewrite(&mut flash, 0, 0, |v| {
-        v[1..5].copy_from_slice(&8u32.to_be_bytes())
+        for (b, x) in v[29 + 12..29 + 16].iter_mut().zip((7u32 ^ 8).to_be_bytes()) {
+            *b ^= x;
+        }
     });
     let (ids, report) = boot(&mut flash, T0, &key());
     assert_eq!(ids, [1]);
     rejected_only(report, 1, 0);
 }
 
+/// C33, C35: the peer identity is only inside the sealed record (serialised-record offset
+/// 16..32); editing it there fails the tag, so a record cannot be offered to another server.
 #[test]
 fn c33_c35_sealing_rejects_another_peer() {
     let mut flash = two_records();
     let other = PeerId::new("other.example", &[b"mqtt"], &[7; 16]);
-    rewrite(&mut flash, 1, 1, |v| v[5..21].copy_from_slice(&other.0));
+    rewrite(&mut flash, 1, 1, |v| {
+        for ((b, new), old) in v[29 + 16..29 + 32].iter_mut().zip(other.0).zip(peer().0) {
+            *b ^= new ^ old;
+        }
+    });
     let (ids, report) = boot(&mut flash, T0, &key());
     assert_eq!(ids, [0]);
     rejected_only(report, 1, 0);
@@ -488,13 +521,19 @@ fn sealing_rejects_a_record_moved_to_another_slot() {
 fn malformed_values_are_dropped_and_counted() {
     // Unknown sealing format.
     let mut flash = two_records();
-    rewrite(&mut flash, 0, 0, |v| v[0] = 2);
+    rewrite(&mut flash, 0, 0, |v| v[0] = 3);
     let (ids, report) = boot(&mut flash, T0, &key());
     assert_eq!(ids, [1]);
     rejected_only(report, 0, 1);
     // Shorter than a header and a tag.
     let mut flash = two_records();
-    rewrite(&mut flash, 1, 1, |v| v.truncate(60));
+    rewrite(&mut flash, 1, 1, |v| v.truncate(44));
+    let (ids, report) = boot(&mut flash, T0, &key());
+    assert_eq!(ids, [0]);
+    rejected_only(report, 0, 1);
+    // A tombstone of the wrong length.
+    let mut flash = two_records();
+    rewrite(&mut flash, 1, 1, |v| v.truncate(4));
     let (ids, report) = boot(&mut flash, T0, &key());
     assert_eq!(ids, [0]);
     rejected_only(report, 0, 1);
@@ -504,6 +543,327 @@ fn malformed_values_are_dropped_and_counted() {
     let (ids, report) = boot(&mut flash, T0, &key());
     assert_eq!(ids, [0, 1]);
     assert_eq!((report.loaded, report.foreign), (2, 1));
+}
+
+/// E8: nothing on flash in clear names the server or the context. The whole image, every
+/// superseded item included, holds neither the peer identity, nor the server name, nor the
+/// owner context id, nor any 8 bytes of a ticket or PSK, nor the device key. The same records
+/// sealed as format 1 did show the peer identity and the owner.
+#[test]
+fn e8_flash_holds_nothing_in_clear_that_names_the_server() {
+    let owner = ContextId(0x5EC0_4E7D);
+    let contains = |image: &[u8], needle: &[u8]| image.windows(needle.len()).any(|w| w == needle);
+    let pool: SessionPool<8> = SessionPool::new();
+    let mut flash = Flash::new();
+    let mut sessions = Vec::new();
+    {
+        let mut store = store(&mut flash);
+        block_on(store.load_all(&pool, 0, Some(T0), |_| {})).unwrap();
+        for id in 0..3 {
+            let s = ticket(&pool, id, owner, T0, 7200);
+            block_on(store.store(&s, 0, Some(T0), &mut TestRng(1))).unwrap();
+            sessions.push(s);
+        }
+        assert_eq!(block_on(store.consume(&sessions[1])), Ok(true));
+    }
+    let image = flash.bytes.clone();
+    assert_eq!(raw::items::<4, 16384, 2>(&image).len(), 4);
+    assert!(!contains(&image, &peer().0));
+    assert!(!contains(&image, b"device.example"));
+    assert!(!contains(&image, &owner.0.to_be_bytes()));
+    assert!(!contains(&image, &owner.0.to_le_bytes()));
+    assert!(!contains(&image, &[0x42; 32]));
+    for id in 0..3 {
+        for window in ticket_bytes(id).windows(8) {
+            assert!(!contains(&image, window), "ticket {id}");
+        }
+        assert!(!contains(&image, &psk_bytes(id)[..8]), "psk {id}");
+    }
+
+    // Format 1 wrote the peer identity and the owner in clear.
+    let mut old = Flash::new();
+    let value = raw::seal_format_1(&[0x42; 32], 0, &sessions[0], [9; 24]);
+    raw::write_value(&mut old, Flash::SIZE, 0, &value);
+    assert!(contains(&old.bytes, &peer().0));
+    assert!(contains(&old.bytes, &owner.0.to_be_bytes()));
+}
+
+/// E8: records are sealed under a key derived from the device key with HKDF-SHA256 and a label
+/// (salt `encore-store`, info `encore-store 2 seal key`), never under the device key itself.
+#[test]
+fn e8_seal_key_is_derived_not_the_device_key() {
+    let pool: SessionPool<8> = SessionPool::new();
+    let flash = two_records();
+    let items = raw::items::<4, 16384, 2>(&flash.bytes);
+    assert_eq!(items.len(), 2);
+    for (slot, value) in &items {
+        assert!(raw::is_sealed_record(value));
+        assert_eq!(raw::open_with(&[0x42; 32], *slot, value), None);
+        let plain = raw::open_with(&raw::derived_seal_key(&[0x42; 32]), *slot, value).unwrap();
+        // The plaintext is the record's serialised form, which names its owner and peer.
+        let s = pool.decode(&plain, 0, Some(T0)).unwrap();
+        let info = s.info().unwrap();
+        assert_eq!((info.owner, info.peer), (CTX, peer()));
+        assert_eq!(id_of(&ticket_of(&s)), *slot);
+    }
+}
+
+/// A generator that returns the same bytes every time, as a broken or badly seeded one would.
+struct RepeatingRng;
+
+impl rand_core::TryRng for RepeatingRng {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(0x0707_0707)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(0x0707_0707_0707_0707)
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        dst.fill(7);
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for RepeatingRng {}
+
+/// E8: with a generator that always returns the same bytes, the same record stored again into the
+/// same slot still gets a new nonce, within a boot and across reboots, also after every slot's
+/// newest value became a tombstone: the write counter (clear, in each record and each tombstone)
+/// goes on from the highest found on flash.
+#[test]
+fn e8_nonces_never_repeat_with_a_repeating_generator() {
+    let pool: SessionPool<8> = SessionPool::new();
+    let mut flash = Flash::new();
+    let a = ticket(&pool, 1, CTX, T0, 7200);
+    // Boot 1: store, consume, store the same record again (slot 0 both times).
+    {
+        let mut store = store(&mut flash);
+        block_on(store.load_all(&pool, 0, Some(T0), |_| {})).unwrap();
+        for _ in 0..2 {
+            assert_eq!(
+                block_on(store.store(&a, 0, Some(T0), &mut RepeatingRng)),
+                Ok(Stored::Written {
+                    slot: 0,
+                    evicted: false
+                })
+            );
+            assert_eq!(block_on(store.consume(&a)), Ok(true));
+        }
+    }
+    // Boot 2: only tombstones are newest; store and consume the same record again.
+    for _ in 0..2 {
+        let pool2: SessionPool<8> = SessionPool::new();
+        let mut store = store(&mut flash);
+        let report = block_on(store.load_all(&pool2, 0, Some(T0 + 1), |_| {})).unwrap();
+        assert_eq!((report.loaded, report.empty), (0, 1));
+        block_on(store.store(&a, 0, Some(T0), &mut RepeatingRng)).unwrap();
+        assert_eq!(block_on(store.consume(&a)), Ok(true));
+    }
+    let items = raw::items::<4, 16384, 2>(&flash.bytes);
+    let records: Vec<&Vec<u8>> = items
+        .iter()
+        .map(|(_, v)| v)
+        .filter(|v| raw::is_sealed_record(v))
+        .collect();
+    let tombstones: Vec<&Vec<u8>> = items
+        .iter()
+        .map(|(_, v)| v)
+        .filter(|v| v.len() == 5)
+        .collect();
+    assert_eq!((records.len(), tombstones.len()), (4, 4));
+    // Counters 1, 2, 3, 4; each tombstone carries the counter of the record it consumed.
+    let counters: Vec<u32> = records.iter().map(|v| raw::counter_of(v)).collect();
+    assert_eq!(counters, [1, 2, 3, 4]);
+    let carried: Vec<u32> = tombstones.iter().map(|v| raw::counter_of(v)).collect();
+    assert_eq!(carried, [1, 2, 3, 4]);
+    // Same record, same slot, same generator output: four different nonces and ciphertexts.
+    let nonces: std::collections::BTreeSet<[u8; 24]> =
+        records.iter().map(|v| raw::nonce_of(v)).collect();
+    assert_eq!(nonces.len(), 4);
+    let bodies: std::collections::BTreeSet<&[u8]> = records.iter().map(|v| &v[29..]).collect();
+    assert_eq!(bodies.len(), 4);
+}
+
+/// E8: a counter at `u32::MAX` (only a forged tombstone gets there) refuses to write a record
+/// rather than repeat a counter; consuming still works, and `erase_all` starts afresh.
+#[test]
+fn e8_counter_exhausted_refuses_to_write() {
+    let pool: SessionPool<8> = SessionPool::new();
+    let mut flash = two_records();
+    raw::write_value(&mut flash, Flash::SIZE, 5, &[2, 0xFF, 0xFF, 0xFF, 0xFF]);
+    let mut store = store(&mut flash);
+    let mut loaded = Vec::new();
+    let report = block_on(store.load_all(&pool, 0, Some(T0), |s| loaded.push(s))).unwrap();
+    assert_eq!((report.loaded, report.empty), (2, 1));
+    let s = ticket(&pool, 3, CTX, T0, 7200);
+    let before = store.wear();
+    assert_eq!(
+        block_on(store.store(&s, 0, Some(T0), &mut TestRng(1))),
+        Err(StoreError::CounterExhausted)
+    );
+    assert_eq!(store.wear().writes, before.writes);
+    assert_eq!(block_on(store.consume(&loaded[0])), Ok(true));
+    drop(loaded);
+    // The erase restarts the counter, as the next boot would find it: the record gets 1.
+    assert_eq!(block_on(store.erase_all()), Ok(()));
+    assert!(matches!(
+        block_on(store.store(&s, 0, Some(T0), &mut TestRng(1))),
+        Ok(Stored::Written { .. })
+    ));
+    drop(store);
+    let items = raw::items::<4, 16384, 2>(&flash.bytes);
+    assert_eq!(items.len(), 1);
+    assert_eq!(raw::counter_of(&items[0].1), 1);
+}
+
+/// E8: an image written by sealing format 1 (before issue 15: the device key itself as cipher
+/// key, owner and peer in clear) is not opened: each record counts in `old_format`, none is
+/// loaded, format-1 tombstones stay tombstones, new records reuse the old slots, and `prune`
+/// tombstones the rest.
+#[test]
+fn e8_format_1_image_is_reported_not_loaded_and_pruned() {
+    let pool: SessionPool<8> = SessionPool::new();
+    let mut flash = Flash::new();
+    for id in 0..3u8 {
+        let s = ticket(&pool, id, CTX, T0, 7200);
+        let value = raw::seal_format_1(&[0x42; 32], id, &s, [id; 24]);
+        raw::write_value(&mut flash, Flash::SIZE, id, &value);
+    }
+    // Slot 1 consumed, as format 1 did it: an empty value.
+    raw::write_value(&mut flash, Flash::SIZE, 1, &[]);
+
+    let mut store = store(&mut flash);
+    let report = block_on(store.load_all(&pool, 0, Some(T0 + 60), |_| panic!("loaded"))).unwrap();
+    assert_eq!(
+        report,
+        LoadReport {
+            old_format: 2,
+            empty: 1,
+            ..LoadReport::default()
+        }
+    );
+    assert_eq!(store.live(), 0);
+    // A new record goes into the first empty slot, then into the old records' slots.
+    let s = ticket(&pool, 7, CTX, T0 + 60, 7200);
+    assert_eq!(
+        block_on(store.store(&s, 0, Some(T0 + 60), &mut TestRng(1))),
+        Ok(Stored::Written {
+            slot: 1,
+            evicted: false
+        })
+    );
+    let s = ticket(&pool, 8, CTX, T0 + 60, 7200);
+    assert_eq!(
+        block_on(store.store(&s, 0, Some(T0 + 60), &mut TestRng(1))),
+        Ok(Stored::Written {
+            slot: 3,
+            evicted: false
+        })
+    );
+    // Both old records are still there (empty slots come first); prune tombstones them.
+    assert_eq!(block_on(store.prune(T0 + 60)), Ok(2));
+    drop(store);
+    let (ids, report) = boot(&mut flash, T0 + 60, &key());
+    assert_eq!(ids, [7, 8]);
+    assert_eq!((report.loaded, report.old_format, report.empty), (2, 0, 2));
+}
+
+/// C29: `with_limits` caps both limits at 7 days, as the cache does: a record whose server was
+/// authenticated 7 days minus 1 h before its receipt is not loaded an hour later, even when the
+/// store was asked for more.
+#[test]
+fn c29_store_limits_capped_at_7_days() {
+    let pool: SessionPool<8> = SessionPool::new();
+    let mut flash = Flash::new();
+    {
+        let mut store = store(&mut flash);
+        block_on(store.load_all(&pool, 0, Some(T0), |_| {})).unwrap();
+        let chained = pool
+            .create(&NewSession {
+                version: TLS13,
+                cipher_suite: 0x1301,
+                psk: &psk_bytes(2),
+                ticket: &ticket_bytes(2),
+                lifetime_s: SEVEN_DAYS_S,
+                age_add: 2,
+                max_early_data: 0,
+                received_ms: 0,
+                received_unix: Some(T0),
+                auth_age_ms: (u64::from(SEVEN_DAYS_S) - 3600) * 1000,
+                peer: peer(),
+                owner: CTX,
+            })
+            .unwrap();
+        block_on(store.store(&chained, 0, Some(T0), &mut TestRng(1))).unwrap();
+    }
+    let wide = Limits {
+        timeout_s: u32::MAX,
+        max_auth_age_s: u32::MAX,
+    };
+    for (now, loaded) in [(T0 + 3599, 1), (T0 + 3600, 0)] {
+        let pool: SessionPool<8> = SessionPool::new();
+        let mut store = store(&mut flash).with_limits(wide);
+        let report = block_on(store.load_all(&pool, 0, Some(now), |_| {})).unwrap();
+        assert_eq!((report.loaded, report.expired), (loaded, 1 - loaded));
+        assert_eq!(block_on(store.prune(now)), Ok(1 - loaded));
+    }
+}
+
+/// C29, E6: a wall clock earlier than the newest receipt on flash was set back (or the records
+/// were saved while it ran ahead). Ages measured with it would make old records young, so no
+/// record is loaded, `clock_behind_store` reports the newest receipt, and the records stay on
+/// flash: a later boot with a clock past that receipt loads those still within their limits.
+#[test]
+fn c29_clock_behind_newest_receipt_loads_nothing() {
+    let pool: SessionPool<8> = SessionPool::new();
+    let mut flash = Flash::new();
+    let day = 86_400;
+    {
+        let mut store = store(&mut flash);
+        block_on(store.load_all(&pool, 0, Some(T0), |_| {})).unwrap();
+        // Received at T0, 7-day lifetime; and a second one 6 days later.
+        let old = ticket(&pool, 1, CTX, T0, SEVEN_DAYS_S);
+        block_on(store.store(&old, 0, Some(T0), &mut TestRng(1))).unwrap();
+        let newer = ticket(&pool, 2, CTX, T0 + 6 * day, SEVEN_DAYS_S);
+        block_on(store.store(&newer, 0, Some(T0 + 6 * day), &mut TestRng(2))).unwrap();
+    }
+    // 8 days after T0, with the right clock: the first record is too old.
+    let (ids, report) = boot(&mut flash, T0 + 8 * day, &key());
+    assert_eq!(ids, [2]);
+    assert_eq!((report.expired, report.clock_behind_store), (1, None));
+
+    // The clock set back to T0 + 1 h would make the first record 1 h old. It reads earlier than
+    // the newest receipt (T0 + 6 days): nothing is loaded, nothing is pruned.
+    let pool: SessionPool<8> = SessionPool::new();
+    let mut store = store(&mut flash);
+    let report = block_on(store.load_all(&pool, 0, Some(T0 + 3600), |_| panic!("loaded"))).unwrap();
+    assert_eq!(
+        report,
+        LoadReport {
+            not_loaded: 2,
+            clock_behind_store: Some(T0 + 6 * day),
+            ..LoadReport::default()
+        }
+    );
+    assert_eq!(pool.in_use(), 0);
+    assert_eq!(block_on(store.prune(T0 + 3600)), Ok(0));
+    assert_eq!(store.live(), 2);
+    // The store still works: a ticket received now is stored (with the clock's receipt time).
+    let fresh = ticket(&pool, 3, CTX, T0 + 3600, 7200);
+    assert!(matches!(
+        block_on(store.store(&fresh, 0, Some(T0 + 3600), &mut TestRng(3))),
+        Ok(Stored::Written { .. })
+    ));
+    drop(store);
+
+    // One second before the newest receipt is still behind; at it, the clock is accepted again.
+    let (ids, report) = boot(&mut flash, T0 + 6 * day - 1, &key());
+    assert!(ids.is_empty());
+    assert_eq!(report.clock_behind_store, Some(T0 + 6 * day));
+    let (ids, report) = boot(&mut flash, T0 + 6 * day, &key());
+    assert_eq!(ids, [1, 2]);
+    assert_eq!((report.expired, report.clock_behind_store), (1, None));
 }
 
 /// Bounded wear (README table): exact writes, bytes and erases of a full handshake and of a
@@ -526,11 +886,11 @@ fn wear_of_a_full_handshake_and_a_resumption() {
         block_on(store.store(&s, 0, Some(T0), &mut TestRng(1))).unwrap();
     }
     let full = store.wear() - before;
-    // Per record: item header (8 B), the word-aligned part of the data (348 B), and the last
-    // data byte padded to a word (4 B): 3 writes, 360 bytes.
+    // Per record: item header (8 B), the word-aligned part of the data (332 B), and the last
+    // data byte padded to a word (4 B): 3 writes, 344 bytes (sealing format 1: 360).
     assert_eq!(
         (full.writes, full.bytes_written, full.erases),
-        (1 + 2 * 3, 4 + 2 * 360, 0)
+        (1 + 2 * 3, 4 + 2 * 344, 0)
     );
 
     // Steady state: another full handshake.
@@ -542,11 +902,12 @@ fn wear_of_a_full_handshake_and_a_resumption() {
     let full = store.wear() - before;
     assert_eq!(
         (full.writes, full.bytes_written, full.erases),
-        (2 * 3, 2 * 360, 0)
+        (2 * 3, 2 * 344, 0)
     );
 
-    // Resumption with ticket 1: one tombstone (header and one word), then the server's one
-    // replacement ticket.
+    // Resumption with ticket 1: one tombstone (header, one word of key, format and counter, the
+    // counter's last byte padded to a word; format 1: header and one word), then the server's
+    // one replacement ticket.
     let mut loaded = Vec::new();
     block_on(store.load_all(&pool, 0, Some(T0), |s| loaded.push(s))).unwrap();
     let one = loaded.iter().find(|s| id_of(&ticket_of(s)) == 1).unwrap();
@@ -555,7 +916,7 @@ fn wear_of_a_full_handshake_and_a_resumption() {
     let consume = store.wear() - before;
     assert_eq!(
         (consume.writes, consume.bytes_written, consume.erases),
-        (2, 12, 0)
+        (3, 16, 0)
     );
     let before = store.wear();
     let replacement = ticket(&pool, 5, CTX, T0, 7200);
@@ -563,7 +924,7 @@ fn wear_of_a_full_handshake_and_a_resumption() {
     let store_one = store.wear() - before;
     assert_eq!(
         (store_one.writes, store_one.bytes_written, store_one.erases),
-        (3, 360, 0)
+        (3, 344, 0)
     );
 }
 
@@ -590,7 +951,7 @@ fn wear_over_many_resumptions_matches_the_ring_model() {
     for round in 0..400u32 {
         let (offered, slot) = live.pop_front().unwrap();
         assert_eq!(block_on(store.consume(&offered)), Ok(true));
-        model.write(slot, 1);
+        model.write(slot, TOMBSTONE_DATA);
         drop(offered);
         let s = ticket(&pool, (round % 250) as u8 + 2, CTX, T0, 7200);
         let Ok(Stored::Written { slot, .. }) =
@@ -604,13 +965,15 @@ fn wear_over_many_resumptions_matches_the_ring_model() {
     }
     let total = store.wear();
     eprintln!("2 + 400 x (consume + store): {total:?}");
-    // 2 records and 400 x (12 + 360) bytes = 149 520 bytes of items, plus the two live records
-    // copied at each wrap, through sectors of 16 376 bytes of item room: 9 erases.
+    // 2 records and 400 x (16 + 344) bytes = 144 688 bytes of items, plus the two live records
+    // copied at each wrap, through sectors of 16 376 bytes of item room: 9 erases (sealing format
+    // 1: 149 520 bytes, 9 erases).
     assert_eq!(total.erases, 9);
-    // First start marker 1, 2 records 6, 400 x (tombstone 2 + record 3) = 2000, and per wrap two
+    assert_eq!(total.bytes_written, 148_004);
+    // First start marker 1, 2 records 6, 400 x (tombstone 3 + record 3) = 2400, and per wrap two
     // markers and the copies of one record and one tombstone still newest on the old sector:
-    // 9 x (2 + 3 + 2) = 63.
-    assert_eq!(total.writes, 1 + 6 + 2000 + 63);
+    // 9 x (2 + 3 + 3) = 72 (format 1: 1 + 6 + 2000 + 63 = 2070 writes, 152 944 bytes).
+    assert_eq!(total.writes, 1 + 6 + 2400 + 72);
 }
 
 fn strip_reads(w: Wear) -> Wear {
@@ -624,13 +987,19 @@ fn strip_reads(w: Wear) -> Wear {
 /// E5: memory of a store beside its flash driver, checked on the host (no pointers inside).
 #[test]
 fn e5_store_size() {
-    let total = core::mem::size_of::<SessionStore<Flash, 8, 448>>();
+    let total = core::mem::size_of::<SessionStore<Flash>>();
     let flash = core::mem::size_of::<Flash>();
     eprintln!("store {total}, flash {flash}");
-    // Work buffer 448, index 8 x 40 (state, owner, fingerprint 8, receipt and authentication
-    // times, lifetime), cipher key 32, wear counters 40, limits 8, flash range 8, the range read
-    // as erased during a boot check 12, flags, padded to the buffer's 32-byte alignment.
+    // Work buffer 416 (the default, `buffer_len(256)`), index 8 x 40 (state, owner, fingerprint
+    // 8, receipt and authentication times, lifetime), cipher key 32, nonce key 32, wear counters
+    // 40, limits 8, flash range 8, the range read as erased during a boot check 12, write counter
+    // and order 8, flags, padded to the buffer's 32-byte alignment.
     assert_eq!(total - flash, 912);
+    // With the buffer of sealing format 1 (448): 32 bytes more.
+    assert_eq!(
+        core::mem::size_of::<SessionStore<Flash, 8, 448>>() - flash,
+        944
+    );
 }
 
 /// E1: capacities that do not fit are an error value when the store is made, not a full flash

@@ -8,7 +8,7 @@ use encore_session::{
 use encore_tls::crypto::CipherSuite;
 use encore_tls::{Event, HandshakeSummary, KeyExchangeMode, NewTicket, PskMode, ResumptionOffer};
 use rand_core::TryCryptoRng;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::context::{BadSessionRule, Context};
 use crate::rng::{FallibleRng, SharedRng};
@@ -344,43 +344,45 @@ where
                 withdrawn = true;
             }
         }
-        let mut ticket = [0u8; T];
-        let mut psk = [0u8; MAX_PSK_LEN];
-        let mut offer = None;
-        if let (Some(claim), Some(s)) = (claimed, self.current.get()) {
-            let t = s.copy_ticket(&mut ticket)?;
-            let p = s.copy_psk(&mut psk)?;
-            offer = resumption_offer(
-                &claim,
-                ticket.get(..t).unwrap_or(&[]),
-                psk.get(..p).unwrap_or(&[]),
-            );
-        }
-        let Some(buffers) = self.buffers.take() else {
-            psk.zeroize();
-            return Err(Error::Failed);
-        };
-        self.rng_failures = ctx.rng.failures();
-        let engine = Engine::start(
-            ctx.tls_config(),
-            self.server_name,
-            offer,
-            self.psk_mode,
-            buffers,
-            SharedRng::new(&ctx.rng),
-            ctx.now_unix(),
-        );
-        psk.zeroize();
-        let engine = match engine {
-            Ok(e) => e,
-            Err(refused) => {
-                // The buffers come back, so the connection connects again after `clear`.
-                self.buffers = Some((refused.rx, refused.tx));
-                self.phase = Phase::Failed;
-                return Err(Error::Tls(refused.error));
+        let started = {
+            // E7: the copies of the ticket and the PSK are wiped when this block ends, on
+            // every path (`Zeroizing`), before the handshake goes on; the engine keeps its
+            // own copy of both, made where it stays.
+            let mut ticket = Zeroizing::new([0u8; T]);
+            let mut psk = Zeroizing::new([0u8; MAX_PSK_LEN]);
+            let mut offer = None;
+            if let (Some(claim), Some(s)) = (claimed, self.current.get()) {
+                let t = s.copy_ticket(&mut ticket[..])?;
+                let p = s.copy_psk(&mut psk[..])?;
+                offer = resumption_offer(
+                    &claim,
+                    ticket.get(..t).unwrap_or(&[]),
+                    psk.get(..p).unwrap_or(&[]),
+                );
             }
+            let Some(buffers) = self.buffers.take() else {
+                return Err(Error::Failed);
+            };
+            self.rng_failures = ctx.rng.failures();
+            // Started in `self.engine`, where it stays (E7): the key share, the copy of the
+            // PSK and its Early Secret are made there, and never moved.
+            Engine::start_in(
+                &mut self.engine,
+                ctx.tls_config(),
+                self.server_name,
+                offer,
+                self.psk_mode,
+                buffers,
+                SharedRng::new(&ctx.rng),
+                ctx.now_unix(),
+            )
         };
-        self.engine = Some(engine);
+        if let Err(refused) = started {
+            // The buffers come back, so the connection connects again after `clear`.
+            self.buffers = Some((refused.rx, refused.tx));
+            self.phase = Phase::Failed;
+            return Err(Error::Tls(refused.error));
+        }
         self.phase = Phase::Handshaking;
         self.stats = ConnectionStats {
             offer_withdrawn: withdrawn,
@@ -723,7 +725,8 @@ where
     /// C14: after a clean shutdown the session stays set, so the next `connect` offers it if it
     /// is still resumable; after an unclean end (open without close_notify, failed, or a dropped
     /// `connect`) it is released, and an open session is invalidated first (C13). C8: resets
-    /// `session_reused`.
+    /// `session_reused`. E7: the engine's secrets are wiped where they lie, and the buffers
+    /// and the carry buffer are zeroed.
     pub fn clear(&mut self) {
         self.settle_aborted();
         let clean = self.completed && self.close_sent && !self.spoiled;
@@ -732,9 +735,15 @@ where
         if unclean && !clean {
             drop(self.current.take());
         }
-        if let Some(engine) = self.engine.take() {
-            self.buffers = Some(engine.into_buffers());
+        // E7: the engine is wiped where it lies (secrets, offer, both buffers, zeroed as they
+        // come back) before its place is emptied; taking it out first would leave a copy of
+        // its secrets in `self.engine`.
+        if let Some(engine) = self.engine.as_mut() {
+            self.buffers = Some(engine.release());
         }
+        self.engine = None;
+        // Application data the caller's `read` buffers could not take.
+        self.carry.zeroize();
         self.phase = Phase::Idle;
         self.unflushed = false;
         self.completed = false;
@@ -1065,9 +1074,26 @@ impl<S, C, G, const N: usize, const P: usize, const T: usize> Drop
     /// C13: dropping a connection whose session is open invalidates that session, even while
     /// the application still holds a reference to it. C12: a dropped `connect` invalidates
     /// nothing; the ticket it claimed stays used (C28).
+    ///
+    /// E7: the engine is wiped where it lies, and the buffers (received application data,
+    /// plaintext before sealing) and the carry buffer are zeroed: after a drop nothing of the
+    /// connection is left in the caller's memory.
     fn drop(&mut self) {
         self.settle_aborted();
         self.invalidate_if_open();
+        match self.engine.as_mut() {
+            // Zeroes both buffers too.
+            Some(engine) => {
+                engine.release();
+            }
+            None => {
+                if let Some((rx, tx)) = self.buffers.as_mut() {
+                    rx.zeroize();
+                    tx.zeroize();
+                }
+            }
+        }
+        self.carry.zeroize();
     }
 }
 

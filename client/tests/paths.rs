@@ -495,7 +495,7 @@ fn c6_single_use_ticket_declined_on_reuse_openssl() {
     assert_eq!(server.wait_resumed(1, WAIT), 1);
 }
 
-/// A new record with the same ticket, PSK and times as `s` (a restored backup).
+/// A new record with the same ticket, PSK and lifetime as `s` (a restored backup).
 fn copy_of<G, C>(ctx: &Ctx<G, C>, s: &Session<'static, P, 256>) -> Session<'static, P, 256>
 where
     C: MonotonicClock + WallClock,
@@ -506,13 +506,37 @@ where
     let t = s.copy_ticket(&mut ticket).unwrap();
     let p = s.copy_psk(&mut psk).unwrap();
     let info = s.info().unwrap();
+    record_in(
+        ctx,
+        info.cipher_suite,
+        &ticket[..t],
+        &psk[..p],
+        info.lifetime_s,
+        info.age_add,
+    )
+}
+
+/// A record made by hand for [`NAME`] in `ctx`, received now from a freshly authenticated
+/// server.
+fn record_in<G, C>(
+    ctx: &Ctx<G, C>,
+    cipher_suite: u16,
+    ticket: &[u8],
+    psk: &[u8],
+    lifetime_s: u32,
+    age_add: u32,
+) -> Session<'static, P, 256>
+where
+    C: MonotonicClock + WallClock,
+    G: rand_core::TryCryptoRng,
+{
     let new = NewSession {
         version: TLS13,
-        cipher_suite: info.cipher_suite,
-        psk: &psk[..p],
-        ticket: &ticket[..t],
-        lifetime_s: info.lifetime_s,
-        age_add: info.age_add,
+        cipher_suite,
+        psk,
+        ticket,
+        lifetime_s,
+        age_add,
         max_early_data: 0,
         received_ms: ctx.now_ms(),
         received_unix: ctx.now_unix(),
@@ -969,23 +993,20 @@ fn r1_alerts_mid_handshake_end_connect_at_once() {
     }
 }
 
-/// A record made by hand for the scripted server's ticket, PSK [`scripted::PSK`].
-fn scripted_session(ctx: &Ctx, suite: CipherSuite) -> Session<'static, P, 256> {
-    let new = NewSession {
-        version: TLS13,
-        cipher_suite: suite.to_u16(),
-        psk: &scripted::PSK,
-        ticket: b"scripted-ticket",
-        lifetime_s: 7200,
-        age_add: 7,
-        max_early_data: 0,
-        received_ms: ctx.now_ms(),
-        received_unix: ctx.now_unix(),
-        auth_age_ms: 0,
-        peer: ctx.peer_id(NAME),
-        owner: ctx.id(),
-    };
-    ctx.pool().create(&new).unwrap()
+/// A record of the scripted server's ticket, PSK [`scripted::PSK`].
+fn scripted_session<G, C>(ctx: &Ctx<G, C>, suite: CipherSuite) -> Session<'static, P, 256>
+where
+    C: MonotonicClock + WallClock,
+    G: rand_core::TryCryptoRng,
+{
+    record_in(
+        ctx,
+        suite.to_u16(),
+        b"scripted-ticket",
+        &scripted::PSK,
+        7200,
+        7,
+    )
 }
 
 /// C31, C32 through `Connection`: a ServerHello that selects an identity never offered, or
@@ -1106,23 +1127,7 @@ fn r10_rng_failure_puts_nothing_on_the_wire_even_when_an_alert_follows() {
     let ctx = context_with(&pki.ca_der, StdClock::new(), SwitchedRng(broken), |c| {
         c.psk_mode = PskMode::AllowPskOnly
     });
-    let session = {
-        let new = NewSession {
-            version: TLS13,
-            cipher_suite: CipherSuite::Aes128GcmSha256.to_u16(),
-            psk: &scripted::PSK,
-            ticket: b"scripted-ticket",
-            lifetime_s: 7200,
-            age_add: 7,
-            max_early_data: 0,
-            received_ms: ctx.now_ms(),
-            received_unix: ctx.now_unix(),
-            auth_age_ms: 0,
-            peer: ctx.peer_id(NAME),
-            owner: ctx.id(),
-        };
-        ctx.pool().create(&new).unwrap()
-    };
+    let session = scripted_session(&ctx, CipherSuite::Aes128GcmSha256);
     let mut c = conn(&ctx, port);
     c.set_session(Some(&session)).unwrap();
     assert_eq!(block_on(c.connect()).unwrap_err(), Error::Rng);

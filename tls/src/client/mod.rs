@@ -61,7 +61,9 @@ mod state;
 pub use config::{ClientConfig, MaxFragmentLength, PskMode, ResumptionOffer};
 pub use error::{Error, Violation};
 
-use crate::crypto::{self, CipherSuite, RecordProtection, Secret, Transcript};
+use crate::crypto::{
+    self, CipherSuite, KeySchedule, KeyShare, RecordProtection, Secret, Transcript,
+};
 use crate::wire::handshake::{self as hs, msg_type};
 use crate::wire::record::{content_type, RecordHeader, HEADER_LEN, MAX_PLAINTEXT};
 use crate::wire::{Alert, AlertDescription, AlertLevel};
@@ -102,8 +104,10 @@ pub struct NewTicket<'c> {
     /// The ticket nonce.
     pub nonce: &'c [u8],
     /// The resumption PSK: HKDF-Expand-Label(resumption_master_secret, "resumption",
-    /// nonce, Hash.length).
-    pub psk: Secret,
+    /// nonce, Hash.length). Lent from the engine's one place for it (E7): copy it into the
+    /// session record; the engine wipes it at the next [`Connection::process`] call (and when
+    /// released or dropped).
+    pub psk: &'c Secret,
     /// The suite of this connection (the ticket may be used with suites of its hash).
     pub suite: CipherSuite,
     /// ticket_lifetime in seconds.
@@ -131,10 +135,10 @@ pub enum Event<'c> {
 /// Internal event with ranges instead of borrows, turned into [`Event`] at the API edge.
 enum Ev {
     Complete(HandshakeSummary),
+    /// The PSK waits in [`Secrets::ticket_psk`].
     Ticket {
         ticket: (usize, usize),
         nonce: (usize, usize),
-        psk: Secret,
         lifetime_s: u32,
         age_add: u32,
         max_early_data: u32,
@@ -152,11 +156,17 @@ const PROTECTED_OVERHEAD: usize = 1 + crypto::TAG_LEN;
 /// Covers OpenSSL tickets that embed a client certificate (656 bytes).
 pub const MAX_OFFER_TICKET_LEN: usize = 1024;
 
-/// The engine's copy of the offered session: the PSK is a [`Secret`] and the ticket is
-/// wiped by `Drop`, so neither outlives the connection in the engine's memory.
+/// The engine's copy of the offered session, at one place for the connection's life: the
+/// PSK is a [`Secret`], wiped once the ServerHello has been processed, and the ticket is wiped
+/// by `Drop`, so neither outlives the connection in the engine's memory. Every byte is
+/// written when the connection is made, offer or not (E7: a `None`, or a vector's spare
+/// capacity, would carry whatever the stack held where the connection was built).
 pub(crate) struct OwnedOffer {
-    ticket: heapless::Vec<u8, MAX_OFFER_TICKET_LEN>,
-    psk: Secret,
+    /// Whether a session is offered.
+    present: bool,
+    ticket: [u8; MAX_OFFER_TICKET_LEN],
+    ticket_len: usize,
+    pub(crate) psk: Secret,
     suite: CipherSuite,
     age_add: u32,
     ticket_age_ms: u32,
@@ -164,49 +174,149 @@ pub(crate) struct OwnedOffer {
 
 impl Drop for OwnedOffer {
     fn drop(&mut self) {
-        use zeroize::Zeroize;
-        self.ticket.as_mut_slice().zeroize();
-        self.ticket.clear();
+        self.clear();
     }
 }
 
 impl OwnedOffer {
-    /// Copies `offer` into `slot`, the ticket in place: a ticket-sized value never passes
-    /// through the stack (part of the resumption's stack peak on a device).
-    fn copy_into(slot: &mut Option<OwnedOffer>, offer: &ResumptionOffer<'_>) -> Result<(), Error> {
-        if offer.ticket.len() > MAX_OFFER_TICKET_LEN {
-            return Err(Error::BufferTooSmall);
+    /// No offer.
+    const fn none() -> Self {
+        OwnedOffer {
+            present: false,
+            ticket: [0; MAX_OFFER_TICKET_LEN],
+            ticket_len: 0,
+            psk: Secret::empty(),
+            suite: CipherSuite::Aes128GcmSha256,
+            age_add: 0,
+            ticket_age_ms: 0,
         }
-        let psk = Secret::from_slice(offer.psk).map_err(Error::Crypto)?;
-        let owned = slot.insert(OwnedOffer {
-            ticket: heapless::Vec::new(),
-            psk,
-            suite: offer.suite,
-            age_add: offer.age_add,
-            ticket_age_ms: offer.ticket_age_ms,
-        });
-        owned
-            .ticket
-            .extend_from_slice(offer.ticket)
-            .map_err(|_| Error::BufferTooSmall)
     }
 
-    pub(crate) fn view(&self) -> ResumptionOffer<'_> {
-        ResumptionOffer {
-            ticket: &self.ticket,
+    /// Copies `offer` in place: a ticket-sized value never passes through the stack (part of
+    /// the resumption's stack peak on a device), and the PSK is written only at its one place
+    /// in the engine (E7).
+    fn set(&mut self, offer: &ResumptionOffer<'_>) -> Result<(), Error> {
+        self.clear();
+        let dst = self
+            .ticket
+            .get_mut(..offer.ticket.len())
+            .ok_or(Error::BufferTooSmall)?;
+        dst.copy_from_slice(offer.ticket);
+        self.ticket_len = offer.ticket.len();
+        self.psk.set_from_slice(offer.psk).map_err(Error::Crypto)?;
+        self.suite = offer.suite;
+        self.age_add = offer.age_add;
+        self.ticket_age_ms = offer.ticket_age_ms;
+        self.present = true;
+        Ok(())
+    }
+
+    /// Wipes the ticket and the PSK; no offer any more. The ticket's place beyond its length
+    /// was never written since it was zeroed.
+    fn clear(&mut self) {
+        use zeroize::Zeroize;
+        if let Some(t) = self.ticket.get_mut(..self.ticket_len) {
+            t.zeroize();
+        }
+        self.psk.zeroize();
+        self.ticket_len = 0;
+        self.present = false;
+    }
+
+    /// Whether a session is offered.
+    pub(crate) fn is_some(&self) -> bool {
+        self.present
+    }
+
+    /// The offer, if one is made.
+    pub(crate) fn get(&self) -> Option<ResumptionOffer<'_>> {
+        if !self.present {
+            return None;
+        }
+        Some(ResumptionOffer {
+            ticket: self.ticket.get(..self.ticket_len).unwrap_or(&[]),
             psk: self.psk.as_bytes(),
             suite: self.suite,
             age_add: self.age_add,
             ticket_age_ms: self.ticket_age_ms,
+        })
+    }
+}
+
+/// Every secret of a connection, each at one place in the engine for the connection's whole
+/// life (E7). The handshake states carry no secret: a state change moves only non-secret data,
+/// so `mem::replace` on the state leaves nothing behind. A secret is wiped where it lies as
+/// soon as it has served (the key share after the ServerHello, the schedule and the handshake
+/// traffic secrets after the Finished, a ticket's PSK at the next `process`), and all of them
+/// on failure, on close, on [`Connection::release`] and on drop.
+///
+/// The traffic keys are the engine's `read_key` and `write_key` (each wiped by
+/// [`RecordProtection`]'s `Drop` when replaced or dropped), and the offered PSK is in the
+/// engine's copy of the offer, wiped once the ServerHello has been processed.
+pub(crate) struct Secrets {
+    /// (EC)DHE private key of the last ClientHello, until the ServerHello.
+    pub(crate) kx: KeyShare,
+    /// Early Secret (of the offered PSK, for its binder), then Handshake, then Master Secret;
+    /// advanced in place, and [`KeySchedule::empty`] once the application secrets are derived.
+    pub(crate) schedule: KeySchedule,
+    pub(crate) client_hs: Secret,
+    pub(crate) server_hs: Secret,
+    /// client_application_traffic_secret_N (for KeyUpdate).
+    pub(crate) client_ap: Secret,
+    /// server_application_traffic_secret_N (for KeyUpdate).
+    pub(crate) server_ap: Secret,
+    pub(crate) resumption_master: Secret,
+    /// PSK of the last NewSessionTicket, lent to the caller by [`Event::NewTicket`].
+    pub(crate) ticket_psk: Secret,
+}
+
+impl Secrets {
+    const fn new() -> Self {
+        Secrets {
+            kx: KeyShare::none(),
+            schedule: KeySchedule::empty(),
+            client_hs: Secret::empty(),
+            server_hs: Secret::empty(),
+            client_ap: Secret::empty(),
+            server_ap: Secret::empty(),
+            resumption_master: Secret::empty(),
+            ticket_psk: Secret::empty(),
         }
+    }
+
+    /// Wipes every secret where it lies. The key share and the schedule are dropped in place
+    /// (their types zeroize on drop) and their places filled with zeros.
+    pub(crate) fn wipe(&mut self) {
+        use zeroize::Zeroize;
+        self.kx = KeyShare::none();
+        self.schedule = KeySchedule::empty();
+        self.client_hs.zeroize();
+        self.server_hs.zeroize();
+        self.client_ap.zeroize();
+        self.server_ap.zeroize();
+        self.resumption_master.zeroize();
+        self.ticket_psk.zeroize();
+    }
+}
+
+impl Drop for Secrets {
+    fn drop(&mut self) {
+        self.wipe();
     }
 }
 
 /// One TLS 1.3 client connection.
+///
+/// Its secrets stay in its own memory (E7), each at one place, and are wiped there when they
+/// have served, on failure and on drop. Moving a live connection (returning it from
+/// [`Connection::new`], `Option::take`, passing it by value) copies its bytes and leaves them
+/// at the old place unwiped: a caller that cares builds it where it stays with
+/// [`Connection::start_in`] and ends it there with [`Connection::release`] or a drop in
+/// place.
 pub struct Connection<'a, R> {
     config: &'a ClientConfig<'a>,
     server_name: &'a str,
-    offer: Option<OwnedOffer>,
+    offer: OwnedOffer,
     /// PSK key exchange mode of this connection's offer (from the configuration, or given
     /// to [`Connection::start`]).
     psk_mode: PskMode,
@@ -230,6 +340,10 @@ pub struct Connection<'a, R> {
     /// NewSessionTickets dropped without ending the connection: too large for `rx`, or a
     /// lifetime over seven days.
     pub(crate) tickets_skipped: u32,
+    /// Range of the server's end-entity certificate in `rx` (kept for CertificateVerify).
+    /// Here rather than in the state, so that every state payload is a few bytes: a state
+    /// written with a smaller payload leaves the rest of the state's place unwritten (E7).
+    pub(crate) end_entity: (usize, usize),
 
     tx: &'a mut [u8],
     tx_len: usize,
@@ -238,8 +352,11 @@ pub struct Connection<'a, R> {
     offer_sent: bool,
 
     transcript: Transcript,
-    read_key: Option<RecordProtection>,
-    write_key: Option<RecordProtection>,
+    /// Traffic keys, [`RecordProtection::unkeyed`] when there are none: never `None`, whose
+    /// unwritten payload would hold whatever the stack held where the connection was built
+    /// (E7).
+    read_key: RecordProtection,
+    write_key: RecordProtection,
     state: State,
 
     random: [u8; 32],
@@ -254,9 +371,7 @@ pub struct Connection<'a, R> {
     /// Largest plaintext accepted from the server.
     own_max_fragment: usize,
     summary: Option<HandshakeSummary>,
-    client_app_secret: Secret,
-    server_app_secret: Secret,
-    resumption_master: Secret,
+    pub(crate) secrets: Secrets,
     ccs_sent: bool,
     close_sent: bool,
     close_received: bool,
@@ -291,7 +406,7 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
     /// Starts a connection to `server_name` (a DNS name, or an IP literal for which no SNI
     /// is sent) and queues the first ClientHello in `tx_buf`, with the PSK key exchange
     /// mode of `config`. On error the buffers are dropped with it; [`Connection::start`]
-    /// hands them back.
+    /// hands them back. Returned by value, as [`Connection::start`] (see there for E7).
     ///
     /// `offer` is the session to resume (C28: it counts as used once
     /// [`Connection::offer_sent`] turns true). `now_unix` is the wall-clock time for
@@ -323,17 +438,89 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
     /// (overriding `config.psk_mode`, so that one configuration serves connections that
     /// resume with and without (EC)DHE), and the buffers `(rx, tx)` handed back in
     /// [`Refused`] when the connection cannot start.
+    ///
+    /// The connection is returned by value: the key share, the offered PSK and its Early
+    /// Secret move with it, and the places it moves through keep their bytes (E7).
+    /// [`Connection::start_in`] builds it where it stays instead.
     pub fn start(
         config: &'a ClientConfig<'a>,
         server_name: &'a str,
         offer: Option<ResumptionOffer<'_>>,
         psk_mode: PskMode,
         buffers: (&'a mut [u8], &'a mut [u8]),
+        rng: R,
+        now_unix: Option<u64>,
+    ) -> Result<Self, Refused<'a>> {
+        let mut conn = Self::blank(
+            config,
+            server_name,
+            offer.as_ref(),
+            psk_mode,
+            buffers,
+            rng,
+            now_unix,
+        )?;
+        match conn.begin(offer) {
+            Ok(()) => Ok(conn),
+            Err(error) => {
+                let (rx, tx) = conn.release();
+                Err(Refused { error, rx, tx })
+            }
+        }
+    }
+
+    /// [`Connection::start`] into `slot`, where the connection then stays (E7): every secret
+    /// is made in `slot` (the key share, the copy of the offered PSK, its Early Secret), so
+    /// none is ever moved and none is left behind on the way. Whatever `slot` held is dropped
+    /// (and so wiped) first. When the connection cannot start, `slot` is left empty and the
+    /// buffers come back in [`Refused`] (zeroed once the engine wrote to them, as by
+    /// [`Connection::release`]).
+    ///
+    /// With [`Connection::release`] (and then emptying the slot) this is how a connection
+    /// object that reuses one place for successive connections keeps E7.
+    #[allow(clippy::too_many_arguments)] // `start`'s arguments and the place to start in
+    pub fn start_in(
+        slot: &mut Option<Self>,
+        config: &'a ClientConfig<'a>,
+        server_name: &'a str,
+        offer: Option<ResumptionOffer<'_>>,
+        psk_mode: PskMode,
+        buffers: (&'a mut [u8], &'a mut [u8]),
+        rng: R,
+        now_unix: Option<u64>,
+    ) -> Result<(), Refused<'a>> {
+        *slot = None;
+        let blank = Self::blank(
+            config,
+            server_name,
+            offer.as_ref(),
+            psk_mode,
+            buffers,
+            rng,
+            now_unix,
+        )?;
+        let conn = slot.insert(blank);
+        if let Err(error) = conn.begin(offer) {
+            let (rx, tx) = conn.release();
+            *slot = None;
+            return Err(Refused { error, rx, tx });
+        }
+        Ok(())
+    }
+
+    /// A connection that holds no secret yet (so that it may be moved into place): the
+    /// configuration checked, the random values drawn, nothing queued.
+    fn blank(
+        config: &'a ClientConfig<'a>,
+        server_name: &'a str,
+        offer: Option<&ResumptionOffer<'_>>,
+        psk_mode: PskMode,
+        buffers: (&'a mut [u8], &'a mut [u8]),
         mut rng: R,
         now_unix: Option<u64>,
     ) -> Result<Self, Refused<'a>> {
         let (rx_buf, tx_buf) = buffers;
-        let suites = match offered_suites(config, offer.as_ref()) {
+        let suites = match offered_suites(config, offer) {
             Ok(suites) => suites,
             Err(error) => {
                 return Err(Refused {
@@ -352,10 +539,10 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
         } else {
             0
         };
-        let mut conn = Connection {
+        Ok(Connection {
             config,
             server_name,
-            offer: None,
+            offer: OwnedOffer::none(),
             psk_mode,
             rng,
             now_unix,
@@ -367,13 +554,14 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
             discard_raw: 0,
             skip_hs: 0,
             tickets_skipped: 0,
+            end_entity: (0, 0),
             tx: tx_buf,
             tx_len: 0,
             offer_pending: 0,
             offer_sent: false,
             transcript: Transcript::for_suites(&suites),
-            read_key: None,
-            write_key: None,
+            read_key: RecordProtection::unkeyed(),
+            write_key: RecordProtection::unkeyed(),
             state: State::Failed,
             random,
             session_id,
@@ -384,36 +572,37 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
             peer_max_fragment: MAX_PLAINTEXT,
             own_max_fragment: MAX_PLAINTEXT,
             summary: None,
-            client_app_secret: Secret::empty(),
-            server_app_secret: Secret::empty(),
-            resumption_master: Secret::empty(),
+            secrets: Secrets::new(),
             ccs_sent: false,
             close_sent: false,
             close_received: false,
             key_update_answered: false,
-        };
-        let started = match offer {
-            Some(o) => OwnedOffer::copy_into(&mut conn.offer, &o),
-            None => Ok(()),
+        })
+    }
+
+    /// Copies the offer and queues the first ClientHello, in place: the key share, the PSK
+    /// and its Early Secret are made where they stay.
+    fn begin(&mut self, offer: Option<ResumptionOffer<'_>>) -> Result<(), Error> {
+        self.transcript.scrub();
+        if let Some(o) = offer {
+            self.offer.set(&o)?;
         }
-        .and_then(|()| state::start(&mut conn));
-        match started {
-            Ok(first) => conn.state = first,
-            Err(error) => {
-                let (rx, tx) = conn.into_buffers();
-                return Err(Refused { error, rx, tx });
-            }
+        self.state = state::start(self)?;
+        if self.offer.is_some() {
+            self.offer_pending = self.tx_len;
         }
-        if conn.offer.is_some() {
-            conn.offer_pending = conn.tx_len;
-        }
-        Ok(conn)
+        Ok(())
     }
 
     /// Processes buffered input; yields at most one event per call. `Ok(None)` means more
     /// input is needed (or nothing is left to do). After an `Err`, a fatal alert (when one
     /// is due) waits in [`Connection::pending_tx`] and the connection is failed.
     pub fn process(&mut self) -> Result<Option<Event<'_>>, Error> {
+        if !self.secrets.ticket_psk.is_empty() {
+            // Lent by the last `Event::NewTicket`, which has ended (E7).
+            use zeroize::Zeroize;
+            self.secrets.ticket_psk.zeroize();
+        }
         if matches!(self.state, State::Failed) {
             return Err(Error::Closed);
         }
@@ -462,7 +651,7 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
             let hdr = RecordHeader::parse(raw)?;
             // RFC 8446 §5.2: a protected record carries at most the inner plaintext limit
             // plus 255 bytes of expansion (2^14 + 256 without a negotiated limit).
-            let limit = if self.read_key.is_some() {
+            let limit = if self.read_key.is_keyed() {
                 self.own_max_fragment + 256
             } else {
                 self.own_max_fragment
@@ -496,14 +685,13 @@ impl<'a, R> Connection<'a, R> {
             Ev::Ticket {
                 ticket,
                 nonce,
-                psk,
                 lifetime_s,
                 age_add,
                 max_early_data,
             } => Event::NewTicket(NewTicket {
                 ticket: slice(ticket),
                 nonce: slice(nonce),
-                psk,
+                psk: &self.secrets.ticket_psk,
                 suite: self.suite.unwrap_or(CipherSuite::Aes128GcmSha256),
                 lifetime_s,
                 age_add,
@@ -585,15 +773,48 @@ impl<'a, R> Connection<'a, R> {
     ///
     /// Both buffers come back zeroed: the receive buffer held decrypted application data and
     /// handshake messages, the transmit buffer plaintext before sealing, and bytes not yet
-    /// sent are of no use without the engine. Secrets and the offer's ticket are wiped as
-    /// the engine is dropped. A connection dropped without this call leaves the buffers as
-    /// they are: they belong to the caller, who wipes them when their contents matter.
-    pub fn into_buffers(self) -> (&'a mut [u8], &'a mut [u8]) {
+    /// sent are of no use without the engine. The secrets and the offer's ticket are wiped
+    /// before this returns, in the connection moved into this call: the place it was moved
+    /// from keeps its bytes (E7). [`Connection::release`] does the same in place. A
+    /// connection dropped without either call leaves the buffers as they are: they belong to
+    /// the caller, who wipes them when their contents matter.
+    pub fn into_buffers(mut self) -> (&'a mut [u8], &'a mut [u8]) {
+        self.release()
+    }
+
+    /// [`Connection::into_buffers`] in place (E7): every secret, the offer's ticket and both
+    /// buffers are wiped where they lie, and the buffers are handed back. The connection is
+    /// left failed, with empty buffers, holding nothing; dropping it is all that is left to do.
+    pub fn release(&mut self) -> (&'a mut [u8], &'a mut [u8]) {
         use zeroize::Zeroize;
-        let (rx, tx) = (self.rx, self.tx);
+        self.wipe_secrets();
+        self.offer.clear();
+        self.state = State::Failed;
+        let rx = core::mem::take(&mut self.rx);
+        let tx = core::mem::take(&mut self.tx);
         rx.zeroize();
         tx.zeroize();
+        self.hs_len = 0;
+        self.hs_keep = 0;
+        self.raw_len = 0;
+        self.discard_hs = 0;
+        self.discard_raw = 0;
+        self.skip_hs = 0;
+        self.tx_len = 0;
+        self.offer_pending = 0;
         (rx, tx)
+    }
+
+    /// Wipes every secret where it lies (E7): the key schedule, the traffic secrets, the
+    /// traffic keys and the offered PSK. Not a hot path: it runs when the secrets have no
+    /// use left (failure, close, release).
+    pub(crate) fn wipe_secrets(&mut self) {
+        use zeroize::Zeroize;
+        self.secrets.wipe();
+        // `RecordProtection`'s `Drop` wipes the cipher state and the IV in place.
+        self.read_key = RecordProtection::unkeyed();
+        self.write_key = RecordProtection::unkeyed();
+        self.offer.psk.zeroize();
     }
 
     /// The completed handshake, if any.
@@ -702,6 +923,7 @@ impl<'a, R> Connection<'a, R> {
         }
         let r = self.send_alert(AlertLevel::Fatal, description);
         self.state = State::Failed;
+        self.wipe_secrets();
         r
     }
 
@@ -715,11 +937,13 @@ impl<'a, R> Connection<'a, R> {
 
     // ---- internals ----
 
+    /// The alert, if one is due, is sealed first; then nothing needs a secret any more (E7).
     fn fail(&mut self, e: Error) {
         if let Some(alert) = e.alert() {
             let _ = self.send_alert(AlertLevel::Fatal, alert);
         }
         self.state = State::Failed;
+        self.wipe_secrets();
     }
 
     fn send_alert(&mut self, level: AlertLevel, desc: AlertDescription) -> Result<(), Error> {
@@ -747,12 +971,10 @@ impl<'a, R> Connection<'a, R> {
         dst.copy_from_slice(&msg);
         self.seal(content_type::HANDSHAKE, msg.len())?;
         let suite = self.suite.ok_or(Error::UnexpectedMessage)?;
-        self.client_app_secret =
-            crypto::next_traffic_secret(suite.hash(), self.client_app_secret.as_bytes());
-        self.write_key = Some(RecordProtection::new(
-            suite,
-            self.client_app_secret.as_bytes(),
-        )?);
+        // Assigning drops the old secret and key in place, and both wipe themselves (E7).
+        self.secrets.client_ap =
+            crypto::next_traffic_secret(suite.hash(), self.secrets.client_ap.as_bytes());
+        self.write_key = RecordProtection::new(suite, self.secrets.client_ap.as_bytes())?;
         Ok(())
     }
 
@@ -761,7 +983,7 @@ impl<'a, R> Connection<'a, R> {
     pub(crate) fn seal(&mut self, ty: u8, len: usize) -> Result<(), Error> {
         let start = self.tx_len;
         let body = start + HEADER_LEN;
-        let total_body = match self.write_key.as_mut() {
+        let total_body = match self.write_key.keyed_mut() {
             None => len,
             Some(key) => {
                 let inner = len + 1;
@@ -792,7 +1014,7 @@ impl<'a, R> Connection<'a, R> {
                 outer
             }
         };
-        let outer_type = if self.write_key.is_some() {
+        let outer_type = if self.write_key.is_keyed() {
             content_type::APPLICATION_DATA
         } else {
             ty
@@ -939,7 +1161,7 @@ impl<'a, R> Connection<'a, R> {
                 Ok(None)
             }
             content_type::APPLICATION_DATA => {
-                let key = self.read_key.as_mut().ok_or(Error::UnexpectedMessage)?;
+                let key = self.read_key.keyed_mut().ok_or(Error::UnexpectedMessage)?;
                 if body_len < PROTECTED_OVERHEAD {
                     return Err(Error::Malformed(crate::wire::WireError::BadLength));
                 }
@@ -970,7 +1192,7 @@ impl<'a, R> Connection<'a, R> {
                 self.deliver(inner_type, body, pos, total)
             }
             ty => {
-                if self.read_key.is_some() {
+                if self.read_key.is_keyed() {
                     return Err(Error::UnexpectedMessage);
                 }
                 self.deliver(ty, body, body_len, total)
@@ -1033,6 +1255,8 @@ impl<'a, R> Connection<'a, R> {
                         return Err(Error::ClosedDuringHandshake);
                     }
                     self.state = State::Closed;
+                    // Nothing more is read or written: no secret has a use left (E7).
+                    self.wipe_secrets();
                     return Ok(Some(Ev::Closed));
                 }
                 if alert.description == AlertDescription::USER_CANCELED {

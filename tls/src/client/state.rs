@@ -1,8 +1,14 @@
 //! Handshake states (RFC 8446 §A.1). Each state struct handles only the messages allowed
 //! in it; anything else is `unexpected_message`.
+//!
+//! The states carry no secret (E7): the key share, the key schedule and the traffic secrets
+//! live in the connection's [`Secrets`](super::Secrets), each at one place, advanced and wiped
+//! there. So taking the state out of the connection (`mem::replace` in [`handle`]) and
+//! writing the next one copies nothing secret, and a state left behind by an error holds
+//! nothing to wipe.
 
 use crate::crypto::{
-    self, CipherSuite, HashAlg, KeyExchange, KeySchedule, NamedGroup, RecordProtection, Secret,
+    self, CipherSuite, HashAlg, KeyExchange, KeySchedule, KeyShare, NamedGroup, RecordProtection,
     SignatureScheme, Transcript,
 };
 use crate::wire::handshake::{
@@ -49,13 +55,11 @@ impl State {
     }
 }
 
-/// ClientHello sent; waiting for ServerHello or HelloRetryRequest.
+/// ClientHello sent; waiting for ServerHello or HelloRetryRequest. The key share of the
+/// last ClientHello is in `Secrets::kx`, and the Early Secret of the PSK it offered (computed
+/// for its binder, reused when the server accepts the PSK) in `Secrets::schedule`.
 pub(crate) struct WaitServerHello {
-    kx: Option<KeyExchange>,
     retry_suite: Option<CipherSuite>,
-    /// Early Secret of the PSK offered in the last ClientHello (computed for its binder),
-    /// reused when the server accepts the PSK.
-    early: Option<KeySchedule>,
 }
 
 /// A CertificateRequest to answer after the server's Finished (its context is always
@@ -64,19 +68,14 @@ pub(crate) struct CertRequest {
     use_signer: bool,
 }
 
-/// ServerHello processed: handshake keys in place.
+/// ServerHello processed: handshake keys in place (the Handshake Secret and both handshake
+/// traffic secrets in the connection's `Secrets`).
 pub(crate) struct Negotiated {
-    schedule: KeySchedule,
-    client_hs: Secret,
-    server_hs: Secret,
     suite: CipherSuite,
     kex: KeyExchangeMode,
     offer_declined: bool,
     retried: bool,
     cert_request: Option<CertRequest>,
-    /// Range of the server's end-entity certificate in the receive buffer (kept for
-    /// CertificateVerify).
-    end_entity: (usize, usize),
 }
 
 type Step = Result<(State, Option<Ev>), Error>;
@@ -92,13 +91,14 @@ pub(crate) fn start<R: rand_core::CryptoRng>(conn: &mut Connection<'_, R>) -> Re
     let psk_only = conn.offer.is_some() && conn.psk_mode == PskMode::AllowPskOnly;
     // psk_ke resumption: no key share at all, so no public-key operation. A server that
     // wants (EC)DHE asks for a share with HelloRetryRequest.
-    let kx = if psk_only {
-        None
+    conn.secrets.kx = if psk_only {
+        KeyShare::none()
     } else {
-        Some(KeyExchange::generate(first, &mut conn.rng)?)
+        KeyShare::Key(KeyExchange::generate(first, &mut conn.rng)?)
     };
+    let kx = conn.secrets.kx.get();
     let pk = kx.as_ref().map(|k| k.public_key());
-    let share = match (&kx, &pk) {
+    let share = match (kx, &pk) {
         (Some(k), Some(p)) => Some((k.group().to_u16(), p.as_slice())),
         _ => None,
     };
@@ -106,24 +106,23 @@ pub(crate) fn start<R: rand_core::CryptoRng>(conn: &mut Connection<'_, R>) -> Re
         config: conn.config,
         psk_mode: conn.psk_mode,
         server_name: conn.server_name,
-        offer: conn.offer.as_ref().map(|o| o.view()),
+        offer: conn.offer.get(),
         random: &conn.random,
         session_id: conn.session_id.get(..conn.session_id_len).unwrap_or(&[]),
         suites: &conn.suites,
     };
-    let early = write_client_hello(
+    write_client_hello(
         conn.tx,
         &mut conn.tx_len,
         &mut conn.transcript,
+        &mut conn.secrets.schedule,
         &inputs,
         share,
         None,
         0x0301,
     )?;
     Ok(State::WaitServerHello(WaitServerHello {
-        kx,
         retry_suite: None,
-        early,
     }))
 }
 
@@ -138,16 +137,20 @@ struct HelloInputs<'x> {
 }
 
 /// Writes a ClientHello record (with its PSK binder, RFC 8446 §4.2.11.2) and adds it to the
-/// transcript. Returns the Early Secret of the offered PSK, if any.
+/// transcript. Leaves the Early Secret of the offered PSK, if any, in `early` (made there,
+/// E7); without an offer, whatever `early` held is dropped, and so wiped, and it is left
+/// empty.
+#[allow(clippy::too_many_arguments)] // the disjoint parts of the connection it writes
 fn write_client_hello(
     tx: &mut [u8],
     tx_len: &mut usize,
     transcript: &mut Transcript,
+    early: &mut KeySchedule,
     inp: &HelloInputs<'_>,
     key_share: Option<(u16, &[u8])>,
     cookie: Option<&[u8]>,
     record_version: u16,
-) -> Result<Option<KeySchedule>, Error> {
+) -> Result<(), Error> {
     let mut groups: heapless::Vec<u16, 4> = heapless::Vec::new();
     for g in inp.config.groups.iter().filter(|g| g.is_supported()) {
         if !groups.contains(&g.to_u16()) {
@@ -200,11 +203,11 @@ fn write_client_hello(
     let body = rec + HEADER_LEN;
     let out = tx.get_mut(body..).ok_or(Error::BufferTooSmall)?;
     let emitted = hello.emit(out)?;
-    let mut early = None;
+    *early = KeySchedule::empty();
     if let Some(offer) = inp.offer {
         let hash = offer.suite.hash();
-        let schedule = KeySchedule::early(hash, Some(offer.psk));
-        let binder_key = schedule.binder_key(true);
+        early.set_early(hash, Some(offer.psk));
+        let binder_key = early.binder_key(true);
         // The truncated ClientHello goes into the transcript once: the binder is computed
         // over a copy of the running hash, and the binders follow into the transcript itself.
         let partial = out.get(..emitted.binders_at).ok_or(Error::BufferTooSmall)?;
@@ -219,7 +222,6 @@ fn write_client_hello(
             .get(emitted.binders_at..emitted.len)
             .ok_or(Error::BufferTooSmall)?;
         transcript.update(rest);
-        early = Some(schedule);
     } else {
         let msg = out.get(..emitted.len).ok_or(Error::BufferTooSmall)?;
         transcript.update(msg);
@@ -234,7 +236,7 @@ fn write_client_hello(
         .ok_or(Error::BufferTooSmall)?
         .copy_from_slice(&hdr);
     *tx_len = body + emitted.len;
-    Ok(early)
+    Ok(())
 }
 
 /// True when the ClientHello carries server_name: for a DNS name, not for an IP literal
@@ -358,8 +360,7 @@ impl WaitServerHello {
             Some(i) => {
                 let offer = conn
                     .offer
-                    .as_ref()
-                    .map(|o| o.view())
+                    .get()
                     .filter(|o| retry_hash.is_none_or(|h| h == o.suite.hash()))
                     .ok_or(Error::Illegal(Violation::PskNotOffered))?;
                 if i != 0 {
@@ -377,7 +378,7 @@ impl WaitServerHello {
         if psk.is_some() && sh.key_share.is_some() && conn.psk_mode == PskMode::AllowPskOnly {
             return Err(Error::Illegal(Violation::PskDheNotOffered));
         }
-        let dhe = match (sh.key_share, self.kx) {
+        let dhe = match (sh.key_share, conn.secrets.kx.get()) {
             (Some((group, key)), Some(kx)) => {
                 if group != kx.group().to_u16() {
                     return Err(Error::Illegal(Violation::KeyShareGroupMismatch));
@@ -396,6 +397,8 @@ impl WaitServerHello {
                 None
             }
         };
+        // The private key served its one exchange: dropped where it lies, it wipes itself.
+        conn.secrets.kx = KeyShare::none();
         let kex = match (psk.is_some(), dhe.is_some()) {
             (false, _) => KeyExchangeMode::Full,
             (true, true) => KeyExchangeMode::PskDhe,
@@ -407,28 +410,31 @@ impl WaitServerHello {
         if conn.handshake_bytes_after(start, total) {
             return Err(Error::UnexpectedMessage);
         }
-        // The Early Secret of an accepted PSK was already computed for its binder.
-        let early = match (psk, self.early) {
-            (Some(_), Some(e)) if e.hash() == hash => e,
-            (psk, _) => KeySchedule::early(hash, psk),
-        };
-        let schedule = early.into_handshake(dhe.as_ref().map(|s| s.as_bytes()));
+        let psk_accepted = psk.is_some();
+        // The Early Secret of an accepted PSK was already computed for its binder; any other
+        // (a declined offer's) is replaced where it lies.
+        let schedule = &mut conn.secrets.schedule;
+        if !(psk_accepted && !schedule.is_empty() && schedule.hash() == hash) {
+            schedule.set_early(hash, psk);
+        }
+        schedule.advance_to_handshake(dhe.as_ref().map(|s| s.as_bytes()));
         let th = conn.transcript.current_hash();
-        let client_hs = schedule.client_handshake_traffic_secret(th.as_bytes());
-        let server_hs = schedule.server_handshake_traffic_secret(th.as_bytes());
-        conn.read_key = Some(RecordProtection::new(suite, server_hs.as_bytes())?);
-        conn.write_key = Some(RecordProtection::new(suite, client_hs.as_bytes())?);
+        conn.secrets.client_hs = schedule.client_handshake_traffic_secret(th.as_bytes());
+        conn.secrets.server_hs = schedule.server_handshake_traffic_secret(th.as_bytes());
+        // No later ClientHello will carry the PSK: its copy has served (E7).
+        {
+            use zeroize::Zeroize;
+            conn.offer.psk.zeroize();
+        }
+        conn.read_key = RecordProtection::new(suite, conn.secrets.server_hs.as_bytes())?;
+        conn.write_key = RecordProtection::new(suite, conn.secrets.client_hs.as_bytes())?;
         conn.suite = Some(suite);
         let next = Negotiated {
-            schedule,
-            client_hs,
-            server_hs,
             suite,
             kex,
-            offer_declined: conn.offer.is_some() && psk.is_none(),
+            offer_declined: conn.offer.is_some() && !psk_accepted,
             retried: self.retry_suite.is_some(),
             cert_request: None,
-            end_entity: (0, 0),
         };
         Ok((State::WaitEncryptedExtensions(next), None))
     }
@@ -465,7 +471,7 @@ impl WaitServerHello {
                 let group = NamedGroup::from_u16(g)
                     .filter(|g| conn.config.groups.contains(g))
                     .ok_or(Error::Illegal(Violation::RetryGroupInvalid))?;
-                if self.kx.as_ref().map(|k| k.group()) == Some(group) {
+                if conn.secrets.kx.get().map(|k| k.group()) == Some(group) {
                     return Err(Error::Illegal(Violation::RetryGroupInvalid));
                 }
                 Some(group)
@@ -485,13 +491,15 @@ impl WaitServerHello {
             .get(start..start + total)
             .ok_or(Error::UnexpectedMessage)?;
         conn.transcript.update(msg);
-        let kx = match requested {
-            Some(g) => Some(KeyExchange::generate(g, &mut conn.rng)?),
-            None => self.kx,
-        };
+        if let Some(g) = requested {
+            // The first key share is dropped where it lies (and so wiped) as the new one
+            // takes its place.
+            conn.secrets.kx = KeyShare::Key(KeyExchange::generate(g, &mut conn.rng)?);
+        }
         conn.maybe_send_ccs()?;
+        let kx = conn.secrets.kx.get();
         let pk = kx.as_ref().map(|k| k.public_key());
-        let share = match (&kx, &pk) {
+        let share = match (kx, &pk) {
             (Some(k), Some(p)) => Some((k.group().to_u16(), p.as_slice())),
             _ => None,
         };
@@ -500,19 +508,16 @@ impl WaitServerHello {
             config: conn.config,
             psk_mode: conn.psk_mode,
             server_name: conn.server_name,
-            offer: conn
-                .offer
-                .as_ref()
-                .map(|o| o.view())
-                .filter(|o| o.suite.hash() == hash),
+            offer: conn.offer.get().filter(|o| o.suite.hash() == hash),
             random: &conn.random,
             session_id: conn.session_id.get(..conn.session_id_len).unwrap_or(&[]),
             suites: &conn.suites,
         };
-        let early = write_client_hello(
+        write_client_hello(
             conn.tx,
             &mut conn.tx_len,
             &mut conn.transcript,
+            &mut conn.secrets.schedule,
             &inputs,
             share,
             cookie,
@@ -520,9 +525,7 @@ impl WaitServerHello {
         )?;
         Ok((
             State::WaitServerHello(WaitServerHello {
-                kx,
                 retry_suite: Some(suite),
-                early,
             }),
             None,
         ))
@@ -616,7 +619,7 @@ impl Negotiated {
     }
 
     #[inline(never)]
-    fn certificate<R>(mut self, conn: &mut Connection<'_, R>, start: usize, total: usize) -> Step {
+    fn certificate<R>(self, conn: &mut Connection<'_, R>, start: usize, total: usize) -> Step {
         let (msg, body) = message(conn.rx, start, total)?;
         let cert = Certificate::parse(body)?;
         if !cert.context.is_empty() {
@@ -648,7 +651,7 @@ impl Negotiated {
             )
             .map_err(Error::Certificate)?;
         }
-        self.end_entity = range_in(conn.rx, end_entity);
+        conn.end_entity = range_in(conn.rx, end_entity);
         conn.transcript.update(msg);
         // Keep the Certificate message in the buffer until CertificateVerify is checked.
         conn.hs_keep = start + total;
@@ -670,7 +673,7 @@ impl Negotiated {
             .ok_or(Error::Illegal(Violation::SignatureSchemeNotOffered))?;
         if !conn.config.skips_verification() {
             let th = conn.transcript.current_hash();
-            let (a, b) = self.end_entity;
+            let (a, b) = conn.end_entity;
             let ee = conn.rx.get(a..b).ok_or(Error::UnexpectedMessage)?;
             crypto::verify_certificate_verify(ee, scheme, th.as_bytes(), cv.signature)
                 .map_err(|_| Error::BadCertificateVerify)?;
@@ -685,7 +688,8 @@ impl Negotiated {
         let (msg, body) = message(conn.rx, start, total)?;
         let hash = self.suite.hash();
         let th = conn.transcript.current_hash();
-        let expected = crypto::finished_verify_data(hash, self.server_hs.as_bytes(), th.as_bytes());
+        let expected =
+            crypto::finished_verify_data(hash, conn.secrets.server_hs.as_bytes(), th.as_bytes());
         if !expected.ct_eq(body) {
             return Err(Error::BadFinished);
         }
@@ -693,11 +697,17 @@ impl Negotiated {
         if conn.handshake_bytes_after(start, total) {
             return Err(Error::UnexpectedMessage);
         }
-        let schedule = self.schedule.into_master();
         let th = conn.transcript.current_hash();
-        let client_ap = schedule.client_application_traffic_secret_0(th.as_bytes());
-        let server_ap = schedule.server_application_traffic_secret_0(th.as_bytes());
-        conn.read_key = Some(RecordProtection::new(self.suite, server_ap.as_bytes())?);
+        {
+            let schedule = &mut conn.secrets.schedule;
+            if schedule.is_empty() {
+                return Err(Error::UnexpectedMessage);
+            }
+            schedule.advance_to_master();
+            conn.secrets.client_ap = schedule.client_application_traffic_secret_0(th.as_bytes());
+            conn.secrets.server_ap = schedule.server_application_traffic_secret_0(th.as_bytes());
+        }
+        conn.read_key = RecordProtection::new(self.suite, conn.secrets.server_ap.as_bytes())?;
 
         conn.maybe_send_ccs()?;
         // The client's flight goes in one record: fewer bytes on the wire.
@@ -712,7 +722,8 @@ impl Negotiated {
             }
             None => th,
         };
-        let verify = crypto::finished_verify_data(hash, self.client_hs.as_bytes(), th.as_bytes());
+        let verify =
+            crypto::finished_verify_data(hash, conn.secrets.client_hs.as_bytes(), th.as_bytes());
         let at = body_at + len;
         let out = conn.tx.get_mut(at..).ok_or(Error::BufferTooSmall)?;
         let mut w = Writer::new(out);
@@ -723,11 +734,19 @@ impl Negotiated {
             .update(conn.tx.get(at..at + n).ok_or(Error::BufferTooSmall)?);
         len += n;
         conn.seal_handshake(len)?;
-        conn.write_key = Some(RecordProtection::new(self.suite, client_ap.as_bytes())?);
+        conn.write_key = RecordProtection::new(self.suite, conn.secrets.client_ap.as_bytes())?;
         let th = conn.transcript.current_hash();
-        conn.resumption_master = schedule.resumption_master_secret(th.as_bytes());
-        conn.client_app_secret = client_ap;
-        conn.server_app_secret = server_ap;
+        conn.secrets.resumption_master = conn
+            .secrets
+            .schedule
+            .resumption_master_secret(th.as_bytes());
+        // The Master Secret and the handshake traffic secrets have served (E7).
+        {
+            use zeroize::Zeroize;
+            conn.secrets.schedule = KeySchedule::empty();
+            conn.secrets.client_hs.zeroize();
+            conn.secrets.server_hs.zeroize();
+        }
         let summary = HandshakeSummary {
             resumed: self.kex != KeyExchangeMode::Full,
             kex: self.kex,
@@ -833,12 +852,15 @@ fn connected<R: rand_core::CryptoRng>(
                 return Ok((State::Connected, None));
             }
             let suite = conn.suite.ok_or(Error::UnexpectedMessage)?;
-            let psk =
-                crypto::resumption_psk(suite.hash(), conn.resumption_master.as_bytes(), t.nonce);
+            // Lent to the caller from its one place; wiped at the next `process` (E7).
+            conn.secrets.ticket_psk = crypto::resumption_psk(
+                suite.hash(),
+                conn.secrets.resumption_master.as_bytes(),
+                t.nonce,
+            );
             let ev = Ev::Ticket {
                 ticket: range_in(conn.rx, t.ticket),
                 nonce: range_in(conn.rx, t.nonce),
-                psk,
                 lifetime_s: t.lifetime,
                 age_add: t.age_add,
                 max_early_data: t.max_early_data,
@@ -851,12 +873,10 @@ fn connected<R: rand_core::CryptoRng>(
                 return Err(Error::UnexpectedMessage);
             }
             let suite = conn.suite.ok_or(Error::UnexpectedMessage)?;
-            conn.server_app_secret =
-                crypto::next_traffic_secret(suite.hash(), conn.server_app_secret.as_bytes());
-            conn.read_key = Some(RecordProtection::new(
-                suite,
-                conn.server_app_secret.as_bytes(),
-            )?);
+            // Assigning drops the old secret and key in place, and both wipe themselves (E7).
+            conn.secrets.server_ap =
+                crypto::next_traffic_secret(suite.hash(), conn.secrets.server_ap.as_bytes());
+            conn.read_key = RecordProtection::new(suite, conn.secrets.server_ap.as_bytes())?;
             // RFC 8446 §4.6.3: answer update_requested with our own KeyUpdate before our next
             // application data. One answer covers every request received while we stay
             // silent, so a flood of requests queues one KeyUpdate, not one each.

@@ -13,14 +13,41 @@ use super::{CryptoError, NamedGroup, Secret};
 /// generator is broken.
 const P256_DRAWS: usize = 4;
 
-/// One ephemeral private key for a key_share. Both variants wipe the scalar when dropped, and
-/// [`agree`](KeyExchange::agree) consumes the key so it serves exactly one exchange.
+/// One ephemeral private key for a key_share. Both variants wipe the scalar when dropped; the
+/// owner drops the key where it lies right after [`agree`](KeyExchange::agree), so that it
+/// serves exactly one exchange and no moved-out copy of it is left behind (E7).
 pub enum KeyExchange {
     /// X25519 (RFC 7748); only with the `x25519` cargo feature.
     #[cfg(feature = "x25519")]
     X25519(StaticSecret),
     /// secp256r1 (NIST P-256).
     P256(p256::SecretKey),
+}
+
+/// Words of the zeros that stand for no key share: aligned, covering a whole key.
+const NO_KEY_WORDS: usize = size_of::<KeyExchange>().div_ceil(8);
+
+/// The place of the key share of a connection: a key, or zeros over the whole of one (E7: a
+/// `None` would leave unwritten whatever the stack held where the connection was built).
+#[allow(dead_code)] // the zeros are written, never read
+pub(crate) enum KeyShare {
+    None([u64; NO_KEY_WORDS]),
+    Key(KeyExchange),
+}
+
+impl KeyShare {
+    /// No key.
+    pub(crate) const fn none() -> Self {
+        KeyShare::None([0; NO_KEY_WORDS])
+    }
+
+    /// The key, if there is one.
+    pub(crate) fn get(&self) -> Option<&KeyExchange> {
+        match self {
+            KeyShare::Key(k) => Some(k),
+            KeyShare::None(_) => None,
+        }
+    }
 }
 
 impl core::fmt::Debug for KeyExchange {
@@ -96,7 +123,7 @@ impl KeyExchange {
     /// output of a small-order point (RFC 8446 §7.4.2, RFC 7748 §6.1); P-256 must be a
     /// 65-byte uncompressed point on the curve (RFC 8446 §4.2.8.2). Any failure is
     /// [`CryptoError::BadKeyShare`] (illegal_parameter).
-    pub fn agree(self, peer_public: &[u8]) -> Result<Secret, CryptoError> {
+    pub fn agree(&self, peer_public: &[u8]) -> Result<Secret, CryptoError> {
         match self {
             #[cfg(feature = "x25519")]
             KeyExchange::X25519(secret) => {

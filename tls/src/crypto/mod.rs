@@ -34,6 +34,7 @@ pub use cert::{
     INSECURE_NO_VERIFY_FINGERPRINT, MAX_INTERMEDIATES,
 };
 pub use kx::KeyExchange;
+pub(crate) use kx::KeyShare;
 pub use record::{RecordProtection, TAG_LEN};
 pub use schedule::{
     derive_secret, finished_verify_data, hkdf_expand_label, next_traffic_secret, resumption_psk,
@@ -357,6 +358,20 @@ impl Secret {
         Ok(s)
     }
 
+    /// Replaces the value with `bytes` where it lies (E7: no copy of the old or the new value
+    /// is made outside this place); fails with [`CryptoError::SecretTooLong`] beyond 48
+    /// bytes, leaving the value empty.
+    pub(crate) fn set_from_slice(&mut self, bytes: &[u8]) -> Result<(), CryptoError> {
+        self.zeroize();
+        let dst = self
+            .bytes
+            .get_mut(..bytes.len())
+            .ok_or(CryptoError::SecretTooLong)?;
+        dst.copy_from_slice(bytes);
+        self.len = bytes.len() as u8;
+        Ok(())
+    }
+
     /// Zero-filled value of `len` bytes (at most 48; longer is clamped).
     pub(crate) fn zeroed(len: usize) -> Self {
         Secret {
@@ -407,8 +422,12 @@ impl PartialEq for Secret {
 impl Eq for Secret {}
 
 /// Constant-time comparison of two byte strings (lengths are not secret).
+///
+/// An empty value on either side is never equal to anything, not even to another empty value:
+/// an expected Finished or binder that could not be computed (a failed derivation leaves an empty
+/// [`Secret`]) must not accept an empty message body as a match.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+    if a.is_empty() || b.is_empty() || a.len() != b.len() {
         return false;
     }
     let mut diff = 0u8;

@@ -16,12 +16,48 @@ pub const TAG_LEN: usize = 16;
 /// Length of the per-record nonce (RFC 8446 §5.3: `iv_length` is 12 for every suite here).
 const IV_LEN: usize = 12;
 
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+#[cfg(feature = "sha384")]
+const AES256_SIZE: usize = size_of::<Aes256Gcm>();
+#[cfg(not(feature = "sha384"))]
+const AES256_SIZE: usize = 0;
+#[cfg(feature = "chacha20")]
+const CHACHA_SIZE: usize = size_of::<ChaCha20Poly1305>();
+#[cfg(not(feature = "chacha20"))]
+const CHACHA_SIZE: usize = 0;
+/// Size of the largest cipher state this build has.
+const CIPHER_SIZE: usize = max(max(size_of::<Aes128Gcm>(), AES256_SIZE), CHACHA_SIZE);
+
+/// Words of the zeros that stand for no cipher: as aligned as a cipher state, covering the
+/// largest.
+const NO_CIPHER_WORDS: usize = CIPHER_SIZE.div_ceil(16);
+
+/// The cipher state of one suite, each variant padded with zeros to the size of the largest
+/// (E7): an enum value is moved with all its bytes, and the bytes a smaller variant leaves
+/// unwritten would carry whatever the stack held where the value was built (a previous
+/// traffic key, a key-schedule secret) into the connection. Writing the padding costs nothing
+/// per record, only when keys change.
+///
+/// The tag is a `u64` so that the gap between it and the (16-byte aligned) state is at most 8
+/// bytes: with a one-byte tag, the 15 unwritten bytes after it carried a stale nonce (equal
+/// to the IV at sequence number 0) into the connection.
+#[allow(dead_code)] // the padding is written, never read
+#[repr(u64)]
 enum Cipher {
-    Aes128(Aes128Gcm),
+    /// No key: zeros over the whole state, for the same reason.
+    None([u128; NO_CIPHER_WORDS]),
+    Aes128(Aes128Gcm, [u8; CIPHER_SIZE - size_of::<Aes128Gcm>()]),
     #[cfg(feature = "sha384")]
-    Aes256(Aes256Gcm),
+    Aes256(Aes256Gcm, [u8; CIPHER_SIZE - AES256_SIZE]),
     #[cfg(feature = "chacha20")]
-    Chacha(ChaCha20Poly1305),
+    Chacha(ChaCha20Poly1305, [u8; CIPHER_SIZE - CHACHA_SIZE]),
 }
 
 /// Record protection for one direction of a connection: the write key and IV derived from a
@@ -53,6 +89,32 @@ impl Drop for RecordProtection {
 }
 
 impl RecordProtection {
+    /// No key (yet, or any more): a placeholder whose every byte is written, so that the place
+    /// of a traffic key holds nothing else before the key is set and after it is wiped (E7).
+    /// [`encrypt`](Self::encrypt) and [`decrypt`](Self::decrypt) refuse to run without a key.
+    pub(crate) const fn unkeyed() -> Self {
+        RecordProtection {
+            cipher: Cipher::None([0; NO_CIPHER_WORDS]),
+            iv: [0; IV_LEN],
+            seq: 0,
+            suite: CipherSuite::Aes128GcmSha256,
+        }
+    }
+
+    /// Whether a key is set (see [`unkeyed`](Self::unkeyed)).
+    pub(crate) fn is_keyed(&self) -> bool {
+        !matches!(self.cipher, Cipher::None(_))
+    }
+
+    /// The protection when a key is set.
+    pub(crate) fn keyed_mut(&mut self) -> Option<&mut Self> {
+        if self.is_keyed() {
+            Some(self)
+        } else {
+            None
+        }
+    }
+
     /// Derive `key = HKDF-Expand-Label(secret, "key", "", key_length)` and
     /// `iv = HKDF-Expand-Label(secret, "iv", "", 12)` (RFC 8446 §7.3); sequence number 0.
     /// A suite this build leaves out is [`CryptoError::UnsupportedSuite`].
@@ -77,31 +139,28 @@ impl RecordProtection {
         let cipher = derived.and_then(|()| {
             let k: &[u8] = key_slice;
             match suite {
-                CipherSuite::Aes128GcmSha256 => Aes128Gcm::new_from_slice(k).map(Cipher::Aes128),
+                CipherSuite::Aes128GcmSha256 => Aes128Gcm::new_from_slice(k)
+                    .map(|c| Cipher::Aes128(c, [0; CIPHER_SIZE - size_of::<Aes128Gcm>()])),
                 #[cfg(feature = "sha384")]
-                CipherSuite::Aes256GcmSha384 => Aes256Gcm::new_from_slice(k).map(Cipher::Aes256),
+                CipherSuite::Aes256GcmSha384 => Aes256Gcm::new_from_slice(k)
+                    .map(|c| Cipher::Aes256(c, [0; CIPHER_SIZE - AES256_SIZE])),
                 #[cfg(feature = "chacha20")]
-                CipherSuite::Chacha20Poly1305Sha256 => {
-                    ChaCha20Poly1305::new_from_slice(k).map(Cipher::Chacha)
-                }
+                CipherSuite::Chacha20Poly1305Sha256 => ChaCha20Poly1305::new_from_slice(k)
+                    .map(|c| Cipher::Chacha(c, [0; CIPHER_SIZE - CHACHA_SIZE])),
                 #[allow(unreachable_patterns)]
                 _ => return Err(CryptoError::UnsupportedSuite),
             }
             .map_err(|_| CryptoError::BadLength)
         });
         key.zeroize();
-        match cipher {
-            Ok(cipher) => Ok(RecordProtection {
-                cipher,
-                iv,
-                seq: 0,
-                suite,
-            }),
-            Err(e) => {
-                iv.zeroize();
-                Err(e)
-            }
-        }
+        let made = cipher.map(|cipher| RecordProtection {
+            cipher,
+            iv,
+            seq: 0,
+            suite,
+        });
+        iv.zeroize();
+        made
     }
 
     /// Continue at sequence number `seq` instead of 0 (known-answer tests over a recorded
@@ -141,15 +200,16 @@ impl RecordProtection {
         }
         let nonce = self.nonce_for(self.seq);
         let tag = match &self.cipher {
-            Cipher::Aes128(c) => c
+            Cipher::None(_) => return Err(CryptoError::UnsupportedSuite),
+            Cipher::Aes128(c, _) => c
                 .encrypt_inout_detached(&nonce.into(), aad, inout.into())
                 .map(|t| t.into()),
             #[cfg(feature = "sha384")]
-            Cipher::Aes256(c) => c
+            Cipher::Aes256(c, _) => c
                 .encrypt_inout_detached(&nonce.into(), aad, inout.into())
                 .map(|t| t.into()),
             #[cfg(feature = "chacha20")]
-            Cipher::Chacha(c) => c
+            Cipher::Chacha(c, _) => c
                 .encrypt_inout_detached(&nonce.into(), aad, inout.into())
                 .map(|t| t.into()),
         }
@@ -173,15 +233,16 @@ impl RecordProtection {
         }
         let nonce = self.nonce_for(self.seq);
         let r = match &self.cipher {
-            Cipher::Aes128(c) => {
+            Cipher::None(_) => return Err(CryptoError::UnsupportedSuite),
+            Cipher::Aes128(c, _) => {
                 c.decrypt_inout_detached(&nonce.into(), aad, inout.into(), &(*tag).into())
             }
             #[cfg(feature = "sha384")]
-            Cipher::Aes256(c) => {
+            Cipher::Aes256(c, _) => {
                 c.decrypt_inout_detached(&nonce.into(), aad, inout.into(), &(*tag).into())
             }
             #[cfg(feature = "chacha20")]
-            Cipher::Chacha(c) => {
+            Cipher::Chacha(c, _) => {
                 c.decrypt_inout_detached(&nonce.into(), aad, inout.into(), &(*tag).into())
             }
         };

@@ -1,5 +1,6 @@
 //! Running handshake hash (RFC 8446 §4.4.1).
 
+use sha2::digest::Reset;
 #[cfg(feature = "sha384")]
 use sha2::Sha384;
 use sha2::{Digest as _, Sha256};
@@ -9,15 +10,39 @@ use super::{CipherSuite, Digest, HashAlg, Secret};
 /// Handshake message type of the synthetic `message_hash` message (RFC 8446 §4.4.1).
 const MESSAGE_HASH: u8 = 254;
 
+#[cfg(feature = "sha384")]
+const STATE_SIZE: usize = size_of::<Sha256>() + size_of::<Sha384>();
+#[cfg(not(feature = "sha384"))]
+const STATE_SIZE: usize = size_of::<Sha256>();
+const PAD_256: usize = STATE_SIZE - size_of::<Sha256>();
+#[cfg(feature = "sha384")]
+const PAD_384: usize = STATE_SIZE - size_of::<Sha384>();
+
+/// Each variant padded with zeros to the size of the largest (E7, as for the record
+/// protection's cipher): a value moved into the connection with unwritten bytes would carry
+/// whatever the stack held where it was built. The padding is written when the hash is
+/// selected, once per handshake.
+#[allow(dead_code)] // the padding is written, never read
 #[derive(Clone)]
 enum State {
     /// The suite is not known yet (the ClientHello leaves before the ServerHello picks it), so
     /// every message goes into both hashes.
     #[cfg(feature = "sha384")]
     Both(Sha256, Sha384),
-    Sha256(Sha256),
+    Sha256(Sha256, [u8; PAD_256]),
     #[cfg(feature = "sha384")]
-    Sha384(Sha384),
+    Sha384(Sha384, [u8; PAD_384]),
+}
+
+impl State {
+    fn sha256(h: Sha256) -> Self {
+        State::Sha256(h, [0; PAD_256])
+    }
+
+    #[cfg(feature = "sha384")]
+    fn sha384(h: Sha384) -> Self {
+        State::Sha384(h, [0; PAD_384])
+    }
 }
 
 /// The transcript hash: `Hash(ClientHello || ... || current message)`.
@@ -45,7 +70,7 @@ impl Transcript {
         #[cfg(feature = "sha384")]
         let state = State::Both(Sha256::new(), Sha384::new());
         #[cfg(not(feature = "sha384"))]
-        let state = State::Sha256(Sha256::new());
+        let state = State::sha256(Sha256::new());
         Transcript { state }
     }
 
@@ -60,13 +85,38 @@ impl Transcript {
         };
         match (has(HashAlg::Sha256), has(HashAlg::Sha384)) {
             (true, false) => Transcript {
-                state: State::Sha256(Sha256::new()),
+                state: State::sha256(Sha256::new()),
             },
             #[cfg(feature = "sha384")]
             (false, true) => Transcript {
-                state: State::Sha384(Sha384::new()),
+                state: State::sha384(Sha384::new()),
             },
             _ => Self::new(),
+        }
+    }
+
+    /// Writes every byte of the hash states' block buffers, where the transcript lies (E7).
+    ///
+    /// A hash state's block buffer is never initialised when the state is made, so a
+    /// transcript moved into the connection carries whatever the stack held where it was
+    /// built (a previous connection's secrets) until handshake bytes overwrite it. Feeding one
+    /// byte less than a block only fills the buffer (no compression); the reset that follows
+    /// leaves the hashes empty. Call on a transcript to which nothing was added yet.
+    pub(crate) fn scrub(&mut self) {
+        fn scrub<D: sha2::Digest + Reset>(d: &mut D, block: usize) {
+            let zeros = [0u8; 127];
+            d.update(zeros.get(..block - 1).unwrap_or(&[]));
+            Reset::reset(d);
+        }
+        match &mut self.state {
+            #[cfg(feature = "sha384")]
+            State::Both(a, b) => {
+                scrub(a, 64);
+                scrub(b, 128);
+            }
+            State::Sha256(a, _) => scrub(a, 64),
+            #[cfg(feature = "sha384")]
+            State::Sha384(b, _) => scrub(b, 128),
         }
     }
 
@@ -78,9 +128,9 @@ impl Transcript {
                 a.update(handshake_message_bytes);
                 b.update(handshake_message_bytes);
             }
-            State::Sha256(a) => a.update(handshake_message_bytes),
+            State::Sha256(a, _) => a.update(handshake_message_bytes),
             #[cfg(feature = "sha384")]
-            State::Sha384(b) => b.update(handshake_message_bytes),
+            State::Sha384(b, _) => b.update(handshake_message_bytes),
         }
     }
 
@@ -89,10 +139,10 @@ impl Transcript {
     pub fn select(&mut self, alg: HashAlg) {
         #[cfg(feature = "sha384")]
         {
-            let state = core::mem::replace(&mut self.state, State::Sha256(Sha256::new()));
+            let state = core::mem::replace(&mut self.state, State::sha256(Sha256::new()));
             self.state = match (state, alg) {
-                (State::Both(a, _), HashAlg::Sha256) => State::Sha256(a),
-                (State::Both(_, b), HashAlg::Sha384) => State::Sha384(b),
+                (State::Both(a, _), HashAlg::Sha256) => State::sha256(a),
+                (State::Both(_, b), HashAlg::Sha384) => State::sha384(b),
                 (other, _) => other,
             };
         }
@@ -105,9 +155,9 @@ impl Transcript {
         match self.state {
             #[cfg(feature = "sha384")]
             State::Both(..) => None,
-            State::Sha256(_) => Some(HashAlg::Sha256),
+            State::Sha256(..) => Some(HashAlg::Sha256),
             #[cfg(feature = "sha384")]
-            State::Sha384(_) => Some(HashAlg::Sha384),
+            State::Sha384(..) => Some(HashAlg::Sha384),
         }
     }
 
@@ -129,11 +179,11 @@ impl Transcript {
     /// (RFC 8446 §4.2.11.2). Empty when the transcript no longer carries `alg`.
     pub fn hash_with(&self, alg: HashAlg, extra: &[u8]) -> Digest {
         match (&self.state, alg) {
-            (State::Sha256(a), HashAlg::Sha256) => finish(a.clone(), extra),
+            (State::Sha256(a, _), HashAlg::Sha256) => finish(a.clone(), extra),
             #[cfg(feature = "sha384")]
             (State::Both(a, _), HashAlg::Sha256) => finish(a.clone(), extra),
             #[cfg(feature = "sha384")]
-            (State::Both(_, b), HashAlg::Sha384) | (State::Sha384(b), HashAlg::Sha384) => {
+            (State::Both(_, b), HashAlg::Sha384) | (State::Sha384(b, _), HashAlg::Sha384) => {
                 finish(b.clone(), extra)
             }
             _ => Secret::empty(),
@@ -148,12 +198,13 @@ impl Transcript {
         let ch1 = self.hash_of(alg);
         let header = [MESSAGE_HASH, 0, 0, ch1.len() as u8];
         self.state = match alg {
-            HashAlg::Sha256 => State::Sha256(Sha256::new()),
+            HashAlg::Sha256 => State::sha256(Sha256::new()),
             #[cfg(feature = "sha384")]
-            HashAlg::Sha384 => State::Sha384(Sha384::new()),
+            HashAlg::Sha384 => State::sha384(Sha384::new()),
             #[cfg(not(feature = "sha384"))]
             HashAlg::Sha384 => return,
         };
+        self.scrub();
         self.update(&header);
         self.update(ch1.as_bytes());
     }

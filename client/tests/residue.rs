@@ -1,0 +1,669 @@
+//! E7 (docs/CONTRACT.md), secrets stay secret, through the public `Connection`: a full
+//! handshake with a ticket and application data read through the carry buffer, `clear()`, a
+//! resumption with that ticket, a failed handshake, and the drop, against the scripted TLS 1.3
+//! server of `tls/tests/scripted` over TCP. The scripted server knows every secret of its side
+//! (handshake, master, traffic and resumption secrets, the ticket's PSK); the client's key
+//! share comes from a generator that records what it gave. After each step the connection's
+//! own memory (it sits in a `ManuallyDrop` slot), the `connect` future's memory (where the
+//! ticket and PSK copies were made), the caller's buffers and the carry buffer are scanned for
+//! every 16-byte window of every secret, traffic key and IV (an IV, 12 bytes, whole), the
+//! ticket PSK, the key share and the application data.
+
+#[path = "../../tls/tests/common/mod.rs"]
+mod common;
+#[path = "../../tls/tests/scripted/mod.rs"]
+mod scripted;
+
+use std::collections::HashMap;
+use std::io::{Read as _, Write as _};
+use std::mem::ManuallyDrop;
+use std::net::{TcpListener, TcpStream};
+use std::pin::pin;
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use common::TestPki;
+use encore_cache::CacheConfig;
+use encore_client::{block_on, Connection, Context, Error, StdClock, StdTransport};
+use encore_session::{ContextId, SessionPool};
+use encore_tls::crypto::{self, HashAlg, KeySchedule, Secret};
+use encore_tls::ClientConfig;
+use rustls_pki_types::{CertificateDer, TrustAnchor};
+use scripted::{ParsedHello, Scripted, ServerHelloSpec};
+
+const NAME: &str = "server.encore.test";
+const WAIT: Duration = Duration::from_secs(5);
+const P: usize = 16;
+const TICKET: &[u8] = b"residue-ticket-through-the-client";
+/// Application data the server sends: decrypted into the caller's buffers, which must not
+/// keep it after `clear()` or the drop.
+const DATA: &[u8] = b"APPLICATION-DATA-0123456789abcdefghijklmnopqrstuvwxyz-APPLICATION-DATA";
+
+// ---------------------------------------------------------------------------------------------
+// A generator that remembers what it gave
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Default)]
+struct Recording(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl rand_core::TryRng for Recording {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        common::OsRandom.try_fill_bytes(dst).unwrap();
+        self.0.lock().unwrap().push(dst.to_vec());
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for Recording {}
+
+impl Recording {
+    /// The X25519 private key whose public key is `public`.
+    fn x25519_key(&self, public: &[u8]) -> Vec<u8> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|d| d.len() == 32)
+            .find(|d| x25519_secret(d).public_key().as_slice() == public)
+            .expect("the X25519 key came from the generator")
+            .clone()
+    }
+}
+
+/// Gives the same 32 bytes for every draw: the engine's own X25519 key from known bytes.
+struct Fixed([u8; 32]);
+
+impl rand_core::TryRng for Fixed {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        unreachable!()
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        unreachable!()
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        dst.copy_from_slice(&self.0[..dst.len()]);
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for Fixed {}
+
+/// The X25519 key made of `bytes` (the engine's key exchange; the client crate has no
+/// X25519 of its own).
+fn x25519_secret(bytes: &[u8]) -> crypto::KeyExchange {
+    let mut fixed = Fixed(bytes.try_into().unwrap());
+    crypto::KeyExchange::generate(crypto::NamedGroup::X25519, &mut fixed).unwrap()
+}
+
+/// The X25519 shared secret of the client's key and the server's share in the ServerHello
+/// record at the start of `flight`.
+fn x25519_shared(client: &[u8], flight: &[u8]) -> Vec<u8> {
+    let at = flight
+        .windows(4)
+        .position(|w| w == [0x00, 0x1d, 0x00, 0x20])
+        .expect("an X25519 key_share");
+    x25519_secret(client)
+        .agree(&flight[at + 4..at + 36])
+        .unwrap()
+        .as_bytes()
+        .to_vec()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Known secrets and the scan
+// ---------------------------------------------------------------------------------------------
+
+/// Every secret of the scripted connections, by name.
+#[derive(Default, Clone)]
+struct Known(Vec<(String, Vec<u8>)>);
+
+impl Known {
+    fn add(&mut self, name: &str, bytes: &[u8]) {
+        assert!(bytes.len() >= 12, "{name}");
+        self.0.push((name.to_string(), bytes.to_vec()));
+    }
+
+    /// A traffic secret with the AES-128-GCM key and the IV derived from it (RFC 8446 §7.3).
+    fn traffic(&mut self, name: &str, secret: &Secret) {
+        self.add(name, secret.as_bytes());
+        let mut key = [0u8; 16];
+        crypto::hkdf_expand_label(HashAlg::Sha256, secret.as_bytes(), b"key", &[], &mut key)
+            .unwrap();
+        let mut iv = [0u8; 12];
+        crypto::hkdf_expand_label(HashAlg::Sha256, secret.as_bytes(), b"iv", &[], &mut iv).unwrap();
+        self.add(&format!("{name}.key"), &key);
+        self.add(&format!("{name}.iv"), &iv);
+    }
+
+    /// Names of the secrets with a 16-byte window (12 for an IV) anywhere in `mem`.
+    fn found_in(&self, mem: &[u8]) -> Vec<String> {
+        let mut windows: HashMap<&[u8], &str> = HashMap::new();
+        for (name, bytes) in &self.0 {
+            for win in bytes.windows(bytes.len().min(16)) {
+                windows.insert(win, name);
+            }
+        }
+        let mut found: Vec<String> = Vec::new();
+        for w in [16, 12] {
+            for m in mem.windows(w) {
+                if let Some(name) = windows.get(m) {
+                    if !found.iter().any(|f| f == name) {
+                        found.push(name.to_string());
+                    }
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+}
+
+/// The bytes of `v`, read in place.
+fn bytes_of<T: ?Sized>(v: &T) -> Vec<u8> {
+    let p = (v as *const T).cast::<u8>();
+    (0..size_of_val(v))
+        // SAFETY: `p + i` stays inside the `size_of_val(v)` bytes of the value `v` refers to,
+        // which live at least as long as this borrow; a volatile byte read keeps the compiler
+        // from reasoning about (or skipping) the read of padding or dropped fields.
+        .map(|i| unsafe { p.add(i).read_volatile() })
+        .collect()
+}
+
+/// A caller's buffer, lent to the connection for good (`'static`), remembered by address so
+/// that it can be read again once the connection is done with it.
+struct Buffer {
+    at: *const u8,
+    len: usize,
+}
+
+impl Buffer {
+    fn new(len: usize) -> (Buffer, &'static mut [u8]) {
+        let b: &'static mut [u8] = Box::leak(vec![0u8; len].into_boxed_slice());
+        (
+            Buffer {
+                at: b.as_ptr(),
+                len,
+            },
+            b,
+        )
+    }
+
+    /// The buffer's bytes now. Called only while the connection does not run (after
+    /// `clear()` or the drop).
+    fn bytes(&self) -> Vec<u8> {
+        (0..self.len)
+            // SAFETY: the buffer is leaked, so `at..at + len` stays allocated and initialised
+            // for the whole test; it is read only between calls into the connection, never
+            // while the connection writes it.
+            .map(|i| unsafe { self.at.add(i).read_volatile() })
+            .collect()
+    }
+}
+
+/// Memory taken at one step, scanned once every secret is known (the server's side is known
+/// only when its thread ends).
+struct Snapshot {
+    step: String,
+    place: &'static str,
+    bytes: Vec<u8>,
+    allowed: Vec<&'static str>,
+}
+
+#[derive(Default)]
+struct Snapshots(Vec<Snapshot>);
+
+impl Snapshots {
+    fn take(&mut self, step: &str, place: &'static str, bytes: Vec<u8>, allowed: &[&'static str]) {
+        self.0.push(Snapshot {
+            step: step.to_string(),
+            place,
+            bytes,
+            allowed: allowed.to_vec(),
+        });
+    }
+
+    /// Every secret found where it must not be, one line per step and place; `required`
+    /// secrets must be found at their steps (so that the scan is seen to work).
+    fn scan(&self, known: &Known, required: &[(&str, &str, &str)]) -> Vec<String> {
+        let mut lines = Vec::new();
+        for s in &self.0 {
+            let found = known.found_in(&s.bytes);
+            let stray: Vec<_> = found
+                .iter()
+                .filter(|f| !s.allowed.contains(&f.as_str()))
+                .cloned()
+                .collect();
+            if !stray.is_empty() {
+                lines.push(format!(
+                    "{}: {} holds {}",
+                    s.step,
+                    s.place,
+                    stray.join(", ")
+                ));
+            }
+            for (step, place, name) in required {
+                if s.step == *step && s.place == *place {
+                    assert!(
+                        found.iter().any(|f| f == name),
+                        "{step}: {place} must still hold {name} (found {found:?})"
+                    );
+                }
+            }
+        }
+        lines
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scripted server over TCP (as in paths.rs)
+// ---------------------------------------------------------------------------------------------
+
+type Ctx = Context<'static, StdClock, Recording, 8, P>;
+type Conn<'c> = Connection<'c, 'static, StdTransport, StdClock, Recording, 8, P>;
+
+fn leak<T>(v: T) -> &'static T {
+    Box::leak(Box::new(v))
+}
+
+fn context(pki: &TestPki, rng: Recording) -> Ctx {
+    let der: &'static CertificateDer<'static> = leak(CertificateDer::from(pki.ca_der.clone()));
+    let anchor = crypto::anchor_from_der(der).unwrap();
+    let anchors: &'static [TrustAnchor<'static>] = Box::leak(vec![anchor].into_boxed_slice());
+    let pool: &'static SessionPool<P> = leak(SessionPool::new());
+    let tls = ClientConfig::new(anchors);
+    Context::new(
+        ContextId(7),
+        tls,
+        pool,
+        CacheConfig::DEFAULT,
+        StdClock::new(),
+        rng,
+    )
+}
+
+fn transport(port: u16) -> StdTransport {
+    let t = StdTransport::connect(("127.0.0.1", port)).unwrap();
+    t.0.set_read_timeout(Some(WAIT)).unwrap();
+    t
+}
+
+fn read_record(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut hdr = [0u8; 5];
+    s.read_exact(&mut hdr)?;
+    let len = u16::from_be_bytes([hdr[3], hdr[4]]) as usize;
+    let mut rec = hdr.to_vec();
+    rec.resize(5 + len, 0);
+    s.read_exact(&mut rec[5..])?;
+    Ok(rec)
+}
+
+fn drain(s: &mut TcpStream) -> Vec<u8> {
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    all
+}
+
+fn script<T: Send + 'static>(
+    f: impl FnOnce(&mut TcpStream, ParsedHello) -> T + Send + 'static,
+) -> (u16, JoinHandle<T>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s.set_nodelay(true).unwrap();
+        let rec = read_record(&mut s).unwrap();
+        let hello = scripted::parse_hello(&rec);
+        f(&mut s, hello)
+    });
+    (port, handle)
+}
+
+/// Reads the client's Finished (after an optional change_cipher_spec): the plaintext message.
+fn client_finished(s: &mut TcpStream, server: &mut Scripted) -> Vec<u8> {
+    loop {
+        let rec = read_record(s).unwrap();
+        if rec[0] == 20 {
+            continue;
+        }
+        let key = server.client_read.as_mut().unwrap();
+        let hdr: [u8; 5] = rec[..5].try_into().unwrap();
+        let mut data = rec[5..rec.len() - 16].to_vec();
+        let tag: [u8; 16] = rec[rec.len() - 16..].try_into().unwrap();
+        key.decrypt(&hdr, &mut data, &tag).unwrap();
+        assert_eq!(data.pop(), Some(22));
+        assert_eq!(data[0], 20);
+        return data;
+    }
+}
+
+/// What a scripted server thread learnt: its secrets, the client's X25519 share, the first
+/// flight (for the shared secret).
+struct ServerSide {
+    known: Known,
+    client_share: Vec<u8>,
+    flight: Vec<u8>,
+}
+
+/// After the ServerHello: the Handshake Secret and both handshake traffic secrets, `prefix`ed.
+fn handshake_secrets(known: &mut Known, prefix: &str, server: &Scripted) {
+    known.add(
+        &format!("{prefix}handshake"),
+        server.schedule.as_ref().unwrap().secret().as_bytes(),
+    );
+    known.traffic(&format!("{prefix}c_hs"), &server.client_hs);
+    known.traffic(&format!("{prefix}s_hs"), &server.server_hs);
+}
+
+/// After the server Finished: master, application traffic and resumption master secrets.
+fn application_secrets(
+    known: &mut Known,
+    prefix: &str,
+    server: &mut Scripted,
+    fin: &[u8],
+) -> scripted::AppKeys {
+    let keys = server.application_keys();
+    known.add(
+        &format!("{prefix}master"),
+        server.schedule.as_ref().unwrap().secret().as_bytes(),
+    );
+    known.traffic(&format!("{prefix}c_ap"), &keys.c_ap);
+    known.traffic(&format!("{prefix}s_ap"), &keys.s_ap);
+    let mut t = server.transcript.clone();
+    t.update(fin);
+    let rms = server
+        .schedule
+        .as_ref()
+        .unwrap()
+        .resumption_master_secret(t.current_hash().as_bytes());
+    known.add(&format!("{prefix}res_master"), rms.as_bytes());
+    keys
+}
+
+fn with_prefix(prefix: &str, names: &[&str]) -> Vec<&'static str> {
+    names
+        .iter()
+        .map(|n| &*Box::leak(format!("{prefix}{n}").into_boxed_str()))
+        .collect()
+}
+
+const AP: &[&str] = &[
+    "c_ap",
+    "c_ap.key",
+    "c_ap.iv",
+    "s_ap",
+    "s_ap.key",
+    "s_ap.iv",
+    "res_master",
+];
+
+/// E7 through `Connection`: full handshake, ticket, data through the carry buffer, clear,
+/// resumption, drop; a failed handshake, clear and drop.
+#[test]
+fn e7_connection_leaves_no_secret_behind() {
+    let pki = TestPki::generate(&[NAME]);
+    let (leaf, int, key) = (
+        pki.leaf.cert_der.clone(),
+        pki.int_der.clone(),
+        pki.leaf.key_der.clone(),
+    );
+    let (psk_tx, psk_rx) = mpsc::channel::<Vec<u8>>();
+
+    // Server A: a full handshake, a ticket, application data, close_notify.
+    let (port_a, server_a) = script(move |s, hello| {
+        let mut known = Known::default();
+        let mut sv = Scripted::new();
+        let mut flight = sv.server_hello(
+            &hello,
+            &ServerHelloSpec {
+                suite: 0x1301,
+                key_share: true,
+                psk_identity: None,
+            },
+        );
+        handshake_secrets(&mut known, "", &sv);
+        let mut hs = sv.encrypted_extensions();
+        hs.extend(sv.certificate(&[&leaf, &int]));
+        hs.extend(sv.certificate_verify(&key));
+        hs.extend(sv.finished());
+        let first = flight.clone();
+        flight.extend(sv.seal(22, &hs));
+        s.write_all(&flight).unwrap();
+        let fin = client_finished(s, &mut sv);
+        let mut keys = application_secrets(&mut known, "", &mut sv, &fin);
+        let psk = sv.ticket_psk(&fin, &[7]);
+        known.add("ticket_psk", psk.as_bytes());
+        psk_tx.send(psk.as_bytes().to_vec()).unwrap();
+        let mut out = scripted::seal(
+            &mut keys.s_write,
+            22,
+            &scripted::new_session_ticket(7200, &[7], TICKET),
+        );
+        out.extend(scripted::seal(&mut keys.s_write, 23, DATA));
+        out.extend(scripted::seal(&mut keys.s_write, 21, &[1, 0]));
+        s.write_all(&out).unwrap();
+        let _ = drain(s);
+        ServerSide {
+            known,
+            client_share: hello.x25519_share.clone().unwrap(),
+            flight: first,
+        }
+    });
+
+    let rng = Recording::default();
+    let ctx = context(&pki, rng.clone());
+    let (rx_mem, rx) = Buffer::new(17 * 1024);
+    let (tx_mem, tx) = Buffer::new(8 * 1024);
+    let (carry_mem, carry) = Buffer::new(4096);
+    let mut snaps = Snapshots::default();
+    let mut conn: ManuallyDrop<Conn<'_>> = ManuallyDrop::new(
+        Connection::new(&ctx, NAME, transport(port_a), rx, tx).with_carry_buffer(carry),
+    );
+
+    {
+        let mut connect = pin!(conn.connect());
+        let hs = block_on(connect.as_mut()).unwrap();
+        assert!(!hs.resumed);
+        snaps.take("full connect", "connect future", bytes_of(&*connect), &[]);
+    }
+    snaps.take("full connect", "connection", bytes_of(&*conn), AP);
+    assert_eq!(block_on(conn.await_tickets(1)).unwrap(), 1);
+    snaps.take("ticket", "connection", bytes_of(&*conn), AP);
+    // Application data through a small `read` buffer: the rest waits in the carry buffer.
+    let mut got = Vec::new();
+    let mut small = [0u8; 10];
+    while got.len() < DATA.len() {
+        let n = block_on(conn.read(&mut small)).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&small[..n]);
+    }
+    assert_eq!(got, DATA);
+    small.fill(0);
+    assert_eq!(block_on(conn.read(&mut small)).unwrap(), 0); // close_notify
+    snaps.take("read", "connection", bytes_of(&*conn), &[]);
+    block_on(conn.shutdown()).unwrap();
+    conn.clear();
+    snaps.take("clear", "connection", bytes_of(&*conn), &[]);
+    snaps.take("clear", "rx", rx_mem.bytes(), &[]);
+    snaps.take("clear", "tx", tx_mem.bytes(), &[]);
+    snaps.take("clear", "carry", carry_mem.bytes(), &[]);
+    let side_a = server_a.join().unwrap();
+    assert!(
+        conn.session().is_some(),
+        "the ticket stays set for the next connect"
+    );
+
+    // Server B: accepts the ticket (psk_dhe_ke).
+    let ticket_psk = psk_rx.recv().unwrap();
+    let psk_b = ticket_psk.clone();
+    let (port_b, server_b) = script(move |s, hello| {
+        let (id, ..) = hello.psk.clone().expect("the ticket is offered");
+        assert_eq!(id, TICKET);
+        let mut known = Known::default();
+        let early = KeySchedule::early(HashAlg::Sha256, Some(&psk_b));
+        known.add("b.early", early.secret().as_bytes());
+        known.add("b.binder_key", early.binder_key(true).as_bytes());
+        let mut sv = Scripted::new();
+        sv.psk = psk_b;
+        let mut flight = sv.server_hello(
+            &hello,
+            &ServerHelloSpec {
+                suite: 0x1301,
+                key_share: true,
+                psk_identity: Some(0),
+            },
+        );
+        handshake_secrets(&mut known, "b.", &sv);
+        let first = flight.clone();
+        let mut hs = sv.encrypted_extensions();
+        hs.extend(sv.finished());
+        flight.extend(sv.seal(22, &hs));
+        s.write_all(&flight).unwrap();
+        let fin = client_finished(s, &mut sv);
+        let mut keys = application_secrets(&mut known, "b.", &mut sv, &fin);
+        s.write_all(&scripted::seal(&mut keys.s_write, 23, DATA))
+            .unwrap();
+        let _ = drain(s);
+        ServerSide {
+            known,
+            client_share: hello.x25519_share.clone().unwrap(),
+            flight: first,
+        }
+    });
+    conn.replace_transport(transport(port_b));
+    {
+        let mut connect = pin!(conn.connect());
+        let hs = block_on(connect.as_mut()).unwrap();
+        assert!(hs.resumed);
+        snaps.take(
+            "resumed connect",
+            "connect future",
+            bytes_of(&*connect),
+            &[],
+        );
+    }
+    // The engine keeps its copy of the ticket (not a secret) with the offer; its PSK is gone.
+    let mut b_ap = with_prefix("b.", AP);
+    b_ap.push("ticket");
+    snaps.take("resumed connect", "connection", bytes_of(&*conn), &b_ap);
+    let n = block_on(conn.read(&mut [0u8; 128])).unwrap();
+    assert_eq!(n, DATA.len());
+    snaps.take("resumed read", "connection", bytes_of(&*conn), &b_ap);
+    // Dropped while connected (no shutdown).
+    // SAFETY: the slot holds a live connection, dropped exactly once here and never used
+    // again except to read its bytes.
+    unsafe { core::ptr::drop_in_place(&mut *conn as *mut Conn<'_>) };
+    snaps.take("drop", "connection", bytes_of(&*conn), &[]);
+    snaps.take("drop", "rx", rx_mem.bytes(), &[]);
+    snaps.take("drop", "tx", tx_mem.bytes(), &[]);
+    snaps.take("drop", "carry", carry_mem.bytes(), &[]);
+    let side_b = server_b.join().unwrap();
+
+    let mut known = side_a.known.clone();
+    known.0.extend(side_b.known.0.iter().cloned());
+    let key_a = rng.x25519_key(&side_a.client_share);
+    let key_b = rng.x25519_key(&side_b.client_share);
+    known.add("x25519", &key_a);
+    known.add("dhe", &x25519_shared(&key_a, &side_a.flight));
+    known.add("b.x25519", &key_b);
+    known.add("b.dhe", &x25519_shared(&key_b, &side_b.flight));
+    known.add("psk copy", &ticket_psk);
+    known.add("ticket", TICKET);
+    known.add("data", DATA);
+    let lines = snaps.scan(
+        &known,
+        &[
+            ("full connect", "connection", "c_ap"),
+            ("full connect", "connection", "s_ap"),
+            ("resumed connect", "connection", "b.c_ap"),
+            ("resumed connect", "connection", "b.res_master"),
+        ],
+    );
+    for l in &lines {
+        eprintln!("residue: {l}");
+    }
+    assert!(lines.is_empty(), "{lines:#?}");
+}
+
+/// E7: a full handshake whose server Finished does not verify: the handshake secrets and the
+/// key share are gone from the connection once `connect` fails, and the buffers handed back
+/// by `clear()` hold nothing; nor does anything after the drop.
+#[test]
+fn e7_failed_connection_leaves_no_secret_behind() {
+    let pki = TestPki::generate(&[NAME]);
+    let (leaf, int, key) = (
+        pki.leaf.cert_der.clone(),
+        pki.int_der.clone(),
+        pki.leaf.key_der.clone(),
+    );
+    let (port, server) = script(move |s, hello| {
+        let mut known = Known::default();
+        let mut sv = Scripted::new();
+        let mut flight = sv.server_hello(
+            &hello,
+            &ServerHelloSpec {
+                suite: 0x1301,
+                key_share: true,
+                psk_identity: None,
+            },
+        );
+        handshake_secrets(&mut known, "", &sv);
+        let first = flight.clone();
+        let mut hs = sv.encrypted_extensions();
+        hs.extend(sv.certificate(&[&leaf, &int]));
+        hs.extend(sv.certificate_verify(&key));
+        hs.extend(scripted::handshake(20, &[0x55; 32]));
+        flight.extend(sv.seal(22, &hs));
+        s.write_all(&flight).unwrap();
+        let _ = drain(s);
+        ServerSide {
+            known,
+            client_share: hello.x25519_share.clone().unwrap(),
+            flight: first,
+        }
+    });
+    let rng = Recording::default();
+    let ctx = context(&pki, rng.clone());
+    let (rx_mem, rx) = Buffer::new(17 * 1024);
+    let (tx_mem, tx) = Buffer::new(8 * 1024);
+    let mut snaps = Snapshots::default();
+    let mut conn: ManuallyDrop<Conn<'_>> =
+        ManuallyDrop::new(Connection::new(&ctx, NAME, transport(port), rx, tx));
+    assert_eq!(
+        block_on(conn.connect()).unwrap_err(),
+        Error::Tls(encore_tls::Error::BadFinished)
+    );
+    snaps.take("failed connect", "connection", bytes_of(&*conn), &[]);
+    conn.clear();
+    snaps.take("clear", "connection", bytes_of(&*conn), &[]);
+    snaps.take("clear", "rx", rx_mem.bytes(), &[]);
+    snaps.take("clear", "tx", tx_mem.bytes(), &[]);
+    // SAFETY: the slot holds a live connection, dropped exactly once here and never used
+    // again except to read its bytes.
+    unsafe { core::ptr::drop_in_place(&mut *conn as *mut Conn<'_>) };
+    snaps.take("drop", "connection", bytes_of(&*conn), &[]);
+    let side = server.join().unwrap();
+    let mut known = side.known;
+    let key = rng.x25519_key(&side.client_share);
+    known.add("x25519", &key);
+    known.add("dhe", &x25519_shared(&key, &side.flight));
+    let lines = snaps.scan(&known, &[]);
+    for l in &lines {
+        eprintln!("residue: {l}");
+    }
+    assert!(lines.is_empty(), "{lines:#?}");
+}

@@ -1,0 +1,707 @@
+//! E7 (docs/CONTRACT.md), secrets stay secret: full, resumed, retried and failed handshakes
+//! against the scripted server, whose key schedule gives every secret the engine computes.
+//! After each step the engine's own memory (it sits in a `ManuallyDrop` slot, viewed with
+//! `size_of_val`) is scanned for every 16-byte window of every secret, traffic key and IV
+//! (an IV, 12 bytes, whole), the offered PSK, the ticket PSK and the (EC)DHE private key:
+//! only the secrets the next step still needs may be there. The buffers handed back, and the
+//! slot after `drop_in_place`, must hold none.
+
+mod common;
+mod scripted;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::mem::ManuallyDrop;
+use std::rc::Rc;
+
+use encore_tls::client::{ClientConfig, Connection, Error, Event, ResumptionOffer, Violation};
+use encore_tls::crypto::{self, CipherSuite, HashAlg, KeySchedule, Secret};
+use scripted::*;
+
+const NAME: &str = "server.encore.test";
+const TICKET: &[u8] = b"residue-ticket-0123456789";
+/// 2025-06-01T00:00:00Z, inside the test certificates' validity.
+const NOW: u64 = 1_748_736_000;
+
+// ---------------------------------------------------------------------------------------------
+// A generator that remembers what it gave (the private key shares come from it)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Default)]
+struct Recording(Rc<RefCell<Vec<Vec<u8>>>>);
+
+impl rand_core::TryRng for Recording {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        common::OsRandom.try_fill_bytes(dst).unwrap();
+        self.0.borrow_mut().push(dst.to_vec());
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for Recording {}
+
+impl Recording {
+    /// The X25519 private key whose public key is `public`.
+    fn x25519_key(&self, public: &[u8]) -> Vec<u8> {
+        self.0
+            .borrow()
+            .iter()
+            .filter(|d| d.len() == 32)
+            .find(|d| {
+                let k = x25519_dalek::StaticSecret::from(<[u8; 32]>::try_from(&d[..]).unwrap());
+                x25519_dalek::PublicKey::from(&k).as_bytes() == public
+            })
+            .expect("the X25519 key came from the generator")
+            .clone()
+    }
+
+    /// The P-256 private key whose uncompressed point is `public`.
+    fn p256_key(&self, public: &[u8]) -> Vec<u8> {
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        self.0
+            .borrow()
+            .iter()
+            .filter(|d| d.len() == 32)
+            .find(|d| {
+                p256::SecretKey::from_slice(d)
+                    .is_ok_and(|k| k.public_key().to_encoded_point(false).as_bytes() == public)
+            })
+            .expect("the P-256 key came from the generator")
+            .clone()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Known secrets and the scan
+// ---------------------------------------------------------------------------------------------
+
+/// Every secret of one scripted connection, by name.
+#[derive(Default)]
+struct Known(Vec<(String, Vec<u8>)>);
+
+impl Known {
+    fn add(&mut self, name: &str, bytes: &[u8]) {
+        assert!(bytes.len() >= 12, "{name}");
+        assert!(bytes.iter().any(|b| *b != 0), "{name}");
+        self.0.push((name.to_string(), bytes.to_vec()));
+    }
+
+    /// A traffic secret with the AES-128-GCM key and the IV derived from it (RFC 8446 §7.3).
+    fn traffic(&mut self, name: &str, secret: &Secret) {
+        self.add(name, secret.as_bytes());
+        let mut key = [0u8; 16];
+        crypto::hkdf_expand_label(HashAlg::Sha256, secret.as_bytes(), b"key", &[], &mut key)
+            .unwrap();
+        let mut iv = [0u8; 12];
+        crypto::hkdf_expand_label(HashAlg::Sha256, secret.as_bytes(), b"iv", &[], &mut iv).unwrap();
+        self.add(&format!("{name}.key"), &key);
+        self.add(&format!("{name}.iv"), &iv);
+    }
+
+    /// A private scalar, also byte-reversed (P-256 keeps its scalar in little-endian limbs).
+    fn scalar(&mut self, name: &str, bytes: &[u8]) {
+        self.add(name, bytes);
+        let rev: Vec<u8> = bytes.iter().rev().copied().collect();
+        self.add(&format!("{name}.le"), &rev);
+    }
+
+    /// Names of the secrets with a 16-byte window (12 for an IV) anywhere in `mem`.
+    fn found_in(&self, mem: &[u8]) -> Vec<String> {
+        let mut windows: HashMap<&[u8], &str> = HashMap::new();
+        for (name, bytes) in &self.0 {
+            let w = bytes.len().min(16);
+            for win in bytes.windows(w) {
+                windows.insert(win, name);
+            }
+        }
+        let mut found = Vec::new();
+        for w in [16, 12] {
+            for m in mem.windows(w) {
+                if let Some(name) = windows.get(m) {
+                    if !found.iter().any(|f: &String| f == name) {
+                        found.push(name.to_string());
+                    }
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+}
+
+/// The bytes of `v`, read in place.
+fn bytes_of<T>(v: &T) -> Vec<u8> {
+    let p = (v as *const T).cast::<u8>();
+    (0..size_of_val(v))
+        // SAFETY: `p + i` stays inside the `size_of_val(v)` bytes of the value `v` refers to,
+        // which live at least as long as this borrow; a volatile byte read keeps the compiler
+        // from reasoning about (or skipping) the read of padding or dropped fields.
+        .map(|i| unsafe { p.add(i).read_volatile() })
+        .collect()
+}
+
+/// What the scans found where they must not have: one line per step and place.
+#[derive(Default)]
+struct Residue {
+    lines: Vec<String>,
+}
+
+impl Residue {
+    /// Scans `mem` (`place` at `step`): every secret found must be in `allowed`, and every
+    /// one in `required` must be found (so that the scan is seen to work).
+    fn scan(
+        &mut self,
+        known: &Known,
+        step: &str,
+        place: &str,
+        mem: &[u8],
+        allowed: &[&str],
+        required: &[&str],
+    ) {
+        let found = known.found_in(mem);
+        let stray: Vec<_> = found
+            .iter()
+            .filter(|f| !allowed.contains(&f.as_str()))
+            .cloned()
+            .collect();
+        if !stray.is_empty() {
+            self.lines
+                .push(format!("{step}: {place} holds {}", stray.join(", ")));
+        }
+        for r in required {
+            assert!(
+                found.iter().any(|f| f == r),
+                "{step}: {place} must still hold {r} (found {found:?})"
+            );
+        }
+    }
+
+    fn assert_clean(self) {
+        for l in &self.lines {
+            eprintln!("residue: {l}");
+        }
+        assert!(self.lines.is_empty(), "{:#?}", self.lines);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driving the engine
+// ---------------------------------------------------------------------------------------------
+
+type Engine<'a> = Connection<'a, Recording>;
+
+fn take_tx(conn: &mut Engine<'_>) -> Vec<u8> {
+    let out = conn.pending_tx().to_vec();
+    conn.tx_sent(out.len());
+    out
+}
+
+fn offer() -> ResumptionOffer<'static> {
+    ResumptionOffer {
+        ticket: TICKET,
+        psk: &PSK,
+        suite: CipherSuite::Aes128GcmSha256,
+        age_add: 7,
+        ticket_age_ms: 1000,
+    }
+}
+
+/// The X25519 shared secret of the client's key (`client`) and the server's share in the
+/// ServerHello record `sh`.
+fn x25519_shared(client: &[u8], sh: &[u8]) -> Vec<u8> {
+    let at = sh
+        .windows(4)
+        .position(|w| w == [0x00, 0x1d, 0x00, 0x20])
+        .expect("an X25519 key_share");
+    let server: [u8; 32] = sh[at + 4..at + 36].try_into().unwrap();
+    let client = x25519_dalek::StaticSecret::from(<[u8; 32]>::try_from(client).unwrap());
+    client
+        .diffie_hellman(&x25519_dalek::PublicKey::from(server))
+        .as_bytes()
+        .to_vec()
+}
+
+/// The handshake secret the scripted server's schedule holds after its ServerHello.
+fn handshake_secrets(known: &mut Known, server: &Scripted) {
+    known.add(
+        "handshake",
+        server.schedule.as_ref().unwrap().secret().as_bytes(),
+    );
+    known.traffic("c_hs", &server.client_hs);
+    known.traffic("s_hs", &server.server_hs);
+}
+
+const HS: &[&str] = &[
+    "handshake",
+    "c_hs",
+    "c_hs.key",
+    "c_hs.iv",
+    "s_hs",
+    "s_hs.key",
+    "s_hs.iv",
+];
+const AP: &[&str] = &[
+    "c_ap",
+    "c_ap.key",
+    "c_ap.iv",
+    "s_ap",
+    "s_ap.key",
+    "s_ap.iv",
+    "res_master",
+];
+
+/// After the server's Finished: the master secret, both application traffic secrets and the
+/// resumption master secret (over the client Finished, read from `client_flight`).
+fn application_secrets(
+    known: &mut Known,
+    server: &mut Scripted,
+    client_flight: &[u8],
+) -> (AppKeys, Vec<u8>) {
+    let keys = server.application_keys();
+    known.add(
+        "master",
+        server.schedule.as_ref().unwrap().secret().as_bytes(),
+    );
+    known.traffic("c_ap", &keys.c_ap);
+    known.traffic("s_ap", &keys.s_ap);
+    let records = open_all(server.client_read.as_mut().unwrap(), client_flight);
+    let fin = records.last().unwrap().1.clone();
+    assert_eq!(fin[0], 20);
+    let mut t = server.transcript.clone();
+    t.update(&fin);
+    let rms = server
+        .schedule
+        .as_ref()
+        .unwrap()
+        .resumption_master_secret(t.current_hash().as_bytes());
+    known.add("res_master", rms.as_bytes());
+    (keys, fin)
+}
+
+/// E7: a full handshake, a ticket, a KeyUpdate both ways, the server's close_notify, the
+/// buffers handed back, and the drop.
+#[test]
+fn e7_full_handshake_leaves_no_secret_behind() {
+    let pki = common::TestPki::generate(&[NAME]);
+    let ca = rustls_pki_types::CertificateDer::from(pki.ca_der.clone());
+    let anchors = [crypto::anchor_from_der(&ca).unwrap()];
+    let config = ClientConfig::new(&anchors);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let rng = Recording::default();
+    let mut known = Known::default();
+    let mut res = Residue::default();
+    let mut slot = ManuallyDrop::new(
+        Connection::new(
+            &config,
+            NAME,
+            None,
+            &mut rx,
+            &mut tx,
+            rng.clone(),
+            Some(NOW),
+        )
+        .unwrap(),
+    );
+    let conn: &mut Engine<'_> = &mut slot;
+    let hello = parse_hello(&take_tx(conn));
+    known.add(
+        "x25519",
+        &rng.x25519_key(hello.x25519_share.as_ref().unwrap()),
+    );
+    res.scan(
+        &known,
+        "ClientHello",
+        "engine",
+        &bytes_of(conn),
+        &["x25519"],
+        &["x25519"],
+    );
+
+    let mut server = Scripted::new();
+    let sh = server.server_hello(
+        &hello,
+        &ServerHelloSpec {
+            suite: 0x1301,
+            key_share: true,
+            psk_identity: None,
+        },
+    );
+    handshake_secrets(&mut known, &server);
+    let x25519 = rng.x25519_key(hello.x25519_share.as_ref().unwrap());
+    known.add("dhe", &x25519_shared(&x25519, &sh));
+    assert_eq!(conn.feed(&sh), sh.len());
+    assert!(conn.process().unwrap().is_none());
+    res.scan(
+        &known,
+        "ServerHello",
+        "engine",
+        &bytes_of(conn),
+        HS,
+        &["handshake", "c_hs", "s_hs"],
+    );
+
+    let mut hs = server.encrypted_extensions();
+    hs.extend(server.certificate(&[&pki.leaf.cert_der, &pki.int_der]));
+    hs.extend(server.certificate_verify(&pki.leaf.key_der));
+    hs.extend(server.finished());
+    let flight = server.seal(22, &hs);
+    assert_eq!(conn.feed(&flight), flight.len());
+    assert!(matches!(
+        conn.process().unwrap(),
+        Some(Event::HandshakeComplete(_))
+    ));
+    let (mut keys, fin) = application_secrets(&mut known, &mut server, &take_tx(conn));
+    res.scan(
+        &known,
+        "Finished",
+        "engine",
+        &bytes_of(conn),
+        AP,
+        &["c_ap", "s_ap", "res_master"],
+    );
+
+    // A ticket: its PSK goes to the caller and does not stay behind.
+    let ticket_psk = server.ticket_psk(&fin, &[9, 9]);
+    known.add("ticket_psk", ticket_psk.as_bytes());
+    let nst = seal(
+        &mut keys.s_write,
+        22,
+        &new_session_ticket(7200, &[9, 9], b"ticket-bytes"),
+    );
+    assert_eq!(conn.feed(&nst), nst.len());
+    match conn.process().unwrap() {
+        Some(Event::NewTicket(t)) => assert_eq!(t.psk.as_bytes(), ticket_psk.as_bytes()),
+        other => panic!("expected a ticket, got {other:?}"),
+    }
+    // Lent to the event, so still in the engine until the next `process`.
+    let lent = &[
+        "c_ap",
+        "c_ap.key",
+        "c_ap.iv",
+        "s_ap",
+        "s_ap.key",
+        "s_ap.iv",
+        "res_master",
+        "ticket_psk",
+    ];
+    res.scan(
+        &known,
+        "NewTicket event",
+        "engine",
+        &bytes_of(conn),
+        lent,
+        &["ticket_psk"],
+    );
+    assert!(conn.process().unwrap().is_none());
+    res.scan(
+        &known,
+        "NewSessionTicket",
+        "engine",
+        &bytes_of(conn),
+        AP,
+        &["c_ap", "s_ap"],
+    );
+
+    // KeyUpdate(update_requested): both directions move on, the old secrets go.
+    let ku = seal(&mut keys.s_write, 22, &handshake(24, &[1]));
+    assert_eq!(conn.feed(&ku), ku.len());
+    assert!(conn.process().unwrap().is_none());
+    let c_ap1 = crypto::next_traffic_secret(HashAlg::Sha256, keys.c_ap.as_bytes());
+    let s_ap1 = crypto::next_traffic_secret(HashAlg::Sha256, keys.s_ap.as_bytes());
+    known.traffic("c_ap1", &c_ap1);
+    known.traffic("s_ap1", &s_ap1);
+    let answer = open_all(&mut keys.c_read, &take_tx(conn));
+    assert_eq!(answer, vec![(22, vec![24, 0, 0, 1, 0])]);
+    let updated = &[
+        "c_ap1",
+        "c_ap1.key",
+        "c_ap1.iv",
+        "s_ap1",
+        "s_ap1.key",
+        "s_ap1.iv",
+        "res_master",
+    ];
+    res.scan(
+        &known,
+        "KeyUpdate",
+        "engine",
+        &bytes_of(conn),
+        updated,
+        &["c_ap1", "s_ap1"],
+    );
+
+    // The server closes: nothing is left to protect.
+    let mut s_write1 =
+        crypto::RecordProtection::new(CipherSuite::Aes128GcmSha256, s_ap1.as_bytes()).unwrap();
+    let mut data = seal(&mut s_write1, 23, b"last words");
+    data.extend(seal(&mut s_write1, 21, &[1, 0]));
+    assert_eq!(conn.feed(&data), data.len());
+    assert!(matches!(
+        conn.process().unwrap(),
+        Some(Event::ApplicationData(b"last words"))
+    ));
+    assert!(matches!(conn.process().unwrap(), Some(Event::Closed)));
+    take_tx(conn);
+    res.scan(&known, "close_notify", "engine", &bytes_of(conn), &[], &[]);
+
+    let (rx_back, tx_back) = conn.release();
+    res.scan(&known, "release", "rx", rx_back, &[], &[]);
+    res.scan(&known, "release", "tx", tx_back, &[], &[]);
+    assert!(rx_back.iter().chain(tx_back.iter()).all(|b| *b == 0));
+    res.scan(&known, "release", "engine", &bytes_of(&*slot), &[], &[]);
+    // SAFETY: the slot holds a live engine, dropped exactly once here and never used again
+    // except to read its bytes.
+    unsafe { core::ptr::drop_in_place(&mut *slot as *mut Engine<'_>) };
+    res.scan(&known, "drop", "engine", &bytes_of(&*slot), &[], &[]);
+    res.scan(&known, "drop", "rx", &rx, &[], &[]);
+    res.scan(&known, "drop", "tx", &tx, &[], &[]);
+    res.assert_clean();
+}
+
+/// The secrets of an offer of [`PSK`]: the PSK, its Early Secret and binder key.
+fn offer_secrets(known: &mut Known) {
+    known.add("psk", &PSK);
+    let early = KeySchedule::early(HashAlg::Sha256, Some(&PSK));
+    known.add("early", early.secret().as_bytes());
+    known.add("binder_key", early.binder_key(true).as_bytes());
+}
+
+/// E7: a resumption (psk_dhe_ke): the offered PSK, its Early Secret and the key share go
+/// once the ServerHello is in; the handshake secrets once the Finished is; the buffers are
+/// handed back while connected (what `clear()` does) and nothing stays behind.
+#[test]
+fn e7_resumption_leaves_no_secret_behind() {
+    let config = ClientConfig::new(&[]);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let rng = Recording::default();
+    let mut known = Known::default();
+    let mut res = Residue::default();
+    offer_secrets(&mut known);
+    // Built where it stays.
+    let mut slot: ManuallyDrop<Option<Engine<'_>>> = ManuallyDrop::new(None);
+    let started = Connection::start_in(
+        &mut slot,
+        &config,
+        NAME,
+        Some(offer()),
+        config.psk_mode,
+        (&mut rx, &mut tx),
+        rng.clone(),
+        Some(NOW),
+    );
+    assert!(started.is_ok());
+    let conn: &mut Engine<'_> = slot.as_mut().unwrap();
+    let hello = parse_hello(&take_tx(conn));
+    assert!(hello.psk.is_some());
+    let x25519 = rng.x25519_key(hello.x25519_share.as_ref().unwrap());
+    known.add("x25519", &x25519);
+    let start = &["psk", "early", "x25519"];
+    res.scan(
+        &known,
+        "ClientHello",
+        "engine",
+        &bytes_of(&*slot),
+        start,
+        start,
+    );
+    let conn: &mut Engine<'_> = slot.as_mut().unwrap();
+
+    let mut server = Scripted::new();
+    let sh = server.server_hello(
+        &hello,
+        &ServerHelloSpec {
+            suite: 0x1301,
+            key_share: true,
+            psk_identity: Some(0),
+        },
+    );
+    handshake_secrets(&mut known, &server);
+    known.add("dhe", &x25519_shared(&x25519, &sh));
+    assert_eq!(conn.feed(&sh), sh.len());
+    assert!(conn.process().unwrap().is_none());
+    res.scan(
+        &known,
+        "ServerHello",
+        "engine",
+        &bytes_of(&*slot),
+        HS,
+        &["handshake", "c_hs", "s_hs"],
+    );
+    let conn: &mut Engine<'_> = slot.as_mut().unwrap();
+
+    let mut hs = server.encrypted_extensions();
+    hs.extend(server.finished());
+    let flight = server.seal(22, &hs);
+    assert_eq!(conn.feed(&flight), flight.len());
+    match conn.process().unwrap() {
+        Some(Event::HandshakeComplete(s)) => assert!(s.resumed),
+        other => panic!("expected the handshake to complete, got {other:?}"),
+    }
+    application_secrets(&mut known, &mut server, &take_tx(conn));
+    res.scan(
+        &known,
+        "Finished",
+        "engine",
+        &bytes_of(&*slot),
+        AP,
+        &["c_ap", "s_ap", "res_master"],
+    );
+    let conn: &mut Engine<'_> = slot.as_mut().unwrap();
+    conn.write(b"some request").unwrap();
+    take_tx(conn);
+
+    // What `clear()` does: the buffers back while connected.
+    let (rx_back, tx_back) = conn.release();
+    res.scan(&known, "release", "rx", rx_back, &[], &[]);
+    res.scan(&known, "release", "tx", tx_back, &[], &[]);
+    res.scan(&known, "release", "engine", &bytes_of(&*slot), &[], &[]);
+    // SAFETY: the slot holds a live `Option` of an engine, dropped exactly once here and
+    // never used again except to read its bytes.
+    unsafe { core::ptr::drop_in_place(&mut *slot as *mut Option<Engine<'_>>) };
+    res.scan(&known, "drop", "engine", &bytes_of(&*slot), &[], &[]);
+    res.assert_clean();
+}
+
+/// E7: a ServerHello rejected (an identity never offered, C31): the key share, the Early
+/// Secret and the PSK go with the failure; the same for a server Finished that does not
+/// verify, with the handshake secrets.
+#[test]
+fn e7_failed_handshakes_leave_no_secret_behind() {
+    let config = ClientConfig::new(&[]);
+    let mut res = Residue::default();
+    for bad_finished in [false, true] {
+        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+        let rng = Recording::default();
+        let mut known = Known::default();
+        offer_secrets(&mut known);
+        let mut slot = ManuallyDrop::new(
+            Connection::new(
+                &config,
+                NAME,
+                Some(offer()),
+                &mut rx,
+                &mut tx,
+                rng.clone(),
+                Some(NOW),
+            )
+            .unwrap(),
+        );
+        let conn: &mut Engine<'_> = &mut slot;
+        let hello = parse_hello(&take_tx(conn));
+        known.add(
+            "x25519",
+            &rng.x25519_key(hello.x25519_share.as_ref().unwrap()),
+        );
+        let mut server = Scripted::new();
+        let mut bytes = server.server_hello(
+            &hello,
+            &ServerHelloSpec {
+                suite: 0x1301,
+                key_share: true,
+                psk_identity: Some(if bad_finished { 0 } else { 1 }),
+            },
+        );
+        let step = if bad_finished {
+            handshake_secrets(&mut known, &server);
+            let mut hs = server.encrypted_extensions();
+            hs.extend(handshake(20, &[0x55; 32]));
+            bytes.extend(server.seal(22, &hs));
+            "bad Finished"
+        } else {
+            "rejected ServerHello"
+        };
+        assert_eq!(conn.feed(&bytes), bytes.len());
+        let expected = if bad_finished {
+            Error::BadFinished
+        } else {
+            Error::Illegal(Violation::PskIdentityNotOffered)
+        };
+        assert_eq!(conn.process().unwrap_err(), expected);
+        assert!(conn.is_failed());
+        take_tx(conn);
+        res.scan(&known, step, "engine", &bytes_of(conn), &[], &[]);
+        // SAFETY: the slot holds a live engine, dropped exactly once here and never used
+        // again except to read its bytes.
+        unsafe { core::ptr::drop_in_place(&mut *slot as *mut Engine<'_>) };
+        res.scan(
+            &known,
+            &format!("{step}, drop"),
+            "engine",
+            &bytes_of(&*slot),
+            &[],
+            &[],
+        );
+    }
+    res.assert_clean();
+}
+
+/// E7: a HelloRetryRequest for P-256 replaces the X25519 key share: the X25519 key goes, the
+/// P-256 key stays until the ServerHello.
+#[test]
+fn e7_retry_replaces_the_key_share_in_place() {
+    let config = ClientConfig::new(&[]);
+    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let rng = Recording::default();
+    let mut known = Known::default();
+    let mut res = Residue::default();
+    offer_secrets(&mut known);
+    let mut slot = ManuallyDrop::new(
+        Connection::new(
+            &config,
+            NAME,
+            Some(offer()),
+            &mut rx,
+            &mut tx,
+            rng.clone(),
+            Some(NOW),
+        )
+        .unwrap(),
+    );
+    let conn: &mut Engine<'_> = &mut slot;
+    let hello = parse_hello(&take_tx(conn));
+    known.add(
+        "x25519",
+        &rng.x25519_key(hello.x25519_share.as_ref().unwrap()),
+    );
+    let (hrr, _) = hello_retry_request(Some(0x0017), None);
+    assert_eq!(conn.feed(&hrr), hrr.len());
+    assert!(conn.process().unwrap().is_none());
+    let ch2 = parse_hello(&take_tx(conn));
+    let (group, _) = ch2.share_groups[0];
+    assert_eq!(group, 0x0017);
+    let point = {
+        // The P-256 share of ClientHello2: the last 65 bytes of its key_share entry.
+        let at = ch2
+            .msg
+            .windows(4)
+            .position(|w| w == [0x00, 0x17, 0x00, 0x41])
+            .unwrap();
+        ch2.msg[at + 4..at + 4 + 65].to_vec()
+    };
+    known.scalar("p256", &rng.p256_key(&point));
+    let retried = &["psk", "early", "p256", "p256.le"];
+    res.scan(
+        &known,
+        "ClientHello2",
+        "engine",
+        &bytes_of(conn),
+        retried,
+        &["psk", "early"],
+    );
+    // SAFETY: the slot holds a live engine, dropped exactly once here and never used again
+    // except to read its bytes.
+    unsafe { core::ptr::drop_in_place(&mut *slot as *mut Engine<'_>) };
+    res.scan(&known, "drop", "engine", &bytes_of(&*slot), &[], &[]);
+    res.assert_clean();
+}

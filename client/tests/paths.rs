@@ -10,10 +10,8 @@ mod common;
 #[path = "../../tls/tests/scripted/mod.rs"]
 mod scripted;
 
-use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::{GnutlsServer, OpenSslServer, Reply, RustlsOptions, RustlsServer, TestPki};
@@ -31,7 +29,8 @@ use encore_tls::crypto::{CertError, CipherSuite, RecordProtection};
 use encore_tls::wire::AlertDescription;
 use encore_tls::{ClientConfig, KeyExchangeMode, PskMode};
 use rustls_pki_types::{CertificateDer, TrustAnchor};
-use scripted::{ParsedHello, Scripted, ServerHelloSpec};
+use scripted::tcp::{alerts_in, complete, drain, full_flight, read_record, script};
+use scripted::{Scripted, ServerHelloSpec};
 
 const NAME: &str = "server.encore.test";
 const WAIT: Duration = Duration::from_secs(5);
@@ -583,116 +582,13 @@ fn e4_random_bytes_from_the_server_are_errors() {
 // The scripted server over TCP
 // ---------------------------------------------------------------------------------------------
 
-/// Reads one TLS record (header and body).
-fn read_record(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let mut hdr = [0u8; 5];
-    s.read_exact(&mut hdr)?;
-    let len = u16::from_be_bytes([hdr[3], hdr[4]]) as usize;
-    let mut rec = hdr.to_vec();
-    rec.resize(5 + len, 0);
-    s.read_exact(&mut rec[5..])?;
-    Ok(rec)
-}
-
-/// Everything the client sends until it closes (or 3 s of silence).
-fn drain(s: &mut TcpStream) -> Vec<u8> {
-    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    let mut all = Vec::new();
-    let _ = s.read_to_end(&mut all);
-    all
-}
-
-/// Runs `f` on the first connection to a fresh port with the client's first ClientHello
-/// parsed; returns the port and what `f` returned.
-fn script<T: Send + 'static>(
-    f: impl FnOnce(&mut TcpStream, ParsedHello) -> T + Send + 'static,
-) -> (u16, JoinHandle<T>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(WAIT)).unwrap();
-        s.set_nodelay(true).unwrap();
-        let rec = read_record(&mut s).unwrap();
-        let hello = scripted::parse_hello(&rec);
-        f(&mut s, hello)
-    });
-    (port, handle)
-}
-
-/// The fatal alerts (descriptions) in what the client sent, opening protected records with
-/// `key` when given.
-fn alerts_in(mut bytes: &[u8], mut key: Option<&mut RecordProtection>) -> Vec<u8> {
-    let mut out = Vec::new();
-    while bytes.len() >= 5 {
-        let len = u16::from_be_bytes([bytes[3], bytes[4]]) as usize;
-        let (rec, rest) = bytes.split_at((5 + len).min(bytes.len()));
-        bytes = rest;
-        match (rec[0], key.as_deref_mut()) {
-            (21, _) => out.push(rec[6]),
-            (23, Some(k)) => {
-                let hdr: [u8; 5] = rec[..5].try_into().unwrap();
-                let mut data = rec[5..rec.len() - 16].to_vec();
-                let tag: [u8; 16] = rec[rec.len() - 16..].try_into().unwrap();
-                if k.decrypt(&hdr, &mut data, &tag).is_ok() && data.last() == Some(&21) {
-                    out.push(data[1]);
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-/// What the scripted server sends for a full handshake, up to its Finished.
-struct FullFlight {
-    server: Scripted,
-    /// ServerHello in clear, then EncryptedExtensions … Finished sealed in one record.
-    bytes: Vec<u8>,
-}
-
-/// ServerHello, EncryptedExtensions with `ee_exts`, the Certificate message `certificate`
-/// (made by the caller through `server`), CertificateVerify signed with `key_der`, Finished.
-fn full_flight(
-    hello: &ParsedHello,
-    ee_exts: &[u8],
-    certificate: impl FnOnce(&mut Scripted) -> Vec<u8>,
-    key_der: &[u8],
-) -> FullFlight {
-    let mut server = Scripted::new();
-    let mut bytes = server.server_hello(
-        hello,
-        &ServerHelloSpec {
-            suite: 0x1301,
-            key_share: true,
-            psk_identity: None,
-        },
-    );
-    let mut hs = server.encrypted_extensions_with(ee_exts);
-    hs.extend(certificate(&mut server));
-    hs.extend(server.certificate_verify(key_der));
-    hs.extend(server.finished());
-    bytes.extend(server.seal(22, &hs));
-    FullFlight { server, bytes }
-}
-
-/// Reads the client's Finished (after an optional change_cipher_spec) and returns the
-/// plaintext message.
-fn client_finished(s: &mut TcpStream, server: &mut Scripted) -> Vec<u8> {
-    loop {
-        let rec = read_record(s).unwrap();
-        if rec[0] == 20 {
-            continue;
-        }
-        let key = server.client_read.as_mut().unwrap();
-        let hdr: [u8; 5] = rec[..5].try_into().unwrap();
-        let mut data = rec[5..rec.len() - 16].to_vec();
-        let tag: [u8; 16] = rec[rec.len() - 16..].try_into().unwrap();
-        key.decrypt(&hdr, &mut data, &tag).unwrap();
-        assert_eq!(data.pop(), Some(22));
-        assert_eq!(data[0], 20);
-        return data;
-    }
+/// Leaf DER, intermediate DER and leaf key (PKCS#8), for a server thread.
+fn parts(pki: &TestPki) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    (
+        pki.leaf.cert_der.clone(),
+        pki.int_der.clone(),
+        pki.leaf.key_der.clone(),
+    )
 }
 
 /// A context with the scripted PKI's root, and a connection to the scripted server.
@@ -775,15 +671,6 @@ fn r3_alpn_answer_without_alpn_offered_is_unsupported_extension() {
     }
 }
 
-/// Leaf DER, intermediate DER and leaf key (PKCS#8), for a server thread.
-fn parts(pki: &TestPki) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-    (
-        pki.leaf.cert_der.clone(),
-        pki.int_der.clone(),
-        pki.leaf.key_der.clone(),
-    )
-}
-
 /// R6: a leaf whose keyUsage lacks digitalSignature may not sign the CertificateVerify
 /// (RFC 5280 §4.2.1.3): bad_certificate. The same chain with digitalSignature verifies.
 #[test]
@@ -836,20 +723,6 @@ fn r6_leaf_key_usage_without_digital_signature_is_refused() {
             assert_eq!(alerts, vec![42]);
         }
     }
-}
-
-/// Completes a scripted full handshake and returns the server, its application keys and the
-/// client's Finished.
-fn complete(
-    s: &mut TcpStream,
-    pki: (Vec<u8>, Vec<u8>, Vec<u8>),
-    hello: &ParsedHello,
-) -> (Scripted, scripted::AppKeys, Vec<u8>) {
-    let mut flight = full_flight(hello, &[], |sv| sv.certificate(&[&pki.0, &pki.1]), &pki.2);
-    s.write_all(&flight.bytes).unwrap();
-    let keys = flight.server.application_keys();
-    let fin = client_finished(s, &mut flight.server);
-    (flight.server, keys, fin)
 }
 
 /// R4: a NewSessionTicket larger than the receive buffer can hold (tickets may be 65,535

@@ -15,12 +15,10 @@ mod common;
 mod scripted;
 
 use std::collections::HashMap;
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::mem::ManuallyDrop;
-use std::net::{TcpListener, TcpStream};
 use std::pin::pin;
 use std::sync::{mpsc, Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use common::TestPki;
@@ -30,7 +28,8 @@ use encore_session::{ContextId, SessionPool};
 use encore_tls::crypto::{self, HashAlg, KeySchedule, Secret};
 use encore_tls::ClientConfig;
 use rustls_pki_types::{CertificateDer, TrustAnchor};
-use scripted::{ParsedHello, Scripted, ServerHelloSpec};
+use scripted::tcp::{client_finished, drain, script};
+use scripted::{Scripted, ServerHelloSpec};
 
 const NAME: &str = "server.encore.test";
 const WAIT: Duration = Duration::from_secs(5);
@@ -298,57 +297,6 @@ fn transport(port: u16) -> StdTransport {
     let t = StdTransport::connect(("127.0.0.1", port)).unwrap();
     t.0.set_read_timeout(Some(WAIT)).unwrap();
     t
-}
-
-fn read_record(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
-    let mut hdr = [0u8; 5];
-    s.read_exact(&mut hdr)?;
-    let len = u16::from_be_bytes([hdr[3], hdr[4]]) as usize;
-    let mut rec = hdr.to_vec();
-    rec.resize(5 + len, 0);
-    s.read_exact(&mut rec[5..])?;
-    Ok(rec)
-}
-
-fn drain(s: &mut TcpStream) -> Vec<u8> {
-    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    let mut all = Vec::new();
-    let _ = s.read_to_end(&mut all);
-    all
-}
-
-fn script<T: Send + 'static>(
-    f: impl FnOnce(&mut TcpStream, ParsedHello) -> T + Send + 'static,
-) -> (u16, JoinHandle<T>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(WAIT)).unwrap();
-        s.set_nodelay(true).unwrap();
-        let rec = read_record(&mut s).unwrap();
-        let hello = scripted::parse_hello(&rec);
-        f(&mut s, hello)
-    });
-    (port, handle)
-}
-
-/// Reads the client's Finished (after an optional change_cipher_spec): the plaintext message.
-fn client_finished(s: &mut TcpStream, server: &mut Scripted) -> Vec<u8> {
-    loop {
-        let rec = read_record(s).unwrap();
-        if rec[0] == 20 {
-            continue;
-        }
-        let key = server.client_read.as_mut().unwrap();
-        let hdr: [u8; 5] = rec[..5].try_into().unwrap();
-        let mut data = rec[5..rec.len() - 16].to_vec();
-        let tag: [u8; 16] = rec[rec.len() - 16..].try_into().unwrap();
-        key.decrypt(&hdr, &mut data, &tag).unwrap();
-        assert_eq!(data.pop(), Some(22));
-        assert_eq!(data[0], 20);
-        return data;
-    }
 }
 
 /// What a scripted server thread learnt: its secrets, the client's X25519 share, the first

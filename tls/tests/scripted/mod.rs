@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod tcp;
+
 use encore_tls::crypto::{
     self, CipherSuite, KeyExchange, KeySchedule, NamedGroup, RecordProtection, Secret, Transcript,
 };

@@ -1,0 +1,314 @@
+//! From EncryptedExtensions to the server Finished: extensions answered (R3), the server's chain and CertificateVerify (C32, R6, E6), the client's own certificate, the client flight.
+
+use super::*;
+
+impl Negotiated {
+    #[inline(never)]
+    pub(super) fn encrypted_extensions<R>(
+        self,
+        conn: &mut Connection<'_, R>,
+        start: usize,
+        total: usize,
+    ) -> Step {
+        let (msg, body) = message(conn.rx, start, total)?;
+        let ee = EncryptedExtensions::parse(body)?;
+        if ee.early_data {
+            return Err(Error::Illegal(Violation::EarlyDataNotOffered));
+        }
+        let config = conn.config;
+        // RFC 8446 §4.2: an extension response without the request is unsupported_extension;
+        // no server_name is sent for an IP literal.
+        if ee.server_name_ack && !sends_server_name(conn.server_name) {
+            return Err(Error::Illegal(Violation::ServerNameNotSent));
+        }
+        // RFC 8449 §5: a client MUST treat receipt of both limits as fatal.
+        if ee.max_fragment_length.is_some() && ee.record_size_limit.is_some() {
+            return Err(Error::Illegal(Violation::BothRecordLimits));
+        }
+        if let Some(p) = ee.alpn {
+            // RFC 8446 §4.2: an answer to an extension that was not sent.
+            if config.alpn.is_empty() {
+                return Err(Error::Illegal(Violation::AlpnNotSent));
+            }
+            let i = config
+                .alpn
+                .iter()
+                .position(|o| *o == p)
+                .ok_or(Error::Illegal(Violation::AlpnNotOffered))?;
+            conn.alpn_index = Some(i);
+        }
+        let mut own = crate::wire::record::MAX_PLAINTEXT;
+        match (ee.max_fragment_length, config.max_fragment_length) {
+            (None, _) => {}
+            (Some(code), Some(m)) if code == m.code() => {
+                conn.peer_max_fragment = conn.peer_max_fragment.min(m.bytes());
+                own = own.min(m.bytes());
+            }
+            (Some(_), _) => return Err(Error::Illegal(Violation::MaxFragmentLengthMismatch)),
+        }
+        if let Some(limit) = ee.record_size_limit {
+            let ours = config
+                .record_size_limit
+                .ok_or(Error::Illegal(Violation::RecordSizeLimitNotOffered))?;
+            // The limit counts the inner content type (RFC 8449 §4).
+            conn.peer_max_fragment = conn
+                .peer_max_fragment
+                .min(usize::from(limit).saturating_sub(1));
+            own = own.min(usize::from(ours).saturating_sub(1));
+        }
+        conn.own_max_fragment = own;
+        conn.transcript.update(msg);
+        let next = if self.kex == KeyExchangeMode::Full {
+            State::WaitCertificateOrRequest(self)
+        } else {
+            State::WaitFinished(self)
+        };
+        Ok((next, None))
+    }
+
+    pub(super) fn certificate_request<R>(
+        mut self,
+        conn: &mut Connection<'_, R>,
+        start: usize,
+        total: usize,
+    ) -> Step {
+        let (msg, body) = message(conn.rx, start, total)?;
+        let cr = CertificateRequest::parse(body)?;
+        // RFC 8446 §4.3.2: the context is empty unless used for post-handshake
+        // authentication, which this client does not offer.
+        if !cr.context.is_empty() {
+            return Err(Error::Illegal(Violation::CertificateRequestContextNotEmpty));
+        }
+        let use_signer = conn
+            .config
+            .client_auth
+            .is_some_and(|s| cr.accepts(s.scheme().to_u16()));
+        conn.transcript.update(msg);
+        self.cert_request = Some(CertRequest { use_signer });
+        Ok((State::WaitCertificate(self), None))
+    }
+
+    #[inline(never)]
+    pub(super) fn certificate<R>(
+        self,
+        conn: &mut Connection<'_, R>,
+        start: usize,
+        total: usize,
+    ) -> Step {
+        let (msg, body) = message(conn.rx, start, total)?;
+        let cert = Certificate::parse(body)?;
+        if !cert.context.is_empty() {
+            return Err(Error::Illegal(Violation::CertificateContextNotEmpty));
+        }
+        // RFC 8446 §4.4.2: a CertificateEntry extension must answer one the ClientHello
+        // carried; this client sends neither status_request nor signed_certificate_timestamp.
+        if cert.entry_extensions {
+            return Err(Error::Illegal(Violation::CertificateExtensionNotOffered));
+        }
+        let mut certs = cert.certificates();
+        let end_entity = certs.next().ok_or(Error::Malformed(WireError::BadLength))?;
+        let mut intermediates: heapless::Vec<&[u8], { crypto::MAX_INTERMEDIATES }> =
+            heapless::Vec::new();
+        for c in certs {
+            intermediates
+                .push(c)
+                .map_err(|_| Error::Malformed(WireError::TooMany))?;
+        }
+        let config = conn.config;
+        if !config.skips_verification() {
+            let now = validation_time(conn.now_unix, config.time_lower_bound)?;
+            crypto::verify_server_chain(
+                end_entity,
+                &intermediates,
+                config.trust_anchors,
+                conn.server_name,
+                now,
+            )
+            .map_err(Error::Certificate)?;
+        }
+        conn.end_entity = range_in(conn.rx, end_entity);
+        conn.transcript.update(msg);
+        // Keep the Certificate message in the buffer until CertificateVerify is checked.
+        conn.hs_keep = start + total;
+        conn.discard_hs = 0;
+        Ok((State::WaitCertificateVerify(self), None))
+    }
+
+    #[inline(never)]
+    pub(super) fn certificate_verify<R>(
+        self,
+        conn: &mut Connection<'_, R>,
+        start: usize,
+        total: usize,
+    ) -> Step {
+        let (msg, body) = message(conn.rx, start, total)?;
+        let cv = CertificateVerify::parse(body)?;
+        let scheme = SignatureScheme::from_u16(cv.scheme)
+            .filter(|s| SignatureScheme::OFFERED.contains(s))
+            .ok_or(Error::Illegal(Violation::SignatureSchemeNotOffered))?;
+        if !conn.config.skips_verification() {
+            let th = conn.transcript.current_hash();
+            let (a, b) = conn.end_entity;
+            let ee = conn.rx.get(a..b).ok_or(Error::UnexpectedMessage)?;
+            crypto::verify_certificate_verify(ee, scheme, th.as_bytes(), cv.signature)
+                .map_err(|_| Error::BadCertificateVerify)?;
+        }
+        conn.transcript.update(msg);
+        conn.release_kept();
+        Ok((State::WaitFinished(self), None))
+    }
+
+    #[inline(never)]
+    pub(super) fn finished<R>(
+        self,
+        conn: &mut Connection<'_, R>,
+        start: usize,
+        total: usize,
+    ) -> Step {
+        let (msg, body) = message(conn.rx, start, total)?;
+        let hash = self.suite.hash();
+        let th = conn.transcript.current_hash();
+        let expected =
+            crypto::finished_verify_data(hash, conn.secrets.server_hs.as_bytes(), th.as_bytes());
+        if !expected.ct_eq(body) {
+            return Err(Error::BadFinished);
+        }
+        conn.transcript.update(msg);
+        if conn.handshake_bytes_after(start, total) {
+            return Err(Error::UnexpectedMessage);
+        }
+        let th = conn.transcript.current_hash();
+        {
+            let schedule = &mut conn.secrets.schedule;
+            if schedule.is_empty() {
+                return Err(Error::UnexpectedMessage);
+            }
+            schedule.advance_to_master();
+            conn.secrets.client_ap = schedule.client_application_traffic_secret_0(th.as_bytes());
+            conn.secrets.server_ap = schedule.server_application_traffic_secret_0(th.as_bytes());
+        }
+        conn.read_key = RecordProtection::new(self.suite, conn.secrets.server_ap.as_bytes())?;
+
+        conn.maybe_send_ccs()?;
+        // The client's flight goes in one record: fewer bytes on the wire.
+        let body_at = conn.tx_len + HEADER_LEN;
+        let mut len = 0;
+        // Without a client Certificate the transcript has not moved since the server's
+        // Finished.
+        let th = match &self.cert_request {
+            Some(cr) => {
+                len += client_certificate(conn, body_at, cr)?;
+                conn.transcript.current_hash()
+            }
+            None => th,
+        };
+        let verify =
+            crypto::finished_verify_data(hash, conn.secrets.client_hs.as_bytes(), th.as_bytes());
+        let at = body_at + len;
+        let out = conn.tx.get_mut(at..).ok_or(Error::BufferTooSmall)?;
+        let mut w = Writer::new(out);
+        hs::emit_header(&mut w, msg_type::FINISHED, verify.len())?;
+        w.put(verify.as_bytes())?;
+        let n = w.len();
+        conn.transcript
+            .update(conn.tx.get(at..at + n).ok_or(Error::BufferTooSmall)?);
+        len += n;
+        conn.seal_handshake(len)?;
+        conn.write_key = RecordProtection::new(self.suite, conn.secrets.client_ap.as_bytes())?;
+        let th = conn.transcript.current_hash();
+        conn.secrets.resumption_master = conn
+            .secrets
+            .schedule
+            .resumption_master_secret(th.as_bytes());
+        // The Master Secret and the handshake traffic secrets have served (E7).
+        {
+            use zeroize::Zeroize;
+            conn.secrets.schedule = KeySchedule::empty();
+            conn.secrets.client_hs.zeroize();
+            conn.secrets.server_hs.zeroize();
+        }
+        let summary = HandshakeSummary {
+            resumed: self.kex != KeyExchangeMode::Full,
+            kex: self.kex,
+            suite: self.suite,
+            offer_declined: self.offer_declined,
+            retried: self.retried,
+        };
+        conn.summary = Some(summary);
+        Ok((State::Connected, Some(Ev::Complete(summary))))
+    }
+}
+
+/// The time certificates are checked at (E6): the later of the wall clock and the configured
+/// lower bound, so that a clock rolled back behind the firmware's build date cannot revive
+/// an expired certificate; either alone when only one is known; without both, verification
+/// fails closed.
+pub(super) fn validation_time(now: Option<u64>, floor: Option<u64>) -> Result<u64, Error> {
+    match (now, floor) {
+        (Some(n), Some(f)) => Ok(n.max(f)),
+        (Some(t), None) | (None, Some(t)) => Ok(t),
+        (None, None) => Err(Error::NoWallClock),
+    }
+}
+
+/// Writes the client's Certificate (and CertificateVerify when a signer fits the server's
+/// signature_algorithms) at `tx[at..]`, adding both to the transcript (RFC 8446 §4.4.2).
+pub(super) fn client_certificate<R>(
+    conn: &mut Connection<'_, R>,
+    at: usize,
+    cr: &CertRequest,
+) -> Result<usize, Error> {
+    let signer = if cr.use_signer {
+        conn.config.client_auth
+    } else {
+        None
+    };
+    let chain: &[&[u8]] = signer.map(|s| s.certificate_chain()).unwrap_or(&[]);
+    let out = conn.tx.get_mut(at..).ok_or(Error::BufferTooSmall)?;
+    let mut w = Writer::new(out);
+    w.u8(msg_type::CERTIFICATE)?;
+    let m = w.begin_len(3)?;
+    // certificate_request_context: empty, as the server's was.
+    w.u8(0)?;
+    let list = w.begin_len(3)?;
+    for cert in chain {
+        let e = w.begin_len(3)?;
+        w.put(cert)?;
+        w.end_len(e)?;
+        w.u16(0)?;
+    }
+    w.end_len(list)?;
+    w.end_len(m)?;
+    let cert_len = w.len();
+    conn.transcript.update(
+        conn.tx
+            .get(at..at + cert_len)
+            .ok_or(Error::BufferTooSmall)?,
+    );
+    let Some(signer) = signer.filter(|_| !chain.is_empty()) else {
+        return Ok(cert_len);
+    };
+    let th = conn.transcript.current_hash();
+    let mut content = [0u8; crypto::CERTIFICATE_VERIFY_CONTENT_MAX];
+    let content = crypto::certificate_verify_content(false, th.as_bytes(), &mut content);
+    let cv_at = at + cert_len;
+    // type(1) length(3) scheme(2) signature length(2), then the signature.
+    let sig_at = cv_at + 8;
+    let sig_out = conn.tx.get_mut(sig_at..).ok_or(Error::BufferTooSmall)?;
+    let sig_len = signer.sign(content, sig_out)?;
+    let head = conn
+        .tx
+        .get_mut(cv_at..sig_at)
+        .ok_or(Error::BufferTooSmall)?;
+    let mut w = Writer::new(head);
+    hs::emit_header(&mut w, msg_type::CERTIFICATE_VERIFY, 4 + sig_len)?;
+    w.u16(signer.scheme().to_u16())?;
+    w.u16(u16::try_from(sig_len).map_err(|_| Error::BufferTooSmall)?)?;
+    let cv_len = 8 + sig_len;
+    conn.transcript.update(
+        conn.tx
+            .get(cv_at..cv_at + cv_len)
+            .ok_or(Error::BufferTooSmall)?,
+    );
+    Ok(cert_len + cv_len)
+}

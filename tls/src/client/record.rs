@@ -28,7 +28,8 @@ impl<'a, R> Connection<'a, R> {
     }
 
     /// Encrypts as much of `data` as fits into one record and the transmit buffer; returns
-    /// how many bytes were taken (0 when the transmit buffer is full: send, then retry).
+    /// how many bytes were taken (0 for empty `data`, or when the transmit buffer is full: send,
+    /// then retry).
     pub fn write(&mut self, data: &[u8]) -> Result<usize, Error> {
         if !matches!(self.state, State::Connected) || self.close_sent {
             return Err(if self.state.is_handshaking() {
@@ -42,7 +43,9 @@ impl<'a, R> Connection<'a, R> {
             .len()
             .saturating_sub(self.tx_len + HEADER_LEN + PROTECTED_OVERHEAD);
         let n = data.len().min(self.peer_max_fragment).min(room);
-        if n == 0 && !data.is_empty() {
+        // Nothing to write makes no record (an empty one would need room it may not have:
+        // found by the engine_keyed fuzz target with a full transmit buffer).
+        if n == 0 {
             return Ok(0);
         }
         let start = self.tx_len + HEADER_LEN;

@@ -5,6 +5,7 @@
 
 mod bench;
 mod demo;
+mod fuzz;
 mod steps;
 mod util;
 
@@ -21,6 +22,10 @@ commands:
             and host cache micro-benchmarks; writes BENCHMARKS.md and its plot
             (options: --runs N, default 3; --no-host skips the criterion benchmarks;
             --profile only prints where each handshake's instructions go, by function)
+  fuzz      every fuzz target for its share of SECONDS (default 600; the engine targets get
+            more), then executions, coverage and crashes per target; a crash is saved to
+            <crate>/fuzz/regressions/<target>/ for the tests and fails the command
+            (usage: fuzz [SECONDS] [--only TARGET]...; installs nightly and cargo-fuzz)
   setup     only install what is missing (rustup targets, Debian packages)
 ";
 
@@ -31,6 +36,7 @@ fn main() -> ExitCode {
         Some("demo") => steps::demo(&args[1..]),
         Some("setup") => steps::setup(),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("-h") | Some("--help") | Some("help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

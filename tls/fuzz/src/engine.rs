@@ -1,0 +1,81 @@
+//! Arbitrary bytes fed to a started engine (ClientHello sent, with and without a resumption
+//! offer), in chunks whose sizes come from the input: the engine waits, yields events or
+//! fails with an error and an alert; it never panics (E4). Random bytes do not get past the
+//! ServerHello's key schedule: `keyed` is the target for everything after it.
+
+use core::convert::Infallible;
+
+use encore_tls::client::{ClientConfig, Connection, ResumptionOffer};
+use encore_tls::crypto::CipherSuite;
+
+/// Deterministic generator so that runs are reproducible.
+struct Counter(u64);
+
+impl rand_core::TryRng for Counter {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok(self.try_next_u64()? as u32)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        Ok(self.0)
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        for b in dst {
+            *b = self.try_next_u64()? as u8;
+        }
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for Counter {}
+
+/// One input of the `engine` target.
+pub fn run(data: &[u8]) {
+    let Some((&flags, input)) = data.split_first() else {
+        return;
+    };
+    let config = ClientConfig::new(&[]);
+    let psk = [7u8; 32];
+    let offer = (flags & 1 == 1).then_some(ResumptionOffer {
+        ticket: b"ticket",
+        psk: &psk,
+        suite: CipherSuite::Aes128GcmSha256,
+        age_add: 1,
+        ticket_age_ms: 2,
+    });
+    let mut rx = [0u8; 4096];
+    let mut tx = [0u8; 2048];
+    let Ok(mut conn) = Connection::new(
+        &config,
+        "fuzz.example",
+        offer,
+        &mut rx,
+        &mut tx,
+        Counter(u64::from(flags)),
+        Some(1_700_000_000),
+    ) else {
+        return;
+    };
+    let n = conn.pending_tx().len();
+    conn.tx_sent(n);
+    let chunk = usize::from(flags >> 1).max(1);
+    for piece in input.chunks(chunk) {
+        conn.feed(piece);
+        loop {
+            match conn.process() {
+                Ok(Some(_)) => continue,
+                Ok(None) => break,
+                Err(_) => {
+                    assert!(conn.is_failed());
+                    return;
+                }
+            }
+        }
+        let n = conn.pending_tx().len();
+        conn.tx_sent(n);
+    }
+}

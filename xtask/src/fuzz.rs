@@ -210,8 +210,11 @@ fn fuzz_one(t: &Target, host: &str, seconds: u64) -> Result<(Stats, Vec<PathBuf>
         .join("release")
         .join(&t.name);
     let key = format!("{}-{}", t.krate, t.name);
+    // The corpus grows from run to run; the artifacts and the log belong to this process, so
+    // that two runs at once do not clobber each other's.
     let corpus = work_dir().join("corpus").join(&key);
-    let artifacts = work_dir().join("artifacts").join(&key);
+    let run_key = format!("{key}-{}", std::process::id());
+    let artifacts = work_dir().join("artifacts").join(&run_key);
     let logs = work_dir().join("logs");
     for dir in [&corpus, &logs] {
         std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
@@ -219,7 +222,7 @@ fn fuzz_one(t: &Target, host: &str, seconds: u64) -> Result<(Stats, Vec<PathBuf>
     let _ = std::fs::remove_dir_all(&artifacts);
     std::fs::create_dir_all(&artifacts)
         .map_err(|e| format!("create {}: {e}", artifacts.display()))?;
-    let log = logs.join(format!("{key}.log"));
+    let log = logs.join(format!("{run_key}.log"));
     let log_file =
         std::fs::File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
 

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::io::Write as _;
 use std::mem::ManuallyDrop;
 use std::pin::pin;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use common::TestPki;
@@ -28,6 +28,7 @@ use encore_session::{ContextId, SessionPool};
 use encore_tls::crypto::{self, HashAlg, KeySchedule, Secret};
 use encore_tls::ClientConfig;
 use rustls_pki_types::{CertificateDer, TrustAnchor};
+use scripted::rng::{x25519_secret, Recording};
 use scripted::tcp::{client_finished, drain, script};
 use scripted::{Scripted, ServerHelloSpec};
 
@@ -42,70 +43,6 @@ const DATA: &[u8] = b"APPLICATION-DATA-0123456789abcdefghijklmnopqrstuvwxyz-APPL
 // ---------------------------------------------------------------------------------------------
 // A generator that remembers what it gave
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Clone, Default)]
-struct Recording(Arc<Mutex<Vec<Vec<u8>>>>);
-
-impl rand_core::TryRng for Recording {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        let mut b = [0u8; 4];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        let mut b = [0u8; 8];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        common::OsRandom.try_fill_bytes(dst).unwrap();
-        self.0.lock().unwrap().push(dst.to_vec());
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for Recording {}
-
-impl Recording {
-    /// The X25519 private key whose public key is `public`.
-    fn x25519_key(&self, public: &[u8]) -> Vec<u8> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|d| d.len() == 32)
-            .find(|d| x25519_secret(d).public_key().as_slice() == public)
-            .expect("the X25519 key came from the generator")
-            .clone()
-    }
-}
-
-/// Gives the same 32 bytes for every draw: the engine's own X25519 key from known bytes.
-struct Fixed([u8; 32]);
-
-impl rand_core::TryRng for Fixed {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        unreachable!()
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        unreachable!()
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        dst.copy_from_slice(&self.0[..dst.len()]);
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for Fixed {}
-
-/// The X25519 key made of `bytes` (the engine's key exchange; the client crate has no
-/// X25519 of its own).
-fn x25519_secret(bytes: &[u8]) -> crypto::KeyExchange {
-    let mut fixed = Fixed(bytes.try_into().unwrap());
-    crypto::KeyExchange::generate(crypto::NamedGroup::X25519, &mut fixed).unwrap()
-}
 
 /// The X25519 shared secret of the client's key and the server's share in the ServerHello
 /// record at the start of `flight`.

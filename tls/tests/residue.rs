@@ -9,10 +9,10 @@
 mod common;
 mod scripted;
 
-use std::cell::RefCell;
+use scripted::rng::Recording;
+
 use std::collections::HashMap;
 use std::mem::ManuallyDrop;
-use std::rc::Rc;
 
 use encore_tls::client::{ClientConfig, Connection, Error, Event, ResumptionOffer, Violation};
 use encore_tls::crypto::{self, CipherSuite, HashAlg, KeySchedule, Secret};
@@ -27,59 +27,13 @@ const NOW: u64 = 1_748_736_000;
 // A generator that remembers what it gave (the private key shares come from it)
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Clone, Default)]
-struct Recording(Rc<RefCell<Vec<Vec<u8>>>>);
-
-impl rand_core::TryRng for Recording {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        let mut b = [0u8; 4];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        let mut b = [0u8; 8];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        common::OsRandom.try_fill_bytes(dst).unwrap();
-        self.0.borrow_mut().push(dst.to_vec());
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for Recording {}
-
-impl Recording {
-    /// The X25519 private key whose public key is `public`.
-    fn x25519_key(&self, public: &[u8]) -> Vec<u8> {
-        self.0
-            .borrow()
-            .iter()
-            .filter(|d| d.len() == 32)
-            .find(|d| {
-                let k = x25519_dalek::StaticSecret::from(<[u8; 32]>::try_from(&d[..]).unwrap());
-                x25519_dalek::PublicKey::from(&k).as_bytes() == public
-            })
-            .expect("the X25519 key came from the generator")
-            .clone()
-    }
-
-    /// The P-256 private key whose uncompressed point is `public`.
-    fn p256_key(&self, public: &[u8]) -> Vec<u8> {
-        use p256::elliptic_curve::sec1::ToEncodedPoint;
-        self.0
-            .borrow()
-            .iter()
-            .filter(|d| d.len() == 32)
-            .find(|d| {
-                p256::SecretKey::from_slice(d)
-                    .is_ok_and(|k| k.public_key().to_encoded_point(false).as_bytes() == public)
-            })
-            .expect("the P-256 key came from the generator")
-            .clone()
-    }
+/// The P-256 private key whose uncompressed point is `public`.
+fn p256_key(rng: &Recording, public: &[u8]) -> Vec<u8> {
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    rng.key("P-256", |d| {
+        p256::SecretKey::from_slice(d)
+            .is_ok_and(|k| k.public_key().to_encoded_point(false).as_bytes() == public)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -689,7 +643,7 @@ fn e7_retry_replaces_the_key_share_in_place() {
             .unwrap();
         ch2.msg[at + 4..at + 4 + 65].to_vec()
     };
-    known.scalar("p256", &rng.p256_key(&point));
+    known.scalar("p256", &p256_key(&rng, &point));
     let retried = &["psk", "early", "p256", "p256.le"];
     res.scan(
         &known,

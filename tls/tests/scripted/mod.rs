@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod rng;
 pub mod tcp;
 
 use encore_tls::crypto::{

@@ -187,7 +187,7 @@ impl<'p, const N: usize, const P: usize> EncoreBench<'p, N, P> {
     fn take_batch(&mut self) -> Measured {
         let watch = Stopwatch::start();
         for (p, _) in &self.peers {
-            if let Some(s) = self.cache.take(black_box(p), NOW_MS, &[0x1301]) {
+            if let Some((s, _)) = self.cache.take(black_box(p), NOW_MS, &[0x1301]) {
                 self.held.push(s);
             }
         }

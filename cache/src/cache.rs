@@ -8,9 +8,9 @@ mod remove;
 
 use core::cell::RefCell;
 
-use critical_section::Mutex;
+use critical_section::{CriticalSection, Mutex};
 use encore_session::{
-    ticket_offerable, ContextId, Error, HashAlgorithm, NewSession, PeerId, Records, Session,
+    ticket_offerable, ContextId, Error, HashAlgorithm, NewSession, Offer, PeerId, Records, Session,
     SessionId, SessionPool, SessionRecord,
 };
 
@@ -215,14 +215,23 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         &self,
         f: impl FnOnce(&mut State<N>, &Records<'_, T>) -> R,
     ) -> Result<R, Error> {
-        critical_section::with(|cs| {
-            let mut state = self
-                .state
-                .borrow(cs)
-                .try_borrow_mut()
-                .map_err(|_| Error::Busy)?;
-            self.pool.with_records(|records| f(&mut state, records))
-        })
+        critical_section::with(|cs| self.locked_with_records_in(cs, f))
+    }
+
+    /// [`SessionCache::locked_with_records`] inside the critical section `cs` the caller holds.
+    #[inline(always)]
+    fn locked_with_records_in<R>(
+        &self,
+        cs: CriticalSection<'_>,
+        f: impl FnOnce(&mut State<N>, &Records<'_, T>) -> R,
+    ) -> Result<R, Error> {
+        let mut state = self
+            .state
+            .borrow(cs)
+            .try_borrow_mut()
+            .map_err(|_| Error::Busy)?;
+        self.pool
+            .with_records_in(cs, |records| f(&mut state, records))
     }
 
     /// Runs `f` on the entry of `session` (its slot and buckets), if cached, in one critical
@@ -269,11 +278,26 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         e.timed_out(secs(now_ms)) || r.offerable(now_ms, &self.config.limits).is_err()
     }
 
+    /// [`SessionCache::is_stale`] for a cached entry, where `unexpired` is
+    /// [`State::surely_unexpired`] at `now_ms`. When the expiry bound shows that no entry is
+    /// expired, only the record's flags are read: every cached record passed all of C7's other
+    /// checks (ticket, version, hash) when it was added (an add checks [`SessionRecord::offerable`]
+    /// in the critical section that stores it), its payload never changes while the entry holds
+    /// its reference (C27), and the time checks are those the bound covers.
+    fn cached_stale(&self, unexpired: bool, e: &Entry, r: &SessionRecord<T>, now_ms: u64) -> bool {
+        if unexpired {
+            r.is_used() || r.is_not_resumable()
+        } else {
+            self.is_stale(e, r, now_ms)
+        }
+    }
+
     /// Stale, or names no record (which cannot happen while the entry holds its reference).
-    fn entry_stale(&self, e: &Entry, records: &Records<'_, T>, now_ms: u64) -> bool {
+    fn entry_stale(&self, s: &State<N>, e: &Entry, records: &Records<'_, T>, now_ms: u64) -> bool {
+        let unexpired = s.surely_unexpired(now_ms);
         records
             .get(e.id())
-            .is_none_or(|r| self.is_stale(e, r, now_ms))
+            .is_none_or(|r| self.cached_stale(unexpired, e, r, now_ms))
     }
 
     /// The least recently touched expired entry. Reads no record while the expiry bound shows that
@@ -311,13 +335,15 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
             .entry(i)
             .and_then(|e| records.get(e.id()))
             .map(buckets_of::<N, T>);
-        s.remove(i, b).and_then(|e| self.handle(e))
+        s.remove(i, b).and_then(|e| self.handle(records, e))
     }
 
-    /// The entry's reference as a handle (inside a critical section: no extra one).
-    /// `from_raw` fails only for an id that owns no reference, so nothing can leak here.
-    fn handle(&self, e: Entry) -> Option<Session<'p, P, T>> {
-        e.into_raw().and_then(|raw| self.pool.from_raw(raw).ok())
+    /// The entry's reference as a handle, checked against the read `records` (no critical section
+    /// of its own). `from_raw_in` fails only for an id that owns no reference, so nothing can leak
+    /// here.
+    fn handle(&self, records: &Records<'_, T>, e: Entry) -> Option<Session<'p, P, T>> {
+        e.into_raw()
+            .and_then(|raw| self.pool.from_raw_in(records, raw).ok())
     }
 
     /// Removes the stale entry `i`, counted as a timeout, into `out`; its callback and release
@@ -353,6 +379,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         suites: Option<&[u16]>,
     ) -> Result<Option<u16>, u16> {
         let tag = peer_tag(peer);
+        let unexpired = s.surely_unexpired(now_ms);
         let mut newest = None;
         let mut oldest_stale = None;
         for (i, e) in s.chain(Chain::Peer, peer_bucket::<N>(peer)) {
@@ -365,7 +392,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
             if r.peer() != *peer {
                 continue;
             }
-            if self.is_stale(e, r, now_ms) {
+            if self.cached_stale(unexpired, e, r, now_ms) {
                 oldest_stale = Some(i);
             } else if newest.is_none() && suites.is_none_or(|list| suite_fits(list, r.hash())) {
                 newest = Some(i);
@@ -386,7 +413,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
             let step = self.locked_with_records(|s, records| {
                 let found = s
                     .iter()
-                    .find(|(_, e)| self.entry_stale(e, records, now_ms))
+                    .find(|(_, e)| self.entry_stale(s, e, records, now_ms))
                     .map(|(i, _)| i);
                 match found {
                     Some(i) => self.remove_stale_at(s, records, i, &mut out),

@@ -7,6 +7,7 @@ use crate::SessionCache;
 
 /// Cache mode flags (C26), combined with `|`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct CacheMode(u8);
 
 impl CacheMode {
@@ -44,6 +45,7 @@ impl core::ops::BitOr for CacheMode {
 
 /// Configuration fixed at construction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct CacheConfig {
     /// `timeout_s` is the timeout given to new entries and the configured timeout of C29;
     /// `max_auth_age_s` the C29 limit since the original full handshake. The cache caps both at
@@ -74,6 +76,7 @@ impl Default for CacheConfig {
 
 /// Counters of C26 (OpenSSL's `SSL_CTX_sess_*`); each saturates at `u32::MAX`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct CacheStats {
     /// Lookups and takes that returned a record.
     pub hits: u32,
@@ -96,6 +99,7 @@ pub struct CacheStats {
 
 /// Outcome of [`SessionCache::add`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Added {
     /// Cached as the most recently touched entry (possibly after an eviction).
     Stored,
@@ -111,6 +115,7 @@ pub enum Added {
 
 /// Whether a record was in the cache (C18, C22).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Presence {
     /// It was cached.
     Found,

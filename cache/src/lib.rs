@@ -29,8 +29,10 @@
 //! drop(on_connection);
 //!
 //! // The next connection to the same peer takes it out to offer it (C36).
-//! let offered = cache.take(&peer, 5_000, &[0x1301]).expect("cached");
+//! // It comes with what its claim read for the ClientHello: the suite and the obfuscated age (C30).
+//! let (offered, offer) = cache.take(&peer, 5_000, &[0x1301]).expect("cached");
 //! assert!(offered.info()?.used);
+//! assert_eq!(offer.obfuscated_age, 5_001);
 //! assert_eq!((cache.len(), cache.stats().hits), (0, 1));
 //! # Ok::<(), encore_session::Error>(())
 //! ```

@@ -111,7 +111,7 @@ fn largest_capacity_works() {
     assert_eq!(BIG.len(), 6);
     BIG.check_index(0).unwrap();
     assert_eq!(
-        BIG.take(&peer(3), 1_000, &[0x1301]).unwrap().id(),
+        BIG.take(&peer(3), 1_000, &[0x1301]).unwrap().0.id(),
         held[3].id()
     );
     assert_eq!(BIG.remove(&held[0]), Presence::Found);

@@ -171,7 +171,7 @@ fn run_churn<const N: usize, const P: usize>(mode: CacheMode, seed: u64) {
                 }
             }
             5 => {
-                if let Some(s) = cache.take(&p, now, &[0x1301]) {
+                if let Some(s) = cache.take(&p, now, &[0x1301]).map(|(s, _)| s) {
                     held.push(s);
                 }
             }

@@ -389,8 +389,10 @@ fn run(mode: CacheMode, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     Some(i) => {
                         m.stats.hits += 1;
                         let e = m.entries.remove(i);
-                        let got = got.unwrap();
+                        let (got, offer) = got.unwrap();
                         prop_assert_eq!(got.id(), e.id);
+                        // The offer is the claim's reading of this record.
+                        prop_assert_eq!(Some(offer), got.with(|r| r.offer(now)).unwrap());
                         m.recs.get_mut(&e.id).unwrap().used = true;
                         app.push(got);
                     }

@@ -378,8 +378,10 @@ fn c36_take_moves_out_marks_used_counts_a_hit_without_callback() {
         .new_session(&ticket(1, &[2; 32], 0, 3600), 0)
         .unwrap()
         .id();
-    let taken = cache.take(&peer(1), 1_000, &[0x1301]).unwrap();
+    let (taken, offer) = cache.take(&peer(1), 1_000, &[0x1301]).unwrap();
     assert_eq!(taken.id(), newer); // newest ticket first
+                                   // The claim's reading comes with it: the record's suite and its age 1 s after receipt.
+    assert_eq!((offer.cipher_suite, offer.ticket_age_ms), (0x1301, 1_000));
     let info = taken.info().unwrap();
     assert!(info.used && !info.not_resumable);
     assert_eq!(taken.ref_count().unwrap(), 1); // the cache's reference moved to the caller
@@ -389,7 +391,10 @@ fn c36_take_moves_out_marks_used_counts_a_hit_without_callback() {
     // A SHA-384 connection cannot use the SHA-256 ticket that is left: a miss, entry kept.
     assert!(cache.take(&peer(1), 1_000, &[0x1302]).is_none());
     assert_eq!(cache.len(), 1);
-    assert_eq!(cache.take(&peer(1), 1_000, &[0x1303]).unwrap().id(), older);
+    assert_eq!(
+        cache.take(&peer(1), 1_000, &[0x1303]).unwrap().0.id(),
+        older
+    );
     assert!(cache.take(&peer(1), 1_000, &[0x1301]).is_none());
     assert_eq!(cache.stats(), stats(2, 2, 0, 0, 0));
     drop(taken);
@@ -480,7 +485,7 @@ fn e3_threads_hammer_pool_and_cache() {
                     Err(Error::PoolExhausted) => {}
                     Err(e) => panic!("{e:?}"),
                 }
-                if let Some(s) = CACHE.take(&peer(p), now, &[0x1301]) {
+                if let Some(s) = CACHE.take(&peer(p), now, &[0x1301]).map(|(s, _)| s) {
                     assert!(s.info().unwrap().used);
                 }
                 drop(CACHE.lookup(&peer((p + 1) % 3), now));
@@ -549,7 +554,7 @@ fn c28_c36_take_never_returns_a_record_another_holder_claimed() {
     assert_eq!(on_connection.ref_count().unwrap(), 1);
     // The other order: the cache takes it first, and the connection's claim is refused.
     let second = cache.new_session(&ticket(1, &[2; 32], 0, 3600), 0).unwrap();
-    let taken = cache.take(&peer(1), 3_000, &[0x1301]).unwrap();
+    let (taken, _) = cache.take(&peer(1), 3_000, &[0x1301]).unwrap();
     assert!(taken == second);
     assert_eq!(
         second.claim(3_000, &limits, &[0x1301]),
@@ -669,7 +674,9 @@ fn e2_cache_operations_inside_a_pool_read_keep_counts_exact() {
     assert_eq!(a.with(|_| cache.add(&b, 0)).unwrap(), Ok(Added::Stored));
     assert_eq!((a.ref_count(), b.ref_count()), (Ok(2), Ok(2)));
     // Take inside a read: a hit only with the record in hand.
-    let taken = b.with(|_| cache.take(&peer(1), 1_000, &[0x1301])).unwrap();
+    let taken = b
+        .with(|_| cache.take(&peer(1), 1_000, &[0x1301]).map(|(s, _)| s))
+        .unwrap();
     assert!(taken.as_ref() == Some(&a));
     assert_eq!(cache.stats(), stats(1, 0, 0, 0, 0));
     assert_eq!(a.ref_count(), Ok(2));
@@ -722,9 +729,9 @@ fn c33_c17_colliding_tags_are_told_apart() {
     let sc = make(a, &t2, 3000);
     assert_eq!(cache.add(&sc, 3000).unwrap(), Added::Replaced);
     assert_eq!(ids(&cache), vec![sa.id(), sc.id()]);
-    assert_eq!(cache.take(&a, 4000, &[0x1301]).unwrap().id(), sc.id());
-    assert_eq!(cache.take(&a, 4000, &[0x1301]).unwrap().id(), sa.id());
-    assert_eq!(cache.take(&b, 4000, &[0x1301]).map(|s| s.id()), None);
+    assert_eq!(cache.take(&a, 4000, &[0x1301]).unwrap().0.id(), sc.id());
+    assert_eq!(cache.take(&a, 4000, &[0x1301]).unwrap().0.id(), sa.id());
+    assert_eq!(cache.take(&b, 4000, &[0x1301]).map(|(s, _)| s.id()), None);
     assert_eq!(cache.stats(), stats(4, 2, 0, 0, 0));
     assert_eq!(cache.len(), 0);
 }

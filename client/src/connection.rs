@@ -6,21 +6,21 @@ mod handshake;
 mod tickets;
 
 use embedded_io_async::{Error as _, Read, Write};
-use encore_session::{
-    CurrentSession, MonotonicClock, NewSession, Offer, PeerId, Session, WallClock, MAX_PSK_LEN,
-    TLS13,
-};
-use encore_tls::crypto::CipherSuite;
-use encore_tls::{Event, HandshakeSummary, KeyExchangeMode, NewTicket, PskMode, ResumptionOffer};
+use encore_session::{CurrentSession, MonotonicClock, PeerId, Session, WallClock};
+use encore_tls::client::OfferSource;
+use encore_tls::{Event, HandshakeSummary, KeyExchangeMode, NewTicket, PskMode};
 use rand_core::TryCryptoRng;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
 
 use crate::context::{BadSessionRule, Context};
+use crate::glue::{new_session, SessionOffer};
 use crate::rng::{FallibleRng, SharedRng};
 use crate::saver::{NoSaver, SessionSaver, SAVE_QUEUE_LEN};
 use crate::Error;
 
-type Engine<'c, G> = encore_tls::Connection<'c, SharedRng<'c, G>>;
+/// The engine, with room for any ticket the context's pool can hold (`T`): every cached
+/// ticket can be offered.
+type Engine<'c, G, const T: usize> = encore_tls::Connection<'c, SharedRng<'c, G>, T>;
 
 /// The default limit on a whole handshake, from `connect` to the server's Finished (R2):
 /// 30 seconds, far above any healthy handshake (a full one on a 25 MHz Cortex-M4 takes
@@ -30,6 +30,7 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u32 = 30_000;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Phase {
     /// Fresh, or cleared: `connect` may run.
     Idle,
@@ -44,6 +45,7 @@ pub enum Phase {
 
 /// Byte and ticket counts of the current connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ConnectionStats {
     /// Bytes written to the transport.
     pub bytes_sent: usize,
@@ -108,7 +110,7 @@ pub struct Connection<'c, 'a, S, C, G, const N: usize, const P: usize, const T: 
     server_name: &'c str,
     peer: PeerId,
     io: S,
-    engine: Option<Engine<'c, G>>,
+    engine: Option<Engine<'c, G, T>>,
     buffers: Option<(&'c mut [u8], &'c mut [u8])>,
     /// PSK key exchange mode the next `connect` offers with a resumption.
     psk_mode: PskMode,
@@ -389,26 +391,6 @@ impl<S, C, G, const N: usize, const P: usize, const T: usize> Drop
     }
 }
 
-/// The engine's offer for a claimed record: the values read in the claim (C30, C31) with the
-/// ticket and PSK copied out of the record. `None` when the engine cannot carry the ticket: a
-/// full handshake instead (C7).
-pub(crate) fn resumption_offer<'o>(
-    claim: &Offer,
-    ticket: &'o [u8],
-    psk: &'o [u8],
-) -> Option<ResumptionOffer<'o>> {
-    if ticket.len() > encore_tls::client::MAX_OFFER_TICKET_LEN {
-        return None;
-    }
-    Some(ResumptionOffer {
-        ticket,
-        psk,
-        suite: CipherSuite::from_u16(claim.cipher_suite)?,
-        age_add: claim.age_add,
-        ticket_age_ms: claim.ticket_age_ms,
-    })
-}
-
 fn clamp_ms(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
@@ -429,32 +411,21 @@ fn on_ticket<'a, C, G, const N: usize, const P: usize, const T: usize>(
 {
     let now = ctx.now_ms();
     let auth_age_ms = u64::try_from(clamp_ms(now).saturating_sub(auth_ms)).unwrap_or(0);
-    let new = NewSession {
-        version: TLS13,
-        cipher_suite: t.suite.to_u16(),
-        psk: t.psk.as_bytes(),
-        ticket: t.ticket,
-        lifetime_s: t.lifetime_s,
-        age_add: t.age_add,
-        max_early_data: t.max_early_data,
-        received_ms: now,
-        received_unix: ctx.now_unix(),
-        auth_age_ms,
-        peer: *peer,
-        owner: ctx.id(),
-    };
+    let new = new_session(t, *peer, ctx.id(), now, ctx.now_unix(), auth_age_ms);
     match ctx.cache().new_session(&new, now) {
         Ok(s) => {
-            // C23: the record stays the connection's session whatever the cache did with it.
-            let _ = current.take();
-            let _ = current.set(Some(&s));
             if let Some(queue) = keep {
-                // Kept for the saver (C27: every ticket, not only the newest).
-                match queue.iter_mut().find(|q| q.is_none()) {
-                    Some(free) => *free = Some(s),
-                    None => stats.save_failures += 1,
+                // Kept for the saver (C27: every ticket, not only the newest), with a
+                // reference of its own; one that cannot be added is a save failure, seen in
+                // the stats, never a handle that holds nothing.
+                match (queue.iter_mut().find(|q| q.is_none()), s.up_ref()) {
+                    (Some(free), Ok(r)) => *free = Some(r),
+                    _ => stats.save_failures += 1,
                 }
             }
+            // C23: the record stays the connection's session whatever the cache did with it.
+            // The new record's own reference moves in: nothing to add, nothing that can fail.
+            drop(current.replace(s));
         }
         Err(_) => stats.tickets_dropped += 1,
     }

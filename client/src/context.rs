@@ -9,6 +9,7 @@ use crate::rng::RngCell;
 
 /// How a connection treats its session when it ends without close_notify (C10, C13).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum BadSessionRule {
     /// OpenSSL's rule, the default: replacing the session of an open connection (C10), dropping
     /// or clearing an open connection (C13), evicts the session from the cache, marks it not

@@ -17,7 +17,9 @@ impl embedded_io_async::Error for Error {
         match self {
             Error::Io(kind) => *kind,
             Error::TransportClosed => ErrorKind::ConnectionReset,
-            Error::Tls(encore_tls::Error::AlertReceived(_)) => ErrorKind::ConnectionAborted,
+            Error::Tls(
+                encore_tls::Error::AlertReceived(_) | encore_tls::Error::HelloRefused(_),
+            ) => ErrorKind::ConnectionAborted,
             Error::Tls(encore_tls::Error::BufferTooSmall) => ErrorKind::OutOfMemory,
             Error::Tls(_) => ErrorKind::InvalidData,
             Error::Session(_) => ErrorKind::InvalidInput,

@@ -38,6 +38,7 @@
 //!     ContextId(1), ClientConfig::new(&anchors), &POOL, CacheConfig::DEFAULT,
 //!     StdClock::new(), OsRng,
 //! );
+//! // Record buffers: `ClientConfig::buffer_sizes` tells what a configuration needs.
 //! let (mut rx, mut tx) = ([0u8; 16_709], [0u8; 4096]);
 //! let io = StdTransport::connect("127.0.0.1:4433").map_err(|_| encore_client::Error::TransportClosed)?;
 //! let mut conn = Connection::new(&ctx, "server.example", io, &mut rx, &mut tx);
@@ -73,6 +74,7 @@
 mod connection;
 mod context;
 mod error;
+pub mod glue;
 mod io;
 mod rng;
 mod saver;

@@ -376,10 +376,11 @@ fn refused_engine_start_keeps_buffers_and_settings() {
 }
 
 /// C30: the engine's offer built from a claim sends session-core's obfuscated age, the age
-/// counted modulo 2^32 (an age past 2^32 ms wraps, it does not saturate); a ticket longer than
-/// the engine carries makes no offer (C7).
+/// counted modulo 2^32 (an age past 2^32 ms wraps, it does not saturate), and copies the
+/// ticket and the PSK from the record into the engine's place, refusing a place too small.
 #[test]
 fn c30_offer_from_claim_sends_the_wrapped_obfuscated_age() {
+    use encore_tls::client::OfferSource;
     static POOL: SessionPool<8> = SessionPool::new();
     let peer = PeerId::new(NAME, &[], &[0; 16]);
     let s = pool_record(&POOL, peer, 0xffff_fff0);
@@ -387,14 +388,19 @@ fn c30_offer_from_claim_sends_the_wrapped_obfuscated_age() {
     let claim = s.with(|r| r.offer(now)).unwrap().unwrap();
     assert_eq!(claim.ticket_age_ms, 0x20);
     assert_eq!(claim.obfuscated_age, 0x10);
-    let offer = crate::connection::resumption_offer(&claim, &[1; 100], &[1; 32]).unwrap();
+    let offer = crate::glue::SessionOffer::new(&s, &claim).unwrap();
     assert_eq!(offer.obfuscated_age(), 0x10);
     assert_eq!(
-        offer.suite,
+        offer.suite(),
         encore_tls::crypto::CipherSuite::Aes128GcmSha256
     );
-    let long = [1u8; encore_tls::client::MAX_OFFER_TICKET_LEN + 1];
-    assert!(crate::connection::resumption_offer(&claim, &long, &[1; 32]).is_none());
+    let (mut ticket, mut psk) = ([0u8; 256], [0u8; 48]);
+    assert_eq!(offer.copy_into(&mut ticket, &mut psk), Some((100, 32)));
+    assert_eq!(
+        (&ticket[..100], &psk[..32]),
+        (&[1u8; 100][..], &[1u8; 32][..])
+    );
+    assert_eq!(offer.copy_into(&mut ticket[..99], &mut psk), None);
 }
 
 fn pool_record<'p>(pool: &'p SessionPool<8>, peer: PeerId, age_add: u32) -> Session<'p, 8> {

@@ -3,8 +3,7 @@
 //! the servers' own evidence (rustls' handshake kind, s_server's "Reused session-id") says
 //! whether a handshake resumed.
 
-#[path = "../../tls/tests/common/mod.rs"]
-mod common;
+use encore_testkit as common;
 
 use std::future::Future;
 use std::io::Read as _;
@@ -794,9 +793,10 @@ fn c15_fatal_alert_from_server_invalidates_offered_session() {
     let mut d = conn(&ctx, server.port());
     d.set_session(Some(&forged)).unwrap();
     let err = block_on(d.connect()).unwrap_err();
+    // The server refuses the ClientHello itself: the binder does not verify.
     assert_eq!(
         err,
-        Error::Tls(encore_tls::Error::AlertReceived(
+        Error::Tls(encore_tls::Error::HelloRefused(
             encore_tls::wire::AlertDescription::DECRYPT_ERROR
         ))
     );

@@ -5,8 +5,7 @@
 //! server does on demand (C31, C32 and the R rules of docs/CONTRACT.md) runs against the
 //! scripted TLS 1.3 server of `tls/tests/scripted` over a real TCP socket.
 
-#[path = "../../tls/tests/common/mod.rs"]
-mod common;
+use encore_testkit as common;
 #[path = "../../tls/tests/scripted/mod.rs"]
 mod scripted;
 
@@ -1382,4 +1381,80 @@ fn connection_is_an_embedded_io_stream_rustls() {
         .kind(),
         ErrorKind::ConnectionAborted
     );
+}
+
+/// One offer path: the engine holds any ticket the context's pool can hold, so a ticket far
+/// above the engine's default capacity (3,000 bytes in a pool of 4,096-byte tickets) is cached
+/// and then offered whole, straight from the record; nothing is burned.
+#[test]
+fn pool_sized_tickets_are_cached_and_offered_whole() {
+    let pki = TestPki::generate(&[NAME]);
+    let pool: &'static SessionPool<4, 4096> = leak(SessionPool::new());
+    let tls = ClientConfig::new(anchors_for(&pki.ca_der));
+    let ctx: Context<'static, StdClock, OsRng, 4, 4, 4096> = Context::new(
+        ContextId(5),
+        tls,
+        pool,
+        CacheConfig::DEFAULT,
+        StdClock::new(),
+        OsRng,
+    );
+    let big: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let sent = big.clone();
+    let p = parts(&pki);
+    let (port, server) = script(move |s, hello| {
+        let (_, mut keys, _) = complete(s, p, &hello);
+        let nst = scripted::new_session_ticket(7200, &[1], &sent);
+        s.write_all(&scripted::seal(&mut keys.s_write, 22, &nst))
+            .unwrap();
+        drain(s);
+    });
+    let (rx, tx) = buffers(17 * 1024, 8 * 1024);
+    let mut c = Connection::new(&ctx, NAME, transport(port), rx, tx);
+    block_on(c.connect()).unwrap();
+    assert!(block_on(c.await_tickets(1)).unwrap() >= 1);
+    assert_eq!(c.stats().tickets_dropped, 0);
+    block_on(c.shutdown()).unwrap();
+    drop(c);
+    server.join().unwrap();
+    assert_eq!(ctx.cache().len(), 1);
+
+    let (port, server) = script(|_, hello| hello.psk.map(|(id, ..)| id));
+    let (rx, tx) = buffers(17 * 1024, 8 * 1024);
+    let mut c = Connection::new(&ctx, NAME, transport(port), rx, tx);
+    let _ = block_on(c.connect());
+    drop(c);
+    let offered = server.join().unwrap().expect("the ticket is offered");
+    assert_eq!(offered, big);
+    // Taken from the cache to be offered (C36), and used (C28).
+    assert_eq!(ctx.cache().len(), 0);
+}
+
+/// `ClientConfig::buffer_sizes` through `Connection`: buffers of exactly the sizes it gives
+/// (for the server's Certificate message and the pool's ticket capacity) carry a full
+/// handshake and a resumption against OpenSSL, with 16 KiB records and with 1 KiB ones.
+#[test]
+fn buffer_sizes_are_enough_for_full_and_resumed_openssl() {
+    let pki = TestPki::generate(&[NAME]);
+    // The server's Certificate message: header, empty context, the list of leaf and
+    // intermediate, each with a 3-byte length and an empty extensions block.
+    let certificate = 4 + 1 + 3 + (3 + pki.leaf.cert_der.len() + 2) + (3 + pki.int_der.len() + 2);
+    for mfl in [None, Some(MaxFragmentLength::Bytes1024)] {
+        let ctx = context(&pki, |c| c.max_fragment_length = mfl);
+        let sizes = ctx
+            .tls_config()
+            .buffer_sizes(NAME, 256, certificate)
+            .unwrap();
+        let openssl = OpenSslServer::start(&pki, &[]);
+        for resume in [false, true] {
+            let (rx, tx) = buffers(sizes.rx, sizes.tx);
+            let mut c = Connection::new(&ctx, NAME, transport(openssl.port()), rx, tx);
+            let hs = block_on(c.connect()).unwrap();
+            assert_eq!(hs.resumed, resume, "{mfl:?}");
+            tickets(&mut c, 1);
+            block_on(c.write(b"ping")).unwrap();
+            block_on(c.shutdown()).unwrap();
+        }
+        assert_eq!(openssl.wait_resumed(1, WAIT), 1);
+    }
 }

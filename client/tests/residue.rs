@@ -9,8 +9,7 @@
 //! every 16-byte window of every secret, traffic key and IV (an IV, 12 bytes, whole), the
 //! ticket PSK, the key share and the application data.
 
-#[path = "../../tls/tests/common/mod.rs"]
-mod common;
+use encore_testkit as common;
 #[path = "../../tls/tests/scripted/mod.rs"]
 mod scripted;
 

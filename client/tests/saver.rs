@@ -6,8 +6,7 @@
 // The store's simulated flash is shared with its tests; encore-store needs Rust 1.87.
 #![allow(clippy::incompatible_msrv)]
 
-#[path = "../../tls/tests/common/mod.rs"]
-mod common;
+use encore_testkit as common;
 #[path = "../../store/tests/common/mod.rs"]
 mod flash;
 

@@ -1,6 +1,7 @@
-//! Proof that the session pool and cache need no heap (E1).
+//! Proof that the session pool, the cache and RSA verification need no heap (E1).
 //!
-//! This image links `encore-session` and `encore-cache` and calls their main operations, with no
+//! This image links `encore-session`, `encore-cache` and encore-tls's RSA verification (its `rsa`
+//! feature: PKCS#1 v1.5 and PSS, 2048 to 4096 bits) and calls their main operations, with no
 //! `#[global_allocator]`: if any crate in the graph pulled in `alloc`, linking would fail with "no
 //! global memory allocator found". It also checks the E5 sizes on the 32-bit target at compile time.
 #![no_std]
@@ -15,6 +16,7 @@ use encore_cache::{CacheConfig, SessionCache, ENTRY_SIZE, INDEX_SIZE};
 use encore_session::{
     slot_size, ContextId, Limits, NewSession, PeerId, SessionPool, SessionRecord, TLS13,
 };
+use encore_tls::crypto::{verify_rsa, SignatureScheme};
 // Linked for its single-core `critical-section` implementation.
 use cortex_m as _;
 use panic_halt as _;
@@ -59,11 +61,23 @@ fn main() -> ! {
         if let Ok(s) = POOL.decode(black_box(&buf), now_ms, Some(1_800_000_001)) {
             let _ = black_box(CACHE.add(&s, now_ms));
         }
-        if let Some(s) = CACHE.take(&peer, now_ms, &[0x1301]) {
+        if let Some((s, offer)) = CACHE.take(&peer, now_ms, &[0x1301]) {
+            black_box(offer);
             let _ = black_box(s.resumable(now_ms, &Limits::DEFAULT, &[0x1301]));
             black_box(CACHE.remove(&s));
         }
         black_box(CACHE.flush(now_ms));
+        for scheme in [
+            SignatureScheme::RsaPkcs1Sha256,
+            SignatureScheme::RsaPssRsaeSha512,
+        ] {
+            let _ = black_box(verify_rsa(
+                black_box(scheme),
+                black_box(&buf[..270]),
+                black_box(&ticket[..]),
+                black_box(&buf[..256]),
+            ));
+        }
         now_ms = now_ms.wrapping_add(black_box(1000));
     }
 }

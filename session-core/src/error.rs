@@ -5,6 +5,7 @@
 /// Every failure is a value: nothing in this crate panics on input that comes from the network, from
 /// flash or from the application (E1, E4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Error {
     /// Every slot of the pool holds a live record (E1).
     PoolExhausted,
@@ -47,6 +48,7 @@ pub enum Error {
 
 /// Why a serialised record was rejected (E4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum DecodeError {
     /// Fewer bytes than the fixed part of the format.
     Truncated,

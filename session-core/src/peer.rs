@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 /// exactly when all three parts are equal (up to a 2^-64 birthday bound for a collision, far beyond
 /// the number of peers a device talks to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct PeerId(pub [u8; 16]);
 
 /// Label that separates peer-identity hashes from any other use of SHA-256 in the project.
@@ -64,4 +65,5 @@ fn truncate(digest: &[u8]) -> [u8; 16] {
 /// **Decided** in the contract: ids are stable across reboots, so a saved session reloads into the
 /// same context; a record names the context it was made for (C24, C35).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ContextId(pub u32);

@@ -7,7 +7,7 @@ pub use handle::{CurrentSession, Session};
 use core::cell::{Cell, RefCell};
 use core::num::NonZeroU32;
 
-use critical_section::Mutex;
+use critical_section::{CriticalSection, Mutex};
 
 use crate::record::{FLAGS_NOT_RESUMABLE, FLAGS_USED};
 use crate::{
@@ -15,14 +15,10 @@ use crate::{
 };
 
 /// Most references one record can have. [`Session::up_ref`] and [`SessionPool::acquire`] refuse
-/// beyond it with [`Error::TooManyReferences`]; [`Clone`], which cannot fail, then returns a handle
-/// that holds no reference (see [`Session`]). The count never saturates, so every slot is freed and
-/// wiped when its last reference goes (C9).
+/// beyond it with [`Error::TooManyReferences`], which the caller sees: a handle is not `Clone`, so no
+/// handle that holds no reference is ever made. The count never saturates, so every slot is freed
+/// and wiped when its last reference goes (C9).
 pub const MAX_REFS: u16 = u16::MAX;
-
-/// Slot index of a handle that holds no reference. Never a real slot: `N ≤ u16::MAX`, so the
-/// highest index is `u16::MAX - 1`.
-const NO_SLOT: u16 = u16::MAX;
 
 /// One pool slot: a record, its reference count, and the generation that tells live handles from
 /// stale ones (E2). A free slot has `refs == 0`.
@@ -145,7 +141,7 @@ fn wipe_pending<const T: usize>(slots: &mut [Slot<T>]) {
 ///     lifetime_s: 7200, age_add: 5, max_early_data: 0, received_ms: 1_000,
 ///     received_unix: None, auth_age_ms: 0, peer, owner: ContextId(1),
 /// })?;
-/// let again = s.clone(); // a second reference
+/// let again = s.up_ref()?; // a second reference
 /// assert_eq!(s.ref_count()?, 2);
 /// drop(again);
 /// assert_eq!(POOL.in_use(), 1);
@@ -266,7 +262,7 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
     /// Reads the live record `id` names inside one critical section. Keep `f` short: interrupts are
     /// masked while it runs (E3).
     ///
-    /// `f` may use handles of this pool (clone, drop, claim, mark, read); only making a record
+    /// `f` may use handles of this pool (up_ref, drop, claim, mark, read); only making a record
     /// ([`SessionPool::create`], [`SessionPool::decode`]) is [`Error::Busy`] inside it. A last
     /// reference dropped inside `f` frees its slot at once and wipes the record as soon as the
     /// outermost read of the pool returns (C9).
@@ -286,18 +282,78 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
     /// a record ([`Error::Busy`]). [`Error::Busy`] is also the answer when called from inside
     /// [`SessionPool::create`], which runs no caller code, so only a nested pool can see it.
     pub fn with_records<R>(&self, f: impl FnOnce(&Records<'_, T>) -> R) -> Result<R, Error> {
-        critical_section::with(|cs| {
-            let cell = self.slots.borrow(cs);
-            let out = {
-                let slots = cell.try_borrow().map_err(|_| Error::Busy)?;
-                f(&Records { slots: &slots[..] })
-            };
-            // Exclusive access succeeds only in the outermost read: wipe what `f` released.
-            if let Ok(mut slots) = cell.try_borrow_mut() {
-                wipe_pending(&mut slots[..]);
-            }
-            Ok(out)
+        critical_section::with(|cs| self.with_records_in(cs, f))
+    }
+
+    /// [`SessionPool::with_records`] inside a critical section the caller already holds (`cs`), so
+    /// that work which reads its own state and the pool's records together (a cache) enters one
+    /// critical section, not two nested ones. Same rules for `f` (E3).
+    ///
+    /// Always inlined, like the closure it wraps: the callers' closures are their whole critical
+    /// section, and a call in between costs them more than the wrapper itself.
+    #[inline(always)]
+    pub fn with_records_in<R>(
+        &self,
+        cs: CriticalSection<'_>,
+        f: impl FnOnce(&Records<'_, T>) -> R,
+    ) -> Result<R, Error> {
+        let cell = self.slots.borrow(cs);
+        let out = {
+            let slots = cell.try_borrow().map_err(|_| Error::Busy)?;
+            f(&Records {
+                slots: &slots[..],
+                pool: self.address(),
+            })
+        };
+        // Exclusive access succeeds only in the outermost read: wipe what `f` released.
+        if let Ok(mut slots) = cell.try_borrow_mut() {
+            wipe_pending(&mut slots[..]);
+        }
+        Ok(out)
+    }
+
+    /// [`SessionPool::acquire`] for a record read in `records`, a read of this pool: the reference
+    /// is added inside that read, with no critical section of its own. Given the read of another
+    /// pool, it is [`SessionPool::acquire`].
+    #[inline]
+    pub fn acquire_in(
+        &self,
+        records: &Records<'_, T>,
+        id: SessionId,
+    ) -> Result<Session<'_, N, T>, Error> {
+        if records.pool != self.address() {
+            return self.acquire(id);
+        }
+        records.live_slot(id).ok_or(Error::StaleHandle)?.add_ref()?;
+        Ok(Session {
+            pool: self,
+            index: id.index,
+            generation: id.generation,
         })
+    }
+
+    /// [`SessionPool::from_raw`] checked against `records`, a read of this pool, with no critical
+    /// section of its own. Given the read of another pool, it is [`SessionPool::from_raw`].
+    #[inline]
+    pub fn from_raw_in(
+        &self,
+        records: &Records<'_, T>,
+        raw: RawSession,
+    ) -> Result<Session<'_, N, T>, Error> {
+        if records.pool != self.address() {
+            return self.from_raw(raw);
+        }
+        records.live_slot(raw.id()).ok_or(Error::StaleHandle)?;
+        Ok(Session {
+            pool: self,
+            index: raw.index,
+            generation: raw.generation,
+        })
+    }
+
+    /// What tells this pool's reads from another pool's ([`Records`]).
+    fn address(&self) -> *const () {
+        (self as *const Self).cast()
     }
 
     /// C7 and C28 for the live record `id` names, in one critical section: if it may be offered now
@@ -404,15 +460,21 @@ impl<const N: usize, const T: usize> Default for SessionPool<N, T> {
 /// [`SessionPool::with_records`].
 pub struct Records<'a, const T: usize> {
     slots: &'a [Slot<T>],
+    /// The pool read, so that [`SessionPool::acquire_in`] and [`SessionPool::from_raw_in`] make
+    /// handles only from reads of their own pool. Compared, never dereferenced.
+    pool: *const (),
 }
 
 impl<const T: usize> Records<'_, T> {
     /// The live record `id` names; `None` for a stale id (E2).
     pub fn get(&self, id: SessionId) -> Option<&SessionRecord<T>> {
+        self.live_slot(id).map(|s| &s.record)
+    }
+
+    fn live_slot(&self, id: SessionId) -> Option<&Slot<T>> {
         self.slots
             .get(usize::from(id.index))
             .filter(|s| s.is_live(id.generation))
-            .map(|s| &s.record)
     }
 
     /// [`SessionPool::claim`] for a record read here: C7 and C28 in the same critical section.
@@ -433,6 +495,7 @@ impl<const T: usize> Records<'_, T> {
 /// Names a record without owning a reference: for comparing handles (C2, C16) and for
 /// [`SessionPool::acquire`] / [`SessionPool::with_record`]. Copying it changes no count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SessionId {
     index: u16,
     generation: NonZeroU32,

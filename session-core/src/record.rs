@@ -23,8 +23,10 @@ pub(crate) const KNOWN_FLAGS: u8 = FLAG_NOT_RESUMABLE | FLAG_USED;
 const FLAG_WIPE_PENDING: u8 = 1 << 7;
 
 /// Hash function of a TLS 1.3 cipher suite (RFC 8446 §B.4): a ticket may only be offered with suites
-/// of the same hash (C31).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// of the same hash (C31). The one table from suite to hash: the engine's cipher suites take
+/// their hash from [`HashAlgorithm::of_suite`] too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum HashAlgorithm {
     /// SHA-256: 32-byte PSK.
     Sha256,
@@ -53,6 +55,7 @@ impl HashAlgorithm {
 
 /// Why a record cannot be offered (C7, C29). The handshake is then a full one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Unresumable {
     /// Marked not resumable (C10, C13, C15, C18).
     NotResumable,
@@ -79,6 +82,7 @@ pub enum Unresumable {
 
 /// Configured limits for offering a ticket (C29).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Limits {
     /// Configured session timeout in seconds; the ticket's age must stay below it. Values above
     /// 7 days act as 7 days ([`Limits::clamped`], C29).
@@ -171,6 +175,7 @@ pub const fn ticket_offerable(
 /// `age_add` and `ticket_age_ms` and adds them itself sends the same value. A claimed ticket is
 /// younger than 7 days (C29), far below 2^32 ms (49.7 days), so its `ticket_age_ms` is exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Offer {
     /// Suite of the connection that received the ticket; only suites of its hash may be offered
     /// with it (C31).
@@ -253,6 +258,7 @@ pub struct SessionRecord<const T: usize = 256> {
 /// Plain copy of every field of a record except the secret and the ticket, taken in one short
 /// critical section (see [`crate::Session::info`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SessionInfo {
     /// Protocol version.
     pub version: u16,
@@ -349,8 +355,17 @@ impl<const T: usize> SessionRecord<T> {
     }
 
     /// Zeroizes every secret and ticket byte and resets the other fields (C9).
+    ///
+    /// Only the ticket's first `ticket_len` bytes can be other than zero: a slot starts zeroed,
+    /// [`SessionRecord::fill`] (the one writer of ticket bytes) writes exactly the ticket's
+    /// length, and this wipe zeroes what it wrote. So wiping that prefix wipes every ticket
+    /// byte, without a volatile write per byte of the whole capacity (`T` can be far larger
+    /// than the ticket). The tests check the whole array (`is_wiped`).
     pub(crate) fn wipe(&mut self) {
-        self.ticket.zeroize();
+        let used = usize::from(self.ticket_len).min(T);
+        if let Some(t) = self.ticket.get_mut(..used) {
+            t.zeroize();
+        }
         self.psk.zeroize();
         self.ticket_len.zeroize();
         self.psk_len.zeroize();
@@ -628,10 +643,9 @@ pub(crate) const FLAGS_NOT_RESUMABLE: u8 = FLAG_NOT_RESUMABLE;
 pub(crate) const FLAGS_USED: u8 = FLAG_USED;
 
 fn copy_prefix(dst: &mut [u8], src: &[u8]) -> usize {
-    let mut n = 0;
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d = *s;
-        n += 1;
+    let n = dst.len().min(src.len());
+    if let (Some(d), Some(s)) = (dst.get_mut(..n), src.get(..n)) {
+        d.copy_from_slice(s);
     }
     n
 }

@@ -29,7 +29,7 @@ fn c9_last_release_zeroizes_and_frees() {
     let a = pool
         .create(&new_session(&[0x5A; 32], &[0xA5; 200]))
         .unwrap();
-    let b = a.clone();
+    let b = a.up_ref().unwrap();
     assert_eq!(pool.slot_state(0), Some((1, 2, false)));
     drop(a);
     assert_eq!(pool.slot_state(0), Some((1, 1, false)));

@@ -6,6 +6,7 @@ use sequential_storage::map::MapConfigError;
 
 /// What went wrong in a store operation. `E` is the flash driver's error type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum StoreError<E> {
     /// The flash driver reported an error (or power failed mid-operation). The operation may have
     /// partly happened; the store stays safe to use (see the crate documentation, "Power loss").
@@ -40,6 +41,7 @@ pub enum StoreError<E> {
 
 /// Why a flash range cannot hold the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum GeometryError {
     /// The range does not start on a sector boundary.
     StartNotSectorAligned,
@@ -95,6 +97,7 @@ impl<E> StoreError<E> {
 /// counted in exactly one field; `foreign` and `repaired_sectors` count beside them, and
 /// `clock_behind_store` reports the clock.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct LoadReport {
     /// Records decoded into the pool and handed to the caller.
     pub loaded: usize,
@@ -134,6 +137,7 @@ pub struct LoadReport {
 
 /// Outcome of [`crate::SessionStore::store`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Stored {
     /// Sealed and written to `slot`. `evicted` is true when the slot held a live record (every slot
     /// was live; the one received first was replaced).

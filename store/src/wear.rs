@@ -10,6 +10,7 @@ use embedded_storage_async::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
 /// `erases` counts erased sectors. Differences between two readings give the cost of the operations
 /// in between (see the README's wear table, which tests check exactly).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Wear {
     /// Calls to `write`.
     pub writes: u64,

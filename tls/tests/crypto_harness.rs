@@ -1,8 +1,8 @@
-//! Self-tests of the interop harness (`tests/common`): each server really resumes sessions and
+//! Self-tests of the interop harness (`encore-testkit`): each server really resumes sessions and
 //! the harness counts the resumptions the server itself reports, using reference clients
 //! (`openssl s_client`, rustls) rather than this crate's engine.
 
-mod common;
+use encore_testkit as common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

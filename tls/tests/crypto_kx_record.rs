@@ -1,6 +1,6 @@
 //! Key exchange (RFC 8446 §4.2.8, §7.4) and record protection (§5.2–§5.3) of the crypto layer.
 
-mod common;
+use encore_testkit as common;
 
 use common::OsRandom;
 use encore_tls::crypto::{

@@ -4,7 +4,7 @@
 //! messages, change_cipher_spec), KeyUpdate and the clock rule (E6) are checked here, byte
 //! for byte. Nothing is mocked: the scripted server runs the RFC 8446 computations.
 
-mod common;
+use encore_testkit as common;
 mod driver;
 mod scripted;
 
@@ -23,8 +23,8 @@ fn offer() -> ResumptionOffer<'static> {
         ticket: TICKET,
         psk: &PSK,
         suite: CipherSuite::Aes128GcmSha256,
-        age_add: 0xffff_fff0,
-        ticket_age_ms: 0x20,
+        // 0x20 ms after receipt, with ticket_age_add 0xffff_fff0: the sum wraps to 0x10 (C30).
+        obfuscated_age: encore_session::obfuscated_ticket_age(0x20, 0xffff_fff0),
     }
 }
 

@@ -3,7 +3,7 @@
 //! sessions are never offered to a verifying connection (C33).
 #![cfg(feature = "insecure-no-verify")]
 
-mod common;
+use encore_testkit as common;
 mod driver;
 
 use common::{OpenSslServer, TestPki};

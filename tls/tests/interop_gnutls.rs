@@ -1,7 +1,7 @@
 //! Interop with `gnutls-serv` (TLS 1.3 only) on 127.0.0.1: full handshake, then a
 //! resumption the server itself reports ("*** This is a resumed session").
 
-mod common;
+use encore_testkit as common;
 mod driver;
 
 use std::time::Duration;

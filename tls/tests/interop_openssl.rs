@@ -1,7 +1,7 @@
 //! Interop with `openssl s_server` (OpenSSL 3.0) on 127.0.0.1: a full handshake, then a
 //! resumption with a ticket from it, proven by the server's own "Reused session-id" line.
 
-mod common;
+use encore_testkit as common;
 mod driver;
 
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Interop with a rustls 0.23 server in-process on 127.0.0.1: full handshake, then a
 //! resumption the server itself reports (`handshake_kind() == Some(Resumed)`).
 
-mod common;
+use encore_testkit as common;
 mod driver;
 
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! only the secrets the next step still needs may be there. The buffers handed back, and the
 //! slot after `drop_in_place`, must hold none.
 
-mod common;
+use encore_testkit as common;
 mod scripted;
 
 use scripted::rng::Recording;
@@ -166,8 +166,7 @@ fn offer() -> ResumptionOffer<'static> {
         ticket: TICKET,
         psk: &PSK,
         suite: CipherSuite::Aes128GcmSha256,
-        age_add: 7,
-        ticket_age_ms: 1000,
+        obfuscated_age: encore_session::obfuscated_ticket_age(1000, 7),
     }
 }
 
@@ -448,7 +447,7 @@ fn e7_resumption_leaves_no_secret_behind() {
         &mut slot,
         &config,
         NAME,
-        Some(offer()),
+        Some(&offer()),
         config.psk_mode,
         (&mut rx, &mut tx),
         rng.clone(),

@@ -32,7 +32,21 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         adding: &mut Adding,
         out: &mut AddOut<'p, P, T>,
     ) -> Result<Ended<Added>, Error> {
-        self.locked_with_records(|s, records| self.add_in(s, records, id, now_ms, adding, out))?
+        critical_section::with(|cs| self.add_step_in(cs, id, now_ms, adding, out))
+    }
+
+    /// [`SessionCache::add_step`] inside the critical section `cs` the caller holds.
+    fn add_step_in(
+        &self,
+        cs: CriticalSection<'_>,
+        id: SessionId,
+        now_ms: u64,
+        adding: &mut Adding,
+        out: &mut AddOut<'p, P, T>,
+    ) -> Result<Ended<Added>, Error> {
+        self.locked_with_records_in(cs, |s, records| {
+            self.add_in(s, records, id, now_ms, adding, out)
+        })?
     }
 
     /// Runs the steps of [`SessionCache::add`] after `step`, each removal's callback between them.
@@ -99,6 +113,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         let mut count = 0;
         let mut others = 0;
         let mut oldest_stale = None;
+        let unexpired = s.surely_unexpired(now_ms);
         for (i, e) in s.chain(Chain::Peer, b.peer) {
             if e.id() == id {
                 return done(Added::AlreadyPresent);
@@ -114,7 +129,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
                 if !(e.may_have_ticket(ttag) && o.ticket() == r.ticket()) {
                     others += 1;
                 }
-                if self.is_stale(e, o, now_ms) {
+                if self.cached_stale(unexpired, e, o, now_ms) {
                     oldest_stale = Some(i);
                 }
             }
@@ -158,7 +173,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
                         .is_some_and(|o| o.ticket() == r.ticket())
             })
             .map(|(i, _)| i);
-        let raw = self.pool.acquire(id)?.into_raw();
+        let raw = self.pool.acquire_in(records, id)?.into_raw();
         let replaced = same.is_some();
         if let Some(i) = same {
             out.released = self.remove_entry(s, records, i);
@@ -169,7 +184,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
             let victim = self.find_expired(s, records, now_ms).unwrap_or(s.oldest);
             let stale = s
                 .entry(victim)
-                .is_some_and(|e| self.entry_stale(e, records, now_ms));
+                .is_some_and(|e| self.entry_stale(s, e, records, now_ms));
             bump(if stale {
                 &mut s.stats.timeouts
             } else {
@@ -193,7 +208,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
             // Unreachable: `N > 0` here, and room was made above. The reference is given back.
             Err(e) => {
                 // No entry was replaced: there is none.
-                out.released = self.handle(e);
+                out.released = self.handle(records, e);
                 Ok(Ended::Done(Added::Dropped))
             }
         }
@@ -218,11 +233,11 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         let mut adding = Adding::default();
         let mut out = AddOut::EMPTY;
         let mut first = None;
-        let created = critical_section::with(|_| {
+        let created = critical_section::with(|cs| {
             let created = self.pool.create(new);
             match &created {
                 Ok(session) if store => {
-                    first = Some(self.add_step(session.id(), now_ms, &mut adding, &mut out));
+                    first = Some(self.add_step_in(cs, session.id(), now_ms, &mut adding, &mut out));
                     if self.events.is_none() {
                         // No callback to fire first: release what the step gave up (an evicted
                         // or replaced entry) in this critical section.

@@ -23,7 +23,8 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
                         return Ended::Done(());
                     }
                 };
-                let Some(Ok(found)) = s.entry(i).map(|e| self.pool.acquire(e.id())) else {
+                let Some(Ok(found)) = s.entry(i).map(|e| self.pool.acquire_in(records, e.id()))
+                else {
                     bump(&mut s.stats.misses);
                     return Ended::Done(());
                 };
@@ -60,18 +61,21 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
     /// The returned record was claimed by this call with [`Session::claim`] at `now_ms` under
     /// [`CacheConfig::limits`]: no other holder of it (a connection it is set on, another cache
     /// lookup) offers it, and checking [`Session::resumable`] on it afterwards reports
-    /// [`encore_session::Unresumable::Used`]. Read the offer's values with
-    /// [`encore_session::SessionRecord::offer`]. A candidate that another holder claimed first is
-    /// removed like any stale entry (a timeout, with the remove callback), and the next one is tried.
+    /// [`encore_session::Unresumable::Used`]. The [`Offer`] beside it is what that claim read
+    /// (suite, obfuscated age), in the same critical section. A candidate that another holder
+    /// claimed first is removed like any stale entry (a timeout, with the remove callback), and
+    /// the next one is tried.
     pub fn take(
         &self,
         peer: &PeerId,
         now_ms: u64,
         offered_suites: &[u16],
-    ) -> Option<Session<'p, P, T>> {
+    ) -> Option<(Session<'p, P, T>, Offer)> {
         let limits = self.config.limits;
         // The entry removed, or the one taken.
         let mut out = None;
+        // What the claim of the one taken read.
+        let mut offer = None;
         // Each round removes one entry (a stale one, or a candidate claimed elsewhere) or ends.
         for _ in 0..=N {
             let step = self.locked_with_records(|s, records| {
@@ -95,12 +99,11 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
                     bump(&mut s.stats.misses);
                     return Take::Miss;
                 };
-                let claimed = !e.timed_out(secs(now_ms))
-                    && records
-                        .claim(e.id(), now_ms, &limits, offered_suites)
-                        .is_ok();
-                out = self.handle(e);
-                if !claimed {
+                if !e.timed_out(secs(now_ms)) {
+                    offer = records.claim(e.id(), now_ms, &limits, offered_suites).ok();
+                }
+                out = self.handle(records, e);
+                if offer.is_none() {
                     bump(&mut s.stats.timeouts);
                     return Take::Stale;
                 }
@@ -114,7 +117,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
                 }
             });
             match step {
-                Ok(Take::Hit) => return out,
+                Ok(Take::Hit) => return out.zip(offer),
                 Ok(Take::Stale) => self.finish_removal(out.take()),
                 Ok(Take::Miss) | Err(_) => return None,
             }
@@ -131,7 +134,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         peer: &PeerId,
         now_ms: u64,
         offered_suites: &[u16],
-    ) -> Option<Session<'p, P, T>> {
+    ) -> Option<(Session<'p, P, T>, Offer)> {
         if self.config.mode.contains(CacheMode::NO_INTERNAL_LOOKUP) {
             return None;
         }

@@ -79,19 +79,15 @@ where
         // which costs a full handshake and nothing else.
         let mut claimed = None;
         if self.current.get().is_none() {
-            if let Some(taken) = ctx.cache().take_for_connect(&self.peer, now, suites) {
-                // The cache returns only records it claimed for this call.
-                claimed = taken.with(|r| r.offer(now)).ok().flatten();
-                let _ = self.current.set(Some(&taken))?;
+            if let Some((taken, offer)) = ctx.cache().take_for_connect(&self.peer, now, suites) {
+                // The cache claimed it for this call, and read the offer in that claim. The
+                // cache's reference moves into the connection: nothing can fail.
+                drop(self.current.replace(taken));
+                claimed = Some(offer);
             }
         } else if let Some(s) = self.current.get() {
-            // A ticket the engine cannot carry is not claimed, so it stays usable elsewhere.
-            let fits = s
-                .with(|r| r.ticket().len() <= encore_tls::client::MAX_OFFER_TICKET_LEN)
-                .unwrap_or(false);
-            if fits {
-                claimed = s.claim(now, &ctx.cache().config().limits, suites).ok();
-            }
+            // Every ticket the pool holds fits the engine (both sized by `T`).
+            claimed = s.claim(now, &ctx.cache().config().limits, suites).ok();
         }
         // C28 across power loss: durably consumed before the ClientHello is built. If this
         // future is dropped while the saver waits, the connection is failed until `clear`
@@ -107,21 +103,13 @@ where
             }
         }
         let started = {
-            // E7: the copies of the ticket and the PSK are wiped when this block ends, on
-            // every path (`Zeroizing`), before the handshake goes on; the engine keeps its
-            // own copy of both, made where it stays.
-            let mut ticket = Zeroizing::new([0u8; T]);
-            let mut psk = Zeroizing::new([0u8; MAX_PSK_LEN]);
-            let mut offer = None;
-            if let (Some(claim), Some(s)) = (claimed, self.current.get()) {
-                let t = s.copy_ticket(&mut ticket[..])?;
-                let p = s.copy_psk(&mut psk[..])?;
-                offer = resumption_offer(
-                    &claim,
-                    ticket.get(..t).unwrap_or(&[]),
-                    psk.get(..p).unwrap_or(&[]),
-                );
-            }
+            // E7: the ticket and the PSK go from the record straight into the engine's place
+            // for them (one critical section, no copy on the stack); the ticket's only other
+            // copy is the one in the ClientHello.
+            let offer = match (claimed, self.current.get()) {
+                (Some(claim), Some(s)) => SessionOffer::new(s, &claim),
+                _ => None,
+            };
             let Some(buffers) = self.buffers.take() else {
                 return Err(Error::Failed);
             };
@@ -132,7 +120,7 @@ where
                 &mut self.engine,
                 ctx.tls_config(),
                 self.server_name,
-                offer,
+                offer.as_ref().map(|o| o as &dyn OfferSource),
                 self.psk_mode,
                 buffers,
                 SharedRng::new(&ctx.rng),

@@ -1,8 +1,7 @@
 //! `resume-check` against real servers on 127.0.0.1: openssl s_server and the rustls server of
 //! the shared harness. The servers' own evidence confirms each resumption the tool reports.
 
-#[path = "../../../tls/tests/common/mod.rs"]
-mod common;
+use encore_testkit as common;
 
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -344,4 +343,135 @@ fn hello_retry_request_servers_complete() {
         assert_eq!(server.wait_reported(3, WAIT), 3);
         assert_eq!(server.resumed_count(), resumed, "{server_args:?}");
     }
+}
+
+/// An openssl-made PKI in a scratch directory: a root with `root_key`, a leaf for [`NAME`]
+/// with `leaf_key` (the `-newkey` argument and its options) signed with SHA-256.
+fn rsa_pki(tag: &str, root_key: &str, leaf_key: &[&str]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("encore-rc-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("ext"),
+        format!("subjectAltName=DNS:{NAME}\nextendedKeyUsage=serverAuth\n"),
+    )
+    .unwrap();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        root_key,
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-subj",
+        "/CN=Encore RSA root",
+        "-days",
+        "30",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    let mut leaf = vec!["req", "-newkey"];
+    leaf.extend_from_slice(leaf_key);
+    leaf.extend([
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=server.encore.test",
+    ]);
+    openssl(&leaf);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        "ext",
+        "-sha256",
+        "-out",
+        "leaf.pem",
+    ]);
+    dir
+}
+
+/// resume-check (built with encore-tls's heap-free `rsa`) against s_server with the leaf of
+/// `dir`: a full handshake, then a resumption that needs no RSA.
+fn full_then_resumed_against(dir: &std::path::Path) {
+    let pki = TestPki::generate(&[NAME]);
+    let (leaf, key, ca) = (
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+        dir.join("ca.pem"),
+    );
+    let server = OpenSslServer::start(
+        &pki,
+        &[
+            "-cert",
+            leaf.to_str().unwrap(),
+            "-key",
+            key.to_str().unwrap(),
+            "-cert_chain",
+            ca.to_str().unwrap(),
+        ],
+    );
+    let addr = format!("127.0.0.1:{}", server.port());
+    let out = run(&[
+        "--connect",
+        &addr,
+        "--server-name",
+        NAME,
+        "--ca",
+        ca.to_str().unwrap(),
+        "--connections",
+        "2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let l = lines(&out);
+    let reused: Vec<&str> = l.iter().map(|x| field(x, "reused")).collect();
+    assert_eq!(reused, ["false", "true"]);
+    let kex: Vec<&str> = l.iter().map(|x| field(x, "kex")).collect();
+    assert_eq!(kex, ["\"full\"", "\"psk_dhe\""]);
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// An RSA-2048 leaf and root (RSA-PSS CertificateVerify): full, then resumed.
+#[test]
+fn openssl_rsa2048_full_then_resumed() {
+    full_then_resumed_against(&rsa_pki("rsa2048", "rsa:2048", &["rsa:2048"]));
+}
+
+/// An ECDSA P-256 leaf under an RSA-4096 root: full, then resumed.
+#[test]
+fn openssl_ecdsa_leaf_under_rsa4096_root_full_then_resumed() {
+    full_then_resumed_against(&rsa_pki(
+        "mixed",
+        "rsa:4096",
+        &["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
+    ));
 }

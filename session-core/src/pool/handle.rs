@@ -4,13 +4,13 @@ use super::*;
 
 /// A counted reference to a record in a [`SessionPool`] (OpenSSL's `SSL_SESSION *`).
 ///
-/// - [`Clone`] adds a reference (`SSL_SESSION_up_ref`). It cannot fail, so when no reference can be
-///   added (the count is at [`MAX_REFS`], or the handle is stale) it returns a handle that holds
-///   none: every operation on it reports [`Error::StaleHandle`] and dropping it changes nothing.
-///   Clone and drop work from inside [`Session::with`] too (E2).
+/// - [`Session::up_ref`] adds a reference (`SSL_SESSION_up_ref`) and returns it as a new handle, or
+///   [`Error::TooManyReferences`] at [`MAX_REFS`] ([`Error::StaleHandle`] for a stale handle). A
+///   handle is not `Clone`: a clone could not report that error, so every handle holds exactly
+///   one reference.
 /// - [`Drop`] releases it (`SSL_SESSION_free`); the last release zeroizes and frees the slot (C9).
-/// - [`Session::up_ref`], [`Session::release`], [`Session::into_raw`] are the explicit forms: they
-///   consume or produce handles, so one reference cannot be released twice (E2).
+/// - [`Session::release`] and [`Session::into_raw`] consume handles, so one reference cannot be
+///   released twice (E2). `up_ref` and drop work from inside [`Session::with`] too (E2).
 ///
 /// Every access checks the slot's generation: a handle rebuilt from a forged raw id reports
 /// [`Error::StaleHandle`] and never sees another record (E2).
@@ -151,25 +151,6 @@ pub(super) fn copy_out(src: &[u8], out: &mut [u8]) -> Result<usize, Error> {
     Ok(src.len())
 }
 
-impl<const N: usize, const T: usize> Clone for Session<'_, N, T> {
-    /// Adds a reference. When none can be added ([`MAX_REFS`], or a stale handle), the clone holds
-    /// none: it reports [`Error::StaleHandle`] and its drop releases nothing.
-    fn clone(&self) -> Self {
-        let added = self
-            .pool
-            .slot_ref(self.index, self.generation, Slot::add_ref);
-        let index = match added {
-            Ok(Ok(())) => self.index,
-            _ => NO_SLOT,
-        };
-        Session {
-            pool: self.pool,
-            index,
-            generation: self.generation,
-        }
-    }
-}
-
 impl<const N: usize, const T: usize> Drop for Session<'_, N, T> {
     fn drop(&mut self) {
         self.pool.release_ref(self.index, self.generation);
@@ -226,6 +207,13 @@ impl<'p, const N: usize, const T: usize> CurrentSession<'p, N, T> {
             }
             (None, _) => Ok(self.session.take()),
         }
+    }
+
+    /// Makes `session` the current one, taking over its reference (no count changes, so
+    /// nothing can fail), and returns the handle it replaced, for the caller to drop. What
+    /// [`CurrentSession::set`] does with a reference the caller hands over instead of keeping.
+    pub fn replace(&mut self, session: Session<'p, N, T>) -> Option<Session<'p, N, T>> {
+        self.session.replace(session)
     }
 
     /// Borrows the session (C4: no count changes), like `SSL_get_session`.

@@ -44,8 +44,7 @@ pub fn run(data: &[u8]) {
         ticket: b"ticket",
         psk: &psk,
         suite: CipherSuite::Aes128GcmSha256,
-        age_add: 1,
-        ticket_age_ms: 2,
+        obfuscated_age: 3,
     });
     let mut rx = [0u8; 4096];
     let mut tx = [0u8; 2048];

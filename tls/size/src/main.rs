@@ -123,8 +123,7 @@ fn main() -> ! {
         ticket: black_box(&INPUT[..]),
         psk: &psk,
         suite: CipherSuite::Aes128GcmSha256,
-        age_add: black_box(1),
-        ticket_age_ms: black_box(2),
+        obfuscated_age: black_box(3),
     });
     let mut rx = [0u8; 16 * 1024 + 325];
     let mut tx = [0u8; 2048];

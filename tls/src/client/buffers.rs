@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl<'a, R> Connection<'a, R> {
+impl<'a, R, const T: usize> Connection<'a, R, T> {
     /// Free space for received bytes; report how many were written with
     /// [`Connection::rx_filled`].
     pub fn rx_space(&mut self) -> &mut [u8] {
@@ -77,7 +77,7 @@ impl<'a, R> Connection<'a, R> {
     /// (it costs the ticket, not the connection). Returns false, changing nothing, for any
     /// other message, and during the handshake (where the message is needed).
     pub(super) fn skip_oversized_ticket(&mut self) -> bool {
-        if !matches!(self.state, State::Connected) || self.hs_keep != 0 || self.skip_hs != 0 {
+        if !matches!(self.state, State::Connected(_)) || self.hs_keep != 0 || self.skip_hs != 0 {
             return false;
         }
         let head = self

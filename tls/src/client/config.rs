@@ -2,10 +2,13 @@
 
 use rustls_pki_types::TrustAnchor;
 
+use super::Error;
 use crate::crypto::{CipherSuite, ClientCertSigner, NamedGroup};
+use crate::wire::record::MAX_PLAINTEXT;
 
 /// Which PSK key exchange modes a resumption offers (RFC 8446 §4.2.9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum PskMode {
     /// psk_dhe_ke only: the resumption still runs an (EC)DHE exchange, so it keeps forward
     /// secrecy. The default.
@@ -21,6 +24,7 @@ pub enum PskMode {
 
 /// max_fragment_length values (RFC 6066 §4), for receive buffers smaller than 16 KB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum MaxFragmentLength {
     /// 2^9 bytes.
     Bytes512,
@@ -148,7 +152,8 @@ impl core::fmt::Debug for ClientConfig<'_> {
 }
 
 /// A session to resume: what the engine needs from a stored record, and nothing more.
-/// The engine does not know the cache (session-core and cache sit above it).
+/// The engine does not know the cache or the pool (they sit above it); from session-core it
+/// takes only the suite-to-hash table and the age formula.
 #[derive(Clone, Copy)]
 pub struct ResumptionOffer<'a> {
     /// The ticket, sent as the PSK identity.
@@ -158,17 +163,10 @@ pub struct ResumptionOffer<'a> {
     /// The suite of the connection that received the ticket; the PSK may be accepted only
     /// with a suite of its hash (C31).
     pub suite: CipherSuite,
-    /// ticket_age_add from the NewSessionTicket.
-    pub age_add: u32,
-    /// Milliseconds since the ticket was received, computed by the caller from its clock.
-    pub ticket_age_ms: u32,
-}
-
-impl ResumptionOffer<'_> {
-    /// obfuscated_ticket_age = age in ms + ticket_age_add mod 2^32 (C30, RFC 8446 §4.2.11.1).
-    pub fn obfuscated_age(&self) -> u32 {
-        self.ticket_age_ms.wrapping_add(self.age_add)
-    }
+    /// `obfuscated_ticket_age` for the pre_shared_key extension (C30, RFC 8446 §4.2.11.1),
+    /// as the session record computes it
+    /// ([`obfuscated_ticket_age`](encore_session::obfuscated_ticket_age)).
+    pub obfuscated_age: u32,
 }
 
 impl core::fmt::Debug for ResumptionOffer<'_> {
@@ -176,7 +174,82 @@ impl core::fmt::Debug for ResumptionOffer<'_> {
         f.debug_struct("ResumptionOffer")
             .field("ticket_len", &self.ticket.len())
             .field("suite", &self.suite)
-            .field("ticket_age_ms", &self.ticket_age_ms)
             .finish_non_exhaustive()
     }
+}
+
+/// Where the session a connection offers comes from. The engine copies the ticket and the
+/// PSK from it once, straight into its own place for them ([`OfferSource::copy_into`]); the
+/// ticket's only other copy is the one onto the wire in the ClientHello.
+///
+/// [`ResumptionOffer`] is one (bytes the caller holds); a session record in a pool is the
+/// other, copied inside the pool's critical section without passing through the stack.
+pub trait OfferSource {
+    /// The suite of the connection that received the ticket (C31).
+    fn suite(&self) -> CipherSuite;
+    /// `obfuscated_ticket_age` (C30).
+    fn obfuscated_age(&self) -> u32;
+    /// Copies the ticket to the front of `ticket` and the PSK to the front of `psk`, and
+    /// returns their lengths; `None` when either does not fit or the source is gone, and
+    /// then the connection is not started.
+    fn copy_into(&self, ticket: &mut [u8], psk: &mut [u8]) -> Option<(usize, usize)>;
+}
+
+impl OfferSource for ResumptionOffer<'_> {
+    fn suite(&self) -> CipherSuite {
+        self.suite
+    }
+
+    fn obfuscated_age(&self) -> u32 {
+        self.obfuscated_age
+    }
+
+    fn copy_into(&self, ticket: &mut [u8], psk: &mut [u8]) -> Option<(usize, usize)> {
+        ticket
+            .get_mut(..self.ticket.len())?
+            .copy_from_slice(self.ticket);
+        psk.get_mut(..self.psk.len())?.copy_from_slice(self.psk);
+        Some((self.ticket.len(), self.psk.len()))
+    }
+}
+
+/// Checks the configuration and returns the suites a ClientHello offers.
+///
+/// C31: the PSK is bound to the suites of its hash. Those come first, so that a server
+/// accepting the PSK finds them; the other configured suites follow, so that a server
+/// declining the PSK may pick any of them for a full handshake. A server that accepts the
+/// PSK with a suite of another hash is rejected when the ServerHello arrives. An offer
+/// whose hash no configured suite shares cannot be made at all.
+///
+/// Suites and groups this build leaves out (their cargo feature is off) are skipped; a
+/// configuration with none left is empty.
+pub(super) fn offered_suites(
+    config: &ClientConfig<'_>,
+    offer_suite: Option<CipherSuite>,
+) -> Result<heapless::Vec<u16, 3>, Error> {
+    let supported = || config.cipher_suites.iter().filter(|s| s.is_supported());
+    if supported().next().is_none() || !config.groups.iter().any(|g| g.is_supported()) {
+        return Err(Error::EmptyConfiguration);
+    }
+    // RFC 8449 §4: a limit below 64 is invalid, one above 2^14 + 1 meaningless in TLS 1.3.
+    if config
+        .record_size_limit
+        .is_some_and(|l| !(64..=MAX_PLAINTEXT as u16 + 1).contains(&l))
+    {
+        return Err(Error::RecordSizeLimitOutOfRange);
+    }
+    let mut suites = heapless::Vec::new();
+    let ticket_hash = offer_suite.map(|s| s.hash());
+    let of_ticket_hash = supported().filter(|s| ticket_hash.is_none_or(|h| s.hash() == h));
+    let others = supported().filter(|s| ticket_hash.is_some_and(|h| s.hash() != h));
+    for s in of_ticket_hash.chain(others) {
+        if !suites.contains(&s.to_u16()) {
+            // At most three distinct suites exist, so this never fills up.
+            let _ = suites.push(s.to_u16());
+        }
+    }
+    if ticket_hash.is_some_and(|h| !supported().any(|s| s.hash() == h)) {
+        return Err(Error::OfferSuiteNotConfigured);
+    }
+    Ok(suites)
 }

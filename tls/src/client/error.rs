@@ -6,6 +6,7 @@ use crate::wire::{AlertDescription, WireError};
 /// A protocol rule the server broke. Each names the check, so that a caller (and a test)
 /// can tell one abort from another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Violation {
     /// The server selected a cipher suite that was not offered (RFC 8446 §4.1.3).
     SuiteNotOffered,
@@ -62,6 +63,7 @@ pub enum Violation {
 
 /// Why a connection stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Error {
     /// Received bytes do not parse (E4); the [`WireError`] says how.
     Malformed(WireError),
@@ -93,6 +95,10 @@ pub enum Error {
     Crypto(CryptoError),
     /// The peer sent this fatal alert.
     AlertReceived(AlertDescription),
+    /// The server answered the ClientHello with this fatal alert, before any ServerHello: it
+    /// found nothing it could accept in what was offered (for handshake_failure, most often
+    /// no certificate for the signature schemes offered).
+    HelloRefused(AlertDescription),
     /// The receive buffer cannot hold the record the peer is sending, or the transmit
     /// buffer cannot hold what must be sent. Local; the connection cannot go on.
     BufferTooSmall,
@@ -144,6 +150,7 @@ impl Error {
             Error::Crypto(_) => AlertDescription::INTERNAL_ERROR,
             Error::BufferTooSmall => AlertDescription::INTERNAL_ERROR,
             Error::AlertReceived(_)
+            | Error::HelloRefused(_)
             | Error::OfferSuiteNotConfigured
             | Error::RecordSizeLimitOutOfRange
             | Error::EmptyConfiguration
@@ -160,7 +167,10 @@ fn cert_alert(e: &CertError) -> AlertDescription {
         CertError::Expired { .. } | CertError::NotValidYet { .. } => {
             AlertDescription::CERTIFICATE_EXPIRED
         }
-        CertError::UnsupportedSignature => AlertDescription::UNSUPPORTED_CERTIFICATE,
+        CertError::UnsupportedSignature
+        | CertError::WeakSignatureAlgorithm
+        | CertError::RsaKeyTooSmall { .. }
+        | CertError::RsaKeyTooLarge { .. } => AlertDescription::UNSUPPORTED_CERTIFICATE,
         _ => AlertDescription::BAD_CERTIFICATE,
     }
 }
@@ -205,7 +215,7 @@ impl core::fmt::Display for Error {
             Error::CertificateWithPsk => {
                 f.write_str("server sent a Certificate after accepting the PSK")
             }
-            Error::Certificate(c) => write!(f, "certificate verification failed: {c:?}"),
+            Error::Certificate(c) => write!(f, "certificate verification failed: {c}"),
             Error::NoWallClock => {
                 f.write_str("certificate verification failed: no wall-clock time available")
             }
@@ -216,6 +226,9 @@ impl core::fmt::Display for Error {
             Error::BadRecordMac => f.write_str("record authentication failed"),
             Error::Crypto(c) => write!(f, "cryptographic failure: {c}"),
             Error::AlertReceived(a) => write!(f, "server sent fatal alert {a}"),
+            Error::HelloRefused(a) => {
+                write!(f, "server refused the ClientHello with fatal alert {a}")
+            }
             Error::BufferTooSmall => f.write_str("buffer too small"),
             Error::OfferSuiteNotConfigured => {
                 f.write_str("no configured cipher suite matches the session's hash")

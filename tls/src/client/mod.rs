@@ -59,22 +59,28 @@ mod config;
 mod error;
 mod record;
 mod secrets;
+mod sizes;
 mod state;
 
-pub use config::{ClientConfig, MaxFragmentLength, PskMode, ResumptionOffer};
+use config::offered_suites;
+pub use config::{ClientConfig, MaxFragmentLength, OfferSource, PskMode, ResumptionOffer};
 pub use error::{Error, Violation};
 pub(crate) use secrets::{OwnedOffer, Secrets};
+pub use sizes::BufferSizes;
 
 use crate::crypto::{
     self, CipherSuite, KeySchedule, KeyShare, RecordProtection, Secret, Transcript,
 };
-use crate::wire::handshake::{self as hs, msg_type};
-use crate::wire::record::{content_type, RecordHeader, HEADER_LEN, MAX_PLAINTEXT};
+use crate::wire::handshake::{self as hs, KeyUpdate};
+use crate::wire::record::{
+    content_type, ChangeCipherSpec, RecordHeader, HEADER_LEN, MAX_PLAINTEXT,
+};
 use crate::wire::{Alert, AlertDescription, AlertLevel};
-use state::State;
+use state::{Connected, State};
 
 /// How the keys of a completed handshake were established.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum KeyExchangeMode {
     /// Full handshake: (EC)DHE and certificate authentication.
     Full,
@@ -86,6 +92,7 @@ pub enum KeyExchangeMode {
 
 /// Summary of a completed handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct HandshakeSummary {
     /// True when the server accepted the offered session (C8).
     pub resumed: bool,
@@ -143,6 +150,7 @@ enum Ev {
     Ticket {
         ticket: (usize, usize),
         nonce: (usize, usize),
+        suite: CipherSuite,
         lifetime_s: u32,
         age_add: u32,
         max_early_data: u32,
@@ -154,10 +162,13 @@ enum Ev {
 /// Protected record overhead: inner content type + AEAD tag.
 const PROTECTED_OVERHEAD: usize = 1 + crypto::TAG_LEN;
 
-/// Longest ticket a [`ResumptionOffer`] may carry. The engine keeps its own copy of the offer
-/// (ticket and PSK), so a caller can reuse the memory the offer came from, and can take the
-/// buffers back with [`Connection::into_buffers`] while the offer's source is rewritten.
-/// Covers OpenSSL tickets that embed a client certificate (656 bytes).
+/// Ticket capacity of a [`Connection`] whose type does not name one: the longest ticket it
+/// can offer. The engine keeps its own copy of the offer (ticket and PSK), so a caller can
+/// reuse the memory the offer came from, and can take the buffers back with
+/// [`Connection::into_buffers`] while the offer's source is rewritten. Covers OpenSSL
+/// tickets that embed a client certificate (656 bytes). A client that keeps its sessions
+/// in a pool names the pool's ticket capacity instead (`Connection<'a, R, T>`), so that
+/// every ticket the pool holds can be offered and no byte more is reserved.
 pub const MAX_OFFER_TICKET_LEN: usize = 1024;
 
 /// One TLS 1.3 client connection.
@@ -168,10 +179,10 @@ pub const MAX_OFFER_TICKET_LEN: usize = 1024;
 /// at the old place unwiped: a caller that cares builds it where it stays with
 /// [`Connection::start_in`] and ends it there with [`Connection::release`] or a drop in
 /// place.
-pub struct Connection<'a, R> {
+pub struct Connection<'a, R, const T: usize = MAX_OFFER_TICKET_LEN> {
     config: &'a ClientConfig<'a>,
     server_name: &'a str,
-    offer: OwnedOffer,
+    offer: OwnedOffer<T>,
     /// PSK key exchange mode of this connection's offer (from the configuration, or given
     /// to [`Connection::start`]).
     psk_mode: PskMode,
@@ -219,7 +230,6 @@ pub struct Connection<'a, R> {
     session_id_len: usize,
     suites: heapless::Vec<u16, 3>,
 
-    suite: Option<CipherSuite>,
     alpn_index: Option<usize>,
     /// Largest plaintext the server accepts in one record.
     peer_max_fragment: usize,
@@ -267,7 +277,8 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
     /// [`Connection::offer_sent`] turns true). `now_unix` is the wall-clock time for
     /// certificate validity; without it the configured lower bound is used, and without
     /// that a full handshake fails closed (E6). The offer is copied (see
-    /// [`MAX_OFFER_TICKET_LEN`]; a longer ticket is [`Error::BufferTooSmall`]).
+    /// [`MAX_OFFER_TICKET_LEN`]; a longer ticket is [`Error::BufferTooSmall`]). Built with
+    /// the default ticket capacity; [`Connection::start_in`] builds one of any capacity.
     pub fn new(
         config: &'a ClientConfig<'a>,
         server_name: &'a str,
@@ -306,16 +317,17 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
         rng: R,
         now_unix: Option<u64>,
     ) -> Result<Self, Refused<'a>> {
+        let source = offer.as_ref().map(|o| o as &dyn OfferSource);
         let mut conn = Self::blank(
             config,
             server_name,
-            offer.as_ref(),
+            source.map(|o| o.suite()),
             psk_mode,
             buffers,
             rng,
             now_unix,
         )?;
-        match conn.begin(offer) {
+        match conn.begin(source) {
             Ok(()) => Ok(conn),
             Err(error) => {
                 let (rx, tx) = conn.release();
@@ -323,7 +335,9 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
             }
         }
     }
+}
 
+impl<'a, R: rand_core::CryptoRng, const T: usize> Connection<'a, R, T> {
     /// [`Connection::start`] into `slot`, where the connection then stays (E7): every secret
     /// is made in `slot` (the key share, the copy of the offered PSK, its Early Secret), so
     /// none is ever moved and none is left behind on the way. Whatever `slot` held is dropped
@@ -333,12 +347,16 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
     ///
     /// With [`Connection::release`] (and then emptying the slot) this is how a connection
     /// object that reuses one place for successive connections keeps E7.
+    ///
+    /// The offer is read from `offer` once: its ticket and PSK are copied straight into the
+    /// connection's place for them ([`OfferSource::copy_into`]), which holds a ticket of up
+    /// to `T` bytes (a longer one is [`Error::BufferTooSmall`]).
     #[allow(clippy::too_many_arguments)] // `start`'s arguments and the place to start in
     pub fn start_in(
         slot: &mut Option<Self>,
         config: &'a ClientConfig<'a>,
         server_name: &'a str,
-        offer: Option<ResumptionOffer<'_>>,
+        offer: Option<&dyn OfferSource>,
         psk_mode: PskMode,
         buffers: (&'a mut [u8], &'a mut [u8]),
         rng: R,
@@ -348,7 +366,7 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
         let blank = Self::blank(
             config,
             server_name,
-            offer.as_ref(),
+            offer.map(|o| o.suite()),
             psk_mode,
             buffers,
             rng,
@@ -368,14 +386,14 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
     fn blank(
         config: &'a ClientConfig<'a>,
         server_name: &'a str,
-        offer: Option<&ResumptionOffer<'_>>,
+        offer_suite: Option<CipherSuite>,
         psk_mode: PskMode,
         buffers: (&'a mut [u8], &'a mut [u8]),
         mut rng: R,
         now_unix: Option<u64>,
     ) -> Result<Self, Refused<'a>> {
         let (rx_buf, tx_buf) = buffers;
-        let suites = match offered_suites(config, offer) {
+        let suites = match offered_suites(config, offer_suite) {
             Ok(suites) => suites,
             Err(error) => {
                 return Err(Refused {
@@ -422,7 +440,6 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
             session_id,
             session_id_len,
             suites,
-            suite: None,
             alpn_index: None,
             peer_max_fragment: MAX_PLAINTEXT,
             own_max_fragment: MAX_PLAINTEXT,
@@ -437,10 +454,10 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
 
     /// Copies the offer and queues the first ClientHello, in place: the key share, the PSK
     /// and its Early Secret are made where they stay.
-    fn begin(&mut self, offer: Option<ResumptionOffer<'_>>) -> Result<(), Error> {
+    fn begin(&mut self, offer: Option<&dyn OfferSource>) -> Result<(), Error> {
         self.transcript.scrub();
         if let Some(o) = offer {
-            self.offer.set(&o)?;
+            self.offer.set(o)?;
         }
         self.state = state::start(self)?;
         if self.offer.is_some() {
@@ -530,7 +547,7 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
     }
 }
 
-impl<'a, R> Connection<'a, R> {
+impl<'a, R, const T: usize> Connection<'a, R, T> {
     /// NewSessionTickets received after the handshake and dropped without ending the
     /// connection: a ticket larger than the receive buffer can hold (tickets may be up to
     /// 65,535 bytes, RFC 8446 §4.6.1), or one whose lifetime exceeds seven days.
@@ -573,7 +590,7 @@ impl<'a, R> Connection<'a, R> {
 
     /// True once the handshake completed and until the connection closed or failed.
     pub fn is_connected(&self) -> bool {
-        matches!(self.state, State::Connected)
+        matches!(self.state, State::Connected(_))
     }
 
     /// True when the connection failed (an error was returned or a fatal alert handled).
@@ -581,9 +598,12 @@ impl<'a, R> Connection<'a, R> {
         matches!(self.state, State::Failed)
     }
 
-    /// The negotiated suite, once the ServerHello was processed.
+    /// The negotiated suite: from the ServerHello on, and after the handshake completed (also
+    /// once closed); `None` before, and after a handshake that failed.
     pub fn suite(&self) -> Option<CipherSuite> {
-        self.suite
+        self.state
+            .suite()
+            .or(self.summary.map(|summary| summary.suite))
     }
 
     /// The ALPN protocol the server selected, if any.
@@ -620,48 +640,6 @@ impl<'a, R> Connection<'a, R> {
     }
 }
 
-/// Checks the configuration and returns the suites a ClientHello offers and the engine's copy
-/// of the offer.
-///
-/// C31: the PSK is bound to the suites of its hash. Those come first, so that a server
-/// accepting the PSK finds them; the other configured suites follow, so that a server
-/// declining the PSK may pick any of them for a full handshake. A server that accepts the
-/// PSK with a suite of another hash is rejected when the ServerHello arrives. An offer
-/// whose hash no configured suite shares cannot be made at all.
-///
-/// Suites and groups this build leaves out (their cargo feature is off) are skipped; a
-/// configuration with none left is empty.
-fn offered_suites(
-    config: &ClientConfig<'_>,
-    offer: Option<&ResumptionOffer<'_>>,
-) -> Result<heapless::Vec<u16, 3>, Error> {
-    let supported = || config.cipher_suites.iter().filter(|s| s.is_supported());
-    if supported().next().is_none() || !config.groups.iter().any(|g| g.is_supported()) {
-        return Err(Error::EmptyConfiguration);
-    }
-    // RFC 8449 §4: a limit below 64 is invalid, one above 2^14 + 1 meaningless in TLS 1.3.
-    if config
-        .record_size_limit
-        .is_some_and(|l| !(64..=MAX_PLAINTEXT as u16 + 1).contains(&l))
-    {
-        return Err(Error::RecordSizeLimitOutOfRange);
-    }
-    let mut suites = heapless::Vec::new();
-    let ticket_hash = offer.map(|o| o.suite.hash());
-    let of_ticket_hash = supported().filter(|s| ticket_hash.is_none_or(|h| s.hash() == h));
-    let others = supported().filter(|s| ticket_hash.is_some_and(|h| s.hash() != h));
-    for s in of_ticket_hash.chain(others) {
-        if !suites.contains(&s.to_u16()) {
-            // At most three distinct suites exist, so this never fills up.
-            let _ = suites.push(s.to_u16());
-        }
-    }
-    if ticket_hash.is_some_and(|h| !supported().any(|s| s.hash() == h)) {
-        return Err(Error::OfferSuiteNotConfigured);
-    }
-    Ok(suites)
-}
-
 /// `copy_within` that does nothing instead of panicking on a range outside `buf` (E4:
 /// the callers keep their ranges inside the buffer, and a broken invariant must not turn
 /// into a panic reachable from network input).
@@ -672,12 +650,12 @@ fn move_bytes(buf: &mut [u8], src: core::ops::Range<usize>, dest: usize) {
     }
 }
 
-impl<R> core::fmt::Debug for Connection<'_, R> {
+impl<R, const T: usize> core::fmt::Debug for Connection<'_, R, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Connection")
             .field("server_name", &self.server_name)
             .field("state", &self.state.name())
-            .field("suite", &self.suite)
+            .field("suite", &self.suite())
             .field("summary", &self.summary)
             .finish_non_exhaustive()
     }

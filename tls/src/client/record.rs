@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl<'a, R> Connection<'a, R> {
+impl<'a, R, const T: usize> Connection<'a, R, T> {
     pub(super) fn to_event(&self, ev: Ev) -> Event<'_> {
         let slice = |(a, b): (usize, usize)| self.rx.get(a..b).unwrap_or(&[]);
         match ev {
@@ -12,6 +12,7 @@ impl<'a, R> Connection<'a, R> {
             Ev::Ticket {
                 ticket,
                 nonce,
+                suite,
                 lifetime_s,
                 age_add,
                 max_early_data,
@@ -19,7 +20,7 @@ impl<'a, R> Connection<'a, R> {
                 ticket: slice(ticket),
                 nonce: slice(nonce),
                 psk: &self.secrets.ticket_psk,
-                suite: self.suite.unwrap_or(CipherSuite::Aes128GcmSha256),
+                suite,
                 lifetime_s,
                 age_add,
                 max_early_data,
@@ -31,7 +32,7 @@ impl<'a, R> Connection<'a, R> {
     /// how many bytes were taken (0 for empty `data`, or when the transmit buffer is full: send,
     /// then retry).
     pub fn write(&mut self, data: &[u8]) -> Result<usize, Error> {
-        if !matches!(self.state, State::Connected) || self.close_sent {
+        if !matches!(self.state, State::Connected(_)) || self.close_sent {
             return Err(if self.state.is_handshaking() {
                 Error::NotConnected
             } else {
@@ -84,7 +85,7 @@ impl<'a, R> Connection<'a, R> {
 
     /// Asks for fresh traffic keys in both directions (RFC 8446 §4.6.3).
     pub fn request_key_update(&mut self) -> Result<(), Error> {
-        if !matches!(self.state, State::Connected) || self.close_sent {
+        if !matches!(self.state, State::Connected(_)) || self.close_sent {
             return Err(Error::NotConnected);
         }
         self.send_key_update(true)
@@ -104,30 +105,31 @@ impl<'a, R> Connection<'a, R> {
         level: AlertLevel,
         desc: AlertDescription,
     ) -> Result<(), Error> {
-        let body = Alert {
+        let out = self
+            .tx
+            .get_mut(self.tx_len + HEADER_LEN..)
+            .ok_or(Error::BufferTooSmall)?;
+        let len = Alert {
             level: level.to_u8(),
             description: desc,
         }
-        .to_bytes();
-        let start = self.tx_len + HEADER_LEN;
-        let dst = self
-            .tx
-            .get_mut(start..start + 2)
-            .ok_or(Error::BufferTooSmall)?;
-        dst.copy_from_slice(&body);
-        self.seal(content_type::ALERT, 2)
+        .emit(out)?;
+        self.seal(content_type::ALERT, len)
     }
 
     pub(crate) fn send_key_update(&mut self, request: bool) -> Result<(), Error> {
-        let start = self.tx_len + HEADER_LEN;
-        let msg = [msg_type::KEY_UPDATE, 0, 0, 1, u8::from(request)];
-        let dst = self
+        let out = self
             .tx
-            .get_mut(start..start + msg.len())
+            .get_mut(self.tx_len + HEADER_LEN..)
             .ok_or(Error::BufferTooSmall)?;
-        dst.copy_from_slice(&msg);
-        self.seal(content_type::HANDSHAKE, msg.len())?;
-        let suite = self.suite.ok_or(Error::UnexpectedMessage)?;
+        let len = KeyUpdate {
+            request_update: request,
+        }
+        .emit(out)?;
+        let State::Connected(Connected { suite }) = self.state else {
+            return Err(Error::UnexpectedMessage);
+        };
+        self.seal(content_type::HANDSHAKE, len)?;
         // Assigning drops the old secret and key in place, and both wipe themselves (E7).
         self.secrets.client_ap =
             crypto::next_traffic_secret(suite.hash(), self.secrets.client_ap.as_bytes());
@@ -228,14 +230,11 @@ impl<'a, R> Connection<'a, R> {
         if !self.config.middlebox_compat || self.ccs_sent {
             return Ok(());
         }
-        let start = self.tx_len;
-        let rec = [content_type::CHANGE_CIPHER_SPEC, 3, 3, 0, 1, 1];
-        let dst = self
+        let out = self
             .tx
-            .get_mut(start..start + rec.len())
+            .get_mut(self.tx_len..)
             .ok_or(Error::BufferTooSmall)?;
-        dst.copy_from_slice(&rec);
-        self.tx_len += rec.len();
+        self.tx_len += ChangeCipherSpec.emit(out)?;
         self.ccs_sent = true;
         Ok(())
     }
@@ -251,7 +250,10 @@ impl<'a, R> Connection<'a, R> {
                 // Ignored during the handshake only, and only in its one legal form (RFC 8446 §5),
                 // and never inside a fragmented handshake message (§5.1).
                 let b = self.rx.get(body..body + body_len).unwrap_or(&[]);
-                if !self.state.is_handshaking() || b != [1] || self.handshake_message_partial() {
+                if !self.state.is_handshaking()
+                    || !ChangeCipherSpec::is_legal(b)
+                    || self.handshake_message_partial()
+                {
                     return Err(Error::UnexpectedMessage);
                 }
                 self.discard_raw = total;
@@ -359,11 +361,16 @@ impl<'a, R> Connection<'a, R> {
                 if alert.description == AlertDescription::USER_CANCELED {
                     return Ok(None);
                 }
+                let refused = matches!(self.state, State::WaitServerHello(_));
                 self.state = State::Failed;
-                Err(Error::AlertReceived(alert.description))
+                Err(if refused {
+                    Error::HelloRefused(alert.description)
+                } else {
+                    Error::AlertReceived(alert.description)
+                })
             }
             content_type::APPLICATION_DATA => {
-                if !matches!(self.state, State::Connected) {
+                if !matches!(self.state, State::Connected(_)) {
                     return Err(Error::UnexpectedMessage);
                 }
                 self.discard_raw = total;

@@ -7,52 +7,53 @@ use super::*;
 /// by `Drop`, so neither outlives the connection in the engine's memory. Every byte is
 /// written when the connection is made, offer or not (E7: a `None`, or a vector's spare
 /// capacity, would carry whatever the stack held where the connection was built).
-pub(crate) struct OwnedOffer {
+///
+/// The ticket's place holds `T` bytes, the connection's ticket capacity: a client sizes it by
+/// its session pool's, so every ticket the pool can hold can be offered.
+pub(crate) struct OwnedOffer<const T: usize> {
     /// Whether a session is offered.
     present: bool,
-    ticket: [u8; MAX_OFFER_TICKET_LEN],
+    ticket: [u8; T],
     ticket_len: usize,
     pub(crate) psk: Secret,
     suite: CipherSuite,
-    age_add: u32,
-    ticket_age_ms: u32,
+    obfuscated_age: u32,
 }
 
-impl Drop for OwnedOffer {
+impl<const T: usize> Drop for OwnedOffer<T> {
     fn drop(&mut self) {
         self.clear();
     }
 }
 
-impl OwnedOffer {
+impl<const T: usize> OwnedOffer<T> {
     /// No offer.
     pub(crate) const fn none() -> Self {
         OwnedOffer {
             present: false,
-            ticket: [0; MAX_OFFER_TICKET_LEN],
+            ticket: [0; T],
             ticket_len: 0,
             psk: Secret::empty(),
             suite: CipherSuite::Aes128GcmSha256,
-            age_add: 0,
-            ticket_age_ms: 0,
+            obfuscated_age: 0,
         }
     }
 
-    /// Copies `offer` in place: a ticket-sized value never passes through the stack (part of
-    /// the resumption's stack peak on a device), and the PSK is written only at its one place
-    /// in the engine (E7).
-    pub(crate) fn set(&mut self, offer: &ResumptionOffer<'_>) -> Result<(), Error> {
+    /// Copies the offer from `source` in place: the ticket and the PSK are written once, here,
+    /// and never pass through the stack (a ticket-sized value would be part of the
+    /// resumption's stack peak on a device; E7 for the PSK). A ticket longer than `T`, or a
+    /// PSK longer than a hash, is [`Error::BufferTooSmall`] and nothing is offered.
+    pub(crate) fn set(&mut self, source: &dyn OfferSource) -> Result<(), Error> {
         self.clear();
-        let dst = self
-            .ticket
-            .get_mut(..offer.ticket.len())
-            .ok_or(Error::BufferTooSmall)?;
-        dst.copy_from_slice(offer.ticket);
-        self.ticket_len = offer.ticket.len();
-        self.psk.set_from_slice(offer.psk).map_err(Error::Crypto)?;
-        self.suite = offer.suite;
-        self.age_add = offer.age_add;
-        self.ticket_age_ms = offer.ticket_age_ms;
+        let copied = source.copy_into(&mut self.ticket, self.psk.spare_mut());
+        let Some((ticket_len, psk_len)) = copied else {
+            self.clear();
+            return Err(Error::BufferTooSmall);
+        };
+        self.ticket_len = ticket_len.min(T);
+        self.psk.set_len(psk_len);
+        self.suite = source.suite();
+        self.obfuscated_age = source.obfuscated_age();
         self.present = true;
         Ok(())
     }
@@ -83,8 +84,7 @@ impl OwnedOffer {
             ticket: self.ticket.get(..self.ticket_len).unwrap_or(&[]),
             psk: self.psk.as_bytes(),
             suite: self.suite,
-            age_add: self.age_add,
-            ticket_age_ms: self.ticket_age_ms,
+            obfuscated_age: self.obfuscated_age,
         })
     }
 }

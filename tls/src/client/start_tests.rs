@@ -6,7 +6,7 @@ use crate::crypto::CipherSuite;
 
 /// A fixed generator: these tests look at buffer ownership and ClientHello bytes, not at
 /// randomness.
-struct Fixed;
+pub(super) struct Fixed;
 
 impl rand_core::TryRng for Fixed {
     type Error = core::convert::Infallible;
@@ -32,8 +32,7 @@ fn offer() -> ResumptionOffer<'static> {
         ticket: &TICKET,
         psk: &PSK,
         suite: CipherSuite::Aes128GcmSha256,
-        age_add: 0,
-        ticket_age_ms: 1_000,
+        obfuscated_age: 1_000,
     }
 }
 

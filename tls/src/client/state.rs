@@ -12,39 +12,44 @@ mod hello;
 mod negotiated;
 
 use connected::connected;
-use hello::{write_client_hello, HelloInputs};
+use hello::write_client_hello;
+pub(crate) use hello::{with_client_hello, HelloInputs};
 
 use crate::crypto::{
     self, CipherSuite, HashAlg, KeyExchange, KeySchedule, KeyShare, NamedGroup, RecordProtection,
     SignatureScheme, Transcript,
 };
 use crate::wire::handshake::{
-    self as hs, msg_type, Certificate, CertificateRequest, CertificateVerify, ClientHello,
-    EncryptedExtensions, NewSessionTicket, PskIdentity, ServerHello,
+    self as hs, msg_type, Certificate, CertificateRequest, CertificateVerify, ClientCertificate,
+    ClientCertificateVerify, ClientHello, EncryptedExtensions, Finished, NewSessionTicket,
+    PskIdentity, ServerHello,
 };
 use crate::wire::record::{content_type, RecordHeader, HEADER_LEN};
-use crate::wire::{WireError, Writer};
+use crate::wire::WireError;
 
 use super::{
     ClientConfig, Connection, Error, Ev, HandshakeSummary, KeyExchangeMode, PskMode,
     ResumptionOffer, Violation,
 };
 
+/// Where the handshake is. Each variant carries its own payload, holding only what that
+/// state needs: what exists only after the ServerHello (the suite, the key exchange) is in
+/// the payloads from then on, never in an `Option` checked at run time.
 pub(crate) enum State {
     WaitServerHello(WaitServerHello),
     WaitEncryptedExtensions(Negotiated),
     WaitCertificateOrRequest(Negotiated),
-    WaitCertificate(Negotiated),
-    WaitCertificateVerify(Negotiated),
-    WaitFinished(Negotiated),
-    Connected,
+    WaitCertificate(WaitCertificate),
+    WaitCertificateVerify(WaitCertificateVerify),
+    WaitFinished(WaitFinished),
+    Connected(Connected),
     Closed,
     Failed,
 }
 
 impl State {
     pub(crate) fn is_handshaking(&self) -> bool {
-        !matches!(self, State::Connected | State::Closed | State::Failed)
+        !matches!(self, State::Connected(_) | State::Closed | State::Failed)
     }
 
     pub(crate) fn name(&self) -> &'static str {
@@ -55,9 +60,21 @@ impl State {
             State::WaitCertificate(_) => "WaitCertificate",
             State::WaitCertificateVerify(_) => "WaitCertificateVerify",
             State::WaitFinished(_) => "WaitFinished",
-            State::Connected => "Connected",
+            State::Connected(_) => "Connected",
             State::Closed => "Closed",
             State::Failed => "Failed",
+        }
+    }
+
+    /// The negotiated suite, in the states that have one.
+    pub(crate) fn suite(&self) -> Option<CipherSuite> {
+        match self {
+            State::WaitEncryptedExtensions(n) | State::WaitCertificateOrRequest(n) => Some(n.suite),
+            State::WaitCertificate(s) => Some(s.hs.suite),
+            State::WaitCertificateVerify(s) => Some(s.hs.suite),
+            State::WaitFinished(s) => Some(s.hs.suite),
+            State::Connected(c) => Some(c.suite),
+            State::WaitServerHello(_) | State::Closed | State::Failed => None,
         }
     }
 }
@@ -75,20 +92,48 @@ pub(crate) struct CertRequest {
     use_signer: bool,
 }
 
-/// ServerHello processed: handshake keys in place (the Handshake Secret and both handshake
-/// traffic secrets in the connection's `Secrets`).
+/// What the ServerHello settled, carried by every later handshake state: handshake keys
+/// are in place (the Handshake Secret and both handshake traffic secrets in the
+/// connection's `Secrets`).
 pub(crate) struct Negotiated {
     suite: CipherSuite,
     kex: KeyExchangeMode,
     offer_declined: bool,
     retried: bool,
+}
+
+/// A CertificateRequest was received; the server's Certificate comes next.
+pub(crate) struct WaitCertificate {
+    hs: Negotiated,
+    cert_request: CertRequest,
+}
+
+/// The server's chain was verified; its CertificateVerify comes next (the end-entity
+/// certificate stays in the receive buffer until then).
+pub(crate) struct WaitCertificateVerify {
+    hs: Negotiated,
     cert_request: Option<CertRequest>,
+}
+
+/// The server is authenticated (by its certificate, or by the accepted PSK); its Finished
+/// comes next, then the client's flight.
+pub(crate) struct WaitFinished {
+    hs: Negotiated,
+    cert_request: Option<CertRequest>,
+}
+
+/// The handshake completed: application data, NewSessionTicket and KeyUpdate.
+#[derive(Clone, Copy)]
+pub(crate) struct Connected {
+    pub(crate) suite: CipherSuite,
 }
 
 type Step = Result<(State, Option<Ev>), Error>;
 
 /// Queues ClientHello1 and returns the first state.
-pub(crate) fn start<R: rand_core::CryptoRng>(conn: &mut Connection<'_, R>) -> Result<State, Error> {
+pub(crate) fn start<R: rand_core::CryptoRng, const T: usize>(
+    conn: &mut Connection<'_, R, T>,
+) -> Result<State, Error> {
     let first = *conn
         .config
         .groups
@@ -154,8 +199,8 @@ fn range_in(outer: &[u8], inner: &[u8]) -> (usize, usize) {
 /// The handlers of the heavier messages are never inlined here: inlined, their locals (key
 /// agreement, key schedule, certificate path) shared one frame of over 2 KB that sat under
 /// the certificate verification, the deepest point of a full handshake on a device.
-pub(crate) fn handle<R: rand_core::CryptoRng>(
-    conn: &mut Connection<'_, R>,
+pub(crate) fn handle<R: rand_core::CryptoRng, const T: usize>(
+    conn: &mut Connection<'_, R, T>,
     ty: u8,
     start: usize,
     total: usize,
@@ -168,32 +213,32 @@ pub(crate) fn handle<R: rand_core::CryptoRng>(
         }
         State::WaitCertificateOrRequest(n) => match ty {
             msg_type::CERTIFICATE_REQUEST => n.certificate_request(conn, start, total)?,
-            msg_type::CERTIFICATE => n.certificate(conn, start, total)?,
+            msg_type::CERTIFICATE => n.certificate(None, conn, start, total)?,
             // C32: a full handshake must authenticate the server.
             msg_type::FINISHED | msg_type::CERTIFICATE_VERIFY => {
                 return Err(Error::ServerNotAuthenticated)
             }
             _ => return Err(Error::UnexpectedMessage),
         },
-        State::WaitCertificate(n) => match ty {
-            msg_type::CERTIFICATE => n.certificate(conn, start, total)?,
+        State::WaitCertificate(s) => match ty {
+            msg_type::CERTIFICATE => s.hs.certificate(Some(s.cert_request), conn, start, total)?,
             msg_type::FINISHED | msg_type::CERTIFICATE_VERIFY => {
                 return Err(Error::ServerNotAuthenticated)
             }
             _ => return Err(Error::UnexpectedMessage),
         },
-        State::WaitCertificateVerify(n) => match ty {
-            msg_type::CERTIFICATE_VERIFY => n.certificate_verify(conn, start, total)?,
+        State::WaitCertificateVerify(s) => match ty {
+            msg_type::CERTIFICATE_VERIFY => s.certificate_verify(conn, start, total)?,
             msg_type::FINISHED => return Err(Error::ServerNotAuthenticated),
             _ => return Err(Error::UnexpectedMessage),
         },
-        State::WaitFinished(n) => match ty {
-            msg_type::FINISHED => n.finished(conn, start, total)?,
+        State::WaitFinished(s) => match ty {
+            msg_type::FINISHED => s.finished(conn, start, total)?,
             // C32: the server accepted the PSK, so it must not present a certificate.
             msg_type::CERTIFICATE => return Err(Error::CertificateWithPsk),
             _ => return Err(Error::UnexpectedMessage),
         },
-        State::Connected => connected(conn, ty, start, total)?,
+        State::Connected(c) => connected(c, conn, ty, start, total)?,
         State::Closed => (State::Closed, None),
         _ => return Err(Error::UnexpectedMessage),
     };

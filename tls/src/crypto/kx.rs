@@ -1,5 +1,6 @@
 //! Ephemeral (EC)DHE key exchange for the key_share extension (RFC 8446 §4.2.8, §7.4).
 
+#[cfg(not(all(feature = "p256-cm4", target_arch = "arm")))]
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::TryCryptoRng;
 #[cfg(feature = "x25519")]
@@ -7,6 +8,15 @@ use x25519_dalek::{PublicKey as XPublic, StaticSecret};
 use zeroize::Zeroize;
 
 use super::{CryptoError, NamedGroup, Secret};
+
+/// The P-256 private key of a key share: `p256-cm4`'s Cortex-M4 assembly with the `p256-cm4`
+/// feature on 32-bit Arm, RustCrypto's `p256` elsewhere.
+#[cfg(all(feature = "p256-cm4", target_arch = "arm"))]
+pub type P256Key = super::p256_cm4::KeyPair;
+/// The P-256 private key of a key share: `p256-cm4`'s Cortex-M4 assembly with the `p256-cm4`
+/// feature on 32-bit Arm, RustCrypto's `p256` elsewhere.
+#[cfg(not(all(feature = "p256-cm4", target_arch = "arm")))]
+pub type P256Key = p256::SecretKey;
 
 /// Attempts at drawing a valid P-256 scalar before giving up; a uniformly random 32-byte
 /// string is out of range with probability below 2^-32, so more than one failure means the
@@ -21,7 +31,7 @@ pub enum KeyExchange {
     #[cfg(feature = "x25519")]
     X25519(StaticSecret),
     /// secp256r1 (NIST P-256).
-    P256(p256::SecretKey),
+    P256(P256Key),
 }
 
 /// Words of the zeros that stand for no key share: aligned, covering a whole key.
@@ -80,9 +90,12 @@ impl KeyExchange {
                 for _ in 0..P256_DRAWS {
                     rng.try_fill_bytes(&mut bytes)
                         .map_err(|_| CryptoError::Rng)?;
-                    let key = p256::SecretKey::from_slice(&bytes);
+                    #[cfg(all(feature = "p256-cm4", target_arch = "arm"))]
+                    let key = P256Key::from_be_bytes(&bytes);
+                    #[cfg(not(all(feature = "p256-cm4", target_arch = "arm")))]
+                    let key = p256::SecretKey::from_slice(&bytes).ok();
                     bytes.zeroize();
-                    if let Ok(key) = key {
+                    if let Some(key) = key {
                         return Ok(KeyExchange::P256(key));
                     }
                 }
@@ -109,6 +122,11 @@ impl KeyExchange {
             KeyExchange::X25519(s) => {
                 let _ = out.extend_from_slice(XPublic::from(s).as_bytes());
             }
+            #[cfg(all(feature = "p256-cm4", target_arch = "arm"))]
+            KeyExchange::P256(s) => {
+                let _ = out.extend_from_slice(&s.public_key());
+            }
+            #[cfg(not(all(feature = "p256-cm4", target_arch = "arm")))]
             KeyExchange::P256(s) => {
                 let point = s.public_key().to_encoded_point(false);
                 let _ = out.extend_from_slice(point.as_bytes());
@@ -136,6 +154,9 @@ impl KeyExchange {
                 }
                 Secret::from_slice(shared.as_bytes())
             }
+            #[cfg(all(feature = "p256-cm4", target_arch = "arm"))]
+            KeyExchange::P256(key) => key.agree(peer_public),
+            #[cfg(not(all(feature = "p256-cm4", target_arch = "arm")))]
             KeyExchange::P256(secret) => {
                 if peer_public.len() != 65 || peer_public.first() != Some(&0x04) {
                     return Err(CryptoError::BadKeyShare);

@@ -278,6 +278,7 @@ fn empty_hash(hash: HashAlg) -> &'static [u8] {
 
 /// Which secret a [`KeySchedule`] holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Stage {
     /// Early Secret.
     Early,

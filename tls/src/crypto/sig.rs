@@ -1,6 +1,7 @@
 //! Signature checks: the algorithms handed to webpki for certificate signatures, and the
 //! server's CertificateVerify (RFC 8446 §4.4.3).
 
+#[cfg(not(all(feature = "p256-cm4", target_arch = "arm")))]
 use ecdsa::hazmat::{bits2field, verify_prehashed};
 use rustls_pki_types::{
     alg_id, AlgorithmIdentifier, CertificateDer, InvalidSignature, SignatureVerificationAlgorithm,
@@ -124,6 +125,22 @@ impl SignatureVerificationAlgorithm for Ed25519 {
 // Verification of a prehash (FIPS 186-5 §6.4.2): the hash is cut or padded to the curve's
 // size (`bits2field`), the key must be a valid point other than the identity, and r and s
 // must be in 1..n (checked when the DER signature is decoded).
+//
+// With the `p256-cm4` feature on 32-bit Arm the same checks run on `p256-cm4`'s assembly
+// (crypto/p256_cm4.rs).
+#[cfg(all(feature = "p256-cm4", target_arch = "arm"))]
+#[inline(never)]
+fn verify_p256(
+    public_key: &[u8],
+    prehash: &[u8],
+    signature: &[u8],
+) -> Result<(), InvalidSignature> {
+    super::p256_cm4::verify_prehash(public_key, prehash, signature)
+        .then_some(())
+        .ok_or(InvalidSignature)
+}
+
+#[cfg(not(all(feature = "p256-cm4", target_arch = "arm")))]
 #[inline(never)]
 fn verify_p256(
     public_key: &[u8],

@@ -1,6 +1,7 @@
 //! Client authentication (mutual TLS): the seam through which a CertificateVerify is signed,
 //! so that the private key may stay in a secure element (RFC 8446 §4.4.2, §4.4.3).
 
+#[cfg(not(all(feature = "p256-cm4", target_arch = "arm")))]
 use p256_sign::ecdsa::signature::Signer;
 use p256_sign::pkcs8::DecodePrivateKey;
 
@@ -60,6 +61,28 @@ impl<'a> P256Signer<'a> {
     }
 }
 
+impl P256Signer<'_> {
+    /// RustCrypto's ECDSA with the RFC 6979 nonce.
+    #[cfg(not(all(feature = "p256-cm4", target_arch = "arm")))]
+    fn signature(&self, message: &[u8]) -> Result<p256_sign::ecdsa::Signature, CryptoError> {
+        self.key.try_sign(message).map_err(|_| CryptoError::BadKey)
+    }
+
+    /// `p256-cm4`'s constant-time ECDSA with the same RFC 6979 nonce, so the same signature;
+    /// the copy of the scalar is wiped here, the digest and nonce state in the backend.
+    #[cfg(all(feature = "p256-cm4", target_arch = "arm"))]
+    fn signature(&self, message: &[u8]) -> Result<p256_sign::ecdsa::Signature, CryptoError> {
+        use sha2::{Digest as _, Sha256};
+        use zeroize::Zeroize as _;
+        let digest: [u8; 32] = Sha256::digest(message).into();
+        let mut scalar: [u8; 32] = self.key.as_nonzero_scalar().to_bytes().into();
+        let signed = super::p256_cm4::sign_digest(&scalar, &digest);
+        scalar.zeroize();
+        let (r, s) = signed?;
+        p256_sign::ecdsa::Signature::from_scalars(r, s).map_err(|_| CryptoError::BadKey)
+    }
+}
+
 impl ClientCertSigner for P256Signer<'_> {
     fn scheme(&self) -> SignatureScheme {
         SignatureScheme::EcdsaSecp256r1Sha256
@@ -70,10 +93,7 @@ impl ClientCertSigner for P256Signer<'_> {
     }
 
     fn sign(&self, message: &[u8], out: &mut [u8]) -> Result<usize, CryptoError> {
-        let sig: p256_sign::ecdsa::Signature = self
-            .key
-            .try_sign(message)
-            .map_err(|_| CryptoError::BadKey)?;
+        let sig = self.signature(message)?;
         let der = sig.to_der();
         let bytes = der.as_bytes();
         out.get_mut(..bytes.len())

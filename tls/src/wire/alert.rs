@@ -5,6 +5,7 @@ use super::{Reader, WireError};
 /// Alert level. TLS 1.3 treats every alert except close_notify and user_canceled as fatal
 /// whatever its level (RFC 8446 §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum AlertLevel {
     /// 1
     Warning,
@@ -25,6 +26,7 @@ impl AlertLevel {
 /// An alert description code. Kept as the raw byte so that every received value,
 /// known or not, can be reported to the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct AlertDescription(pub u8);
 
 impl AlertDescription {
@@ -113,6 +115,7 @@ impl core::fmt::Display for AlertDescription {
 
 /// A parsed alert record body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Alert {
     /// The level byte as received (1 warning, 2 fatal; other values are kept).
     pub level: u8,
@@ -130,8 +133,23 @@ impl Alert {
         Ok(Alert { level, description })
     }
 
+    /// Bytes of an alert's body.
+    pub const LEN: usize = 2;
+
     /// The two body bytes.
     pub fn to_bytes(self) -> [u8; 2] {
         [self.level, self.description.0]
+    }
+
+    /// Writes the body into `out`; returns its length.
+    pub fn emit(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        let dst = out.get_mut(..Self::LEN).ok_or(WireError::BufferTooSmall)?;
+        dst.copy_from_slice(&self.to_bytes());
+        Ok(Self::LEN)
+    }
+
+    /// Bytes [`Alert::emit`] writes.
+    pub const fn buffer_len(&self) -> usize {
+        Self::LEN
     }
 }

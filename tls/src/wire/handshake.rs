@@ -6,6 +6,13 @@
 
 use super::{ext, for_each_extension, Reader, WireError, Writer};
 
+mod client;
+
+pub use client::{
+    ClientCertificate, ClientCertificateVerify, ClientHello, EmittedHello, Finished, KeyUpdate,
+    PskIdentity,
+};
+
 /// Handshake message types (RFC 8446 §4).
 pub mod msg_type {
     /// client_hello.
@@ -94,220 +101,6 @@ pub fn split_message(buf: &[u8], max_len: usize) -> Result<Option<Message<'_>>, 
 pub fn emit_header(w: &mut Writer<'_>, ty: u8, len: usize) -> Result<(), WireError> {
     w.u8(ty)?;
     w.u24(u32::try_from(len).map_err(|_| WireError::BufferTooSmall)?)
-}
-
-/// The PSK part of a ClientHello (RFC 8446 §4.2.11): one identity, whose binder is filled in
-/// afterwards over the partial ClientHello.
-#[derive(Debug, Clone, Copy)]
-pub struct PskIdentity<'a> {
-    /// The ticket bytes.
-    pub identity: &'a [u8],
-    /// obfuscated_ticket_age (C30).
-    pub obfuscated_ticket_age: u32,
-    /// Length of the binder: the output length of the ticket's hash.
-    pub binder_len: usize,
-}
-
-/// What the client puts in a ClientHello (RFC 8446 §4.1.2).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientHello<'a> {
-    /// ClientHello.random.
-    pub random: &'a [u8; 32],
-    /// legacy_session_id: empty, or 32 bytes in middlebox compatibility mode (RFC 8446 §D.4).
-    pub session_id: &'a [u8],
-    /// Cipher suite code points in preference order.
-    pub cipher_suites: &'a [u16],
-    /// server_name (a DNS name; `None` for an IP literal, RFC 6066 §3).
-    pub server_name: Option<&'a str>,
-    /// supported_groups in preference order.
-    pub groups: &'a [u16],
-    /// The single key share sent, if any (none for a psk_ke-only resumption).
-    pub key_share: Option<(u16, &'a [u8])>,
-    /// signature_algorithms.
-    pub signature_algorithms: &'a [u16],
-    /// signature_algorithms_cert (omitted when empty).
-    pub signature_algorithms_cert: &'a [u16],
-    /// ALPN protocol names (omitted when empty).
-    pub alpn: &'a [&'a [u8]],
-    /// Cookie echoed from a HelloRetryRequest (RFC 8446 §4.2.2).
-    pub cookie: Option<&'a [u8]>,
-    /// max_fragment_length code 1..=4 (2^9..2^12, RFC 6066 §4).
-    pub max_fragment_length: Option<u8>,
-    /// record_size_limit (RFC 8449 §4).
-    pub record_size_limit: Option<u16>,
-    /// psk_key_exchange_modes (omitted when empty; servers issue tickets only to clients
-    /// that send it).
-    pub psk_modes: &'a [u8],
-    /// The PSK offer; pre_shared_key is then the last extension (RFC 8446 §4.2.11).
-    pub psk: Option<PskIdentity<'a>>,
-}
-
-/// Where the written ClientHello ends and where its binder goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EmittedHello {
-    /// Length of the whole handshake message, header included.
-    pub len: usize,
-    /// Offset of the binders list: the partial ClientHello hashed for the binder is
-    /// `out[..binders_at]` (RFC 8446 §4.2.11.2). Equal to `len` without a PSK.
-    pub binders_at: usize,
-    /// Offset of the binder value itself (after the list and entry lengths).
-    pub binder_at: usize,
-}
-
-impl ClientHello<'_> {
-    /// Writes the ClientHello handshake message (header included) into `out`. With a PSK
-    /// the binder is left zero at `binder_at`, to be computed over `out[..binders_at]`.
-    pub fn emit(&self, out: &mut [u8]) -> Result<EmittedHello, WireError> {
-        let mut w = Writer::new(out);
-        w.u8(msg_type::CLIENT_HELLO)?;
-        let body = w.begin_len(3)?;
-        w.u16(LEGACY_VERSION)?;
-        w.put(self.random)?;
-        let sid = w.begin_len(1)?;
-        w.put(self.session_id)?;
-        w.end_len(sid)?;
-        let cs = w.begin_len(2)?;
-        for s in self.cipher_suites {
-            w.u16(*s)?;
-        }
-        w.end_len(cs)?;
-        // legacy_compression_methods: only "null".
-        w.u8(1)?;
-        w.u8(0)?;
-        let exts = w.begin_len(2)?;
-
-        if let Some(name) = self.server_name {
-            w.u16(ext::SERVER_NAME)?;
-            let e = w.begin_len(2)?;
-            let list = w.begin_len(2)?;
-            w.u8(0)?; // host_name
-            let n = w.begin_len(2)?;
-            w.put(name.as_bytes())?;
-            w.end_len(n)?;
-            w.end_len(list)?;
-            w.end_len(e)?;
-        }
-        w.u16(ext::SUPPORTED_VERSIONS)?;
-        w.u16(3)?;
-        w.u8(2)?;
-        w.u16(TLS13)?;
-
-        w.u16(ext::SUPPORTED_GROUPS)?;
-        let e = w.begin_len(2)?;
-        let list = w.begin_len(2)?;
-        for g in self.groups {
-            w.u16(*g)?;
-        }
-        w.end_len(list)?;
-        w.end_len(e)?;
-
-        w.u16(ext::KEY_SHARE)?;
-        let e = w.begin_len(2)?;
-        let list = w.begin_len(2)?;
-        if let Some((group, key)) = self.key_share {
-            w.u16(group)?;
-            let k = w.begin_len(2)?;
-            w.put(key)?;
-            w.end_len(k)?;
-        }
-        w.end_len(list)?;
-        w.end_len(e)?;
-
-        emit_u16_list(&mut w, ext::SIGNATURE_ALGORITHMS, self.signature_algorithms)?;
-        if !self.signature_algorithms_cert.is_empty() {
-            emit_u16_list(
-                &mut w,
-                ext::SIGNATURE_ALGORITHMS_CERT,
-                self.signature_algorithms_cert,
-            )?;
-        }
-        if !self.alpn.is_empty() {
-            w.u16(ext::ALPN)?;
-            let e = w.begin_len(2)?;
-            let list = w.begin_len(2)?;
-            for p in self.alpn {
-                let n = w.begin_len(1)?;
-                w.put(p)?;
-                w.end_len(n)?;
-            }
-            w.end_len(list)?;
-            w.end_len(e)?;
-        }
-        if let Some(code) = self.max_fragment_length {
-            w.u16(ext::MAX_FRAGMENT_LENGTH)?;
-            w.u16(1)?;
-            w.u8(code)?;
-        }
-        if let Some(limit) = self.record_size_limit {
-            w.u16(ext::RECORD_SIZE_LIMIT)?;
-            w.u16(2)?;
-            w.u16(limit)?;
-        }
-        if let Some(cookie) = self.cookie {
-            w.u16(ext::COOKIE)?;
-            let e = w.begin_len(2)?;
-            let c = w.begin_len(2)?;
-            w.put(cookie)?;
-            w.end_len(c)?;
-            w.end_len(e)?;
-        }
-        let mut binders_at = 0;
-        let mut binder_at = 0;
-        // Sent on full handshakes too: without it a server must not issue tickets
-        // (RFC 8446 §4.2.9).
-        if !self.psk_modes.is_empty() {
-            w.u16(ext::PSK_KEY_EXCHANGE_MODES)?;
-            let e = w.begin_len(2)?;
-            let m = w.begin_len(1)?;
-            w.put(self.psk_modes)?;
-            w.end_len(m)?;
-            w.end_len(e)?;
-        }
-        if let Some(psk) = self.psk {
-            // pre_shared_key must be the last extension (RFC 8446 §4.2.11).
-            w.u16(ext::PRE_SHARED_KEY)?;
-            let e = w.begin_len(2)?;
-            let ids = w.begin_len(2)?;
-            let id = w.begin_len(2)?;
-            w.put(psk.identity)?;
-            w.end_len(id)?;
-            w.u32(psk.obfuscated_ticket_age)?;
-            w.end_len(ids)?;
-            binders_at = w.len();
-            let binders = w.begin_len(2)?;
-            let b = w.begin_len(1)?;
-            binder_at = w.len();
-            for _ in 0..psk.binder_len {
-                w.u8(0)?;
-            }
-            w.end_len(b)?;
-            w.end_len(binders)?;
-            w.end_len(e)?;
-        }
-        w.end_len(exts)?;
-        w.end_len(body)?;
-        let len = w.len();
-        if self.psk.is_none() {
-            binders_at = len;
-            binder_at = len;
-        }
-        Ok(EmittedHello {
-            len,
-            binders_at,
-            binder_at,
-        })
-    }
-}
-
-fn emit_u16_list(w: &mut Writer<'_>, ty: u16, list: &[u16]) -> Result<(), WireError> {
-    w.u16(ty)?;
-    let e = w.begin_len(2)?;
-    let l = w.begin_len(2)?;
-    for v in list {
-        w.u16(*v)?;
-    }
-    w.end_len(l)?;
-    w.end_len(e)
 }
 
 /// A ServerHello or HelloRetryRequest (RFC 8446 §4.1.3, §4.1.4).
@@ -653,14 +446,8 @@ impl<'a> NewSessionTicket<'a> {
     }
 }
 
-/// KeyUpdate (RFC 8446 §4.6.3): true when the peer requests an update in return.
+/// KeyUpdate (RFC 8446 §4.6.3): true when the peer requests an update in return
+/// ([`KeyUpdate::parse`]).
 pub fn parse_key_update(body: &[u8]) -> Result<bool, WireError> {
-    let mut r = Reader::new(body);
-    let v = r.u8()?;
-    r.expect_end()?;
-    match v {
-        0 => Ok(false),
-        1 => Ok(true),
-        _ => Err(WireError::IllegalValue),
-    }
+    KeyUpdate::parse(body).map(|k| k.request_update)
 }

@@ -12,6 +12,7 @@ pub use alert::{Alert, AlertDescription, AlertLevel};
 
 /// What is wrong with bytes received from the peer, or with a buffer handed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum WireError {
     /// The input ended before a field it announced (RFC 8446 §6.2 `decode_error`).
     Truncated,
@@ -153,16 +154,34 @@ impl<'a> Reader<'a> {
 }
 
 /// A cursor that writes into a caller buffer; running out of room is an error, never a panic.
+///
+/// A counting writer ([`Writer::counting`]) writes nothing and only counts: every message's
+/// `buffer_len` is its `emit` run through one, so the two cannot disagree.
 #[derive(Debug)]
 pub struct Writer<'b> {
     buf: &'b mut [u8],
     pos: usize,
+    counting: bool,
 }
 
 impl<'b> Writer<'b> {
     /// Starts writing at the first byte of `buf`.
     pub fn new(buf: &'b mut [u8]) -> Self {
-        Writer { buf, pos: 0 }
+        Writer {
+            buf,
+            pos: 0,
+            counting: false,
+        }
+    }
+
+    /// A writer with unlimited room that stores nothing: [`Writer::len`] tells how many bytes
+    /// the same writes would take.
+    pub fn counting() -> Writer<'static> {
+        Writer {
+            buf: &mut [],
+            pos: 0,
+            counting: true,
+        }
     }
 
     /// Bytes written so far.
@@ -186,6 +205,10 @@ impl<'b> Writer<'b> {
             .pos
             .checked_add(bytes.len())
             .ok_or(WireError::BufferTooSmall)?;
+        if self.counting {
+            self.pos = end;
+            return Ok(());
+        }
         let dst = self
             .buf
             .get_mut(self.pos..end)
@@ -243,6 +266,9 @@ impl<'b> Writer<'b> {
         };
         if body > max {
             return Err(WireError::BufferTooSmall);
+        }
+        if self.counting {
+            return Ok(());
         }
         let bytes = (body as u32).to_be_bytes();
         let src = bytes

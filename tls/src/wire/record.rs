@@ -70,3 +70,36 @@ impl RecordHeader {
         HEADER_LEN + usize::from(self.length)
     }
 }
+
+/// The change_cipher_spec record of middlebox compatibility mode (RFC 8446 §5, §D.4): a
+/// plaintext record whose one byte is 1, its only legal form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeCipherSpec;
+
+impl ChangeCipherSpec {
+    /// The record's body.
+    pub const BODY: [u8; 1] = [1];
+
+    /// Whether `body` is the one legal change_cipher_spec body.
+    pub fn is_legal(body: &[u8]) -> bool {
+        body == Self::BODY
+    }
+
+    /// Writes the whole record (header included) into `out`; returns its length.
+    pub fn emit(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        let header = RecordHeader {
+            content_type: content_type::CHANGE_CIPHER_SPEC,
+            legacy_version: super::handshake::LEGACY_VERSION,
+            length: Self::BODY.len() as u16,
+        };
+        let mut w = super::Writer::new(out);
+        w.put(&header.to_bytes())?;
+        w.put(&Self::BODY)?;
+        Ok(w.len())
+    }
+
+    /// Bytes [`ChangeCipherSpec::emit`] writes.
+    pub const fn buffer_len(&self) -> usize {
+        HEADER_LEN + Self::BODY.len()
+    }
+}

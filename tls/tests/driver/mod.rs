@@ -35,8 +35,10 @@ impl OwnedTicket {
             ticket: &self.ticket,
             psk: &self.psk,
             suite: self.suite,
-            age_add: self.age_add,
-            ticket_age_ms: self.received.elapsed().as_millis() as u32,
+            obfuscated_age: encore_session::obfuscated_ticket_age(
+                self.received.elapsed().as_millis() as u64,
+                self.age_add,
+            ),
         }
     }
 }

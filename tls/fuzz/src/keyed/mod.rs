@@ -179,8 +179,8 @@ fn run_scenario(caches: &mut Caches, scenario: Scenario, ops: input::Ops<'_>) ->
         ticket: TICKET,
         psk: &psk,
         suite: ticket_suite,
-        age_add: 0x0102_0304,
-        ticket_age_ms: 1000,
+        // ticket_age_add 0x0102_0304, 1000 ms after receipt.
+        obfuscated_age: 0x0102_0304 + 1000,
     });
     trace!("scenario {scenario:?}");
     let (mut rx, mut tx) = if scenario.small_buffers {

@@ -4,8 +4,9 @@ use super::*;
 
 /// Post-handshake messages (RFC 8446 §4.6).
 #[inline(never)]
-pub(super) fn connected<R: rand_core::CryptoRng>(
-    conn: &mut Connection<'_, R>,
+pub(super) fn connected<R: rand_core::CryptoRng, const T: usize>(
+    state: Connected,
+    conn: &mut Connection<'_, R, T>,
     ty: u8,
     start: usize,
     total: usize,
@@ -18,9 +19,9 @@ pub(super) fn connected<R: rand_core::CryptoRng>(
             // ticket is spoiled: it is dropped and counted, and the connection goes on.
             if t.lifetime > hs::MAX_TICKET_LIFETIME {
                 conn.tickets_skipped = conn.tickets_skipped.saturating_add(1);
-                return Ok((State::Connected, None));
+                return Ok((State::Connected(state), None));
             }
-            let suite = conn.suite.ok_or(Error::UnexpectedMessage)?;
+            let suite = state.suite;
             // Lent to the caller from its one place; wiped at the next `process` (E7).
             conn.secrets.ticket_psk = crypto::resumption_psk(
                 suite.hash(),
@@ -30,18 +31,19 @@ pub(super) fn connected<R: rand_core::CryptoRng>(
             let ev = Ev::Ticket {
                 ticket: range_in(conn.rx, t.ticket),
                 nonce: range_in(conn.rx, t.nonce),
+                suite,
                 lifetime_s: t.lifetime,
                 age_add: t.age_add,
                 max_early_data: t.max_early_data,
             };
-            Ok((State::Connected, Some(ev)))
+            Ok((State::Connected(state), Some(ev)))
         }
         msg_type::KEY_UPDATE => {
             let requested = hs::parse_key_update(body)?;
             if conn.handshake_bytes_after(start, total) {
                 return Err(Error::UnexpectedMessage);
             }
-            let suite = conn.suite.ok_or(Error::UnexpectedMessage)?;
+            let suite = state.suite;
             // Assigning drops the old secret and key in place, and both wipe themselves (E7).
             conn.secrets.server_ap =
                 crypto::next_traffic_secret(suite.hash(), conn.secrets.server_ap.as_bytes());
@@ -50,11 +52,11 @@ pub(super) fn connected<R: rand_core::CryptoRng>(
             // application data. One answer covers every request received while we stay
             // silent, so a flood of requests queues one KeyUpdate, not one each.
             if requested && !conn.close_sent && !conn.key_update_answered {
-                conn.state = State::Connected;
+                conn.state = State::Connected(state);
                 conn.send_key_update(false)?;
                 conn.key_update_answered = true;
             }
-            Ok((State::Connected, None))
+            Ok((State::Connected(state), None))
         }
         _ => Err(Error::UnexpectedMessage),
     }

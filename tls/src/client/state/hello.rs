@@ -2,31 +2,25 @@
 
 use super::*;
 
-pub(super) struct HelloInputs<'x> {
-    pub(super) config: &'x ClientConfig<'x>,
-    pub(super) psk_mode: PskMode,
-    pub(super) server_name: &'x str,
-    pub(super) offer: Option<ResumptionOffer<'x>>,
-    pub(super) random: &'x [u8; 32],
-    pub(super) session_id: &'x [u8],
-    pub(super) suites: &'x [u16],
+pub(crate) struct HelloInputs<'x> {
+    pub(crate) config: &'x ClientConfig<'x>,
+    pub(crate) psk_mode: PskMode,
+    pub(crate) server_name: &'x str,
+    pub(crate) offer: Option<ResumptionOffer<'x>>,
+    pub(crate) random: &'x [u8; 32],
+    pub(crate) session_id: &'x [u8],
+    pub(crate) suites: &'x [u16],
 }
 
-/// Writes a ClientHello record (with its PSK binder, RFC 8446 §4.2.11.2) and adds it to the
-/// transcript. Leaves the Early Secret of the offered PSK, if any, in `early` (made there,
-/// E7); without an offer, whatever `early` held is dropped, and so wiped, and it is left
-/// empty.
-#[allow(clippy::too_many_arguments)] // the disjoint parts of the connection it writes
-pub(super) fn write_client_hello(
-    tx: &mut [u8],
-    tx_len: &mut usize,
-    transcript: &mut Transcript,
-    early: &mut KeySchedule,
+/// The ClientHello `inp` makes, handed to `f`: the one place that decides what a
+/// ClientHello carries, for writing it and for sizing the transmit buffer
+/// ([`crate::client::BufferSizes`]).
+pub(crate) fn with_client_hello<O>(
     inp: &HelloInputs<'_>,
     key_share: Option<(u16, &[u8])>,
     cookie: Option<&[u8]>,
-    record_version: u16,
-) -> Result<(), Error> {
+    f: impl FnOnce(&ClientHello<'_>) -> O,
+) -> Result<O, Error> {
     let mut groups: heapless::Vec<u16, 4> = heapless::Vec::new();
     for g in inp.config.groups.iter().filter(|g| g.is_supported()) {
         if !groups.contains(&g.to_u16()) {
@@ -56,10 +50,10 @@ pub(super) fn write_client_hello(
     };
     let psk = inp.offer.map(|o| PskIdentity {
         identity: o.ticket,
-        obfuscated_ticket_age: o.obfuscated_age(),
+        obfuscated_ticket_age: o.obfuscated_age,
         binder_len: o.suite.hash().output_len(),
     });
-    let hello = ClientHello {
+    Ok(f(&ClientHello {
         random: inp.random,
         session_id: inp.session_id,
         cipher_suites: inp.suites,
@@ -74,11 +68,28 @@ pub(super) fn write_client_hello(
         record_size_limit: inp.config.record_size_limit,
         psk_modes,
         psk,
-    };
+    }))
+}
+
+/// Writes a ClientHello record (with its PSK binder, RFC 8446 §4.2.11.2) and adds it to the
+/// transcript. Leaves the Early Secret of the offered PSK, if any, in `early` (made there,
+/// E7); without an offer, whatever `early` held is dropped, and so wiped, and it is left
+/// empty.
+#[allow(clippy::too_many_arguments)] // the disjoint parts of the connection it writes
+pub(super) fn write_client_hello(
+    tx: &mut [u8],
+    tx_len: &mut usize,
+    transcript: &mut Transcript,
+    early: &mut KeySchedule,
+    inp: &HelloInputs<'_>,
+    key_share: Option<(u16, &[u8])>,
+    cookie: Option<&[u8]>,
+    record_version: u16,
+) -> Result<(), Error> {
     let rec = *tx_len;
     let body = rec + HEADER_LEN;
     let out = tx.get_mut(body..).ok_or(Error::BufferTooSmall)?;
-    let emitted = hello.emit(out)?;
+    let emitted = with_client_hello(inp, key_share, cookie, |hello| hello.emit(&mut *out))??;
     *early = KeySchedule::empty();
     if let Some(offer) = inp.offer {
         let hash = offer.suite.hash();
@@ -117,9 +128,9 @@ pub(super) fn write_client_hello(
 
 impl WaitServerHello {
     #[inline(never)]
-    pub(super) fn handle<R: rand_core::CryptoRng>(
+    pub(super) fn handle<R: rand_core::CryptoRng, const T: usize>(
         self,
-        conn: &mut Connection<'_, R>,
+        conn: &mut Connection<'_, R, T>,
         ty: u8,
         start: usize,
         total: usize,
@@ -226,13 +237,11 @@ impl WaitServerHello {
         }
         conn.read_key = RecordProtection::new(suite, conn.secrets.server_hs.as_bytes())?;
         conn.write_key = RecordProtection::new(suite, conn.secrets.client_hs.as_bytes())?;
-        conn.suite = Some(suite);
         let next = Negotiated {
             suite,
             kex,
             offer_declined: conn.offer.is_some() && !psk_accepted,
             retried: self.retry_suite.is_some(),
-            cert_request: None,
         };
         Ok((State::WaitEncryptedExtensions(next), None))
     }
@@ -251,9 +260,9 @@ impl WaitServerHello {
     /// A HelloRetryRequest that fixes a suite of another hash than the ticket's rules the PSK
     /// out (C31): ClientHello2 leaves it out, as §4.1.2 permits, and the handshake can only
     /// be a full one.
-    pub(super) fn retry<R: rand_core::CryptoRng>(
+    pub(super) fn retry<R: rand_core::CryptoRng, const T: usize>(
         self,
-        conn: &mut Connection<'_, R>,
+        conn: &mut Connection<'_, R, T>,
         hrr_group: Option<u16>,
         cookie: Option<(usize, usize)>,
         suite: CipherSuite,

@@ -4,9 +4,9 @@ use super::*;
 
 impl Negotiated {
     #[inline(never)]
-    pub(super) fn encrypted_extensions<R>(
+    pub(super) fn encrypted_extensions<R, const T: usize>(
         self,
-        conn: &mut Connection<'_, R>,
+        conn: &mut Connection<'_, R, T>,
         start: usize,
         total: usize,
     ) -> Step {
@@ -61,14 +61,17 @@ impl Negotiated {
         let next = if self.kex == KeyExchangeMode::Full {
             State::WaitCertificateOrRequest(self)
         } else {
-            State::WaitFinished(self)
+            State::WaitFinished(WaitFinished {
+                hs: self,
+                cert_request: None,
+            })
         };
         Ok((next, None))
     }
 
-    pub(super) fn certificate_request<R>(
-        mut self,
-        conn: &mut Connection<'_, R>,
+    pub(super) fn certificate_request<R, const T: usize>(
+        self,
+        conn: &mut Connection<'_, R, T>,
         start: usize,
         total: usize,
     ) -> Step {
@@ -84,14 +87,19 @@ impl Negotiated {
             .client_auth
             .is_some_and(|s| cr.accepts(s.scheme().to_u16()));
         conn.transcript.update(msg);
-        self.cert_request = Some(CertRequest { use_signer });
-        Ok((State::WaitCertificate(self), None))
+        let next = WaitCertificate {
+            hs: self,
+            cert_request: CertRequest { use_signer },
+        };
+        Ok((State::WaitCertificate(next), None))
     }
 
+    /// The server's Certificate, after a CertificateRequest (`cert_request`) or without.
     #[inline(never)]
-    pub(super) fn certificate<R>(
+    pub(super) fn certificate<R, const T: usize>(
         self,
-        conn: &mut Connection<'_, R>,
+        cert_request: Option<CertRequest>,
+        conn: &mut Connection<'_, R, T>,
         start: usize,
         total: usize,
     ) -> Step {
@@ -131,13 +139,19 @@ impl Negotiated {
         // Keep the Certificate message in the buffer until CertificateVerify is checked.
         conn.hs_keep = start + total;
         conn.discard_hs = 0;
-        Ok((State::WaitCertificateVerify(self), None))
+        let next = WaitCertificateVerify {
+            hs: self,
+            cert_request,
+        };
+        Ok((State::WaitCertificateVerify(next), None))
     }
+}
 
+impl WaitCertificateVerify {
     #[inline(never)]
-    pub(super) fn certificate_verify<R>(
+    pub(super) fn certificate_verify<R, const T: usize>(
         self,
-        conn: &mut Connection<'_, R>,
+        conn: &mut Connection<'_, R, T>,
         start: usize,
         total: usize,
     ) -> Step {
@@ -155,18 +169,25 @@ impl Negotiated {
         }
         conn.transcript.update(msg);
         conn.release_kept();
-        Ok((State::WaitFinished(self), None))
+        let next = WaitFinished {
+            hs: self.hs,
+            cert_request: self.cert_request,
+        };
+        Ok((State::WaitFinished(next), None))
     }
+}
 
+impl WaitFinished {
     #[inline(never)]
-    pub(super) fn finished<R>(
+    pub(super) fn finished<R, const T: usize>(
         self,
-        conn: &mut Connection<'_, R>,
+        conn: &mut Connection<'_, R, T>,
         start: usize,
         total: usize,
     ) -> Step {
         let (msg, body) = message(conn.rx, start, total)?;
-        let hash = self.suite.hash();
+        let hs = &self.hs;
+        let hash = hs.suite.hash();
         let th = conn.transcript.current_hash();
         let expected =
             crypto::finished_verify_data(hash, conn.secrets.server_hs.as_bytes(), th.as_bytes());
@@ -187,7 +208,7 @@ impl Negotiated {
             conn.secrets.client_ap = schedule.client_application_traffic_secret_0(th.as_bytes());
             conn.secrets.server_ap = schedule.server_application_traffic_secret_0(th.as_bytes());
         }
-        conn.read_key = RecordProtection::new(self.suite, conn.secrets.server_ap.as_bytes())?;
+        conn.read_key = RecordProtection::new(hs.suite, conn.secrets.server_ap.as_bytes())?;
 
         conn.maybe_send_ccs()?;
         // The client's flight goes in one record: fewer bytes on the wire.
@@ -206,15 +227,15 @@ impl Negotiated {
             crypto::finished_verify_data(hash, conn.secrets.client_hs.as_bytes(), th.as_bytes());
         let at = body_at + len;
         let out = conn.tx.get_mut(at..).ok_or(Error::BufferTooSmall)?;
-        let mut w = Writer::new(out);
-        hs::emit_header(&mut w, msg_type::FINISHED, verify.len())?;
-        w.put(verify.as_bytes())?;
-        let n = w.len();
+        let n = Finished {
+            verify_data: verify.as_bytes(),
+        }
+        .emit(out)?;
         conn.transcript
             .update(conn.tx.get(at..at + n).ok_or(Error::BufferTooSmall)?);
         len += n;
         conn.seal_handshake(len)?;
-        conn.write_key = RecordProtection::new(self.suite, conn.secrets.client_ap.as_bytes())?;
+        conn.write_key = RecordProtection::new(hs.suite, conn.secrets.client_ap.as_bytes())?;
         let th = conn.transcript.current_hash();
         conn.secrets.resumption_master = conn
             .secrets
@@ -228,14 +249,15 @@ impl Negotiated {
             conn.secrets.server_hs.zeroize();
         }
         let summary = HandshakeSummary {
-            resumed: self.kex != KeyExchangeMode::Full,
-            kex: self.kex,
-            suite: self.suite,
-            offer_declined: self.offer_declined,
-            retried: self.retried,
+            resumed: hs.kex != KeyExchangeMode::Full,
+            kex: hs.kex,
+            suite: hs.suite,
+            offer_declined: hs.offer_declined,
+            retried: hs.retried,
         };
         conn.summary = Some(summary);
-        Ok((State::Connected, Some(Ev::Complete(summary))))
+        let next = Connected { suite: hs.suite };
+        Ok((State::Connected(next), Some(Ev::Complete(summary))))
     }
 }
 
@@ -253,8 +275,8 @@ pub(super) fn validation_time(now: Option<u64>, floor: Option<u64>) -> Result<u6
 
 /// Writes the client's Certificate (and CertificateVerify when a signer fits the server's
 /// signature_algorithms) at `tx[at..]`, adding both to the transcript (RFC 8446 §4.4.2).
-pub(super) fn client_certificate<R>(
-    conn: &mut Connection<'_, R>,
+pub(super) fn client_certificate<R, const T: usize>(
+    conn: &mut Connection<'_, R, T>,
     at: usize,
     cr: &CertRequest,
 ) -> Result<usize, Error> {
@@ -265,21 +287,7 @@ pub(super) fn client_certificate<R>(
     };
     let chain: &[&[u8]] = signer.map(|s| s.certificate_chain()).unwrap_or(&[]);
     let out = conn.tx.get_mut(at..).ok_or(Error::BufferTooSmall)?;
-    let mut w = Writer::new(out);
-    w.u8(msg_type::CERTIFICATE)?;
-    let m = w.begin_len(3)?;
-    // certificate_request_context: empty, as the server's was.
-    w.u8(0)?;
-    let list = w.begin_len(3)?;
-    for cert in chain {
-        let e = w.begin_len(3)?;
-        w.put(cert)?;
-        w.end_len(e)?;
-        w.u16(0)?;
-    }
-    w.end_len(list)?;
-    w.end_len(m)?;
-    let cert_len = w.len();
+    let cert_len = ClientCertificate { chain }.emit(out)?;
     conn.transcript.update(
         conn.tx
             .get(at..at + cert_len)
@@ -292,19 +300,19 @@ pub(super) fn client_certificate<R>(
     let mut content = [0u8; crypto::CERTIFICATE_VERIFY_CONTENT_MAX];
     let content = crypto::certificate_verify_content(false, th.as_bytes(), &mut content);
     let cv_at = at + cert_len;
-    // type(1) length(3) scheme(2) signature length(2), then the signature.
-    let sig_at = cv_at + 8;
+    // The signature is written in place, then what precedes it.
+    let sig_at = cv_at + ClientCertificateVerify::SIGNATURE_AT;
     let sig_out = conn.tx.get_mut(sig_at..).ok_or(Error::BufferTooSmall)?;
     let sig_len = signer.sign(content, sig_out)?;
     let head = conn
         .tx
         .get_mut(cv_at..sig_at)
         .ok_or(Error::BufferTooSmall)?;
-    let mut w = Writer::new(head);
-    hs::emit_header(&mut w, msg_type::CERTIFICATE_VERIFY, 4 + sig_len)?;
-    w.u16(signer.scheme().to_u16())?;
-    w.u16(u16::try_from(sig_len).map_err(|_| Error::BufferTooSmall)?)?;
-    let cv_len = 8 + sig_len;
+    let cv_len = ClientCertificateVerify {
+        scheme: signer.scheme().to_u16(),
+        signature_len: sig_len,
+    }
+    .emit_prefix(head)?;
     conn.transcript.update(
         conn.tx
             .get(cv_at..cv_at + cv_len)

@@ -1,0 +1,117 @@
+//! Between session records and the engine, in both directions: a claimed record becomes the
+//! engine's offer ([`SessionOffer`]), and a NewSessionTicket becomes a record
+//! ([`new_session`]).
+//!
+//! [`Connection`](crate::Connection) is built on these two; a firmware that drives the
+//! sans-I/O engine itself, over a transport of its own, uses them to keep its sessions in a
+//! [`SessionPool`](encore_session::SessionPool) and a
+//! [`SessionCache`](encore_cache::SessionCache) exactly as `Connection` does:
+//!
+//! ```
+//! use encore_cache::{CacheConfig, SessionCache};
+//! use encore_client::glue::SessionOffer;
+//! use encore_session::{ContextId, NewSession, PeerId, SessionPool, TLS13};
+//! use encore_tls::client::OfferSource;
+//!
+//! static POOL: SessionPool<4> = SessionPool::new();
+//! let cache: SessionCache<'_, 4, 4> = SessionCache::new(&POOL, ContextId(1), CacheConfig::DEFAULT);
+//! let peer = PeerId::new("example.com", &[], &[1; 16]);
+//! let ticket = NewSession {
+//!     version: TLS13, cipher_suite: 0x1301, psk: &[7; 32], ticket: &[9; 192],
+//!     lifetime_s: 7200, age_add: 1, max_early_data: 0, received_ms: 0,
+//!     received_unix: None, auth_age_ms: 0, peer, owner: ContextId(1),
+//! };
+//! drop(cache.new_session(&ticket, 0).unwrap());
+//!
+//! // Taken (and claimed) from the cache five seconds later, with the claim's reading.
+//! let (session, claim) = cache.take(&peer, 5_000, &[0x1301]).unwrap();
+//! let offer = SessionOffer::new(&session, &claim).unwrap();
+//! assert_eq!(offer.obfuscated_age(), 5_001);
+//! // The engine copies ticket and PSK once, into its own place: `Connection::start_in`
+//! // (of `encore_tls`) with `Some(&offer)`.
+//! let (mut ticket, mut psk) = ([0u8; 256], [0u8; 48]);
+//! assert_eq!(offer.copy_into(&mut ticket, &mut psk), Some((192, 32)));
+//! ```
+
+use encore_session::{ContextId, NewSession, Offer, PeerId, Session, TLS13};
+use encore_tls::client::OfferSource;
+use encore_tls::crypto::CipherSuite;
+use encore_tls::NewTicket;
+
+/// A claimed session record as the engine's offer.
+///
+/// The suite and the obfuscated age are those its claim read ([`Session::claim`], or
+/// [`SessionCache::take`](encore_cache::SessionCache::take)), in the claim's critical
+/// section (C30, C31). The ticket and the PSK stay in the record until the engine copies them,
+/// in one more critical section, straight into its own place
+/// ([`OfferSource::copy_into`]): neither passes through the stack, and the ticket is copied
+/// once into the engine and once onto the wire.
+pub struct SessionOffer<'s, 'p, const P: usize, const T: usize> {
+    session: &'s Session<'p, P, T>,
+    suite: CipherSuite,
+    obfuscated_age: u32,
+}
+
+impl<'s, 'p, const P: usize, const T: usize> SessionOffer<'s, 'p, P, T> {
+    /// The offer of `session`, which `claim` claimed. `None` when this build of the engine
+    /// does not have the record's suite (its cargo feature is off); the handshake is then a
+    /// full one (C7).
+    pub fn new(session: &'s Session<'p, P, T>, claim: &Offer) -> Option<Self> {
+        Some(SessionOffer {
+            session,
+            suite: CipherSuite::from_u16(claim.cipher_suite)?,
+            obfuscated_age: claim.obfuscated_age,
+        })
+    }
+}
+
+impl<const P: usize, const T: usize> OfferSource for SessionOffer<'_, '_, P, T> {
+    fn suite(&self) -> CipherSuite {
+        self.suite
+    }
+
+    fn obfuscated_age(&self) -> u32 {
+        self.obfuscated_age
+    }
+
+    fn copy_into(&self, ticket: &mut [u8], psk: &mut [u8]) -> Option<(usize, usize)> {
+        self.session
+            .with(|r| {
+                let (t, p) = (r.ticket(), r.psk());
+                ticket.get_mut(..t.len())?.copy_from_slice(t);
+                psk.get_mut(..p.len())?.copy_from_slice(p);
+                Some((t.len(), p.len()))
+            })
+            .ok()
+            .flatten()
+    }
+}
+
+/// The session record a NewSessionTicket makes (RFC 8446 §4.6.1): the ticket's values, the
+/// suite of the connection that received it, when it arrived (`received_ms` on the monotonic
+/// clock, `received_unix` on the wall clock if known), how long before that the server was
+/// last authenticated by a full handshake (`auth_age_ms`: 0 after a full handshake; after a
+/// resumption, the offered record's age since its authentication, C29), and who it is for.
+pub fn new_session<'t>(
+    ticket: &'t NewTicket<'_>,
+    peer: PeerId,
+    owner: ContextId,
+    received_ms: u64,
+    received_unix: Option<u64>,
+    auth_age_ms: u64,
+) -> NewSession<'t> {
+    NewSession {
+        version: TLS13,
+        cipher_suite: ticket.suite.to_u16(),
+        psk: ticket.psk.as_bytes(),
+        ticket: ticket.ticket,
+        lifetime_s: ticket.lifetime_s,
+        age_add: ticket.age_add,
+        max_early_data: ticket.max_early_data,
+        received_ms,
+        received_unix,
+        auth_age_ms,
+        peer,
+        owner,
+    }
+}

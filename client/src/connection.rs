@@ -206,6 +206,12 @@ where
     /// Gives the connection a buffer for application data that does not fit a `read` buffer.
     /// Without one, `read` needs buffers as large as the largest record's plaintext; each `read`
     /// returns the data of at most one record.
+    ///
+    /// Libraries that read a stream in small pieces need one: an MQTT client that reads a
+    /// packet's fixed header a byte at a time would otherwise fail with
+    /// [`Error::ReadBufferTooSmall`] on the first record longer than its read. The carry
+    /// buffer holds the rest of the record (up to the record's plaintext, 16 KiB unless a
+    /// smaller fragment length was negotiated) until the next reads take it.
     pub fn with_carry_buffer(mut self, carry: &'c mut [u8]) -> Self {
         self.carry = carry;
         self

@@ -1,7 +1,8 @@
 //! `Connection` as an embedded-io-async byte stream, so that firmware libraries written against
 //! `embedded_io_async::{Read, Write}` (MQTT and HTTP clients, for example) run over a TLS
 //! connection unchanged. The handshake, sessions and close_notify stay on `Connection` itself:
-//! connect first, hand the connection to the library, then `shutdown`.
+//! connect first, hand the connection to the library, then `shutdown`. A library that reads in
+//! small pieces needs [`Connection::with_carry_buffer`].
 
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use encore_session::{MonotonicClock, WallClock};

@@ -14,6 +14,9 @@
 //! flash file (`target/demo/sessions.flash`, the emulator's host-file NOR flash) and one
 //! device key (`target/demo/device.key`, 32 random bytes made per run): the first boot stores
 //! its tickets and exits, the second resumes with psk_ke right after boot.
+//!
+//! Last, `mqtt-sensor` wakes three times against Mosquitto and `https-get` fetches a
+//! document from nginx ([`crate::apps`], servers in [`crate::servers`]).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
@@ -32,20 +35,21 @@ const FIRMWARE_DIR: &str = "examples/mps2-an386";
 /// The firmware's target.
 const FIRMWARE_TARGET: &str = "thumbv7em-none-eabihf";
 /// The name the server certificate is issued for (the firmware's `SERVER_NAME`).
-const SERVER_NAME: &str = "encore.test";
+pub(crate) const SERVER_NAME: &str = "encore.test";
 /// Core clock of the emulated MPS2 AN386.
-const CORE_CLOCK_MHZ: f64 = 25.0;
+pub(crate) const CORE_CLOCK_MHZ: f64 = 25.0;
 /// Seconds before QEMU is stopped.
 const QEMU_TIMEOUT_S: u32 = 180;
 /// s_server's line for a resumed connection, and the one for every completed handshake.
 const SERVER_RESUMED: &str = "Reused session-id";
 const SERVER_HANDSHAKE: &str = "CIPHER is";
 /// How long a server may take to start listening.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The main job: build, make the PKI, run `resume` and print its table, then `decline`, then
 /// the two boots of `reboot` (a session stored on the emulator's flash file, resumed with
-/// psk_ke right after QEMU starts again).
+/// psk_ke right after QEMU starts again), then the MQTT and HTTPS firmware against Mosquitto
+/// and nginx ([`crate::apps::demo`]).
 /// Exits the process with the firmware's status when a firmware run fails.
 pub fn run_demo() -> Result {
     let kit = Kit::prepare()?;
@@ -119,7 +123,7 @@ pub fn run_demo() -> Result {
             reboot.resumed
         ));
     }
-    Ok(())
+    crate::apps::demo(&kit)
 }
 
 /// The QEMU runs of `cargo xtask test`: `net-smoke` against a socat echo server, the two boots
@@ -127,7 +131,9 @@ pub fn run_demo() -> Result {
 /// `decline` and the two boots of `reboot` against `openssl s_server`; each must exit 0, and
 /// the server must confirm the resumptions (two `Reused session-id` lines for `resume`, none
 /// for `decline`, one for the second boot of `reboot`, which must also report a psk_ke
-/// resumption). Then `resume` with no server, which must fail with a transport error.
+/// resumption); `mqtt-sensor` and `https-get` against Mosquitto and nginx
+/// ([`crate::apps::test`]). Then `resume` with no server, which must fail with a transport
+/// error.
 pub fn firmware_runs() -> Result {
     let kit = Kit::prepare()?;
 
@@ -160,11 +166,7 @@ pub fn firmware_runs() -> Result {
 
     section("QEMU: host-flash-check (the emulator's flash keeps NOR rules and outlives a restart)");
     let flash = kit.work.join("check.flash");
-    match std::fs::remove_file(&flash) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("{}: {e}", flash.display())),
-    }
+    remove_if_present(&flash)?;
     for phase in [1, 2] {
         let args = [
             format!("flash={}", flash.display()),
@@ -192,11 +194,14 @@ pub fn firmware_runs() -> Result {
         ));
     }
 
+    crate::apps::test(&kit)?;
+
     section("QEMU: resume with no server (the forwarded connection closes at once)");
     let none = kit.boot("resume", free_port()?)?;
     check_no_server(&none)?;
     println!(
-        "firmware runs: net-smoke, host-flash-check, resume, decline, reboot and resume without a server passed"
+        "firmware runs: net-smoke, host-flash-check, resume, decline, reboot, mqtt-sensor, https-get \
+         and resume without a server passed"
     );
     Ok(())
 }
@@ -223,7 +228,7 @@ fn check_no_server(run: &FirmwareRun) -> Result {
     }
 }
 
-fn exit_with(status: i32, what: &str) -> Result {
+pub(crate) fn exit_with(status: i32, what: &str) -> Result {
     eprintln!("xtask: {what} firmware exited with status {status}");
     // Every server guard has been dropped by now.
     std::process::exit(if status == 0 { 1 } else { status })
@@ -289,25 +294,11 @@ const MARK_HANDSHAKE: (u32, u32) = (11, 12);
 /// The device key is 32 fresh random bytes per run, in a file only this run uses: the
 /// firmware has no key of its own.
 fn run_reboot(kit: &Kit) -> Result<RebootRun> {
-    let key = kit.work.join("device.key");
-    let flash = kit.work.join("sessions.flash");
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| format!("/dev/urandom: {e}"))?;
-    std::fs::write(&key, bytes).map_err(|e| format!("{}: {e}", key.display()))?;
-    // A blank part: the firmware creates the file erased (0xFF) when it is missing.
-    match std::fs::remove_file(&flash) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("{}: {e}", flash.display())),
-    }
+    let device = kit.new_device("")?;
     let args = |phase: u32| {
-        vec![
-            format!("key={}", key.display()),
-            format!("flash={}", flash.display()),
-            format!("phase={phase}"),
-        ]
+        let mut args = device.clone();
+        args.push(format!("phase={phase}"));
+        args
     };
     let server = Server::start(&kit.pki, false)?;
     let first = kit.boot_with("reboot", "reboot-1", server.port, &args(1))?;
@@ -322,6 +313,7 @@ fn run_reboot(kit: &Kit) -> Result<RebootRun> {
             status: -1,
             stdout: "(not run: boot 1 failed)".to_string(),
             markers: BTreeMap::new(),
+            total: None,
         }
     };
     server
@@ -336,7 +328,7 @@ fn run_reboot(kit: &Kit) -> Result<RebootRun> {
 }
 
 /// Instructions between two markers of a run.
-fn between(run: &FirmwareRun, (a, b): (u32, u32)) -> Option<u64> {
+pub(crate) fn between(run: &FirmwareRun, (a, b): (u32, u32)) -> Option<u64> {
     match (run.markers.get(&a), run.markers.get(&b)) {
         (Some(a), Some(b)) if b >= a => Some(b - a),
         _ => None,
@@ -436,15 +428,15 @@ fn print_reboot_table(reboot: &RebootRun) {
 }
 
 /// What every run needs: the built firmware and plugin, and this run's PKI.
-struct Kit {
-    elf_dir: PathBuf,
+pub(crate) struct Kit {
+    pub(crate) elf_dir: PathBuf,
     plugin: PathBuf,
-    work: PathBuf,
-    pki: Pki,
+    pub(crate) work: PathBuf,
+    pub(crate) pki: Pki,
 }
 
 impl Kit {
-    fn prepare() -> Result<Kit> {
+    pub(crate) fn prepare() -> Result<Kit> {
         section("build: firmware (release) and the instruction-count plugin");
         run(cargo()
             .current_dir(root().join(FIRMWARE_DIR))
@@ -461,14 +453,52 @@ impl Kit {
         })
     }
 
+    /// A device with a blank flash and a new key: 32 fresh random bytes in
+    /// `<prefix>device.key` (the firmware has no key of its own), and no
+    /// `<prefix>sessions.flash` (the firmware creates it erased, 0xFF). Returns the
+    /// `-append` arguments that name them (`key=PATH flash=PATH`).
+    pub(crate) fn new_device(&self, prefix: &str) -> Result<Vec<String>> {
+        let key = self.work.join(format!("{prefix}device.key"));
+        let flash = self.work.join(format!("{prefix}sessions.flash"));
+        let mut bytes = [0u8; 32];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut bytes))
+            .map_err(|e| format!("/dev/urandom: {e}"))?;
+        std::fs::write(&key, bytes).map_err(|e| format!("{}: {e}", key.display()))?;
+        remove_if_present(&flash)?;
+        Ok(vec![
+            format!("key={}", key.display()),
+            format!("flash={}", flash.display()),
+        ])
+    }
+
     /// Boots firmware `bin` under QEMU with the server at 127.0.0.1:`port`.
-    fn boot(&self, bin: &str, port: u16) -> Result<FirmwareRun> {
+    pub(crate) fn boot(&self, bin: &str, port: u16) -> Result<FirmwareRun> {
         self.boot_with(bin, bin, port, &[])
     }
 
     /// [`Kit::boot`] with more `-append` arguments after `ca=PATH`; the plugin's lines go
     /// to `<run>.markers`.
-    fn boot_with(&self, bin: &str, run: &str, port: u16, args: &[String]) -> Result<FirmwareRun> {
+    pub(crate) fn boot_with(
+        &self,
+        bin: &str,
+        run: &str,
+        port: u16,
+        args: &[String],
+    ) -> Result<FirmwareRun> {
+        self.boot_echo(bin, run, port, args, true)
+    }
+
+    /// [`Kit::boot_with`] that prints the firmware's lines only when `echo` is set or the
+    /// firmware failed (for steps that summarise their runs in a table).
+    pub(crate) fn boot_echo(
+        &self,
+        bin: &str,
+        run: &str,
+        port: u16,
+        args: &[String],
+        echo: bool,
+    ) -> Result<FirmwareRun> {
         let elf = self.elf_dir.join(bin);
         let markers = self.work.join(format!("{run}.markers"));
         let _ = std::fs::remove_file(&markers);
@@ -499,13 +529,15 @@ impl Kit {
             .map_err(|e| format!("could not start {}: {e}", runner.display()))?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        for line in stdout.lines() {
-            println!("  | {line}");
-        }
-        for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
-            println!("  ! {line}");
-        }
         let status = out.status.code().unwrap_or(-1);
+        if echo || status != 0 {
+            for line in stdout.lines() {
+                println!("  | {line}");
+            }
+            for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+                println!("  ! {line}");
+            }
+        }
         println!(
             "  (QEMU exited with {status} after {:.1} s)",
             start.elapsed().as_secs_f64()
@@ -514,8 +546,18 @@ impl Kit {
         Ok(FirmwareRun {
             status,
             stdout,
+            total: parse_total(&markers),
             markers: parse_markers(&markers),
         })
+    }
+}
+
+/// Removes `path` unless it is already gone.
+pub(crate) fn remove_if_present(path: &Path) -> Result {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
     }
 }
 
@@ -528,22 +570,24 @@ fn build_plugin() -> Result<PathBuf> {
 }
 
 /// One firmware run: exit status, what it printed, and the plugin's marker counts.
-struct FirmwareRun {
-    status: i32,
-    stdout: String,
+pub(crate) struct FirmwareRun {
+    pub(crate) status: i32,
+    pub(crate) stdout: String,
     /// Marker id → instruction count at that marker (the last one seen).
-    markers: BTreeMap<u32, u64>,
+    pub(crate) markers: BTreeMap<u32, u64>,
+    /// Instructions from reset to the end of the run (the plugin's `total` line).
+    pub(crate) total: Option<u64>,
 }
 
 impl FirmwareRun {
-    fn conn_lines(&self) -> Vec<&str> {
+    pub(crate) fn conn_lines(&self) -> Vec<&str> {
         self.stdout
             .lines()
             .filter(|l| l.starts_with("conn="))
             .collect()
     }
 
-    fn check(&self, what: &str) -> Result {
+    pub(crate) fn check(&self, what: &str) -> Result {
         if self.status == 0 {
             return Ok(());
         }
@@ -572,6 +616,13 @@ fn exit_meaning(status: i32) -> &'static str {
     }
 }
 
+/// The plugin's `total <instructions>` line, written when QEMU exits.
+fn parse_total(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("total "))
+        .and_then(|n| n.trim().parse().ok())
+}
+
 fn parse_markers(text: &str) -> BTreeMap<u32, u64> {
     let mut markers = BTreeMap::new();
     for line in text.lines() {
@@ -590,7 +641,7 @@ fn parse_markers(text: &str) -> BTreeMap<u32, u64> {
 }
 
 /// `key=value` of a firmware line.
-fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line.split_whitespace()
         .find_map(|w| w.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
 }
@@ -700,7 +751,7 @@ fn image_size(elf: &Path) -> Result<ImageSize> {
     Ok(size)
 }
 
-fn group_digits(n: u64) -> String {
+pub(crate) fn group_digits(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -712,8 +763,10 @@ fn group_digits(n: u64) -> String {
     out
 }
 
-/// The throwaway PKI of one run: root CA → intermediate → server certificate, all P-256.
-struct Pki {
+/// The throwaway PKI of one run: root CA → intermediate → server certificate, all P-256;
+/// `chain.pem` is the server certificate followed by the intermediate (the one file the
+/// servers that take a chain file want).
+pub(crate) struct Pki {
     dir: PathBuf,
     ca_der: PathBuf,
 }
@@ -842,6 +895,10 @@ impl Pki {
             "leaf.pem",
         ])?;
         openssl(&["x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der"])?;
+        let read = |name: &str| {
+            std::fs::read_to_string(dir.join(name)).map_err(|e| format!("{name}: {e}"))
+        };
+        write("chain.pem", &(read("leaf.pem")? + &read("int.pem")?))?;
         openssl(&[
             "verify",
             "-CAfile",
@@ -860,13 +917,13 @@ impl Pki {
         })
     }
 
-    fn path(&self, name: &str) -> String {
+    pub(crate) fn path(&self, name: &str) -> String {
         self.dir.join(name).display().to_string()
     }
 }
 
 /// A free TCP port on 127.0.0.1 (bound, read, released).
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let listener =
         TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port on 127.0.0.1: {e}"))?;
     listener
@@ -877,7 +934,7 @@ fn free_port() -> Result<u16> {
 
 /// Lines a child process printed (stdout and stderr), collected by reader threads.
 #[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<String>>>);
+pub(crate) struct Lines(Arc<Mutex<Vec<String>>>);
 
 impl Lines {
     fn collect<R: Read + Send + 'static>(&self, from: R) {
@@ -892,7 +949,7 @@ impl Lines {
         });
     }
 
-    fn count(&self, needle: &str) -> usize {
+    pub(crate) fn count(&self, needle: &str) -> usize {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -901,12 +958,12 @@ impl Lines {
             .count()
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).join("\n")
     }
 
     /// Waits until `n` lines contain `needle`, at most `timeout`.
-    fn wait_for(&self, needle: &str, n: usize, timeout: Duration) -> bool {
+    pub(crate) fn wait_for(&self, needle: &str, n: usize, timeout: Duration) -> bool {
         let end = Instant::now() + timeout;
         while self.count(needle) < n {
             if Instant::now() >= end {
@@ -920,13 +977,13 @@ impl Lines {
 
 /// A running server process and the pipe that keeps its stdin open (`s_server` treats
 /// end-of-file on stdin as "quit").
-struct Process {
+pub(crate) struct Process {
     child: Child,
     _stdin: Option<ChildStdin>,
 }
 
 impl Process {
-    fn spawn(cmd: &mut Command, output: &Lines) -> Result<Process> {
+    pub(crate) fn spawn(cmd: &mut Command, output: &Lines) -> Result<Process> {
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -946,7 +1003,12 @@ impl Process {
         })
     }
 
-    fn stop(&mut self) {
+    /// The process has ended.
+    pub(crate) fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub(crate) fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -1085,22 +1147,17 @@ struct Echo {
 
 impl Echo {
     fn start() -> Result<Echo> {
-        let port = free_port()?;
-        let listen = format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork");
-        println!("$ socat {listen} PIPE");
-        let mut process = Process::spawn(
-            Command::new("socat").args([listen.as_str(), "PIPE"]),
-            &Lines::default(),
-        )?;
-        let end = Instant::now() + START_TIMEOUT;
         // A probe is harmless here: the echo server serves every connection.
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() >= end {
-                process.stop();
-                return Err("socat echo server did not start".into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let (port, process, _) = crate::servers::start_listening("socat echo server", |port| {
+            let listen = format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork");
+            println!("$ socat {listen} PIPE");
+            let output = Lines::default();
+            let process = Process::spawn(
+                Command::new("socat").args([listen.as_str(), "PIPE"]),
+                &output,
+            )?;
+            Ok((process, output))
+        })?;
         Ok(Echo { port, process })
     }
 }

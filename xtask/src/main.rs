@@ -3,9 +3,11 @@
 //! The xtask installs what a bare machine of the supported kind lacks (rustup targets, Debian
 //! packages) before it runs anything, so the two README commands work on a fresh clone.
 
+mod apps;
 mod bench;
 mod demo;
 mod fuzz;
+mod servers;
 mod steps;
 mod util;
 

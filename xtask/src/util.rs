@@ -2,14 +2,38 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 pub type Result<T = ()> = std::result::Result<T, String>;
 
-/// The workspace root (the parent of the xtask crate).
+/// The workspace root (the parent of the xtask crate), found when the xtask runs, so that a
+/// copied or moved checkout acts on itself even when its xtask binary was built elsewhere.
 pub fn root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(find_root).clone()
+}
+
+/// `cargo xtask` (`cargo run`) sets `CARGO_MANIFEST_DIR` to the xtask crate of the workspace it
+/// runs in; without it (the binary started by hand) the current directory and its parents are
+/// searched. The directory the binary was compiled in is the last resort.
+fn find_root() -> PathBuf {
+    let is_root =
+        |dir: &Path| dir.join("Cargo.toml").is_file() && dir.join("xtask/Cargo.toml").is_file();
+    let from_cargo = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .and_then(|m| m.parent().map(Path::to_path_buf))
+        .filter(|d| is_root(d));
+    if let Some(dir) = from_cargo {
+        return dir;
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        if let Some(dir) = cwd.ancestors().find(|d| is_root(d)) {
+            return dir.to_path_buf();
+        }
+    }
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    built.parent().map(Path::to_path_buf).unwrap_or(built)
 }
 
 /// The one target directory every build shares, firmware included.
@@ -19,11 +43,39 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
+/// Cargo, run in the workspace root, with the embedded targets' source paths remapped (see
+/// [`remap_paths`]).
 pub fn cargo() -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root());
+    for config in remap_paths() {
+        cmd.arg("--config").arg(config);
+    }
     cmd
+}
+
+/// `--config` values that rewrite the checkout's and Cargo's home paths in the embedded
+/// targets' builds (`--remap-path-prefix`): panic locations put source paths in `.rodata`, so
+/// without this an image's flash size would depend on where the checkout lies. Cargo appends
+/// these to the rustflags of each firmware's `.cargo/config.toml` (arrays merge), and host
+/// builds are left alone.
+fn remap_paths() -> Vec<String> {
+    let mut prefixes = vec![(root(), "encore")];
+    if let Some(home) = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+    {
+        prefixes.push((home, "cargo-home"));
+    }
+    let flags: Vec<String> = prefixes
+        .iter()
+        .map(|(from, to)| format!("\"--remap-path-prefix={}={to}\"", from.display()))
+        .collect();
+    ["thumbv6m-none-eabi", "thumbv7em-none-eabihf"]
+        .iter()
+        .map(|t| format!("target.{t}.rustflags=[{}]", flags.join(", ")))
+        .collect()
 }
 
 /// Runs a command to completion, echoing it first, and fails with its name when it fails.

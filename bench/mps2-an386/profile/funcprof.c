@@ -2,8 +2,10 @@
  * funcprof: a QEMU TCG plugin that says where the instructions of each
  * measured handshake go, function by function.
  *
- * Plugin API version 1 (QEMU 7.2), declared below as in
- * tools/qemu-plugin/insncount.c (Debian ships no qemu-plugin.h).
+ * Plugin API v1 (QEMU 7.2) or v2 (QEMU 9.0 and later), chosen when QEMU loads
+ * it, declared below as in tools/qemu-plugin/insncount.c (Debian ships no
+ * qemu-plugin.h): with v2 the per-function counters are one scoreboard entry
+ * per vCPU, incremented by inline per-vCPU ops.
  *
  * Arguments (-plugin ./libfuncprof.so,syms=FILE,marker=0x..,ids=0x..,out=FILE,top=N):
  *   syms=FILE    function ranges, one per line: "<start hex> <size hex> <name>"
@@ -32,12 +34,19 @@
 #include <string.h>
 
 #define PLUGIN_EXPORT __attribute__((visibility("default")))
+#define PLUGIN_WEAK __attribute__((weak))
 
 typedef uint64_t qemu_plugin_id_t;
 typedef uint32_t qemu_plugin_meminfo_t;
 typedef struct qemu_info_t qemu_info_t;
 struct qemu_plugin_tb;
 struct qemu_plugin_insn;
+struct qemu_plugin_scoreboard;
+
+typedef struct {
+    struct qemu_plugin_scoreboard *score;
+    size_t offset;
+} qemu_plugin_u64;
 
 enum qemu_plugin_cb_flags {
     QEMU_PLUGIN_CB_NO_REGS,
@@ -68,9 +77,18 @@ size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
 struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb,
                                                  size_t idx);
 uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
-void qemu_plugin_register_vcpu_insn_exec_inline(struct qemu_plugin_insn *insn,
-                                                enum qemu_plugin_op op,
-                                                void *ptr, uint64_t imm);
+/* API v1 only. */
+PLUGIN_WEAK void qemu_plugin_register_vcpu_insn_exec_inline(
+    struct qemu_plugin_insn *insn, enum qemu_plugin_op op, void *ptr,
+    uint64_t imm);
+/* API v2 and later only. */
+PLUGIN_WEAK struct qemu_plugin_scoreboard *
+qemu_plugin_scoreboard_new(size_t element_size);
+PLUGIN_WEAK void *qemu_plugin_scoreboard_find(
+    struct qemu_plugin_scoreboard *score, unsigned int vcpu_index);
+PLUGIN_WEAK void qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
+    struct qemu_plugin_insn *insn, enum qemu_plugin_op op,
+    qemu_plugin_u64 entry, uint64_t imm);
 void qemu_plugin_register_vcpu_mem_cb(struct qemu_plugin_insn *insn,
                                       qemu_plugin_vcpu_mem_cb_t cb,
                                       enum qemu_plugin_cb_flags flags,
@@ -80,6 +98,18 @@ void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id,
                                     qemu_plugin_udata_cb_t cb, void *userdata);
 
 PLUGIN_EXPORT int qemu_plugin_version = 1;
+
+static bool api_v2;
+
+/* Runs at load, before QEMU reads qemu_plugin_version: API v2 when this QEMU
+ * exports the scoreboard calls (see tools/qemu-plugin/insncount.c). */
+__attribute__((constructor)) static void choose_api(void)
+{
+    api_v2 = qemu_plugin_scoreboard_new != NULL &&
+             qemu_plugin_scoreboard_find != NULL &&
+             qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu != NULL;
+    qemu_plugin_version = api_v2 ? 2 : 1;
+}
 
 #define MARKER_SPAN 32
 
@@ -92,9 +122,11 @@ struct func {
 /* Functions sorted by start; index nfuncs is "(no symbol)". */
 static struct func *funcs;
 static size_t nfuncs;
-/* Running counts per function, their value when the window last resumed, and
- * what the current window has accumulated. */
+/* Running counts per function (API v1: this array; v2: vCPU 0's scoreboard
+ * entry, see live_counts), their value when the window last resumed, and what
+ * the current window has accumulated. */
 static uint64_t *counts;
+static struct qemu_plugin_scoreboard *score;
 static uint64_t *resumed_at;
 static uint64_t *acc;
 static bool open_window;
@@ -179,17 +211,24 @@ static size_t func_of(uint64_t vaddr)
     return nfuncs;
 }
 
+/* The counters as they stand (one vCPU: the MPS2 boards have one core). */
+static uint64_t *live_counts(void)
+{
+    return api_v2 ? qemu_plugin_scoreboard_find(score, 0) : counts;
+}
+
 static void resume(void)
 {
-    memcpy(resumed_at, counts, (nfuncs + 1) * sizeof *counts);
+    memcpy(resumed_at, live_counts(), (nfuncs + 1) * sizeof *counts);
     paused = false;
 }
 
 static void pause_window(void)
 {
     if (!paused) {
+        const uint64_t *now = live_counts();
         for (size_t i = 0; i <= nfuncs; i++) {
-            acc[i] += counts[i] - resumed_at[i];
+            acc[i] += now[i] - resumed_at[i];
         }
     }
     paused = true;
@@ -278,8 +317,15 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         uint64_t vaddr = qemu_plugin_insn_vaddr(insn);
-        qemu_plugin_register_vcpu_insn_exec_inline(
-            insn, QEMU_PLUGIN_INLINE_ADD_U64, &counts[func_of(vaddr)], 1);
+        size_t f = func_of(vaddr);
+        if (api_v2) {
+            qemu_plugin_u64 entry = {score, f * sizeof(uint64_t)};
+            qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
+                insn, QEMU_PLUGIN_INLINE_ADD_U64, entry, 1);
+        } else {
+            qemu_plugin_register_vcpu_insn_exec_inline(
+                insn, QEMU_PLUGIN_INLINE_ADD_U64, &counts[f], 1);
+        }
         if (vaddr >= marker_addr && vaddr < marker_addr + MARKER_SPAN) {
             qemu_plugin_register_vcpu_mem_cb(insn, on_marker_load,
                                              QEMU_PLUGIN_CB_NO_REGS,
@@ -326,6 +372,17 @@ PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     }
     if (syms == NULL || marker_addr == 0 || ids_addr == 0 || !load_symbols(syms)) {
         fprintf(stderr, "funcprof: needs syms=, marker= and ids=\n");
+        return -1;
+    }
+    if (api_v2) {
+        score = qemu_plugin_scoreboard_new((nfuncs + 1) * sizeof(uint64_t));
+        if (score == NULL) {
+            fprintf(stderr, "funcprof: no scoreboard\n");
+            return -1;
+        }
+    } else if (qemu_plugin_register_vcpu_insn_exec_inline == NULL) {
+        fprintf(stderr, "funcprof: this QEMU has neither plugin API v1 nor "
+                        "v2 inline counters\n");
         return -1;
     }
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);

@@ -65,6 +65,13 @@ pub const SERVER_CERT: u8 = 0;
 /// Index of the relay's external-PSK server (openssl s_server with [`PSK`] and [`PSK_IDENTITY`]).
 pub const SERVER_PSK: u8 = 1;
 
+/// Index of the relay's server with the RSA-2048 chain (RSA-2048 root, intermediate and leaf;
+/// RSA-PSS CertificateVerify), for `bench-encore` built with `rsa`.
+pub const SERVER_RSA2048: u8 = 2;
+/// Index of the relay's server whose P-256 leaf and intermediate chain to an RSA-4096 root,
+/// for `bench-encore` built with `rsa`.
+pub const SERVER_RSA4096_ROOT: u8 = 3;
+
 /// The external PSK of embedded-tls's PSK handshake (the relay's PSK server has the same).
 pub const PSK: [u8; 32] = [
     0x45, 0x6e, 0x63, 0x6f, 0x72, 0x65, 0x20, 0x62, 0x65, 0x6e, 0x63, 0x68, 0x6d, 0x61, 0x72, 0x6b,
@@ -75,6 +82,12 @@ pub const PSK_IDENTITY: &[u8] = b"encore-bench";
 
 /// The root certificate (DER) of the benchmark PKI, built in by `build.rs`.
 pub static ROOT_DER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/root.der"));
+/// The RSA-2048 chain's root certificate (DER), built in by `build.rs`.
+#[cfg(feature = "rsa")]
+pub static ROOT_RSA2048_DER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/root-rsa2048.der"));
+/// The RSA-4096 root certificate (DER) above the P-256 intermediate, built in by `build.rs`.
+#[cfg(feature = "rsa")]
+pub static ROOT_RSA4096_DER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/root-rsa4096.der"));
 
 /// Seed of the client's generator: the same key shares on every run keep the instruction
 /// counts repeatable. For benchmarks only; a product seeds from its hardware RNG.
@@ -256,6 +269,12 @@ impl Write for Link {
         marker(marker::IO_END);
         Ok(())
     }
+}
+
+/// Prints the deepest stack a handshake reached, in bytes below the top of the stack:
+/// `handshake-stack <name> <bytes> bytes`, after its `handshake` line.
+pub fn report_handshake_stack(name: &str, bytes: usize) {
+    encore_board_mps2::println!("handshake-stack {} {} bytes", name, bytes);
 }
 
 /// Prints the line the host pairs with the next handshake's markers:

@@ -3,11 +3,16 @@
 //! - [`Board::init`]: 168 MHz system clock from the ST-LINK's 8 MHz clock,
 //!   the Ethernet MAC on the board's RMII PHY (LAN8742A), the hardware RNG;
 //! - [`HardwareRng`]: the RNG peripheral as a rand_core 0.10 `CryptoRng`;
+//! - [`StoreFlash`]: the last four 16 KiB sectors of the internal flash (bank 2,
+//!   sectors 12 to 15) through embassy-stm32's async flash driver, for the session store;
+//! - [`time::BoardClock`]: the client's clock (monotonic time, and a wall clock that starts
+//!   at the firmware's build time);
 //! - [`net::start`]: embassy-net with DHCP over the Ethernet driver.
 //!
 //! Logging is defmt over RTT; `probe-rs run --chip STM32F429ZITx` flashes,
 //! runs and decodes it. The board has no battery-backed wall clock by
-//! default: the application supplies wall-clock time (RTC or SNTP).
+//! default: the application supplies wall-clock time (RTC or SNTP); until it does,
+//! [`time::BoardClock`] counts from the build time, a lower bound (E6).
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -16,6 +21,7 @@ use core::convert::Infallible;
 
 use defmt_rtt as _;
 use embassy_stm32::eth::{self, Ethernet, GenericPhy, Sma};
+use embassy_stm32::flash::{self, Async, Flash};
 use embassy_stm32::peripherals::{ETH, ETH_SMA, RNG};
 use embassy_stm32::rng::{self, Rng};
 use embassy_stm32::time::Hertz;
@@ -25,6 +31,7 @@ use rand_core::{TryCryptoRng, TryRng};
 use static_cell::StaticCell;
 
 pub mod net;
+pub mod time;
 
 pub use embassy_executor::Spawner;
 
@@ -33,6 +40,7 @@ bind_interrupts!(
     pub struct Irqs {
         ETH => eth::InterruptHandler;
         HASH_RNG => rng::InterruptHandler<RNG>;
+        FLASH => flash::InterruptHandler;
     }
 );
 
@@ -84,16 +92,25 @@ pub fn mac_address() -> [u8; 6] {
     mac
 }
 
+/// The flash the session store lives on: bank 2's first region, four 16 KiB sectors
+/// (0x0810_0000 to 0x0810_FFFF), far above the firmware at the start of bank 1.
+pub type StoreFlash = flash::Bank2Region1<'static, Async>;
+
+/// What [`StoreFlash`] reports.
+pub type StoreFlashError = flash::Error;
+
 /// The board's peripherals, ready to use.
 pub struct Board {
     /// The Ethernet MAC + PHY; hand it to [`net::start`].
     pub ethernet: BoardEthernet,
     /// The hardware random number generator.
     pub rng: HardwareRng,
+    /// The internal flash region for the session store (offsets from the region's start).
+    pub store_flash: StoreFlash,
 }
 
 impl Board {
-    /// Configures the clocks and brings up Ethernet and the RNG. Call once,
+    /// Configures the clocks and brings up Ethernet, the RNG and the flash. Call once,
     /// first thing in `main`; a second call panics (the peripherals are taken).
     pub fn init() -> Self {
         let p = embassy_stm32::init(clock_config());
@@ -118,7 +135,12 @@ impl Board {
         let rng = HardwareRng {
             inner: Rng::new(p.RNG, Irqs),
         };
-        Self { ethernet, rng }
+        let store_flash = Flash::new(p.FLASH, Irqs).into_regions().bank2_region1;
+        Self {
+            ethernet,
+            rng,
+            store_flash,
+        }
     }
 }
 

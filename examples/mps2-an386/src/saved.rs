@@ -6,46 +6,34 @@
 //! - [`device_key`]: the device key, which the application supplies. On the
 //!   emulator it is 32 bytes from a host file named by `-append key=PATH`, made
 //!   by the host for the run; there is no default key.
-//! - [`ClientStore`]: the store as the client drives it (`SessionSaver`):
-//!   `Connection::connect_with` consumes the offered ticket on flash before the
-//!   ClientHello leaves (C28), `Connection::save_tickets` stores every record the
-//!   connection's tickets made; this wrapper marks and measures both steps.
-//! - [`Wear`] deltas per step, printed as `wear step=NAME writes=.. bytes=.. erases=..`.
+//! - [`arg`]: the values on QEMU's `-append` text (`phase=`, `kex=`, paths).
+//!
+//! The store as the client drives it and loading it at boot are the shared
+//! [`encore_examples_common::saved`].
 
 use core::ffi::CStr;
 use core::mem::MaybeUninit;
 use core::ops::Range;
 
 use encore_board_mps2::host::{self, HostError};
-use encore_board_mps2::host_flash::{HostFlash, HostFlashError, CAPACITY};
-use encore_board_mps2::marker::marker;
-use encore_board_mps2::println;
-use encore_client::{Session, SessionSaver};
-use encore_store::{DeviceKey, SessionStore, StoreError, Wear};
-use rand_core::TryCryptoRng;
+use encore_board_mps2::host_flash::{HostFlash, CAPACITY};
+pub use encore_examples_common::saved::{load_into_cache, markers, print_wear};
+use encore_store::DeviceKey;
 use zeroize::Zeroize;
 
-use crate::connection::{POOL_SLOTS, TICKET_CAPACITY};
+use crate::Mps2;
 
-/// The examples' session store: 8 slots, a work buffer for 256-byte tickets.
-pub type Store = SessionStore<HostFlash>;
+/// The examples' session store on the host-file flash: 8 slots, a work buffer for 256-byte
+/// tickets.
+pub type Store = encore_examples_common::saved::Store<Mps2>;
+/// The store as the client drives it, on this board.
+pub type ClientStore<'s> = encore_examples_common::saved::ClientStore<'s, Mps2>;
 
 /// The whole host-file flash holds the store.
 pub const STORE_RANGE: Range<u32> = 0..CAPACITY as u32;
 
 /// The flash file used when the command line names none (in the directory QEMU runs in).
 pub const DEFAULT_FLASH_PATH: &CStr = c"encore-sessions.flash";
-
-/// Marker ids around the store's work at boot (`load_all`), before the ClientHello
-/// (`consume`) and after the tickets arrived (`store`), for the instruction-count plugin.
-pub mod markers {
-    /// Before and after `load_all`.
-    pub const LOAD: (u8, u8) = (3, 4);
-    /// Before and after `consume`.
-    pub const CONSUME: (u8, u8) = (5, 6);
-    /// Before and after storing the new tickets.
-    pub const STORE: (u8, u8) = (7, 8);
-}
 
 /// Longest path accepted in `-append` arguments.
 const MAX_PATH: usize = 256;
@@ -137,101 +125,20 @@ pub enum FlashError {
     Flash(encore_board_mps2::host_flash::HostFlashError),
 }
 
-/// Prints what one step cost the flash: `wear step=NAME writes=.. bytes=.. erases=.. reads=..`.
-pub fn print_wear(step: &str, before: Wear, after: Wear) {
-    let spent = after - before;
-    println!(
-        "wear step={} writes={} bytes={} erases={} reads={}",
-        step, spent.writes, spent.bytes_written, spent.erases, spent.reads
-    );
-}
-
-/// The store as `encore-client` drives it, with the firmware's markers and wear
-/// figures around each step (the client calls it outside critical sections, E3).
-///
-/// - `consume` (inside `connect_with`, only when a ticket is offered): markers
-///   [`markers::CONSUME`] around the flash work, then the handshake's begin marker
-///   again, so the handshake's instruction count starts where the ClientHello is
-///   built; its result and wear are kept for the boot's report.
-/// - `save` (inside `save_tickets`): counts written, skipped and failed records.
-pub struct ClientStore<'s> {
-    store: &'s mut Store,
-    hello_marker: u8,
-    /// What `consume` returned, if the connection offered a ticket.
-    pub consumed: Option<Result<bool, StoreError<HostFlashError>>>,
-    /// Flash work of that `consume`.
-    pub consume_wear: Wear,
-    /// Flash work of storing the connection's records (set by `connection::run`).
-    pub store_wear: Wear,
-    /// Records written by `save`.
-    pub written: usize,
-    /// Records `save` had nothing to write for (stored already, no longer resumable).
-    pub skipped: usize,
-    /// Records `save` failed to write.
-    pub failed: usize,
-}
-
-impl<'s> ClientStore<'s> {
-    /// Wraps `store` for one connection whose handshake begins at `hello_marker`.
-    pub fn new(store: &'s mut Store, hello_marker: u8) -> Self {
-        ClientStore {
-            store,
-            hello_marker,
-            consumed: None,
-            consume_wear: Wear::default(),
-            store_wear: Wear::default(),
-            written: 0,
-            skipped: 0,
-            failed: 0,
-        }
-    }
-
-    /// Flash operations issued so far.
-    pub fn wear(&mut self) -> Wear {
-        self.store.wear()
-    }
-}
-
-impl SessionSaver<POOL_SLOTS, TICKET_CAPACITY> for ClientStore<'_> {
-    type Error = StoreError<HostFlashError>;
-
-    async fn consume(
-        &mut self,
-        session: &Session<'_, POOL_SLOTS, TICKET_CAPACITY>,
-    ) -> Result<bool, Self::Error> {
-        let before = self.store.wear();
-        marker(markers::CONSUME.0);
-        let consumed = SessionStore::consume(self.store, session).await;
-        marker(markers::CONSUME.1);
-        self.consume_wear = self.store.wear() - before;
-        self.consumed = Some(consumed);
-        marker(self.hello_marker);
-        consumed
-    }
-
-    async fn save<R: TryCryptoRng + ?Sized>(
-        &mut self,
-        session: &Session<'_, POOL_SLOTS, TICKET_CAPACITY>,
-        now_ms: u64,
-        now_unix: Option<u64>,
-        rng: &mut R,
-    ) -> Result<bool, Self::Error> {
-        let saved = SessionSaver::<POOL_SLOTS, TICKET_CAPACITY>::save(
-            &mut *self.store,
-            session,
-            now_ms,
-            now_unix,
-            rng,
-        )
-        .await;
-        match saved {
-            Ok(true) => self.written += 1,
-            Ok(false) => self.skipped += 1,
-            Err(e) => {
-                println!("store: failed ({:?})", e);
-                self.failed += 1;
-            }
-        }
-        saved
+/// The session store on the flash named by `flash=PATH`, sealed under the device key
+/// named by `key=PATH`. A failure is reported as a start-up failure of `firmware`
+/// ([`crate::setup::failed`]), which ends the program.
+pub fn open_store(firmware: &str) -> Store {
+    let key = match device_key() {
+        Ok(k) => k,
+        Err(e) => crate::setup::failed(firmware, "device key (key=PATH)", e),
+    };
+    let flash = match open_flash() {
+        Ok(f) => f,
+        Err(e) => crate::setup::failed(firmware, "flash (flash=PATH)", e),
+    };
+    match Store::new(flash, STORE_RANGE, &key) {
+        Ok(s) => s,
+        Err(e) => crate::setup::failed(firmware, "session store", e),
     }
 }

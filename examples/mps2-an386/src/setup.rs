@@ -8,6 +8,7 @@ use embassy_net::Stack;
 use encore_board_mps2::console::{exit, exit_code};
 use encore_board_mps2::lan9118::Lan9118;
 use encore_board_mps2::{net, println, Spawner};
+use encore_client::PskMode;
 use rustls_pki_types::TrustAnchor;
 
 use crate::trust;
@@ -32,5 +33,20 @@ pub fn network(firmware: &str, spawner: Spawner, nic: Lan9118, seed: u64) -> Sta
     match net::start(spawner, nic, net::qemu_user_config(), seed) {
         Ok(s) => s,
         Err(e) => failed(firmware, "network start", e),
+    }
+}
+
+/// The key exchange a resumption offers, from `kex=` on the command line: `psk`
+/// (psk_ke, no public-key operation; for a server known to allow it) or `psk_dhe`
+/// (psk_dhe_ke, the default, which every TLS 1.3 server resuming tickets accepts). A
+/// server that refuses psk_ke answers it with a HelloRetryRequest and a full handshake,
+/// so the choice belongs to the device's configuration for its server.
+pub fn psk_mode(firmware: &str) -> PskMode {
+    let mut value = [0u8; 16];
+    match crate::saved::arg("kex", &mut value) {
+        Ok(Some("psk")) => PskMode::AllowPskOnly,
+        Ok(Some("psk_dhe")) | Ok(None) => PskMode::DheOnly,
+        Ok(Some(_)) => failed(firmware, "kex= must be psk or psk_dhe", ()),
+        Err(e) => failed(firmware, "command line", e),
     }
 }

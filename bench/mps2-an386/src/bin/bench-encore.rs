@@ -4,7 +4,17 @@
 //! P-256 leaf and intermediate against the built-in root, then a resumption with psk_dhe_ke
 //! and one with psk_ke, each offering a ticket taken from the session cache. Tickets go
 //! through the same pool and cache an application uses. Each handshake sits between the
-//! markers of [`encore_bench_mps2_an386::marker`] and is reported by one `handshake` line.
+//! markers of [`encore_bench_mps2_an386::marker`] and is reported by one `handshake` line, and
+//! by a `handshake-stack` line with the deepest stack it reached (painted before each
+//! connection).
+//!
+//! Built with the package's `rsa` feature (encore-tls's RSA verification), the image meets
+//! three servers instead, each with a full handshake that verifies its chain and a psk_dhe_ke
+//! resumption, P-256 key exchange and AES-128-GCM: the P-256 chain, for the same handshakes
+//! in this image; an RSA-2048 root, intermediate and leaf (RSA-PSS CertificateVerify); and a
+//! P-256 leaf and intermediate under an RSA-4096 root. Their names carry the chain
+//! (`full-verify-p256/aes128gcm@rsa2048-chain`).
+//!
 //! Exit status 0 when every handshake did what it should, 1 otherwise.
 #![no_std]
 #![no_main]
@@ -12,15 +22,21 @@
 
 use embedded_io_async::{Read, Write};
 use encore_bench_mps2_an386::{
-    counted, marker, report_handshake, uninterrupted, Link, WireBytes, ROOT_DER,
+    counted, marker, report_handshake, report_handshake_stack, uninterrupted, Link, WireBytes,
+    ROOT_DER,
 };
 use encore_bench_mps2_an386::{BENCH_SEED, SERVER_CERT, SERVER_NAME};
+#[cfg(feature = "rsa")]
+use encore_bench_mps2_an386::{
+    ROOT_RSA2048_DER, ROOT_RSA4096_DER, SERVER_RSA2048, SERVER_RSA4096_ROOT,
+};
 use encore_board_mps2::console::{exit, exit_code};
 use encore_board_mps2::{executor, println, stack, time, Board, EmulatorRng};
 use encore_cache::{CacheConfig, SessionCache};
-use encore_session::{ContextId, NewSession, PeerId, SessionPool, MAX_PSK_LEN, TLS13};
+use encore_client::glue::{new_session, SessionOffer};
+use encore_session::{ContextId, PeerId, SessionPool};
 use encore_tls::client::{
-    ClientConfig, Connection, Event, HandshakeSummary, KeyExchangeMode, PskMode, ResumptionOffer,
+    ClientConfig, Connection, Event, HandshakeSummary, KeyExchangeMode, OfferSource, PskMode,
 };
 use encore_tls::crypto::{CipherSuite, NamedGroup};
 use rustls_pki_types::CertificateDer;
@@ -33,12 +49,19 @@ const SLOTS: usize = ENTRIES + 1;
 const TICKET: usize = 256;
 const CONTEXT: ContextId = ContextId(1);
 const P256_ONLY: [NamedGroup; 1] = [NamedGroup::Secp256r1];
+/// X25519 key share, P-256 also listed: the rows without a group suffix. Explicit, because
+/// the default order puts P-256 first with the `p256-cm4` backend.
+const X25519_FIRST: [NamedGroup; 2] = [NamedGroup::X25519, NamedGroup::Secp256r1];
 /// The stack's name in the `handshake` lines: the image built with encore-tls's opt-in
 /// `x25519-base-table` reports itself apart.
-const STACK: &str = if cfg!(feature = "x25519-base-table") {
+const STACK: &str = if cfg!(feature = "rsa") {
+    "encore+rsa"
+} else if cfg!(feature = "x25519-base-table") {
     "encore+x25519-table"
-} else {
+} else if cfg!(feature = "p256-cm4") {
     "encore"
+} else {
+    "encore+rustcrypto-p256"
 };
 
 static POOL: SessionPool<SLOTS, TICKET> = SessionPool::new();
@@ -50,6 +73,14 @@ static CACHE: SessionCache<'static, ENTRIES, SLOTS, TICKET> =
 const RX_LEN: usize = 16 * 1024 + 256 + 5 + 2048;
 /// The ClientHello with a ticket, or the client's Finished and close_notify.
 const TX_LEN: usize = 1024;
+
+/// A server and the root its certificate chain ends at. `label` names the chain in the
+/// handshake names of the image built with `rsa`.
+struct Chain {
+    server: u8,
+    root: &'static [u8],
+    label: Option<&'static str>,
+}
 
 /// Why a connection failed; printed with `{:?}`.
 #[derive(Debug, Clone, Copy)]
@@ -72,96 +103,145 @@ async fn app(board: Board) {
     let mut link = Link::new(board.uart);
     let mut rx = [0u8; RX_LEN];
     let mut tx = [0u8; TX_LEN];
-    let root = CertificateDer::from(ROOT_DER);
-    let anchor = match encore_tls::crypto::anchor_from_der(&root) {
-        Ok(anchor) => anchor,
-        Err(_) => {
-            println!("the built-in root certificate does not parse");
-            exit(exit_code::FAILURE)
-        }
-    };
-    let anchors = [anchor];
     let mut rng = EmulatorRng::from_seed(BENCH_SEED);
     let mut all_ok = true;
+    let mut watch = StackWatch::start();
 
-    stack::paint(stack::DEFAULT_WINDOW);
-    for (suite, name) in [
-        (CipherSuite::Aes128GcmSha256, "aes128gcm"),
-        (CipherSuite::Chacha20Poly1305Sha256, "chacha20poly1305"),
-    ] {
-        // Each suite starts from an empty cache, so that every resumption offers a ticket of
-        // its own suite.
-        CACHE.flush_all();
-        let suites = [suite];
-        let mut config = ClientConfig::new(&anchors);
-        config.cipher_suites = &suites;
-        // X25519 first (the default), and for AES-128-GCM also P-256 alone: the key
-        // exchange embedded-tls uses, for a like-for-like row.
-        let runs: &[(&str, PskMode, &[NamedGroup], KeyExchangeMode, usize)] = &[
-            (
-                "full-verify",
-                PskMode::DheOnly,
-                &NamedGroup::ALL,
-                KeyExchangeMode::Full,
-                2,
-            ),
-            (
-                "psk_dhe_ke",
-                PskMode::DheOnly,
-                &NamedGroup::ALL,
-                KeyExchangeMode::PskDhe,
-                1,
-            ),
-            (
-                "psk_ke",
-                PskMode::AllowPskOnly,
-                &NamedGroup::ALL,
-                KeyExchangeMode::Psk,
-                1,
-            ),
-            (
-                "full-verify-p256",
-                PskMode::DheOnly,
-                &P256_ONLY,
-                KeyExchangeMode::Full,
-                2,
-            ),
-            (
-                "psk_dhe_ke-p256",
-                PskMode::DheOnly,
-                &P256_ONLY,
-                KeyExchangeMode::PskDhe,
-                1,
-            ),
-        ];
-        let runs = if suite == CipherSuite::Aes128GcmSha256 {
-            runs
-        } else {
-            &runs[..3]
+    #[cfg(not(feature = "rsa"))]
+    let chains = [Chain {
+        server: SERVER_CERT,
+        root: ROOT_DER,
+        label: None,
+    }];
+    #[cfg(feature = "rsa")]
+    let chains = [
+        Chain {
+            server: SERVER_CERT,
+            root: ROOT_DER,
+            label: Some("p256-chain"),
+        },
+        Chain {
+            server: SERVER_RSA2048,
+            root: ROOT_RSA2048_DER,
+            label: Some("rsa2048-chain"),
+        },
+        Chain {
+            server: SERVER_RSA4096_ROOT,
+            root: ROOT_RSA4096_DER,
+            label: Some("rsa4096-root-chain"),
+        },
+    ];
+    // The RSA image measures the chains only: AES-128-GCM and P-256, the defaults here.
+    let suites: &[(CipherSuite, &str)] = if cfg!(feature = "rsa") {
+        &[(CipherSuite::Aes128GcmSha256, "aes128gcm")]
+    } else {
+        &[
+            (CipherSuite::Aes128GcmSha256, "aes128gcm"),
+            (CipherSuite::Chacha20Poly1305Sha256, "chacha20poly1305"),
+        ]
+    };
+
+    for chain in &chains {
+        let root = CertificateDer::from(chain.root);
+        let anchor = match encore_tls::crypto::anchor_from_der(&root) {
+            Ok(anchor) => anchor,
+            Err(_) => {
+                println!("a built-in root certificate does not parse");
+                exit(exit_code::FAILURE)
+            }
         };
-        for &(kind, mode, groups, expected, tickets) in runs {
-            config.psk_mode = mode;
-            config.groups = groups;
-            let result = one_handshake(
-                &mut link, &config, &mut rx, &mut tx, &mut rng, expected, tickets,
-            )
-            .await;
-            let (wire, ok) = match result {
-                Ok(wire) => (wire, true),
-                Err((wire, why)) => {
-                    println!("encore {} {}: {:?}", kind, name, why);
-                    (wire, false)
-                }
+        let anchors = [anchor];
+        for &(suite, name) in suites {
+            // Each suite starts from an empty cache, so that every resumption offers a ticket
+            // of its own suite (and of its own chain's server).
+            CACHE.flush_all();
+            let suites = [suite];
+            let mut config = ClientConfig::new(&anchors);
+            config.cipher_suites = &suites;
+            // X25519 first, and for AES-128-GCM also P-256 alone: the key
+            // exchange embedded-tls uses, for a like-for-like row.
+            let runs: &[(&str, PskMode, &[NamedGroup], KeyExchangeMode, usize)] = &[
+                (
+                    "full-verify",
+                    PskMode::DheOnly,
+                    &X25519_FIRST,
+                    KeyExchangeMode::Full,
+                    2,
+                ),
+                (
+                    "psk_dhe_ke",
+                    PskMode::DheOnly,
+                    &X25519_FIRST,
+                    KeyExchangeMode::PskDhe,
+                    1,
+                ),
+                (
+                    "psk_ke",
+                    PskMode::AllowPskOnly,
+                    &X25519_FIRST,
+                    KeyExchangeMode::Psk,
+                    1,
+                ),
+                (
+                    "full-verify-p256",
+                    PskMode::DheOnly,
+                    &P256_ONLY,
+                    KeyExchangeMode::Full,
+                    2,
+                ),
+                (
+                    "psk_dhe_ke-p256",
+                    PskMode::DheOnly,
+                    &P256_ONLY,
+                    KeyExchangeMode::PskDhe,
+                    1,
+                ),
+            ];
+            let runs = if chain.label.is_some() {
+                &runs[3..]
+            } else if suite == CipherSuite::Aes128GcmSha256 {
+                runs
+            } else {
+                &runs[..3]
             };
-            all_ok &= ok;
-            let mut full_name = heapless_name::Name::new();
-            full_name.push(kind);
-            full_name.push("/");
-            full_name.push(name);
-            report_handshake(STACK, full_name.as_str(), wire, ok);
+            for &(kind, mode, groups, expected, tickets) in runs {
+                config.psk_mode = mode;
+                config.groups = groups;
+                let mut full_name = heapless_name::Name::new();
+                full_name.push(kind);
+                full_name.push("/");
+                full_name.push(name);
+                if let Some(label) = chain.label {
+                    full_name.push("@");
+                    full_name.push(label);
+                }
+                let result = one_handshake(
+                    &mut link,
+                    chain.server,
+                    &config,
+                    (&mut rx, &mut tx),
+                    &mut rng,
+                    &mut watch,
+                    expected,
+                    tickets,
+                )
+                .await;
+                let (wire, stack_bytes, ok) = match result {
+                    Ok((wire, stack_bytes)) => (wire, Some(stack_bytes), true),
+                    Err((wire, why)) => {
+                        println!("encore {}: {:?}", full_name.as_str(), why);
+                        (wire, None, false)
+                    }
+                };
+                all_ok &= ok;
+                report_handshake(STACK, full_name.as_str(), wire, ok);
+                if let Some(bytes) = stack_bytes {
+                    report_handshake_stack(full_name.as_str(), bytes);
+                }
+            }
         }
     }
-    println!("stack peak: {} bytes", stack::peak().peak_bytes);
+    println!("stack peak: {} bytes", watch.deepest());
     println!(
         "sizes entry {} index {} slot {}",
         encore_cache::ENTRY_SIZE,
@@ -175,17 +255,51 @@ async fn app(board: Board) {
     })
 }
 
-/// One connection: handshake (measured), then the tickets it brings, then close.
+/// The deepest stack of the whole run, and of each handshake: the window is painted again
+/// before each connection, and what the previous stretch reached is kept first.
+struct StackWatch {
+    deepest: usize,
+}
+
+impl StackWatch {
+    fn start() -> Self {
+        stack::paint(stack::DEFAULT_WINDOW);
+        StackWatch { deepest: 0 }
+    }
+
+    /// The deepest stack since the last paint, also kept for the whole run.
+    fn read(&mut self) -> usize {
+        let peak = stack::peak().peak_bytes;
+        self.deepest = self.deepest.max(peak);
+        peak
+    }
+
+    fn repaint(&mut self) {
+        self.read();
+        stack::paint(stack::DEFAULT_WINDOW);
+    }
+
+    fn deepest(&mut self) -> usize {
+        self.read();
+        self.deepest
+    }
+}
+
+/// One connection to server `server`: handshake (measured), then the tickets it brings, then
+/// close. Returns the wire bytes and the deepest stack of the handshake.
+#[allow(clippy::too_many_arguments)]
 async fn one_handshake(
     link: &mut Link,
+    server: u8,
     config: &ClientConfig<'_>,
-    rx: &mut [u8],
-    tx: &mut [u8],
+    (rx, tx): (&mut [u8], &mut [u8]),
     rng: &mut EmulatorRng,
+    watch: &mut StackWatch,
     expected: KeyExchangeMode,
     tickets: usize,
-) -> Result<WireBytes, (WireBytes, Failure)> {
-    link.connect(SERVER_CERT)
+) -> Result<(WireBytes, usize), (WireBytes, Failure)> {
+    watch.repaint();
+    link.connect(server)
         .await
         .map_err(|_| (WireBytes::default(), Failure::Link))?;
     let before = counted();
@@ -197,40 +311,42 @@ async fn one_handshake(
     let peer_fingerprint = encore_tls::crypto::trust_fingerprint(config.trust_anchors);
     let peer = PeerId::new(SERVER_NAME, &[], &peer_fingerprint);
     encore_board_mps2::marker::marker(marker::HANDSHAKE_BEGIN);
-    let mut ticket = [0u8; TICKET];
-    let mut psk = [0u8; MAX_PSK_LEN];
-    let offered = if expected == KeyExchangeMode::Full {
+    // Taken (and claimed) from the cache with the claim's reading, then copied once from the
+    // record into the engine, as `encore_client::Connection` does.
+    let taken = if expected == KeyExchangeMode::Full {
         None
     } else {
         let wanted: &[u16] = &[config.cipher_suites[0].to_u16()];
-        let taken = uninterrupted(|| {
-            let session = CACHE.take(&peer, now_ms, wanted)?;
-            let info = session.info().ok()?;
-            let ticket_len = session.copy_ticket(&mut ticket).ok()?;
-            let psk_len = session.copy_psk(&mut psk).ok()?;
-            Some((info, ticket_len, psk_len))
-        });
-        let (info, ticket_len, psk_len) = taken.ok_or(fail(link, Failure::NoTicket))?;
-        let suite =
-            CipherSuite::from_u16(info.cipher_suite).ok_or(fail(link, Failure::NoTicket))?;
-        let age = now_ms.saturating_sub(info.received_ms.max(0) as u64);
-        Some(ResumptionOffer {
-            ticket: &ticket[..ticket_len],
-            psk: &psk[..psk_len],
-            suite,
-            age_add: info.age_add,
-            ticket_age_ms: age as u32,
-        })
+        let taken = uninterrupted(|| CACHE.take(&peer, now_ms, wanted));
+        Some(taken.ok_or(fail(link, Failure::NoTicket))?)
     };
-    let mut conn = uninterrupted(|| {
-        Connection::new(config, SERVER_NAME, offered, rx, tx, &mut *rng, now_unix)
+    let offer = match &taken {
+        Some((session, claim)) => {
+            Some(SessionOffer::new(session, claim).ok_or(fail(link, Failure::NoTicket))?)
+        }
+        None => None,
+    };
+    let mut slot = None;
+    uninterrupted(|| {
+        Connection::start_in(
+            &mut slot,
+            config,
+            SERVER_NAME,
+            offer.as_ref().map(|o| o as &dyn OfferSource),
+            config.psk_mode,
+            (rx, tx),
+            &mut *rng,
+            now_unix,
+        )
     })
-    .map_err(|e| fail(link, Failure::Tls(e)))?;
-    let summary = drive_handshake(&mut conn, link)
+    .map_err(|r| fail(link, Failure::Tls(r.error)))?;
+    let conn: &mut Connection<'_, _, TICKET> = slot.as_mut().ok_or(fail(link, Failure::Link))?;
+    let summary = drive_handshake(conn, link)
         .await
         .map_err(|f| fail(link, f))?;
     encore_board_mps2::marker::marker(marker::HANDSHAKE_END);
     let wire = counted().since(before);
+    let handshake_stack = watch.read();
 
     if summary.kex != expected || summary.resumed == (expected == KeyExchangeMode::Full) {
         return Err((wire, Failure::WrongOutcome));
@@ -241,20 +357,7 @@ async fn one_handshake(
         match conn.process() {
             Ok(Some(Event::NewTicket(t))) => {
                 let received_ms = embassy_time::Instant::now().as_millis();
-                let new = NewSession {
-                    version: TLS13,
-                    cipher_suite: t.suite.to_u16(),
-                    psk: t.psk.as_bytes(),
-                    ticket: t.ticket,
-                    lifetime_s: t.lifetime_s,
-                    age_add: t.age_add,
-                    max_early_data: t.max_early_data,
-                    received_ms,
-                    received_unix: now_unix,
-                    auth_age_ms: 0,
-                    peer,
-                    owner: CONTEXT,
-                };
+                let new = new_session(&t, peer, CONTEXT, received_ms, now_unix, 0);
                 if CACHE.new_session(&new, received_ms).is_ok() {
                     got += 1;
                 }
@@ -271,14 +374,14 @@ async fn one_handshake(
         }
     }
     let _ = conn.close();
-    let _ = send_pending(&mut conn, link).await;
-    drop(conn);
+    let _ = send_pending(conn, link).await;
+    drop(slot);
     link.disconnect().await.map_err(|_| (wire, Failure::Link))?;
-    Ok(wire)
+    Ok((wire, handshake_stack))
 }
 
 async fn send_pending<R: rand_core::CryptoRng>(
-    conn: &mut Connection<'_, R>,
+    conn: &mut Connection<'_, R, TICKET>,
     link: &mut Link,
 ) -> Result<(), Failure> {
     while !conn.pending_tx().is_empty() {
@@ -300,7 +403,7 @@ enum Step {
 
 /// Moves bytes until the engine reports the handshake complete and its last flight is sent.
 async fn drive_handshake<R: rand_core::CryptoRng>(
-    conn: &mut Connection<'_, R>,
+    conn: &mut Connection<'_, R, TICKET>,
     link: &mut Link,
 ) -> Result<HandshakeSummary, Failure> {
     loop {
@@ -336,14 +439,14 @@ async fn drive_handshake<R: rand_core::CryptoRng>(
 /// A short label built without a heap.
 mod heapless_name {
     pub struct Name {
-        buf: [u8; 48],
+        buf: [u8; 64],
         len: usize,
     }
 
     impl Name {
         pub fn new() -> Self {
             Name {
-                buf: [0; 48],
+                buf: [0; 64],
                 len: 0,
             }
         }

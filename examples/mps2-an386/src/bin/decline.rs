@@ -21,7 +21,7 @@ use encore_board_mps2::time::BoardClock;
 use encore_board_mps2::{executor, println, stack, Board, Spawner};
 use encore_client::{CacheConfig, ClientConfig, KeyExchangeMode, PskMode};
 use encore_example_mps2::connection::{self, Buffers, Ctx, Failure, Pool};
-use encore_example_mps2::setup;
+use encore_example_mps2::{setup, Mps2};
 use encore_example_mps2::{CONTEXT_ID, LINE, SERVER_NAME};
 use rand_core::Rng;
 use static_cell::ConstStaticCell;
@@ -68,11 +68,13 @@ async fn app(spawner: Spawner, mut board: Board) {
 
     // 1. Full handshake with the first server process; keep its newest ticket.
     let (first, saved) =
-        match connection::run(1, &ctx, net_stack, SERVER_NAME, None, DHE, LINE, 2, buffers).await {
+        match connection::run::<Mps2>(1, &ctx, net_stack, SERVER_NAME, None, DHE, LINE, 2, buffers)
+            .await
+        {
             Ok(r) => r,
             Err(e) => conn_failed(1, e),
         };
-    first.print(1);
+    first.print::<Mps2>(1);
     let Some(saved) = saved else {
         fail("connection 1 left no session")
     };
@@ -84,7 +86,7 @@ async fn app(spawner: Spawner, mut board: Board) {
 
     // 2. Offer it to the next server process, which has new ticket keys.
     let tickets_cached = ctx.cache().len();
-    let (second, fresh) = match connection::run(
+    let (second, fresh) = match connection::run::<Mps2>(
         2,
         &ctx,
         net_stack,
@@ -100,7 +102,7 @@ async fn app(spawner: Spawner, mut board: Board) {
         Ok(r) => r,
         Err(e) => conn_failed(2, e),
     };
-    second.print(2);
+    second.print::<Mps2>(2);
     let (refs_before, refs_after) = second.offered_refs.unwrap_or((0, 0));
     let fresh_is_new = fresh.as_ref().is_some_and(|f| *f != saved);
     println!(

@@ -1,0 +1,372 @@
+//! One TLS connection of the examples, through `encore-client`: TCP connect, the
+//! handshake between two markers, the tickets awaited, a line sent, close_notify.
+
+use embassy_net::tcp::TcpSocket;
+use embassy_net::Stack;
+use embassy_time::{Duration, Instant, WithTimeout};
+use encore_client::{
+    ConnectionStats, Context, HandshakeSummary, KeyExchangeMode, PskMode, Session,
+};
+
+use crate::saved::{markers, ClientStore};
+use crate::transport::Transport;
+use crate::{say, Board};
+
+/// Session pool slots: the context's cache, plus the records connections and the
+/// application hold.
+pub const POOL_SLOTS: usize = 8;
+/// Ticket bytes per slot: OpenSSL's tickets are 192 or 208 bytes (PEERS.md).
+pub const TICKET_CAPACITY: usize = 256;
+/// Entries of each context's cache.
+pub const CACHE_ENTRIES: usize = 4;
+
+/// The examples' context on board `B`.
+pub type Ctx<'a, B> =
+    Context<'a, <B as Board>::Clock, <B as Board>::Rng, CACHE_ENTRIES, POOL_SLOTS, TICKET_CAPACITY>;
+/// A counted reference to a session record of the examples' pool.
+pub type Record<'a> = Session<'a, POOL_SLOTS, TICKET_CAPACITY>;
+/// The examples' pool.
+pub type Pool = encore_client::SessionPool<POOL_SLOTS, TICKET_CAPACITY>;
+
+/// Engine receive buffer: any record (16,709 bytes, `encore-client`) plus room
+/// for the server Certificate kept until CertificateVerify.
+pub const RX_LEN: usize = 16_709 + 2_048;
+/// Engine transmit buffer: a ClientHello with a ticket, a Finished, a line.
+pub const TX_LEN: usize = 2_048;
+/// Carry buffer of a connection handed to a library that reads in small pieces
+/// (`rust-mqtt` reads a packet's header a byte at a time): the rest of a record waits
+/// here. Holds any record the MQTT and HTTP examples' servers send after the handshake.
+pub const CARRY_LEN: usize = 1_024;
+/// Buffers of the TCP socket, each way.
+pub const SOCKET_BUF_LEN: usize = 4_096;
+
+/// How long to wait for the server at any step: a safety net against a server that
+/// stops answering, never reached when it behaves.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Memory for one connection at a time, reused by every connection.
+pub struct Buffers {
+    /// Engine receive buffer.
+    pub rx: [u8; RX_LEN],
+    /// Engine transmit buffer.
+    pub tx: [u8; TX_LEN],
+    /// TCP receive buffer.
+    pub socket_rx: [u8; SOCKET_BUF_LEN],
+    /// TCP transmit buffer.
+    pub socket_tx: [u8; SOCKET_BUF_LEN],
+}
+
+impl Buffers {
+    /// Zeroed buffers (a `const fn`, so a static holds them without a copy on the stack).
+    pub const fn new() -> Self {
+        Buffers {
+            rx: [0; RX_LEN],
+            tx: [0; TX_LEN],
+            socket_rx: [0; SOCKET_BUF_LEN],
+            socket_tx: [0; SOCKET_BUF_LEN],
+        }
+    }
+}
+
+impl Default for Buffers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Why a connection failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Failure {
+    /// The TCP connection could not be made in time.
+    Connect,
+    /// The client reported an error.
+    Client(encore_client::Error),
+    /// The server sent no ticket.
+    NoTicket,
+}
+
+impl From<encore_client::Error> for Failure {
+    fn from(e: encore_client::Error) -> Self {
+        Failure::Client(e)
+    }
+}
+
+/// What one connection did.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    /// The completed handshake.
+    pub summary: HandshakeSummary,
+    /// `session_reused()` after the handshake (C8).
+    pub reused: bool,
+    /// Byte and ticket counts, handshake wire bytes included.
+    pub stats: ConnectionStats,
+    /// References to the record offered through `set_session`, right before
+    /// `connect` and right after it returned (C6: one fewer when declined).
+    pub offered_refs: Option<(u16, u16)>,
+    /// The connection's session right after `connect` was the record offered (C5).
+    pub kept_offered: bool,
+    /// Milliseconds of emulated time `connect` took (the handshake's wall time).
+    pub handshake_ms: u64,
+    /// Milliseconds of emulated time from the TCP connect to the end of the TCP close.
+    pub total_ms: u64,
+}
+
+impl Outcome {
+    /// Handshake wire bytes, both directions, as PEERS.md defines them.
+    pub fn wire_bytes(&self) -> usize {
+        self.stats.handshake_sent + self.stats.handshake_received
+    }
+
+    /// The key exchange, as the firmware's output names it.
+    pub fn kex_name(&self) -> &'static str {
+        match self.summary.kex {
+            KeyExchangeMode::Full => "full",
+            KeyExchangeMode::PskDhe => "psk_dhe",
+            KeyExchangeMode::Psk => "psk",
+        }
+    }
+
+    /// Prints the connection's line: `conn=N reused=.. kex=.. wire_bytes=..`, then
+    /// the two directions, tickets received, whether the server declined an offer,
+    /// the suite, and the wall time of the handshake and of the whole connection.
+    pub fn print<B: Board>(&self, n: u8) {
+        crate::log::outcome(n, self);
+        say!(
+            B,
+            "conn={} reused={} kex={} wire_bytes={} sent={} received={} tickets={} declined={} suite={:?} handshake_ms={} total_ms={}",
+            n,
+            self.reused,
+            self.kex_name(),
+            self.wire_bytes(),
+            self.stats.handshake_sent,
+            self.stats.handshake_received,
+            self.stats.tickets_received,
+            self.summary.offer_declined,
+            self.summary.suite,
+            self.handshake_ms,
+            self.total_ms
+        );
+    }
+}
+
+/// Runs connection `n` of `ctx` to `server_name` without a session store: see
+/// [`run_with_store`].
+#[allow(clippy::too_many_arguments)]
+pub async fn run<'a, B: Board>(
+    n: u8,
+    ctx: &Ctx<'a, B>,
+    stack: Stack<'static>,
+    server_name: &str,
+    offer: Option<&Record<'a>>,
+    psk_mode: PskMode,
+    line: &[u8],
+    want_tickets: usize,
+    buffers: &mut Buffers,
+) -> Result<(Outcome, Option<Record<'a>>), Failure> {
+    run_with_store::<B>(
+        n,
+        ctx,
+        stack,
+        server_name,
+        offer,
+        psk_mode,
+        line,
+        want_tickets,
+        buffers,
+        None,
+    )
+    .await
+}
+
+/// Runs connection `n` of `ctx` to `server_name`: TCP connect to the forwarded
+/// server, `set_session(offer)` when given (otherwise `connect` takes a ticket
+/// from the context's cache by itself), `psk_mode` for the resumption, the
+/// handshake between markers `10·n + 1` and `10·n + 2`, `await_tickets` until the
+/// server issued `want_tickets` tickets, `line` sent, close_notify (C11).
+///
+/// With `store`, the connection drives the session store: `connect_with` consumes
+/// the offered ticket on flash before the ClientHello leaves (C28; the handshake's
+/// begin marker is set again after it), and the records the tickets made are
+/// stored (`save_tickets`, between [`crate::saved::markers::STORE`]) once they
+/// arrived, before `line` is sent.
+///
+/// Returns the outcome and a reference to the connection's session at the end
+/// (`get1_session`: the newest ticket's record, C5).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_with_store<'a, B: Board>(
+    n: u8,
+    ctx: &Ctx<'a, B>,
+    stack: Stack<'static>,
+    server_name: &str,
+    offer: Option<&Record<'a>>,
+    psk_mode: PskMode,
+    line: &[u8],
+    want_tickets: usize,
+    buffers: &mut Buffers,
+    mut store: Option<&mut ClientStore<'_, B>>,
+) -> Result<(Outcome, Option<Record<'a>>), Failure> {
+    let Buffers {
+        rx,
+        tx,
+        socket_rx,
+        socket_tx,
+    } = buffers;
+    let started = Instant::now();
+    let mut socket = TcpSocket::new(stack, socket_rx, socket_tx);
+    socket.set_timeout(Some(TIMEOUT));
+    match socket.connect(B::server()).with_timeout(TIMEOUT).await {
+        Ok(Ok(())) => {}
+        _ => return Err(Failure::Connect),
+    }
+    let io = Transport::new(socket, TIMEOUT);
+    let mut conn = encore_client::Connection::new(ctx, server_name, io, rx, tx);
+    conn.set_psk_mode(psk_mode);
+    if offer.is_some() {
+        conn.set_session(offer)?;
+    }
+    let refs_before = offer.and_then(|s| s.ref_count().ok());
+
+    let (begin, end) = crate::handshake_markers(n);
+    B::marker(begin);
+    let handshake_start = Instant::now();
+    let connected = match store.as_deref_mut() {
+        Some(store) => conn.connect_with(store).await,
+        None => conn.connect().await,
+    };
+    let handshake_ms = handshake_start.elapsed().as_millis();
+    B::marker(end);
+    let summary = connected?;
+
+    let refs_after = offer.and_then(|s| s.ref_count().ok());
+    let kept_offered = match (offer, conn.session()) {
+        (Some(o), Some(cur)) => o == cur,
+        _ => false,
+    };
+    let reused = conn.session_reused();
+
+    // The tickets follow the handshake at once; the timeout is only a safety net
+    // (a server that sends fewer than expected).
+    match conn.await_tickets(want_tickets).with_timeout(TIMEOUT).await {
+        Ok(Ok(_)) | Err(_) => {}
+        Ok(Err(e)) => return Err(e.into()),
+    }
+    if conn.stats().tickets_received == 0 {
+        return Err(Failure::NoTicket);
+    }
+    if let Some(store) = store {
+        let before = store.wear();
+        B::marker(markers::STORE.0);
+        conn.save_tickets(store).await;
+        B::marker(markers::STORE.1);
+        store.store_wear = store.wear() - before;
+    }
+    let newest = conn.get1_session()?;
+    let stats = conn.stats();
+    conn.write(line).await?;
+
+    // close_notify keeps the session resumable (C11); then the server's close_notify
+    // and the end of its stream, so that both FINs are exchanged.
+    let server_closed = conn.shutdown().await?;
+    if !server_closed {
+        let mut buf = [0u8; 64];
+        let _ = conn.read(&mut buf).await;
+    }
+    conn.transport_mut().close(TIMEOUT).await;
+    drop(conn);
+
+    Ok((
+        Outcome {
+            summary,
+            reused,
+            stats,
+            offered_refs: refs_before.zip(refs_after),
+            kept_offered,
+            handshake_ms,
+            total_ms: started.elapsed().as_millis(),
+        },
+        newest,
+    ))
+}
+
+/// A connection of the examples' context over the TCP transport, on board `B`.
+pub type Conn<'c, 'a, B> = encore_client::Connection<
+    'c,
+    'a,
+    Transport<'c>,
+    <B as Board>::Clock,
+    <B as Board>::Rng,
+    CACHE_ENTRIES,
+    POOL_SLOTS,
+    TICKET_CAPACITY,
+>;
+
+/// TCP connect to the forwarded server, then a connection of `ctx` to `server_name` in
+/// `buffers`, offering `psk_mode` when it resumes. No byte of TLS is sent yet.
+pub async fn open<'c, 'a, B: Board>(
+    ctx: &'c Ctx<'a, B>,
+    stack: Stack<'static>,
+    server_name: &'c str,
+    psk_mode: PskMode,
+    buffers: &'c mut Buffers,
+) -> Result<Conn<'c, 'a, B>, Failure> {
+    let Buffers {
+        rx,
+        tx,
+        socket_rx,
+        socket_tx,
+    } = buffers;
+    let mut socket = TcpSocket::new(stack, socket_rx, socket_tx);
+    socket.set_timeout(Some(TIMEOUT));
+    match socket.connect(B::server()).with_timeout(TIMEOUT).await {
+        Ok(Ok(())) => {}
+        _ => return Err(Failure::Connect),
+    }
+    let io = Transport::new(socket, TIMEOUT);
+    let mut conn = encore_client::Connection::new(ctx, server_name, io, rx, tx);
+    conn.set_psk_mode(psk_mode);
+    Ok(conn)
+}
+
+/// The handshake of connection `n` between markers `10·n + 1` and `10·n + 2`
+/// ([`crate::handshake_markers`]): `connect_with(store)` when given (the offered
+/// ticket is consumed on flash first, C28), `connect` otherwise. Returns the summary
+/// and the emulated milliseconds `connect` took.
+pub async fn handshake<B: Board>(
+    n: u8,
+    conn: &mut Conn<'_, '_, B>,
+    store: Option<&mut ClientStore<'_, B>>,
+) -> Result<(HandshakeSummary, u64), Failure> {
+    let (begin, end) = crate::handshake_markers(n);
+    B::marker(begin);
+    let handshake_start = Instant::now();
+    let connected = match store {
+        Some(store) => conn.connect_with(store).await,
+        None => conn.connect().await,
+    };
+    let handshake_ms = handshake_start.elapsed().as_millis();
+    B::marker(end);
+    Ok((connected?, handshake_ms))
+}
+
+/// Stores the records the connection's tickets made (`save_tickets`), between the
+/// markers [`crate::saved::markers::STORE`], and keeps the flash work in `store`.
+pub async fn save_tickets<B: Board>(conn: &mut Conn<'_, '_, B>, store: &mut ClientStore<'_, B>) {
+    let before = store.wear();
+    B::marker(markers::STORE.0);
+    conn.save_tickets(store).await;
+    B::marker(markers::STORE.1);
+    store.store_wear = store.wear() - before;
+}
+
+/// close_notify, which keeps the session resumable (C11); then the server's
+/// close_notify and the end of its stream, so that both FINs are exchanged.
+pub async fn close<B: Board>(conn: &mut Conn<'_, '_, B>) -> Result<(), Failure> {
+    let server_closed = conn.shutdown().await?;
+    if !server_closed {
+        let mut buf = [0u8; 64];
+        let _ = conn.read(&mut buf).await;
+    }
+    conn.transport_mut().close(TIMEOUT).await;
+    Ok(())
+}

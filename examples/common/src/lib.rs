@@ -1,0 +1,164 @@
+//! The example firmware's application logic, written once for every board.
+//!
+//! The `resume`, `reboot` and `mqtt-sensor` examples are the same program on the emulated
+//! MPS2 AN386 and on the Nucleo-F429ZI: what differs is how a board starts its network,
+//! where its randomness, wall clock, trust anchor, device key and flash come from, and where
+//! its output goes. A board firmware brings those up, implements [`Board`], and hands them to
+//! [`resume::run`], [`reboot::run`] or [`mqtt_sensor::run`].
+//!
+//! - [`Board`]: console and exit, instruction-count markers, the server's address, the clock
+//!   and the flash the session store lives on;
+//! - [`transport`]: embassy-net's `TcpSocket` as the client's transport, with a read timeout;
+//! - [`connection`]: one connection through `encore-client`, with markers around its
+//!   handshake;
+//! - [`saved`]: the session store as the client drives it, and loading it at boot;
+//! - [`batched`]: one TLS record per flush for the MQTT and HTTP libraries;
+//! - [`log`]: defmt records of what the examples report (the `defmt` feature).
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use core::convert::Infallible;
+use core::fmt::{Arguments, Debug};
+
+use embassy_net::{IpEndpoint, Stack};
+use embedded_storage_async::nor_flash::{NorFlash, NorFlashError};
+use encore_session::{MonotonicClock, WallClock};
+use rand_core::TryCryptoRng;
+use rustls_pki_types::TrustAnchor;
+
+pub mod batched;
+pub mod connection;
+pub mod log;
+pub mod mqtt_sensor;
+pub mod reboot;
+pub mod resume;
+pub mod saved;
+pub mod transport;
+
+/// The name the server's certificate is issued for (subjectAltName and CN).
+pub const SERVER_NAME: &str = "encore.test";
+
+/// Id of the application context that owns the firmware's session records
+/// (stable across reboots, CONTRACT "Decided — owner").
+pub const CONTEXT_ID: encore_client::ContextId = encore_client::ContextId(1);
+
+/// Marker ids around the handshake of connection `n` (1-based): `10·n + 1` right
+/// before `connect`, `10·n + 2` when it returned (the client Finished was handed to
+/// the socket). The xtask reads them from the instruction-count plugin.
+pub const fn handshake_markers(n: u8) -> (u8, u8) {
+    (n * 10 + 1, n * 10 + 2)
+}
+
+/// Marker ids around what the application exchanges over connection `n` after its
+/// handshake (an MQTT session, an HTTP request): `10·n + 3` and `10·n + 4`.
+pub const fn exchange_markers(n: u8) -> (u8, u8) {
+    (n * 10 + 3, n * 10 + 4)
+}
+
+/// Exit statuses of the example firmware (QEMU reports them as its own).
+pub mod exit_code {
+    /// The firmware did what it was built to check.
+    pub const SUCCESS: i32 = 0;
+    /// The check failed (a connection, a resumption, a reading not acknowledged).
+    pub const FAILURE: i32 = 1;
+    /// The board or the application could not be brought up (trust anchor, network,
+    /// device key, flash, store).
+    pub const BOARD_INIT: i32 = 4;
+}
+
+/// What an error must offer to be reported: `Debug` for the text lines, and
+/// `defmt::Format` too when the `defmt` feature is on.
+#[cfg(not(feature = "defmt"))]
+pub trait Reportable: Debug {}
+#[cfg(not(feature = "defmt"))]
+impl<T: Debug + ?Sized> Reportable for T {}
+
+/// What an error must offer to be reported: `Debug` for the text lines, and
+/// `defmt::Format` too when the `defmt` feature is on.
+#[cfg(feature = "defmt")]
+pub trait Reportable: Debug + defmt::Format {}
+#[cfg(feature = "defmt")]
+impl<T: Debug + defmt::Format + ?Sized> Reportable for T {}
+
+/// What the examples need from a board beyond the embassy-net stack it started.
+///
+/// Every function is associated (no `self`): the examples call them anywhere, like the
+/// free functions of a board crate, and each board's firmware names its implementation
+/// once. All of them are cheap enough to sit next to a measured region, and [`Board::marker`]
+/// must cost the same few instructions everywhere it is called.
+pub trait Board {
+    /// The client's clock: monotonic milliseconds and the wall clock that certificate
+    /// checks and ticket ages across a reboot need (E6).
+    type Clock: MonotonicClock + WallClock;
+    /// The client's generator (key shares, nonces of the session store); one that cannot
+    /// fail, as a hardware generator that resets itself or a seeded stream cipher.
+    type Rng: TryCryptoRng<Error = Infallible>;
+    /// The flash the session store lives on, as the store's region of it.
+    type Flash: NorFlash<Error = Self::FlashError>;
+    /// What the flash reports.
+    type FlashError: NorFlashError + Reportable + Clone + Copy;
+
+    /// Writes one line of the examples' text output (the lines the xtask parses on the
+    /// emulated board).
+    fn print(line: Arguments<'_>);
+    /// Ends the program with `code` ([`exit_code`]).
+    fn exit(code: i32) -> !;
+    /// Records marker `id` for the instruction-count plugin (a few instructions where
+    /// nothing counts them).
+    fn marker(id: u8);
+    /// The TLS server the examples connect to.
+    fn server() -> IpEndpoint;
+    /// The clock for a context made now.
+    fn clock() -> Self::Clock;
+    /// The deepest stack use since the last [`Board::restart_stack_peak`]: bytes used and
+    /// bytes watched, or `None` on a board that does not measure it.
+    fn stack_peak() -> Option<(usize, usize)>;
+    /// Starts measuring the stack's peak afresh.
+    fn restart_stack_peak();
+    /// Reports what the flash driver itself counted, once the store is done with it (the
+    /// emulated board's host-file flash counts its operations); nothing by default.
+    fn report_flash(flash: Self::Flash) {
+        drop(flash);
+    }
+}
+
+/// Prints one line through [`Board::print`]: `say!(B, "conn={}", n)`.
+#[macro_export]
+macro_rules! say {
+    ($board:ty, $($arg:tt)*) => {
+        <$board as $crate::Board>::print(core::format_args!($($arg)*))
+    };
+}
+
+/// What every example starts from: the network the board started, its generator and the
+/// trust anchor it holds (the CA the server's chain must lead to).
+pub struct Device<B: Board> {
+    /// The embassy-net stack, started (its link may still be coming up).
+    pub stack: Stack<'static>,
+    /// The board's generator; the example's context takes it.
+    pub rng: B::Rng,
+    /// The one trust anchor.
+    pub anchor: TrustAnchor<'static>,
+}
+
+/// Reports a start-up failure of `firmware` (`<firmware>: FAILED: <what>: <error>`) and ends
+/// the program with [`exit_code::BOARD_INIT`].
+pub fn setup_failed<B: Board>(firmware: &str, what: &str, e: impl Debug) -> ! {
+    say!(B, "{}: FAILED: {}: {:?}", firmware, what, e);
+    B::exit(exit_code::BOARD_INIT)
+}
+
+/// Reports that `firmware`'s check failed (`<firmware>: FAILED: <what>`) and ends the
+/// program with [`exit_code::FAILURE`].
+pub fn failed<B: Board>(firmware: &str, what: &str) -> ! {
+    say!(B, "{}: FAILED: {}", firmware, what);
+    B::exit(exit_code::FAILURE)
+}
+
+/// Prints the stack line, `stack peak: N bytes (window W bytes)`, where the board measures it.
+pub fn print_stack_peak<B: Board>() {
+    if let Some((peak, window)) = B::stack_peak() {
+        say!(B, "stack peak: {} bytes (window {} bytes)", peak, window);
+    }
+}

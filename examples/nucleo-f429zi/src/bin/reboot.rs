@@ -1,0 +1,36 @@
+//! A session that survives a reboot on the Nucleo-F429ZI: the shared `reboot` example
+//! (`encore_examples_common::reboot`) with the session store on the internal flash
+//! (bank 2, sectors 12 to 15), sealed under the compiled-in device key.
+//!
+//! Each boot loads the stored sessions, connects to `ENCORE_SERVER` (resuming with psk_ke
+//! when a ticket is stored), stores the new tickets and halts; reset the board to run it
+//! again. A record stored later than the board's clock at the next boot is held back until
+//! the clock catches up (the wall clock starts at the build time: see the board's `time`).
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use encore_board_nucleo_f429zi::{net, Board, Spawner};
+use encore_example_nucleo::{open_store, start_failed, trust_anchor, Device, Nucleo, LINE};
+use encore_examples_common::reboot::{self, Phase};
+use rand_core::Rng;
+
+const NAME: &str = "reboot";
+
+#[embassy_executor::main]
+async fn main(spawner: Spawner) {
+    let mut board = Board::init();
+    let anchor = trust_anchor(NAME);
+    let store = open_store(NAME, board.store_flash);
+    let seed = board.rng.next_u64();
+    let stack = match net::start(spawner, board.ethernet, seed) {
+        Ok(stack) => stack,
+        Err(e) => start_failed(NAME, "network start", e),
+    };
+    let device = Device::<Nucleo> {
+        stack,
+        rng: board.rng,
+        anchor,
+    };
+    reboot::run(device, store, Phase::Any, LINE).await
+}

@@ -1,6 +1,6 @@
 //! The MQTT and HTTPS firmware against the servers such devices talk to: `mqtt-sensor`
 //! woken [`WAKE_UPS`] times against Mosquitto with `mosquitto_sub` listening, and
-//! `https-get` against nginx. [`demo`] prints one table of both; [`test`] also asserts
+//! `https-get` against nginx. [`demo()`] prints one table of both; [`test()`] also asserts
 //! the servers' own evidence: the subscriber printed every reading, and nginx's access
 //! log has every request with `$ssl_session_reused` = `r` exactly for the resumed ones.
 

@@ -10,7 +10,7 @@
 //! stack's own work, identical from run to run.
 
 use crate::steps;
-use crate::util::{self, cargo, output, root, section, target_dir, Result};
+use crate::util::{self, cargo, free_port, output, root, section, target_dir, Result};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
@@ -574,13 +574,6 @@ struct Server {
     reused: Arc<AtomicUsize>,
 }
 
-fn free_port() -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-    l.local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("local_addr: {e}"))
-}
-
 impl Server {
     fn start(what: &str, pinned_rand: &Path, args: &[&str]) -> Result<Server> {
         let port = free_port()?;
@@ -1085,78 +1078,7 @@ fn parse_run(stdout: &str, marks: &str) -> Result<ImageRun> {
 // ---------------------------------------------------------------------------------------------
 // Image sizes, from the ELF section headers
 
-#[derive(Clone, Copy, Debug, Default)]
-struct Sizes {
-    /// Vector table, .text, .rodata and the initial values of .data: what the image puts in flash.
-    flash: u64,
-    text: u64,
-    rodata: u64,
-    /// .data, .bss and .uninit (statics, the executor's task, buffers held by tasks).
-    ram: u64,
-}
-
-const RAM_BASE: u64 = 0x2000_0000;
-
-fn elf_sizes(elf: &Path) -> Result<Sizes> {
-    let b = std::fs::read(elf).map_err(|e| format!("read {}: {e}", elf.display()))?;
-    let u16_at = |o: usize| -> Option<u64> {
-        Some(u64::from(u16::from_le_bytes(
-            b.get(o..o + 2)?.try_into().ok()?,
-        )))
-    };
-    let u32_at = |o: usize| -> Option<u64> {
-        Some(u64::from(u32::from_le_bytes(
-            b.get(o..o + 4)?.try_into().ok()?,
-        )))
-    };
-    let bad = || format!("{}: not a little-endian ELF32 file", elf.display());
-    if b.get(..6) != Some(&[0x7f, b'E', b'L', b'F', 1, 1][..]) {
-        return Err(bad());
-    }
-    let shoff = u32_at(0x20).ok_or_else(bad)? as usize;
-    let shentsize = u16_at(0x2e).ok_or_else(bad)? as usize;
-    let shnum = u16_at(0x30).ok_or_else(bad)? as usize;
-    let shstrndx = u16_at(0x32).ok_or_else(bad)? as usize;
-    let sh = |i: usize, field: usize| u32_at(shoff + i * shentsize + field);
-    let strtab = sh(shstrndx, 0x10).ok_or_else(bad)? as usize;
-    let name_of = |i: usize| -> String {
-        let off = strtab + sh(i, 0).unwrap_or(0) as usize;
-        let end = b[off..]
-            .iter()
-            .position(|c| *c == 0)
-            .map(|p| off + p)
-            .unwrap_or(off);
-        String::from_utf8_lossy(&b[off..end]).into_owned()
-    };
-    let mut s = Sizes::default();
-    for i in 0..shnum {
-        let (Some(kind), Some(flags), Some(addr), Some(size)) =
-            (sh(i, 0x04), sh(i, 0x08), sh(i, 0x0c), sh(i, 0x14))
-        else {
-            return Err(bad());
-        };
-        const SHF_ALLOC: u64 = 2;
-        const SHT_NOBITS: u64 = 8;
-        if flags & SHF_ALLOC == 0 || size == 0 {
-            continue;
-        }
-        let name = name_of(i);
-        if addr >= RAM_BASE {
-            s.ram += size;
-            if kind != SHT_NOBITS {
-                s.flash += size;
-            }
-        } else {
-            s.flash += size;
-            if name == ".text" {
-                s.text += size;
-            } else if name == ".rodata" {
-                s.rodata += size;
-            }
-        }
-    }
-    Ok(s)
-}
+use crate::elf::{image_size as elf_sizes, ImageSize as Sizes};
 
 // ---------------------------------------------------------------------------------------------
 // Host micro-benchmarks

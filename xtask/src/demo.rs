@@ -20,7 +20,6 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +27,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::util::{self, cargo, root, run, section, target_dir, Result};
+use crate::elf::image_size;
+use crate::util::{self, cargo, free_port, root, run, section, target_dir, Result};
 
 /// The firmware workspace.
 const FIRMWARE_DIR: &str = "examples/mps2-an386";
@@ -698,59 +698,6 @@ fn print_table(run: &FirmwareRun) {
     println!();
 }
 
-/// Section sizes of a firmware image.
-#[derive(Debug, Default)]
-struct ImageSize {
-    vectors: u64,
-    text: u64,
-    rodata: u64,
-    data: u64,
-    bss: u64,
-}
-
-/// Reads the section sizes from the ELF32 section headers (no binutils needed).
-fn image_size(elf: &Path) -> Result<ImageSize> {
-    let bytes = std::fs::read(elf).map_err(|e| format!("{}: {e}", elf.display()))?;
-    let bad = || format!("{}: not a little-endian ELF32 file", elf.display());
-    let u16_at = |at: usize| -> Result<u64> {
-        let b = bytes.get(at..at + 2).ok_or_else(bad)?;
-        Ok(u64::from(u16::from_le_bytes([b[0], b[1]])))
-    };
-    let u32_at = |at: usize| -> Result<u64> {
-        let b = bytes.get(at..at + 4).ok_or_else(bad)?;
-        Ok(u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-    };
-    if bytes.get(..6) != Some(&[0x7f, b'E', b'L', b'F', 1, 1][..]) {
-        return Err(bad());
-    }
-    let shoff = u32_at(0x20)? as usize;
-    let shentsize = u16_at(0x2e)? as usize;
-    let shnum = u16_at(0x30)? as usize;
-    let shstrndx = u16_at(0x32)? as usize;
-    let header = |i: usize| shoff + i * shentsize;
-    let names = u32_at(header(shstrndx) + 16)? as usize;
-    let mut size = ImageSize::default();
-    for i in 0..shnum {
-        let at = header(i);
-        let name_at = names + u32_at(at)? as usize;
-        let name_len = bytes
-            .get(name_at..)
-            .and_then(|n| n.iter().position(|&b| b == 0))
-            .ok_or_else(bad)?;
-        let name = String::from_utf8_lossy(&bytes[name_at..name_at + name_len]);
-        let bytes_in = u32_at(at + 20)?;
-        match name.as_ref() {
-            ".vector_table" => size.vectors += bytes_in,
-            ".text" => size.text += bytes_in,
-            ".rodata" => size.rodata += bytes_in,
-            ".data" => size.data += bytes_in,
-            ".bss" => size.bss += bytes_in,
-            _ => {}
-        }
-    }
-    Ok(size)
-}
-
 pub(crate) fn group_digits(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
@@ -923,15 +870,6 @@ impl Pki {
 }
 
 /// A free TCP port on 127.0.0.1 (bound, read, released).
-pub(crate) fn free_port() -> Result<u16> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port on 127.0.0.1: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
-}
-
 /// Lines a child process printed (stdout and stderr), collected by reader threads.
 #[derive(Clone, Default)]
 pub(crate) struct Lines(Arc<Mutex<Vec<String>>>);

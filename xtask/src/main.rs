@@ -6,6 +6,7 @@
 mod apps;
 mod bench;
 mod demo;
+mod elf;
 mod fuzz;
 mod servers;
 mod steps;

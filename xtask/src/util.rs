@@ -162,3 +162,13 @@ pub fn shared_lib(source: &Path, out: &Path, libs: &[&str]) -> Result<PathBuf> {
     }
     Ok(out.to_path_buf())
 }
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it).
+pub fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| format!("no free port on 127.0.0.1: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
+}

@@ -5,14 +5,13 @@
 //! - [`HardwareRng`]: the RNG peripheral as a rand_core 0.10 `CryptoRng`;
 //! - [`StoreFlash`]: the last four 16 KiB sectors of the internal flash (bank 2,
 //!   sectors 12 to 15) through embassy-stm32's async flash driver, for the session store;
-//! - [`time::BoardClock`]: the client's clock (monotonic time, and a wall clock that starts
-//!   at the firmware's build time);
+//! - [`time::BoardClock`]: the client's clock (monotonic time, and the RTC on the 32.768 kHz
+//!   LSE crystal as wall clock, set to the firmware's build time when it reads earlier);
 //! - [`net::start`]: embassy-net with DHCP over the Ethernet driver.
 //!
 //! Logging is defmt over RTT; `probe-rs run --chip STM32F429ZITx` flashes,
-//! runs and decodes it. The board has no battery-backed wall clock by
-//! default: the application supplies wall-clock time (RTC or SNTP); until it does,
-//! [`time::BoardClock`] counts from the build time, a lower bound (E6).
+//! runs and decodes it. The RTC keeps counting across a reset; until the application sets
+//! the real time ([`time::set_unix`], from SNTP for example), it is a lower bound (E6).
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -24,6 +23,7 @@ use embassy_stm32::eth::{self, Ethernet, GenericPhy, Sma};
 use embassy_stm32::flash::{self, Async, Flash};
 use embassy_stm32::peripherals::{ETH, ETH_SMA, RNG};
 use embassy_stm32::rng::{self, Rng};
+use embassy_stm32::rtc::{Rtc, RtcConfig};
 use embassy_stm32::time::Hertz;
 use embassy_stm32::{bind_interrupts, Config};
 use panic_probe as _;
@@ -53,11 +53,13 @@ pub type BoardPacketQueue = eth::PacketQueue<4, 4>;
 static PACKETS: StaticCell<BoardPacketQueue> = StaticCell::new();
 
 /// Clock tree: HSE 8 MHz (bypass, from the ST-LINK MCO) → PLL: 168 MHz
-/// system clock, 48 MHz on PLLQ for the RNG. APB1 42 MHz, APB2 84 MHz.
+/// system clock, 48 MHz on PLLQ for the RNG. APB1 42 MHz, APB2 84 MHz. The RTC runs on the
+/// LSE, the board's 32.768 kHz crystal; embassy-stm32 leaves the backup domain (and the
+/// calendar in it) alone when it is already configured so, and resets it otherwise.
 pub fn clock_config() -> Config {
     use embassy_stm32::rcc::{
-        AHBPrescaler, APBPrescaler, Hse, HseMode, Pll, PllMul, PllPDiv, PllPreDiv, PllQDiv,
-        PllSource, Sysclk,
+        AHBPrescaler, APBPrescaler, Hse, HseMode, LsConfig, Pll, PllMul, PllPDiv, PllPreDiv,
+        PllQDiv, PllSource, Sysclk,
     };
     let mut config = Config::default();
     config.rcc.hse = Some(Hse {
@@ -76,6 +78,7 @@ pub fn clock_config() -> Config {
     config.rcc.apb1_pre = APBPrescaler::DIV4;
     config.rcc.apb2_pre = APBPrescaler::DIV2;
     config.rcc.sys = Sysclk::PLL1_P;
+    config.rcc.ls = LsConfig::default_lse();
     config
 }
 
@@ -107,11 +110,15 @@ pub struct Board {
     pub rng: HardwareRng,
     /// The internal flash region for the session store (offsets from the region's start).
     pub store_flash: StoreFlash,
+    /// The RTC, the wall clock of every [`time::BoardClock`]; set the real time with
+    /// [`time::set_unix`].
+    pub rtc: Rtc,
 }
 
 impl Board {
-    /// Configures the clocks and brings up Ethernet, the RNG and the flash. Call once,
-    /// first thing in `main`; a second call panics (the peripherals are taken).
+    /// Configures the clocks and brings up Ethernet, the RNG, the flash and the RTC (set to
+    /// the build time when it reads earlier, see [`time`]). Call once, first thing in
+    /// `main`; a second call panics (the peripherals are taken).
     pub fn init() -> Self {
         let p = embassy_stm32::init(clock_config());
         // RMII on the Nucleo-144: REF_CLK PA1, CRS_DV PA7, RXD0 PC4, RXD1 PC5,
@@ -136,10 +143,17 @@ impl Board {
             inner: Rng::new(p.RNG, Irqs),
         };
         let store_flash = Flash::new(p.FLASH, Irqs).into_regions().bank2_region1;
+        let (mut rtc, rtc_time) = Rtc::new(p.RTC, RtcConfig::default());
+        if let Err(e) = time::start_rtc(&mut rtc, rtc_time) {
+            // The clock still reads the RTC, whose calendar starts at 2000-01-01 when unset:
+            // a build time it cannot hold is earlier than that, or beyond its range.
+            defmt::warn!("RTC not set to the build time: {}", e);
+        }
         Self {
             ethernet,
             rng,
             store_flash,
+            rtc,
         }
     }
 }

@@ -40,7 +40,7 @@ static CA_DER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ca.der"));
 static CA: CertificateDer<'static> = CertificateDer::from_slice(CA_DER);
 
 /// The Nucleo-F429ZI as the examples' board: text lines and exit over defmt (RTT), no
-/// instruction-count markers, the server from the build, the wall clock from the build time.
+/// instruction-count markers, the server from the build, the wall clock from the board's RTC.
 pub enum Nucleo {}
 
 impl Board for Nucleo {
@@ -73,7 +73,7 @@ impl Board for Nucleo {
     }
 
     fn clock() -> BoardClock {
-        BoardClock::from_build_time()
+        BoardClock::new()
     }
 
     fn stack_peak() -> Option<(usize, usize)> {

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::demo::{free_port, Lines, Process, START_TIMEOUT};
-use crate::util::{is_root, output, Result};
+use crate::demo::{Lines, Process, START_TIMEOUT};
+use crate::util::{free_port, is_root, output, Result};
 
 /// A server program from Debian, which installs daemons in /usr/sbin: outside a non-root
 /// user's `PATH`.

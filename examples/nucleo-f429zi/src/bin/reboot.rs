@@ -4,8 +4,9 @@
 //!
 //! Each boot loads the stored sessions, connects to `ENCORE_SERVER` (resuming with psk_ke
 //! when a ticket is stored), stores the new tickets and halts; reset the board to run it
-//! again. A record stored later than the board's clock at the next boot is held back until
-//! the clock catches up (the wall clock starts at the build time: see the board's `time`).
+//! again. The wall clock is the board's RTC, which keeps counting across the reset, so the
+//! stored tickets' receipt times are not later than the next boot's clock (see the board's
+//! `time`).
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]

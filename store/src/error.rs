@@ -112,7 +112,7 @@ pub struct LoadReport {
     pub rejected: usize,
     /// Values too short, in an unknown sealing format, or that authenticate but do not decode.
     pub malformed: usize,
-    /// Records sealed in format 1 (the builds before issue 15: the device key itself as the
+    /// Records sealed in format 1 (the earlier builds: the device key itself as the
     /// cipher key, owner and peer identity in clear). Not opened and not loaded (a full handshake
     /// replaces them); [`crate::SessionStore::prune`] tombstones them, and new records reuse
     /// their slots first.

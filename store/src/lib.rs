@@ -127,7 +127,7 @@
 //!
 //! # Images of sealing format 1
 //!
-//! Builds before issue 15 sealed with the device key itself, a random nonce, and the owner and peer
+//! Builds before format 2 sealed with the device key itself, a random nonce, and the owner and peer
 //! identity in clear (format 1). This build does not open them (that would need the device key as
 //! a cipher key again): `load_all` counts each in [`LoadReport::old_format`] and loads none of them,
 //! so the first connection after the upgrade makes a full handshake and stores format-2 records.

@@ -37,7 +37,7 @@
 //! does not open. The sealed record names its owner and peer, which the store checks after
 //! opening (C24, C33, C35 apply to what the record says).
 //!
-//! **Format 1** (before issue 15: the device key itself as the cipher key, a random nonce, owner
+//! **Format 1** (the earlier builds: the device key itself as the cipher key, a random nonce, owner
 //! and peer identity in clear) is not opened: its records are counted in
 //! [`crate::LoadReport::old_format`], never loaded, and [`crate::SessionStore::prune`] tombstones
 //! them. Its tombstones (empty values) stay tombstones.
@@ -57,7 +57,7 @@ use crate::key::NonceKey;
 
 /// Sealing format this build writes and reads.
 pub const SEAL_FORMAT: u8 = 2;
-/// Sealing format of the builds before issue 15, recognised only to be reported and pruned.
+/// Sealing format of earlier builds, recognised only to be reported and pruned.
 pub const OLD_SEAL_FORMAT: u8 = 1;
 /// Bytes a sealed value adds to a record's serialised form: format, counter, nonce and tag.
 pub const SEAL_OVERHEAD: usize = BODY_AT + TAG_LEN;

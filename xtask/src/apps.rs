@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::demo::{between, field, group_digits, FirmwareRun, Kit, CORE_CLOCK_MHZ};
+use crate::demo::{between, field, group_digits, pair, FirmwareRun, Kit, CORE_CLOCK_MHZ};
 use crate::servers::mosquitto::{Broker, Subscriber};
 use crate::servers::nginx::{WebServer, DOCUMENT, DOCUMENT_PATH};
 use crate::util::{section, Result};
@@ -18,9 +18,9 @@ const TOPIC: &str = "encore/sensor-1/temperature";
 /// The MQTT client identifier of `mqtt-sensor` (its `CLIENT_ID`).
 const CLIENT_ID: &str = "encore-sensor-1";
 /// Marker ids around the handshake of connection 1 and what follows it
-/// (`handshake_markers`, `exchange_markers` in the firmware's library).
-const MARK_HANDSHAKE: (u32, u32) = (11, 12);
-const MARK_EXCHANGE: (u32, u32) = (13, 14);
+/// (`encore-markers`, shared with the firmware).
+const MARK_HANDSHAKE: (u32, u32) = pair(encore_markers::handshake(1));
+const MARK_EXCHANGE: (u32, u32) = pair(encore_markers::exchange(1));
 /// How long a reading may take from the broker to the subscriber.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -173,7 +173,7 @@ fn https_rows(https: &HttpsRun) -> Vec<Row<'_>> {
         .into_iter()
         .enumerate()
         .map(|(i, conn)| {
-            let n = i as u32 + 1;
+            let n = i as u8 + 1;
             let evidence = match https.requests.get(i) {
                 Some(r) => format!(
                     "nginx: {} {} reused={}",
@@ -186,9 +186,9 @@ fn https_rows(https: &HttpsRun) -> Vec<Row<'_>> {
             Row {
                 name: format!("https GET {n}"),
                 conn: Some(conn),
-                handshake: between(&https.run, (n * 10 + 1, n * 10 + 2)),
+                handshake: between(&https.run, pair(encore_markers::handshake(n))),
                 total_bytes: line_field(&https.run, "http: ", i, "wire_bytes_total"),
-                exchange: between(&https.run, (n * 10 + 3, n * 10 + 4)),
+                exchange: between(&https.run, pair(encore_markers::exchange(n))),
                 evidence,
             }
         })

@@ -283,11 +283,16 @@ struct RebootRun {
     handshakes: usize,
 }
 
-/// Marker ids of the `reboot` firmware (`examples/mps2-an386/src/saved.rs`).
-const MARK_LOAD: (u32, u32) = (3, 4);
-const MARK_CONSUME: (u32, u32) = (5, 6);
-const MARK_STORE: (u32, u32) = (7, 8);
-const MARK_HANDSHAKE: (u32, u32) = (11, 12);
+/// Marker ids of the `reboot` firmware (`encore-markers`).
+const MARK_LOAD: (u32, u32) = pair(encore_markers::LOAD);
+const MARK_CONSUME: (u32, u32) = pair(encore_markers::CONSUME);
+const MARK_STORE: (u32, u32) = pair(encore_markers::STORE);
+const MARK_HANDSHAKE: (u32, u32) = pair(encore_markers::handshake(1));
+
+/// A pair of the firmware's marker ids as the plugin's output numbers them.
+pub(crate) const fn pair((a, b): (u8, u8)) -> (u32, u32) {
+    (a as u32, b as u32)
+}
 
 /// Boots `reboot` twice: on a blank flash file (phase 1: full handshake, tickets stored), then
 /// again on the same file (phase 2: the first connection after boot resumes with psk_ke).
@@ -660,13 +665,11 @@ fn print_table(run: &FirmwareRun) {
         "total ms"
     );
     for line in run.conn_lines() {
-        let n: u32 = field(line, "conn")
+        let n: u8 = field(line, "conn")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        let instructions = match (
-            run.markers.get(&(n * 10 + 1)),
-            run.markers.get(&(n * 10 + 2)),
-        ) {
+        let (begin, end) = pair(encore_markers::handshake(n));
+        let instructions = match (run.markers.get(&begin), run.markers.get(&end)) {
             (Some(a), Some(b)) if b >= a => Some(b - a),
             _ => None,
         };

@@ -36,24 +36,7 @@ use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use encore_board_mps2::uart::Uart0;
 
 /// Marker ids the host parses (see [`encore_board_mps2::marker`]).
-pub mod marker {
-    /// Start of one measured handshake.
-    pub const HANDSHAKE_BEGIN: u8 = 1;
-    /// End of one measured handshake (the client Finished has been handed to the link).
-    pub const HANDSHAKE_END: u8 = 2;
-    /// The link starts talking to the UART.
-    pub const IO_BEGIN: u8 = 10;
-    /// The link is done with the UART.
-    pub const IO_END: u8 = 11;
-    /// Interrupts held back by [`uninterrupted`](crate::uninterrupted) are about to run.
-    pub const DEFERRED_BEGIN: u8 = 12;
-    /// They have run.
-    pub const DEFERRED_END: u8 = 13;
-    /// Start of one measured primitive (`bench-crypto`).
-    pub const OP_BEGIN: u8 = 20;
-    /// End of one measured primitive.
-    pub const OP_END: u8 = 21;
-}
+pub use encore_markers::bench as marker;
 
 /// The benchmark server's DNS name: in the leaf certificate's subjectAltName (webpki) and
 /// its CN (embedded-tls).

@@ -9,12 +9,7 @@
 
 /// Conventional ids, so that every firmware brackets its work the same way.
 pub mod id {
-    /// The firmware reached `main` and the board is initialised.
-    pub const BOOT: u8 = 0;
-    /// Start of the measured region.
-    pub const BEGIN: u8 = 1;
-    /// End of the measured region.
-    pub const END: u8 = 2;
+    pub use encore_markers::{BEGIN, BOOT, END};
 }
 
 /// Records `id` with the current instruction count (when the plugin runs).

@@ -43,18 +43,11 @@ pub const SERVER_NAME: &str = "encore.test";
 /// (stable across reboots, CONTRACT "Decided — owner").
 pub const CONTEXT_ID: encore_client::ContextId = encore_client::ContextId(1);
 
-/// Marker ids around the handshake of connection `n` (1-based): `10·n + 1` right
-/// before `connect`, `10·n + 2` when it returned (the client Finished was handed to
-/// the socket). The xtask reads them from the instruction-count plugin.
-pub const fn handshake_markers(n: u8) -> (u8, u8) {
-    (n * 10 + 1, n * 10 + 2)
-}
+/// Marker ids around the handshake of connection `n` (1-based).
+pub use encore_markers::handshake as handshake_markers;
 
-/// Marker ids around what the application exchanges over connection `n` after its
-/// handshake (an MQTT session, an HTTP request): `10·n + 3` and `10·n + 4`.
-pub const fn exchange_markers(n: u8) -> (u8, u8) {
-    (n * 10 + 3, n * 10 + 4)
-}
+/// Marker ids around what the application exchanges over connection `n` after its handshake.
+pub use encore_markers::exchange as exchange_markers;
 
 /// Exit statuses of the example firmware (QEMU reports them as its own).
 pub mod exit_code {

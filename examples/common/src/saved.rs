@@ -23,12 +23,7 @@ pub type Store<B> = SessionStore<<B as Board>::Flash>;
 /// Marker ids around the store's work at boot (`load_all`), before the ClientHello
 /// (`consume`) and after the tickets arrived (`store`), for the instruction-count plugin.
 pub mod markers {
-    /// Before and after `load_all`.
-    pub const LOAD: (u8, u8) = (3, 4);
-    /// Before and after `consume`.
-    pub const CONSUME: (u8, u8) = (5, 6);
-    /// Before and after storing the new tickets.
-    pub const STORE: (u8, u8) = (7, 8);
+    pub use encore_markers::{CONSUME, LOAD, STORE};
 }
 
 /// Prints what one step cost the flash: `wear step=NAME writes=.. bytes=.. erases=.. reads=..`.

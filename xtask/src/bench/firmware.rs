@@ -243,18 +243,19 @@ pub(super) fn parse_run(stdout: &str, marks: &str) -> Result<ImageRun> {
         ) else {
             continue;
         };
+        use encore_markers::bench as m;
         match id {
-            1 | 20 => {
+            m::HANDSHAKE_BEGIN | m::OP_BEGIN => {
                 begin = Some(count);
                 io_total = 0;
             }
-            10 | 12 => io_begin = Some(count),
-            11 | 13 => {
+            m::IO_BEGIN | m::DEFERRED_BEGIN => io_begin = Some(count),
+            m::IO_END | m::DEFERRED_END => {
                 if let Some(b) = io_begin.take() {
                     io_total += count - b;
                 }
             }
-            2 | 21 => {
+            m::HANDSHAKE_END | m::OP_END => {
                 if let Some(b) = begin.take() {
                     windows.push((count - b).saturating_sub(io_total));
                 }

@@ -28,6 +28,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::elf::image_size;
+use crate::pki::{make_chain, ChainSpec, KeyKind};
 use crate::util::{self, cargo, free_port, root, run, section, target_dir, Result};
 
 /// The firmware workspace.
@@ -447,7 +448,7 @@ impl Kit {
             .current_dir(root().join(FIRMWARE_DIR))
             .args(["build", "--release"])
             .env("CARGO_TARGET_DIR", target_dir()))?;
-        let plugin = build_plugin()?;
+        let plugin = util::build_plugin(&target_dir())?;
         let work = target_dir().join("demo");
         let pki = Pki::make(&work.join("pki"))?;
         Ok(Kit {
@@ -564,14 +565,6 @@ pub(crate) fn remove_if_present(path: &Path) -> Result {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(format!("{}: {e}", path.display())),
     }
-}
-
-fn build_plugin() -> Result<PathBuf> {
-    util::shared_lib(
-        &root().join("tools/qemu-plugin/insncount.c"),
-        &target_dir().join("libinsncount.so"),
-        &[],
-    )
 }
 
 /// One firmware run: exit status, what it printed, and the plugin's marker counts.
@@ -724,146 +717,36 @@ pub(crate) struct Pki {
 impl Pki {
     fn make(dir: &Path) -> Result<Pki> {
         section("PKI: throwaway P-256 root, intermediate and server certificate");
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let write = |name: &str, text: &str| {
-            std::fs::write(dir.join(name), text).map_err(|e| format!("{name}: {e}"))
+        // A fresh chain for every run: nothing of an earlier one is reused.
+        let _ = std::fs::remove_dir_all(dir);
+        let chain = ChainSpec {
+            dir: "",
+            name: "Encore demo",
+            keys: [KeyKind::P256, KeyKind::P256, KeyKind::P256],
+            days: 2,
         };
-        write(
-            "int.ext",
-            "basicConstraints=critical,CA:TRUE,pathlen:0\n\
-             keyUsage=critical,keyCertSign,cRLSign\n\
-             subjectKeyIdentifier=hash\n\
-             authorityKeyIdentifier=keyid\n",
-        )?;
-        write(
-            "leaf.ext",
-            &format!(
-                "basicConstraints=critical,CA:FALSE\n\
-                 keyUsage=critical,digitalSignature\n\
-                 extendedKeyUsage=serverAuth\n\
-                 subjectAltName=DNS:{SERVER_NAME}\n\
-                 subjectKeyIdentifier=hash\n\
-                 authorityKeyIdentifier=keyid\n"
-            ),
-        )?;
-        let openssl = |args: &[&str]| -> Result {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(dir)
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| format!("could not start openssl: {e}"))?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "openssl {} failed: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ))
-            }
-        };
-        for key in ["ca.key", "int.key", "leaf.key"] {
-            openssl(&[
-                "genpkey",
-                "-algorithm",
-                "EC",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-out",
-                key,
-            ])?;
-        }
-        openssl(&[
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            "ca.key",
-            "-sha256",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Encore demo root CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-            "-out",
-            "ca.pem",
-        ])?;
-        openssl(&[
-            "req",
-            "-new",
-            "-key",
-            "int.key",
-            "-subj",
-            "/CN=Encore demo intermediate CA",
-            "-out",
-            "int.csr",
-        ])?;
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "int.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-set_serial",
-            "2",
-            "-days",
-            "2",
-            "-sha256",
-            "-extfile",
-            "int.ext",
-            "-out",
-            "int.pem",
-        ])?;
-        let subject = format!("/CN={SERVER_NAME}");
-        openssl(&[
-            "req", "-new", "-key", "leaf.key", "-subj", &subject, "-out", "leaf.csr",
-        ])?;
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "int.pem",
-            "-CAkey",
-            "int.key",
-            "-set_serial",
-            "3",
-            "-days",
-            "2",
-            "-sha256",
-            "-extfile",
-            "leaf.ext",
-            "-out",
-            "leaf.pem",
-        ])?;
-        openssl(&["x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der"])?;
+        make_chain(dir, &chain, SERVER_NAME)?;
         let read = |name: &str| {
             std::fs::read_to_string(dir.join(name)).map_err(|e| format!("{name}: {e}"))
         };
-        write("chain.pem", &(read("leaf.pem")? + &read("int.pem")?))?;
-        openssl(&[
+        // Leaf and intermediate, for the servers that take the chain in one file.
+        std::fs::write(dir.join("chain.pem"), read("leaf.pem")? + &read("int.pem")?)
+            .map_err(|e| format!("chain.pem: {e}"))?;
+        run(Command::new("openssl").current_dir(dir).args([
             "verify",
             "-CAfile",
-            "ca.pem",
+            "root.pem",
             "-untrusted",
             "int.pem",
             "leaf.pem",
-        ])?;
+        ]))?;
         println!(
-            "made {} (CA, intermediate, server certificate for {SERVER_NAME})",
+            "made {} (root, intermediate, server certificate for {SERVER_NAME})",
             dir.display()
         );
         Ok(Pki {
             dir: dir.to_path_buf(),
-            ca_der: dir.join("ca.der"),
+            ca_der: dir.join("root.der"),
         })
     }
 

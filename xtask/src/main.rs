@@ -8,6 +8,7 @@ mod bench;
 mod demo;
 mod elf;
 mod fuzz;
+mod pki;
 mod servers;
 mod steps;
 mod util;

@@ -172,3 +172,13 @@ pub fn free_port() -> Result<u16> {
         .map(|a| a.port())
         .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
 }
+
+/// The instruction-counting QEMU plugin (`tools/qemu-plugin/insncount.c`), built into
+/// `out_dir`.
+pub fn build_plugin(out_dir: &Path) -> Result<PathBuf> {
+    shared_lib(
+        &root().join("tools/qemu-plugin/insncount.c"),
+        &out_dir.join("libinsncount.so"),
+        &[],
+    )
+}

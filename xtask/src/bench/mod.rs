@@ -130,7 +130,7 @@ pub fn run(args: &[String]) -> Result {
 
     section("bench: PKI (openssl CLI), instruction-count plugin, firmware");
     let pki = make_pki(&root().join(FIRMWARE_DIR).join("pki"))?;
-    let plugin = build_plugin(&work)?;
+    let plugin = util::build_plugin(&work)?;
     let pinned = build_pinned_rand(&work)?;
     let elf_dir = target_dir().join("thumbv7em-none-eabihf").join("release");
     let firmware = |args: &[&str]| {

@@ -92,7 +92,7 @@ impl Subscriber {
     /// `encore.test`, the broker is reached as 127.0.0.1), and waits for the SUBACK.
     pub(crate) fn start(broker: &Broker, pki: &Pki, filter: &str) -> Result<Subscriber> {
         let port = broker.port.to_string();
-        let ca = pki.path("ca.pem");
+        let ca = pki.path("root.pem");
         let args = [
             "-d",
             "-v",

@@ -3,11 +3,10 @@
 //! KeyUpdate both ways, ALPN, IP literals, every suite, wrong names, the clock rule (E6), GnuTLS,
 //! single-use tickets and random input (E4), against real servers on 127.0.0.1. What no real
 //! server does on demand (C31, C32 and the R rules of docs/CONTRACT.md) runs against the
-//! scripted TLS 1.3 server of `tls/tests/scripted` over a real TCP socket.
+//! scripted TLS 1.3 server of `encore_testkit::scripted` over a real TCP socket.
 
 use encore_testkit as common;
-#[path = "../../tls/tests/scripted/mod.rs"]
-mod scripted;
+use encore_testkit::scripted;
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,7 +1,7 @@
 //! E7 (docs/CONTRACT.md), secrets stay secret, through the public `Connection`: a full
 //! handshake with a ticket and application data read through the carry buffer, `clear()`, a
 //! resumption with that ticket, a failed handshake, and the drop, against the scripted TLS 1.3
-//! server of `tls/tests/scripted` over TCP. The scripted server knows every secret of its side
+//! server of `encore_testkit::scripted` over TCP. The scripted server knows every secret of its side
 //! (handshake, master, traffic and resumption secrets, the ticket's PSK); the client's key
 //! share comes from a generator that records what it gave. After each step the connection's
 //! own memory (it sits in a `ManuallyDrop` slot), the `connect` future's memory (where the
@@ -10,8 +10,7 @@
 //! ticket PSK, the key share and the application data.
 
 use encore_testkit as common;
-#[path = "../../tls/tests/scripted/mod.rs"]
-mod scripted;
+use encore_testkit::scripted;
 
 use std::collections::HashMap;
 use std::io::Write as _;

@@ -16,6 +16,8 @@
 //!   [`ServerCert`] (DER, or read from PEM files); it records, per connection, whether the
 //!   handshake resumed.
 //! - [`ensure_tool`]: installs a missing server binary with apt when running as root.
+//! - [`scripted`]: a TLS 1.3 server built from encore-tls's own key schedule, whose flight a
+//!   test writes message by message, so that it misbehaves on demand.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -37,6 +39,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 mod pki;
 mod rng;
 mod rustls_server;
+pub mod scripted;
 mod servers;
 mod tools;
 

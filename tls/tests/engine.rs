@@ -6,7 +6,7 @@
 
 use encore_testkit as common;
 mod driver;
-mod scripted;
+use encore_testkit::scripted;
 
 use encore_tls::client::{
     ClientConfig, Connection, Error, Event, KeyExchangeMode, PskMode, ResumptionOffer, Violation,

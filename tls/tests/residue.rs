@@ -7,7 +7,7 @@
 //! slot after `drop_in_place`, must hold none.
 
 use encore_testkit as common;
-mod scripted;
+use encore_testkit::scripted;
 
 use scripted::rng::Recording;
 

@@ -1,5 +1,5 @@
 //! A deterministic TLS 1.3 server built from encore-tls's own key schedule and record
-//! protection, like the engine tests' scripted server (`tls/tests/scripted`), but with its
+//! protection, like the tests' scripted server (`encore_testkit::scripted`), but with its
 //! key shares drawn from a fixed seed, so that one input always produces the same bytes, and
 //! with the bookkeeping the fuzz target's checks need: the handshake transcript, the key
 //! changes that follow Finished and KeyUpdate, and a reader that opens everything the client

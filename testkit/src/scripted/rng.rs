@@ -23,7 +23,7 @@ impl rand_core::TryRng for Recording {
         Ok(u64::from_le_bytes(b))
     }
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        crate::common::OsRandom.try_fill_bytes(dst).unwrap();
+        crate::OsRandom.try_fill_bytes(dst).unwrap();
         self.0.lock().unwrap().push(dst.to_vec());
         Ok(())
     }

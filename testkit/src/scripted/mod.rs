@@ -2,8 +2,6 @@
 //! each test (and the fuzz target) writes the server's flight message by message, so a server
 //! can misbehave on demand. Nothing is mocked: the computations are RFC 8446's.
 
-#![allow(dead_code)]
-
 pub mod rng;
 pub mod tcp;
 
@@ -174,6 +172,12 @@ pub struct ServerHelloSpec {
     pub psk_identity: Option<u16>,
 }
 
+impl Default for Scripted {
+    fn default() -> Self {
+        Scripted::new()
+    }
+}
+
 impl Scripted {
     pub fn new() -> Self {
         Scripted::with_suite(CipherSuite::Aes128GcmSha256)
@@ -196,7 +200,7 @@ impl Scripted {
     /// Builds the ServerHello record answering `hello` and derives the handshake keys.
     pub fn server_hello(&mut self, hello: &ParsedHello, spec: &ServerHelloSpec) -> Vec<u8> {
         self.transcript.update(&hello.msg);
-        let mut rng = rand_core::UnwrapErr(crate::common::OsRandom);
+        let mut rng = rand_core::UnwrapErr(crate::OsRandom);
         let kx = KeyExchange::generate(NamedGroup::X25519, &mut rng).unwrap();
         let mut exts = ext(0x002b, &[0x03, 0x04]);
         let mut dhe = None;

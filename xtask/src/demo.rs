@@ -243,25 +243,19 @@ struct ServerRun {
 }
 
 fn run_resume(kit: &Kit) -> Result<ServerRun> {
-    let server = Server::start(&kit.pki, false)?;
-    let run = kit.boot("resume", server.port)?;
-    // s_server prints its last lines as the connection ends; give it a moment.
-    server.output.wait_for(
-        SERVER_HANDSHAKE,
-        run.conn_lines().len(),
-        Duration::from_secs(2),
-    );
-    Ok(ServerRun {
-        resumed: server.output.count(SERVER_RESUMED),
-        handshakes: server.output.count(SERVER_HANDSHAKE),
-        processes: server.processes(),
-        run,
-    })
+    run_against_s_server(kit, "resume", false)
 }
 
 fn run_decline(kit: &Kit) -> Result<ServerRun> {
-    let server = Server::start(&kit.pki, true)?;
-    let run = kit.boot("decline", server.port)?;
+    run_against_s_server(kit, "decline", true)
+}
+
+/// Boots `bin` against a fresh `openssl s_server` (restarted after each connection when
+/// `restart`, so that it cannot resume) and collects the server's own account.
+fn run_against_s_server(kit: &Kit, bin: &str, restart: bool) -> Result<ServerRun> {
+    let server = Server::start(&kit.pki, restart)?;
+    let run = kit.boot(bin, server.port)?;
+    // s_server prints its last lines as the connection ends; give it a moment.
     server.output.wait_for(
         SERVER_HANDSHAKE,
         run.conn_lines().len(),

@@ -133,7 +133,7 @@ pub(crate) fn handshake_failure_hint(
         if i > 0 {
             f.write_str(", ")?;
         }
-        f.write_str(scheme_name(*scheme))?;
+        f.write_str(scheme.name())?;
     }
     f.write_str(")")?;
     if !offers_rsa(offered) {
@@ -154,22 +154,6 @@ fn offers_rsa(offered: &[encore_tls::crypto::SignatureScheme]) -> bool {
             S::RsaPssRsaeSha256 | S::RsaPssRsaeSha384 | S::RsaPssRsaeSha512
         )
     })
-}
-
-/// The RFC 8446 name of a signature scheme.
-fn scheme_name(s: encore_tls::crypto::SignatureScheme) -> &'static str {
-    use encore_tls::crypto::SignatureScheme as S;
-    match s {
-        S::EcdsaSecp256r1Sha256 => "ecdsa_secp256r1_sha256",
-        S::EcdsaSecp384r1Sha384 => "ecdsa_secp384r1_sha384",
-        S::Ed25519 => "ed25519",
-        S::RsaPssRsaeSha256 => "rsa_pss_rsae_sha256",
-        S::RsaPssRsaeSha384 => "rsa_pss_rsae_sha384",
-        S::RsaPssRsaeSha512 => "rsa_pss_rsae_sha512",
-        S::RsaPkcs1Sha256 => "rsa_pkcs1_sha256",
-        S::RsaPkcs1Sha384 => "rsa_pkcs1_sha384",
-        S::RsaPkcs1Sha512 => "rsa_pkcs1_sha512",
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use super::state::{with_client_hello, HelloInputs};
 use super::{ClientConfig, Error, PskMode, ResumptionOffer, PROTECTED_OVERHEAD};
-use crate::crypto::{CipherSuite, HashAlg, NamedGroup, SignatureScheme, MAX_HASH_LEN};
+use crate::crypto::{CipherSuite, NamedGroup, SignatureScheme, MAX_HASH_LEN};
 use crate::wire::handshake::{ClientCertificate, ClientCertificateVerify, Finished, KeyUpdate};
 use crate::wire::record::{ChangeCipherSpec, HEADER_LEN, MAX_PLAINTEXT};
 use crate::wire::Alert;
@@ -68,7 +68,9 @@ impl ClientConfig<'_> {
                 let _ = suites.push(s.to_u16());
             }
         }
-        let hash = largest_hash(self.cipher_suites).ok_or(Error::EmptyConfiguration)?;
+        let ticket_suite =
+            longest_hash_suite(self.cipher_suites).ok_or(Error::EmptyConfiguration)?;
+        let hash = ticket_suite.hash();
         let group = largest_group(self.groups).ok_or(Error::EmptyConfiguration)?;
         let zeros = [0u8; 32];
         // The ticket's bytes are counted apart: its length prefix is fixed, so a ClientHello
@@ -80,7 +82,7 @@ impl ClientConfig<'_> {
             offer: Some(ResumptionOffer {
                 ticket: &[],
                 psk: &[],
-                suite: suite_of(hash),
+                suite: ticket_suite,
                 obfuscated_age: 0,
             }),
             random: &zeros,
@@ -148,13 +150,14 @@ impl ClientConfig<'_> {
     }
 }
 
-/// The longest hash of the configured suites this build supports.
-fn largest_hash(suites: &[CipherSuite]) -> Option<HashAlg> {
+/// A configured suite this build supports whose hash is the longest (its binder is the
+/// longest a ticket can need).
+fn longest_hash_suite(suites: &[CipherSuite]) -> Option<CipherSuite> {
     suites
         .iter()
+        .copied()
         .filter(|s| s.is_supported())
-        .map(|s| s.hash())
-        .max_by_key(|h| h.output_len())
+        .max_by_key(|s| s.hash().output_len())
 }
 
 /// The configured group with the longest key share this build supports.
@@ -163,14 +166,6 @@ fn largest_group(groups: &[NamedGroup]) -> Option<NamedGroup> {
     supported()
         .find(|g| *g == NamedGroup::Secp256r1)
         .or_else(|| supported().next())
-}
-
-/// A suite of `hash` (for the binder's length).
-fn suite_of(hash: HashAlg) -> CipherSuite {
-    match hash {
-        HashAlg::Sha256 => CipherSuite::Aes128GcmSha256,
-        HashAlg::Sha384 => CipherSuite::Aes256GcmSha384,
-    }
 }
 
 /// The longest signature of `scheme` in its TLS encoding: DER for ECDSA (two integers of
@@ -212,11 +207,11 @@ mod tests {
                 .buffer_sizes("server.example", ticket.len(), 0)
                 .unwrap();
             // A ticket of the longest hash configured: the longest binder.
-            let hash = largest_hash(config.cipher_suites).unwrap();
+            let suite = longest_hash_suite(config.cipher_suites).unwrap();
             let offer = ResumptionOffer {
                 ticket: &ticket,
-                psk: &psk[..hash.output_len()],
-                suite: suite_of(hash),
+                psk: &psk[..suite.hash().output_len()],
+                suite,
                 obfuscated_age: 1,
             };
             // The same groups with the largest share first, as a second ClientHello may

@@ -245,6 +245,21 @@ pub enum SignatureScheme {
 }
 
 impl SignatureScheme {
+    /// The scheme's name in RFC 8446 §4.2.3 (`ecdsa_secp256r1_sha256`, ...), for messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SignatureScheme::EcdsaSecp256r1Sha256 => "ecdsa_secp256r1_sha256",
+            SignatureScheme::EcdsaSecp384r1Sha384 => "ecdsa_secp384r1_sha384",
+            SignatureScheme::Ed25519 => "ed25519",
+            SignatureScheme::RsaPssRsaeSha256 => "rsa_pss_rsae_sha256",
+            SignatureScheme::RsaPssRsaeSha384 => "rsa_pss_rsae_sha384",
+            SignatureScheme::RsaPssRsaeSha512 => "rsa_pss_rsae_sha512",
+            SignatureScheme::RsaPkcs1Sha256 => "rsa_pkcs1_sha256",
+            SignatureScheme::RsaPkcs1Sha384 => "rsa_pkcs1_sha384",
+            SignatureScheme::RsaPkcs1Sha512 => "rsa_pkcs1_sha512",
+        }
+    }
+
     /// Schemes offered in `signature_algorithms`: what this build can check in a
     /// CertificateVerify (RFC 8446 §4.2.3). ECDSA P-384 only with the `p384` feature,
     /// Ed25519 only with `ed25519`, RSA-PSS only with `rsa`.

@@ -355,6 +355,26 @@ impl<'c, 'a, S, C, G, const N: usize, const P: usize, const T: usize>
         }
     }
 
+    /// `Ok` on a connection whose handshake completed and that has not failed, once an
+    /// abandoned handshake is settled; [`Error::NotConnected`] or [`Error::Failed`] otherwise.
+    fn check_connected(&mut self) -> Result<(), Error> {
+        self.settle_aborted();
+        match self.phase {
+            Phase::Connected => Ok(()),
+            Phase::Idle | Phase::Handshaking => Err(Error::NotConnected),
+            Phase::Failed => Err(Error::Failed),
+        }
+    }
+
+    /// [`Self::check_connected`], and close_notify not sent yet ([`Error::Closed`]).
+    fn check_writable(&mut self) -> Result<(), Error> {
+        self.check_connected()?;
+        if self.close_sent {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
     /// C10, C13: invalidates the session of an open connection, once.
     fn invalidate_if_open(&mut self) {
         if self.session_open() {

@@ -58,20 +58,73 @@ impl Output {
     }
 }
 
-/// A server child process on a loopback port. Killed on drop.
-pub struct ServerProcess {
+/// A child process whose stdout and stderr are captured into an [`Output`], and whose stdin
+/// stays open as long as it runs (`s_server` reads stdin and quits on end-of-file). Killed on
+/// drop.
+pub struct ChildProcess {
     child: Child,
-    /// Kept open: `s_server` reads stdin and would act on end-of-file.
     _stdin: Option<ChildStdin>,
+}
+
+impl ChildProcess {
+    /// Starts `cmd` with piped standard streams, its output going to `output`.
+    pub fn spawn(cmd: &mut Command, output: &Output) -> std::io::Result<ChildProcess> {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(out) = child.stdout.take() {
+            output.capture(out);
+        }
+        if let Some(err) = child.stderr.take() {
+            output.capture(err);
+        }
+        let stdin = child.stdin.take();
+        Ok(ChildProcess {
+            child,
+            _stdin: stdin,
+        })
+    }
+
+    /// The exit status, once the process has ended.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Whether the process has ended (or can no longer be waited for).
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Kills the process and waits for it.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A server child process on a loopback port, and the line it prints for each resumed
+/// connection. Killed on drop. [`OpenSslServer`] and [`GnutlsServer`] dereference to it.
+pub struct ServerProcess {
+    /// Held for its `Drop`, which stops the server.
+    _process: ChildProcess,
     port: u16,
     output: Output,
+    resumed: &'static str,
 }
 
 impl ServerProcess {
     /// Start `program args` (where `{port}` in an argument is replaced by a free port), and wait
     /// until a line containing `ready` appears; retries on another port if the process exits
     /// first (a port taken in between).
-    fn start(program: &str, args: &[String], ready: &str) -> ServerProcess {
+    fn start(program: &str, args: &[String], ready: &str, resumed: &'static str) -> ServerProcess {
         let mut last = String::new();
         for _attempt in 0..5 {
             let port = free_port();
@@ -79,39 +132,26 @@ impl ServerProcess {
                 .iter()
                 .map(|a| a.replace("{port}", &port.to_string()))
                 .collect();
-            let mut child = Command::new(program)
-                .args(&args)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
             let output = Output::default();
-            if let Some(out) = child.stdout.take() {
-                output.capture(out);
-            }
-            if let Some(err) = child.stderr.take() {
-                output.capture(err);
-            }
-            let stdin = child.stdin.take();
+            let mut process = ChildProcess::spawn(Command::new(program).args(&args), &output)
+                .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
             let end = Instant::now() + START_TIMEOUT;
             loop {
                 // No TCP probe: s_server would report the aborted handshake as a connection.
                 if output.count(ready) > 0 {
                     return ServerProcess {
-                        child,
-                        _stdin: stdin,
+                        _process: process,
                         port,
                         output,
+                        resumed,
                     };
                 }
-                if let Ok(Some(status)) = child.try_wait() {
+                if let Some(status) = process.exit_status() {
                     last = format!("{program} exited with {status}: {}", output.text());
                     break;
                 }
                 if Instant::now() >= end {
-                    let _ = child.kill();
-                    let _ = child.wait();
+                    process.stop();
                     last = format!(
                         "{program} not ready after {START_TIMEOUT:?}: {}",
                         output.text()
@@ -124,19 +164,24 @@ impl ServerProcess {
         panic!("could not start {program}: {last}");
     }
 
+    /// The port it listens on, at 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// What it printed so far.
     pub fn output(&self) -> &Output {
         &self.output
     }
-}
 
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// Resumed connections reported so far.
+    pub fn resumed_count(&self) -> usize {
+        self.output.count(self.resumed)
+    }
+
+    /// Wait until `n` resumptions are reported or `timeout` passes; returns the count.
+    pub fn wait_resumed(&self, n: usize, timeout: Duration) -> usize {
+        self.output.wait_count(self.resumed, n, timeout)
     }
 }
 
@@ -176,7 +221,7 @@ impl OpenSslServer {
         ];
         args.extend(extra_args.iter().map(|s| s.to_string()));
         OpenSslServer {
-            process: ServerProcess::start("openssl", &args, "ACCEPT"),
+            process: ServerProcess::start("openssl", &args, "ACCEPT", Self::RESUMED),
         }
     }
 
@@ -194,20 +239,6 @@ impl OpenSslServer {
         Self::start(pki, &args)
     }
 
-    pub fn port(&self) -> u16 {
-        self.process.port()
-    }
-
-    /// Resumed connections reported so far.
-    pub fn resumed_count(&self) -> usize {
-        self.process.output().count(Self::RESUMED)
-    }
-
-    /// Wait until `n` resumptions are reported or `timeout` passes; returns the count.
-    pub fn wait_resumed(&self, n: usize, timeout: Duration) -> usize {
-        self.process.output().wait_count(Self::RESUMED, n, timeout)
-    }
-
     /// Waits until `n` handshakes are fully reported or `timeout` passes; returns the count.
     /// s_server prints `Secure Renegotiation IS ...` after the `Reused session-id` line of
     /// the same handshake, so once `n` are reported, [`OpenSslServer::resumed_count`] is
@@ -222,10 +253,6 @@ impl OpenSslServer {
     /// serves sequential connections one after the other, printing `ACCEPT` only at start).
     pub fn handshakes(&self) -> usize {
         self.process.output().count("CIPHER is")
-    }
-
-    pub fn output(&self) -> &Output {
-        self.process.output()
     }
 }
 
@@ -275,24 +302,22 @@ impl GnutlsServer {
         }
         args.extend(extra_args.iter().map(|s| s.to_string()));
         GnutlsServer {
-            process: ServerProcess::start("gnutls-serv", &args, "listening"),
+            process: ServerProcess::start("gnutls-serv", &args, "listening", Self::RESUMED),
         }
     }
+}
 
-    pub fn port(&self) -> u16 {
-        self.process.port()
+impl core::ops::Deref for OpenSslServer {
+    type Target = ServerProcess;
+    fn deref(&self) -> &ServerProcess {
+        &self.process
     }
+}
 
-    pub fn resumed_count(&self) -> usize {
-        self.process.output().count(Self::RESUMED)
-    }
-
-    pub fn wait_resumed(&self, n: usize, timeout: Duration) -> usize {
-        self.process.output().wait_count(Self::RESUMED, n, timeout)
-    }
-
-    pub fn output(&self) -> &Output {
-        self.process.output()
+impl core::ops::Deref for GnutlsServer {
+    type Target = ServerProcess;
+    fn deref(&self) -> &ServerProcess {
+        &self.process
     }
 }
 

@@ -6,9 +6,11 @@
 
 use std::time::Duration;
 
-use crate::demo::{between, field, group_digits, pair, FirmwareRun, Kit, CORE_CLOCK_MHZ};
+use crate::demo::CORE_CLOCK_MHZ;
+use crate::qemu::{between, field, pair, FirmwareRun, Kit};
 use crate::servers::mosquitto::{Broker, Subscriber};
 use crate::servers::nginx::{WebServer, DOCUMENT, DOCUMENT_PATH};
+use crate::util::group_digits;
 use crate::util::{section, Result};
 
 /// How many times the sensor wakes.

@@ -19,33 +19,19 @@
 //! document from nginx ([`crate::apps`], servers in [`crate::servers`]).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::elf::image_size;
-use crate::pki::{make_chain, ChainSpec, KeyKind};
-use crate::util::{self, cargo, free_port, root, run, section, target_dir, Result};
+use crate::qemu::{between, field, pair, remove_if_present, FirmwareRun, Kit};
+use crate::servers::echo::Echo;
+use crate::servers::s_server::Server;
+use crate::util::{free_port, group_digits, section, Result};
 
-/// The firmware workspace.
-const FIRMWARE_DIR: &str = "examples/mps2-an386";
-/// The firmware's target.
-const FIRMWARE_TARGET: &str = "thumbv7em-none-eabihf";
-/// The name the server certificate is issued for (the firmware's `SERVER_NAME`).
-pub(crate) const SERVER_NAME: &str = "encore.test";
 /// Core clock of the emulated MPS2 AN386.
 pub(crate) const CORE_CLOCK_MHZ: f64 = 25.0;
-/// Seconds before QEMU is stopped.
-const QEMU_TIMEOUT_S: u32 = 180;
 /// s_server's line for a resumed connection, and the one for every completed handshake.
 const SERVER_RESUMED: &str = "Reused session-id";
 const SERVER_HANDSHAKE: &str = "CIPHER is";
-/// How long a server may take to start listening.
-pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The main job: build, make the PKI, run `resume` and print its table, then `decline`, then
 /// the two boots of `reboot` (a session stored on the emulator's flash file, resumed with
@@ -256,7 +242,7 @@ fn run_against_s_server(kit: &Kit, bin: &str, restart: bool) -> Result<ServerRun
     let server = Server::start(&kit.pki, restart)?;
     let run = kit.boot(bin, server.port)?;
     // s_server prints its last lines as the connection ends; give it a moment.
-    server.output.wait_for(
+    server.output.wait_count(
         SERVER_HANDSHAKE,
         run.conn_lines().len(),
         Duration::from_secs(2),
@@ -284,11 +270,6 @@ const MARK_CONSUME: (u32, u32) = pair(encore_markers::CONSUME);
 const MARK_STORE: (u32, u32) = pair(encore_markers::STORE);
 const MARK_HANDSHAKE: (u32, u32) = pair(encore_markers::handshake(1));
 
-/// A pair of the firmware's marker ids as the plugin's output numbers them.
-pub(crate) const fn pair((a, b): (u8, u8)) -> (u32, u32) {
-    (a as u32, b as u32)
-}
-
 /// Boots `reboot` twice: on a blank flash file (phase 1: full handshake, tickets stored), then
 /// again on the same file (phase 2: the first connection after boot resumes with psk_ke).
 /// The device key is 32 fresh random bytes per run, in a file only this run uses: the
@@ -304,7 +285,7 @@ fn run_reboot(kit: &Kit) -> Result<RebootRun> {
     let first = kit.boot_with("reboot", "reboot-1", server.port, &args(1))?;
     server
         .output
-        .wait_for(SERVER_HANDSHAKE, 1, Duration::from_secs(2));
+        .wait_count(SERVER_HANDSHAKE, 1, Duration::from_secs(2));
     let second = if first.status == 0 {
         println!("  (QEMU starts again on the same flash file)");
         kit.boot_with("reboot", "reboot-2", server.port, &args(2))?
@@ -318,21 +299,13 @@ fn run_reboot(kit: &Kit) -> Result<RebootRun> {
     };
     server
         .output
-        .wait_for(SERVER_HANDSHAKE, 2, Duration::from_secs(2));
+        .wait_count(SERVER_HANDSHAKE, 2, Duration::from_secs(2));
     Ok(RebootRun {
         resumed: server.output.count(SERVER_RESUMED),
         handshakes: server.output.count(SERVER_HANDSHAKE),
         first,
         second,
     })
-}
-
-/// Instructions between two markers of a run.
-pub(crate) fn between(run: &FirmwareRun, (a, b): (u32, u32)) -> Option<u64> {
-    match (run.markers.get(&a), run.markers.get(&b)) {
-        (Some(a), Some(b)) if b >= a => Some(b - a),
-        _ => None,
-    }
 }
 
 /// `wear step=NAME` line of a run: (writes, bytes, erases).
@@ -427,217 +400,6 @@ fn print_reboot_table(reboot: &RebootRun) {
     println!();
 }
 
-/// What every run needs: the built firmware and plugin, and this run's PKI.
-pub(crate) struct Kit {
-    pub(crate) elf_dir: PathBuf,
-    plugin: PathBuf,
-    pub(crate) work: PathBuf,
-    pub(crate) pki: Pki,
-}
-
-impl Kit {
-    pub(crate) fn prepare() -> Result<Kit> {
-        section("build: firmware (release) and the instruction-count plugin");
-        run(cargo()
-            .current_dir(root().join(FIRMWARE_DIR))
-            .args(["build", "--release"])
-            .env("CARGO_TARGET_DIR", target_dir()))?;
-        let plugin = util::build_plugin(&target_dir())?;
-        let work = target_dir().join("demo");
-        let pki = Pki::make(&work.join("pki"))?;
-        Ok(Kit {
-            elf_dir: target_dir().join(FIRMWARE_TARGET).join("release"),
-            plugin,
-            work,
-            pki,
-        })
-    }
-
-    /// A device with a blank flash and a new key: 32 fresh random bytes in
-    /// `<prefix>device.key` (the firmware has no key of its own), and no
-    /// `<prefix>sessions.flash` (the firmware creates it erased, 0xFF). Returns the
-    /// `-append` arguments that name them (`key=PATH flash=PATH`).
-    pub(crate) fn new_device(&self, prefix: &str) -> Result<Vec<String>> {
-        let key = self.work.join(format!("{prefix}device.key"));
-        let flash = self.work.join(format!("{prefix}sessions.flash"));
-        let mut bytes = [0u8; 32];
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut bytes))
-            .map_err(|e| format!("/dev/urandom: {e}"))?;
-        std::fs::write(&key, bytes).map_err(|e| format!("{}: {e}", key.display()))?;
-        remove_if_present(&flash)?;
-        Ok(vec![
-            format!("key={}", key.display()),
-            format!("flash={}", flash.display()),
-        ])
-    }
-
-    /// Boots firmware `bin` under QEMU with the server at 127.0.0.1:`port`.
-    pub(crate) fn boot(&self, bin: &str, port: u16) -> Result<FirmwareRun> {
-        self.boot_with(bin, bin, port, &[])
-    }
-
-    /// [`Kit::boot`] with more `-append` arguments after `ca=PATH`; the plugin's lines go
-    /// to `<run>.markers`.
-    pub(crate) fn boot_with(
-        &self,
-        bin: &str,
-        run: &str,
-        port: u16,
-        args: &[String],
-    ) -> Result<FirmwareRun> {
-        self.boot_echo(bin, run, port, args, true)
-    }
-
-    /// [`Kit::boot_with`] that prints the firmware's lines only when `echo` is set or the
-    /// firmware failed (for steps that summarise their runs in a table).
-    pub(crate) fn boot_echo(
-        &self,
-        bin: &str,
-        run: &str,
-        port: u16,
-        args: &[String],
-        echo: bool,
-    ) -> Result<FirmwareRun> {
-        let elf = self.elf_dir.join(bin);
-        let markers = self.work.join(format!("{run}.markers"));
-        let _ = std::fs::remove_file(&markers);
-        let runner = root().join(FIRMWARE_DIR).join("run-qemu.sh");
-        let mut ca_arg = format!("ca={}", self.pki.ca_der.display());
-        for arg in args {
-            ca_arg.push(' ');
-            ca_arg.push_str(arg);
-        }
-        let mut cmd = Command::new(&runner);
-        cmd.arg(&elf)
-            .args(["-append", &ca_arg])
-            .current_dir(&self.work)
-            .env("ENCORE_SERVER_PORT", port.to_string())
-            .env("ENCORE_QEMU_PLUGIN", &self.plugin)
-            .env("ENCORE_PLUGIN_OUT", &markers)
-            .env("ENCORE_TIMEOUT", QEMU_TIMEOUT_S.to_string())
-            .env_remove("ENCORE_UART_PORT")
-            .stdin(Stdio::null());
-        println!(
-            "$ {} {} -append '{ca_arg}'",
-            runner.display(),
-            elf.display()
-        );
-        let start = Instant::now();
-        let out = cmd
-            .output()
-            .map_err(|e| format!("could not start {}: {e}", runner.display()))?;
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let status = out.status.code().unwrap_or(-1);
-        if echo || status != 0 {
-            for line in stdout.lines() {
-                println!("  | {line}");
-            }
-            for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
-                println!("  ! {line}");
-            }
-        }
-        println!(
-            "  (QEMU exited with {status} after {:.1} s)",
-            start.elapsed().as_secs_f64()
-        );
-        let markers = std::fs::read_to_string(&markers).unwrap_or_default();
-        Ok(FirmwareRun {
-            status,
-            stdout,
-            total: parse_total(&markers),
-            markers: parse_markers(&markers),
-        })
-    }
-}
-
-/// Removes `path` unless it is already gone.
-pub(crate) fn remove_if_present(path: &Path) -> Result {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
-}
-
-/// One firmware run: exit status, what it printed, and the plugin's marker counts.
-pub(crate) struct FirmwareRun {
-    pub(crate) status: i32,
-    pub(crate) stdout: String,
-    /// Marker id → instruction count at that marker (the last one seen).
-    pub(crate) markers: BTreeMap<u32, u64>,
-    /// Instructions from reset to the end of the run (the plugin's `total` line).
-    pub(crate) total: Option<u64>,
-}
-
-impl FirmwareRun {
-    pub(crate) fn conn_lines(&self) -> Vec<&str> {
-        self.stdout
-            .lines()
-            .filter(|l| l.starts_with("conn="))
-            .collect()
-    }
-
-    pub(crate) fn check(&self, what: &str) -> Result {
-        if self.status == 0 {
-            return Ok(());
-        }
-        let last = self
-            .stdout
-            .lines()
-            .rfind(|l| !l.trim().is_empty())
-            .unwrap_or("(no output)");
-        Err(format!(
-            "{what} firmware exited with status {} ({})",
-            self.status,
-            exit_meaning(self.status)
-        ) + &format!(": {last}"))
-    }
-}
-
-fn exit_meaning(status: i32) -> &'static str {
-    match status {
-        0 => "success",
-        1 => "check failed",
-        2 => "panic",
-        3 => "hard fault",
-        4 => "board bring-up failed",
-        124 => "timeout",
-        _ => "unexpected status",
-    }
-}
-
-/// The plugin's `total <instructions>` line, written when QEMU exits.
-fn parse_total(text: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("total "))
-        .and_then(|n| n.trim().parse().ok())
-}
-
-fn parse_markers(text: &str) -> BTreeMap<u32, u64> {
-    let mut markers = BTreeMap::new();
-    for line in text.lines() {
-        let mut words = line.split_whitespace();
-        if words.next() != Some("marker") {
-            continue;
-        }
-        if let (Some(Ok(id)), Some(Ok(count))) = (
-            words.next().map(str::parse::<u32>),
-            words.next().map(str::parse::<u64>),
-        ) {
-            markers.insert(id, count);
-        }
-    }
-    markers
-}
-
-/// `key=value` of a firmware line.
-pub(crate) fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
-}
-
 fn print_table(run: &FirmwareRun) {
     println!();
     println!(
@@ -686,302 +448,4 @@ fn print_table(run: &FirmwareRun) {
         println!("  {line}");
     }
     println!();
-}
-
-pub(crate) fn group_digits(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// The throwaway PKI of one run: root CA → intermediate → server certificate, all P-256;
-/// `chain.pem` is the server certificate followed by the intermediate (the one file the
-/// servers that take a chain file want).
-pub(crate) struct Pki {
-    dir: PathBuf,
-    ca_der: PathBuf,
-}
-
-impl Pki {
-    fn make(dir: &Path) -> Result<Pki> {
-        section("PKI: throwaway P-256 root, intermediate and server certificate");
-        // A fresh chain for every run: nothing of an earlier one is reused.
-        let _ = std::fs::remove_dir_all(dir);
-        let chain = ChainSpec {
-            dir: "",
-            name: "Encore demo",
-            keys: [KeyKind::P256, KeyKind::P256, KeyKind::P256],
-            days: 2,
-        };
-        make_chain(dir, &chain, SERVER_NAME)?;
-        let read = |name: &str| {
-            std::fs::read_to_string(dir.join(name)).map_err(|e| format!("{name}: {e}"))
-        };
-        // Leaf and intermediate, for the servers that take the chain in one file.
-        std::fs::write(dir.join("chain.pem"), read("leaf.pem")? + &read("int.pem")?)
-            .map_err(|e| format!("chain.pem: {e}"))?;
-        run(Command::new("openssl").current_dir(dir).args([
-            "verify",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "int.pem",
-            "leaf.pem",
-        ]))?;
-        println!(
-            "made {} (root, intermediate, server certificate for {SERVER_NAME})",
-            dir.display()
-        );
-        Ok(Pki {
-            dir: dir.to_path_buf(),
-            ca_der: dir.join("root.der"),
-        })
-    }
-
-    pub(crate) fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-}
-
-/// A free TCP port on 127.0.0.1 (bound, read, released).
-/// Lines a child process printed (stdout and stderr), collected by reader threads.
-#[derive(Clone, Default)]
-pub(crate) struct Lines(Arc<Mutex<Vec<String>>>);
-
-impl Lines {
-    fn collect<R: Read + Send + 'static>(&self, from: R) {
-        let lines = Arc::clone(&self.0);
-        std::thread::spawn(move || {
-            for line in BufReader::new(from)
-                .lines()
-                .map_while(std::result::Result::ok)
-            {
-                lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-            }
-        });
-    }
-
-    pub(crate) fn count(&self, needle: &str) -> usize {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|l| l.contains(needle))
-            .count()
-    }
-
-    pub(crate) fn text(&self) -> String {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).join("\n")
-    }
-
-    /// Waits until `n` lines contain `needle`, at most `timeout`.
-    pub(crate) fn wait_for(&self, needle: &str, n: usize, timeout: Duration) -> bool {
-        let end = Instant::now() + timeout;
-        while self.count(needle) < n {
-            if Instant::now() >= end {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        true
-    }
-}
-
-/// A running server process and the pipe that keeps its stdin open (`s_server` treats
-/// end-of-file on stdin as "quit").
-pub(crate) struct Process {
-    child: Child,
-    _stdin: Option<ChildStdin>,
-}
-
-impl Process {
-    pub(crate) fn spawn(cmd: &mut Command, output: &Lines) -> Result<Process> {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("could not start {:?}: {e}", cmd.get_program()))?;
-        if let Some(out) = child.stdout.take() {
-            output.collect(out);
-        }
-        if let Some(err) = child.stderr.take() {
-            output.collect(err);
-        }
-        let stdin = child.stdin.take();
-        Ok(Process {
-            child,
-            _stdin: stdin,
-        })
-    }
-
-    /// The process has ended.
-    pub(crate) fn exited(&mut self) -> bool {
-        !matches!(self.child.try_wait(), Ok(None))
-    }
-
-    pub(crate) fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `openssl s_server` on 127.0.0.1 at a free port, TLS 1.3 only, psk_ke allowed. With
-/// `restart`, each process serves one connection (`-naccept 1`) and a new one, with new
-/// ticket keys, takes its place. Killed on drop.
-struct Server {
-    port: u16,
-    output: Lines,
-    current: Arc<Mutex<Option<Process>>>,
-    stop: Arc<AtomicBool>,
-    started: Arc<Mutex<usize>>,
-    restarter: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(pki: &Pki, restart: bool) -> Result<Server> {
-        let mut last = String::new();
-        for _ in 0..3 {
-            let port = free_port()?;
-            let mut args: Vec<String> = [
-                "s_server",
-                "-accept",
-                &format!("127.0.0.1:{port}"),
-                "-cert",
-                &pki.path("leaf.pem"),
-                "-key",
-                &pki.path("leaf.key"),
-                "-cert_chain",
-                &pki.path("int.pem"),
-                "-tls1_3",
-                "-allow_no_dhe_kex",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            if restart {
-                args.extend(["-naccept".to_string(), "1".to_string()]);
-            }
-            println!("$ openssl {}", args.join(" "));
-            let output = Lines::default();
-            let first = Process::spawn(Command::new("openssl").args(&args), &output)?;
-            let mut server = Server {
-                port,
-                output: output.clone(),
-                current: Arc::new(Mutex::new(Some(first))),
-                stop: Arc::new(AtomicBool::new(false)),
-                started: Arc::new(Mutex::new(1)),
-                restarter: None,
-            };
-            // No TCP probe: s_server would count it as a connection (and with -naccept 1, exit).
-            if !output.wait_for("ACCEPT", 1, START_TIMEOUT) {
-                last = output.text();
-                continue;
-            }
-            if restart {
-                let (current, stop, started) = (
-                    Arc::clone(&server.current),
-                    Arc::clone(&server.stop),
-                    Arc::clone(&server.started),
-                );
-                server.restarter = Some(std::thread::spawn(move || {
-                    restart_loop(&args, &output, &current, &stop, &started)
-                }));
-            }
-            return Ok(server);
-        }
-        Err(format!("openssl s_server did not start: {last}"))
-    }
-
-    fn processes(&self) -> usize {
-        *self.started.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Starts a new server process whenever the current one has exited, until `stop`.
-fn restart_loop(
-    args: &[String],
-    output: &Lines,
-    current: &Mutex<Option<Process>>,
-    stop: &AtomicBool,
-    started: &Mutex<usize>,
-) {
-    while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(10));
-        let mut slot = current.lock().unwrap_or_else(|e| e.into_inner());
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let exited = match slot.as_mut() {
-            Some(p) => !matches!(p.child.try_wait(), Ok(None)),
-            None => true,
-        };
-        if exited {
-            *slot = None;
-            if let Ok(p) = Process::spawn(Command::new("openssl").args(args), output) {
-                *slot = Some(p);
-                *started.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-            }
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(p) = self
-            .current
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_mut()
-        {
-            p.stop();
-        }
-        if let Some(t) = self.restarter.take() {
-            let _ = t.join();
-        }
-        if let Some(p) = self
-            .current
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_mut()
-        {
-            p.stop();
-        }
-    }
-}
-
-/// `socat` echoing every TCP connection on 127.0.0.1 at a free port. Killed on drop.
-struct Echo {
-    port: u16,
-    process: Process,
-}
-
-impl Echo {
-    fn start() -> Result<Echo> {
-        // A probe is harmless here: the echo server serves every connection.
-        let (port, process, _) = crate::servers::start_listening("socat echo server", |port| {
-            let listen = format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork");
-            println!("$ socat {listen} PIPE");
-            let output = Lines::default();
-            let process = Process::spawn(
-                Command::new("socat").args([listen.as_str(), "PIPE"]),
-                &output,
-            )?;
-            Ok((process, output))
-        })?;
-        Ok(Echo { port, process })
-    }
-}
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        self.process.stop();
-    }
 }

@@ -9,6 +9,7 @@ mod demo;
 mod elf;
 mod fuzz;
 mod pki;
+mod qemu;
 mod servers;
 mod steps;
 mod util;

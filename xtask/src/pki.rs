@@ -1,10 +1,13 @@
 //! Certificate chains for the servers the firmware meets, made with the openssl CLI: the
 //! benchmark's fixed chains and the demo's throwaway one.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{self, Result};
+use crate::util::{self, run, section, Result};
+
+/// The name the demo's server certificate is issued for (the firmware's `SERVER_NAME`).
+pub(crate) const SERVER_NAME: &str = "encore.test";
 
 /// The key of one certificate of a chain, as `openssl genpkey` makes it.
 #[derive(Clone, Copy)]
@@ -135,4 +138,53 @@ pub(crate) fn make_chain(dir: &Path, chain: &ChainSpec, server_name: &str) -> Re
     ossl(&[
         "x509", "-in", "root.pem", "-outform", "DER", "-out", "root.der",
     ])
+}
+
+/// The throwaway PKI of one run: root CA → intermediate → server certificate, all P-256;
+/// `chain.pem` is the server certificate followed by the intermediate (the one file the
+/// servers that take a chain file want).
+pub(crate) struct Pki {
+    dir: PathBuf,
+    pub(crate) ca_der: PathBuf,
+}
+
+impl Pki {
+    pub(crate) fn make(dir: &Path) -> Result<Pki> {
+        section("PKI: throwaway P-256 root, intermediate and server certificate");
+        // A fresh chain for every run: nothing of an earlier one is reused.
+        let _ = std::fs::remove_dir_all(dir);
+        let chain = ChainSpec {
+            dir: "",
+            name: "Encore demo",
+            keys: [KeyKind::P256, KeyKind::P256, KeyKind::P256],
+            days: 2,
+        };
+        make_chain(dir, &chain, SERVER_NAME)?;
+        let read = |name: &str| {
+            std::fs::read_to_string(dir.join(name)).map_err(|e| format!("{name}: {e}"))
+        };
+        // Leaf and intermediate, for the servers that take the chain in one file.
+        std::fs::write(dir.join("chain.pem"), read("leaf.pem")? + &read("int.pem")?)
+            .map_err(|e| format!("chain.pem: {e}"))?;
+        run(Command::new("openssl").current_dir(dir).args([
+            "verify",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "int.pem",
+            "leaf.pem",
+        ]))?;
+        println!(
+            "made {} (root, intermediate, server certificate for {SERVER_NAME})",
+            dir.display()
+        );
+        Ok(Pki {
+            dir: dir.to_path_buf(),
+            ca_der: dir.join("root.der"),
+        })
+    }
+
+    pub(crate) fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
 }

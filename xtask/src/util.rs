@@ -182,3 +182,16 @@ pub fn build_plugin(out_dir: &Path) -> Result<PathBuf> {
         &[],
     )
 }
+
+/// `n` with a comma between groups of three digits (`3,791,727`).
+pub(crate) fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -18,11 +18,7 @@ where
         if self.carry_end > self.carry_start {
             return Ok(self.take_carry(buf));
         }
-        match self.phase {
-            Phase::Connected => {}
-            Phase::Idle | Phase::Handshaking => return Err(Error::NotConnected),
-            Phase::Failed => return Err(Error::Failed),
-        }
+        self.check_connected()?;
         loop {
             if self.close_received {
                 return Ok(0);
@@ -54,15 +50,7 @@ where
     /// KeyUpdate is sent and flushed now, our own keys change at once, and the server's
     /// answer switches its keys when it arrives (handled by [`Connection::read`]).
     pub async fn request_key_update(&mut self) -> Result<(), Error> {
-        self.settle_aborted();
-        match self.phase {
-            Phase::Connected => {}
-            Phase::Idle | Phase::Handshaking => return Err(Error::NotConnected),
-            Phase::Failed => return Err(Error::Failed),
-        }
-        if self.close_sent {
-            return Err(Error::Closed);
-        }
+        self.check_writable()?;
         let engine = self.engine.as_mut().ok_or(Error::NotConnected)?;
         engine.request_key_update()?;
         self.send_tx().await?;
@@ -77,12 +65,7 @@ where
         &mut self,
         description: encore_tls::wire::AlertDescription,
     ) -> Result<(), Error> {
-        self.settle_aborted();
-        match self.phase {
-            Phase::Connected => {}
-            Phase::Idle | Phase::Handshaking => return Err(Error::NotConnected),
-            Phase::Failed => return Err(Error::Failed),
-        }
+        self.check_connected()?;
         let engine = self.engine.as_mut().ok_or(Error::NotConnected)?;
         let queued = engine.send_fatal_alert(description);
         let sent = match queued {
@@ -105,15 +88,7 @@ where
 
     /// Writes all of `data` as application data and sends it.
     pub async fn write(&mut self, data: &[u8]) -> Result<usize, Error> {
-        self.settle_aborted();
-        match self.phase {
-            Phase::Connected => {}
-            Phase::Idle | Phase::Handshaking => return Err(Error::NotConnected),
-            Phase::Failed => return Err(Error::Failed),
-        }
-        if self.close_sent {
-            return Err(Error::Closed);
-        }
+        self.check_writable()?;
         let mut off = 0;
         while off < data.len() {
             let rest = data.get(off..).unwrap_or(&[]);
@@ -129,12 +104,7 @@ where
     /// Makes sure everything written has left: flushes the transport if anything was written
     /// since its last flush (`embedded_io_async::Write::flush`).
     pub async fn flush(&mut self) -> Result<(), Error> {
-        self.settle_aborted();
-        match self.phase {
-            Phase::Connected => {}
-            Phase::Idle | Phase::Handshaking => return Err(Error::NotConnected),
-            Phase::Failed => return Err(Error::Failed),
-        }
+        self.check_connected()?;
         self.send_tx().await?;
         self.flush_io().await
     }

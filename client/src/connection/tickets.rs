@@ -35,12 +35,7 @@ where
         count: usize,
         deadline: Option<u64>,
     ) -> Result<usize, Error> {
-        self.settle_aborted();
-        match self.phase {
-            Phase::Connected => {}
-            Phase::Idle | Phase::Handshaking => return Err(Error::NotConnected),
-            Phase::Failed => return Err(Error::Failed),
-        }
+        self.check_connected()?;
         loop {
             if self.stats.tickets_received >= count
                 || self.close_received

@@ -119,16 +119,9 @@ pub fn plain_record(ty: u8, body: &[u8]) -> Vec<u8> {
     r
 }
 
+/// Protects `body` as one record of inner type `ty` (no padding).
 pub fn seal(key: &mut RecordProtection, ty: u8, body: &[u8]) -> Vec<u8> {
-    let mut inner = body.to_vec();
-    inner.push(ty);
-    let len = inner.len() + 16;
-    let hdr = [23, 3, 3, (len >> 8) as u8, len as u8];
-    let tag = key.encrypt(&hdr, &mut inner).unwrap();
-    let mut r = hdr.to_vec();
-    r.extend_from_slice(&inner);
-    r.extend_from_slice(&tag);
-    r
+    seal_padded(key, ty, body, 0)
 }
 
 /// Opens every protected record in `bytes`; returns (inner type, plaintext) pairs.

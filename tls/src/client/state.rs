@@ -12,7 +12,7 @@ mod hello;
 mod negotiated;
 
 use connected::connected;
-use hello::write_client_hello;
+use hello::queue_client_hello;
 pub(crate) use hello::{with_client_hello, HelloInputs};
 
 use crate::crypto::{
@@ -148,31 +148,7 @@ pub(crate) fn start<R: rand_core::CryptoRng, const T: usize>(
     } else {
         KeyShare::Key(KeyExchange::generate(first, &mut conn.rng)?)
     };
-    let kx = conn.secrets.kx.get();
-    let pk = kx.as_ref().map(|k| k.public_key());
-    let share = match (kx, &pk) {
-        (Some(k), Some(p)) => Some((k.group().to_u16(), p.as_slice())),
-        _ => None,
-    };
-    let inputs = HelloInputs {
-        config: conn.config,
-        psk_mode: conn.psk_mode,
-        server_name: conn.server_name,
-        offer: conn.offer.get(),
-        random: &conn.random,
-        session_id: conn.session_id.get(..conn.session_id_len).unwrap_or(&[]),
-        suites: &conn.suites,
-    };
-    write_client_hello(
-        conn.tx,
-        &mut conn.tx_len,
-        &mut conn.transcript,
-        &mut conn.secrets.schedule,
-        &inputs,
-        share,
-        None,
-        0x0301,
-    )?;
+    queue_client_hello(conn, None, None, 0x0301)?;
     Ok(State::WaitServerHello(WaitServerHello {
         retry_suite: None,
     }))

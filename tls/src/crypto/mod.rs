@@ -111,30 +111,6 @@ impl CipherSuite {
         }
     }
 
-    /// Suite for a wire code point; `None` for anything not supported by this build.
-    pub const fn from_u16(v: u16) -> Option<Self> {
-        let suite = match v {
-            0x1301 => CipherSuite::Aes128GcmSha256,
-            0x1302 => CipherSuite::Aes256GcmSha384,
-            0x1303 => CipherSuite::Chacha20Poly1305Sha256,
-            _ => return None,
-        };
-        if suite.is_supported() {
-            Some(suite)
-        } else {
-            None
-        }
-    }
-
-    /// Wire code point.
-    pub const fn to_u16(self) -> u16 {
-        match self {
-            CipherSuite::Aes128GcmSha256 => 0x1301,
-            CipherSuite::Aes256GcmSha384 => 0x1302,
-            CipherSuite::Chacha20Poly1305Sha256 => 0x1303,
-        }
-    }
-
     /// Hash of the suite; a resumption PSK may only be used with suites of its hash (C31).
     /// Read from the records' table ([`HashAlg::of_suite`]), which knows every suite here
     /// (a unit test checks it).
@@ -189,28 +165,6 @@ impl NamedGroup {
         }
     }
 
-    /// Group for a wire code point; `None` for anything not supported by this build.
-    pub const fn from_u16(v: u16) -> Option<Self> {
-        let group = match v {
-            0x001d => NamedGroup::X25519,
-            0x0017 => NamedGroup::Secp256r1,
-            _ => return None,
-        };
-        if group.is_supported() {
-            Some(group)
-        } else {
-            None
-        }
-    }
-
-    /// Wire code point.
-    pub const fn to_u16(self) -> u16 {
-        match self {
-            NamedGroup::X25519 => 0x001d,
-            NamedGroup::Secp256r1 => 0x0017,
-        }
-    }
-
     /// Length of the key_share public value (X25519: 32, P-256 uncompressed point: 65).
     pub const fn public_key_len(self) -> usize {
         match self {
@@ -244,6 +198,45 @@ pub enum SignatureScheme {
     RsaPkcs1Sha512,
 }
 
+/// What [`SignatureScheme::OFFERED`] lists: the schemes this build checks in a CertificateVerify.
+const HANDSHAKE_SCHEMES: &[SignatureScheme] = &[
+    SignatureScheme::EcdsaSecp256r1Sha256,
+    #[cfg(feature = "p384")]
+    SignatureScheme::EcdsaSecp384r1Sha384,
+    #[cfg(feature = "ed25519")]
+    SignatureScheme::Ed25519,
+    #[cfg(feature = "rsa")]
+    SignatureScheme::RsaPssRsaeSha256,
+    #[cfg(feature = "rsa")]
+    SignatureScheme::RsaPssRsaeSha384,
+    #[cfg(feature = "rsa")]
+    SignatureScheme::RsaPssRsaeSha512,
+];
+
+/// The schemes checked in certificates only (TLS 1.3 forbids them in a CertificateVerify).
+const CERTIFICATE_ONLY_SCHEMES: &[SignatureScheme] = &[
+    #[cfg(feature = "rsa")]
+    SignatureScheme::RsaPkcs1Sha256,
+    #[cfg(feature = "rsa")]
+    SignatureScheme::RsaPkcs1Sha384,
+    #[cfg(feature = "rsa")]
+    SignatureScheme::RsaPkcs1Sha512,
+];
+
+/// `a` followed by `b`, as an array of their total length `N`.
+const fn concat_schemes<const N: usize>(
+    a: &[SignatureScheme],
+    b: &[SignatureScheme],
+) -> [SignatureScheme; N] {
+    let mut out = [SignatureScheme::EcdsaSecp256r1Sha256; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if i < a.len() { a[i] } else { b[i - a.len()] };
+        i += 1;
+    }
+    out
+}
+
 impl SignatureScheme {
     /// The scheme's name in RFC 8446 §4.2.3 (`ecdsa_secp256r1_sha256`, ...), for messages.
     pub const fn name(self) -> &'static str {
@@ -263,73 +256,16 @@ impl SignatureScheme {
     /// Schemes offered in `signature_algorithms`: what this build can check in a
     /// CertificateVerify (RFC 8446 §4.2.3). ECDSA P-384 only with the `p384` feature,
     /// Ed25519 only with `ed25519`, RSA-PSS only with `rsa`.
-    pub const OFFERED: &'static [SignatureScheme] = &[
-        SignatureScheme::EcdsaSecp256r1Sha256,
-        #[cfg(feature = "p384")]
-        SignatureScheme::EcdsaSecp384r1Sha384,
-        #[cfg(feature = "ed25519")]
-        SignatureScheme::Ed25519,
-        #[cfg(feature = "rsa")]
-        SignatureScheme::RsaPssRsaeSha256,
-        #[cfg(feature = "rsa")]
-        SignatureScheme::RsaPssRsaeSha384,
-        #[cfg(feature = "rsa")]
-        SignatureScheme::RsaPssRsaeSha512,
-    ];
+    pub const OFFERED: &'static [SignatureScheme] = HANDSHAKE_SCHEMES;
 
     /// Schemes offered in `signature_algorithms_cert`: what this build can check in a
     /// certificate signature. The features of [`OFFERED`](Self::OFFERED) apply, and RSA
     /// PKCS#1 v1.5 comes with `rsa`.
-    pub const OFFERED_CERT: &'static [SignatureScheme] = &[
-        SignatureScheme::EcdsaSecp256r1Sha256,
-        #[cfg(feature = "p384")]
-        SignatureScheme::EcdsaSecp384r1Sha384,
-        #[cfg(feature = "ed25519")]
-        SignatureScheme::Ed25519,
-        #[cfg(feature = "rsa")]
-        SignatureScheme::RsaPssRsaeSha256,
-        #[cfg(feature = "rsa")]
-        SignatureScheme::RsaPssRsaeSha384,
-        #[cfg(feature = "rsa")]
-        SignatureScheme::RsaPssRsaeSha512,
-        #[cfg(feature = "rsa")]
-        SignatureScheme::RsaPkcs1Sha256,
-        #[cfg(feature = "rsa")]
-        SignatureScheme::RsaPkcs1Sha384,
-        #[cfg(feature = "rsa")]
-        SignatureScheme::RsaPkcs1Sha512,
-    ];
-
-    /// Scheme for a wire code point; `None` for anything not known.
-    pub const fn from_u16(v: u16) -> Option<Self> {
-        match v {
-            0x0403 => Some(SignatureScheme::EcdsaSecp256r1Sha256),
-            0x0503 => Some(SignatureScheme::EcdsaSecp384r1Sha384),
-            0x0807 => Some(SignatureScheme::Ed25519),
-            0x0804 => Some(SignatureScheme::RsaPssRsaeSha256),
-            0x0805 => Some(SignatureScheme::RsaPssRsaeSha384),
-            0x0806 => Some(SignatureScheme::RsaPssRsaeSha512),
-            0x0401 => Some(SignatureScheme::RsaPkcs1Sha256),
-            0x0501 => Some(SignatureScheme::RsaPkcs1Sha384),
-            0x0601 => Some(SignatureScheme::RsaPkcs1Sha512),
-            _ => None,
-        }
-    }
-
-    /// Wire code point.
-    pub const fn to_u16(self) -> u16 {
-        match self {
-            SignatureScheme::EcdsaSecp256r1Sha256 => 0x0403,
-            SignatureScheme::EcdsaSecp384r1Sha384 => 0x0503,
-            SignatureScheme::Ed25519 => 0x0807,
-            SignatureScheme::RsaPssRsaeSha256 => 0x0804,
-            SignatureScheme::RsaPssRsaeSha384 => 0x0805,
-            SignatureScheme::RsaPssRsaeSha512 => 0x0806,
-            SignatureScheme::RsaPkcs1Sha256 => 0x0401,
-            SignatureScheme::RsaPkcs1Sha384 => 0x0501,
-            SignatureScheme::RsaPkcs1Sha512 => 0x0601,
-        }
-    }
+    pub const OFFERED_CERT: &'static [SignatureScheme] =
+        &concat_schemes::<{ HANDSHAKE_SCHEMES.len() + CERTIFICATE_ONLY_SCHEMES.len() }>(
+            HANDSHAKE_SCHEMES,
+            CERTIFICATE_ONLY_SCHEMES,
+        );
 
     /// Whether TLS 1.3 allows this scheme in a CertificateVerify (RFC 8446 §4.4.3 forbids
     /// RSASSA-PKCS1-v1_5 there).
@@ -342,6 +278,57 @@ impl SignatureScheme {
         )
     }
 }
+
+/// Writes `from_u16` and `to_u16` of a wire enum from one table of code points, so that
+/// the two directions cannot disagree. With `filter`, `from_u16` also refuses what the named
+/// method rejects (a variant this build does not implement).
+macro_rules! code_points {
+    ($ty:ident $(, filter $keep:ident)? { $($variant:ident = $value:literal,)+ }) => {
+        impl $ty {
+            #[doc = concat!("The `", stringify!($ty), "` of a wire code point; `None` for one this build does not know.")]
+            pub const fn from_u16(v: u16) -> Option<Self> {
+                let this = match v {
+                    $($value => $ty::$variant,)+
+                    _ => return None,
+                };
+                $(if !this.$keep() {
+                    return None;
+                })?
+                Some(this)
+            }
+
+            /// Wire code point.
+            pub const fn to_u16(self) -> u16 {
+                match self {
+                    $($ty::$variant => $value,)+
+                }
+            }
+        }
+    };
+}
+
+code_points!(CipherSuite, filter is_supported {
+    Aes128GcmSha256 = 0x1301,
+    Aes256GcmSha384 = 0x1302,
+    Chacha20Poly1305Sha256 = 0x1303,
+});
+
+code_points!(NamedGroup, filter is_supported {
+    X25519 = 0x001d,
+    Secp256r1 = 0x0017,
+});
+
+code_points!(SignatureScheme {
+    EcdsaSecp256r1Sha256 = 0x0403,
+    EcdsaSecp384r1Sha384 = 0x0503,
+    Ed25519 = 0x0807,
+    RsaPssRsaeSha256 = 0x0804,
+    RsaPssRsaeSha384 = 0x0805,
+    RsaPssRsaeSha512 = 0x0806,
+    RsaPkcs1Sha256 = 0x0401,
+    RsaPkcs1Sha384 = 0x0501,
+    RsaPkcs1Sha512 = 0x0601,
+});
 
 /// A key-schedule secret, traffic secret or hash output of up to 48 bytes.
 ///

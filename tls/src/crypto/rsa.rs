@@ -139,6 +139,12 @@ pub(crate) struct Rsa {
     hash: RsaHash,
 }
 
+impl Rsa {
+    const fn new(padding: Padding, hash: RsaHash) -> Self {
+        Rsa { padding, hash }
+    }
+}
+
 /// A parsed `RSAPublicKey`, borrowing the big-endian magnitudes from the DER.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PublicKey<'a> {
@@ -463,30 +469,12 @@ impl SignatureVerificationAlgorithm for Rsa {
     }
 }
 
-pub(crate) static RSA_PKCS1_SHA256: Rsa = Rsa {
-    padding: Padding::Pkcs1,
-    hash: RsaHash::Sha256,
-};
-pub(crate) static RSA_PKCS1_SHA384: Rsa = Rsa {
-    padding: Padding::Pkcs1,
-    hash: RsaHash::Sha384,
-};
-pub(crate) static RSA_PKCS1_SHA512: Rsa = Rsa {
-    padding: Padding::Pkcs1,
-    hash: RsaHash::Sha512,
-};
-pub(crate) static RSA_PSS_SHA256: Rsa = Rsa {
-    padding: Padding::Pss,
-    hash: RsaHash::Sha256,
-};
-pub(crate) static RSA_PSS_SHA384: Rsa = Rsa {
-    padding: Padding::Pss,
-    hash: RsaHash::Sha384,
-};
-pub(crate) static RSA_PSS_SHA512: Rsa = Rsa {
-    padding: Padding::Pss,
-    hash: RsaHash::Sha512,
-};
+pub(crate) static RSA_PKCS1_SHA256: Rsa = Rsa::new(Padding::Pkcs1, RsaHash::Sha256);
+pub(crate) static RSA_PKCS1_SHA384: Rsa = Rsa::new(Padding::Pkcs1, RsaHash::Sha384);
+pub(crate) static RSA_PKCS1_SHA512: Rsa = Rsa::new(Padding::Pkcs1, RsaHash::Sha512);
+pub(crate) static RSA_PSS_SHA256: Rsa = Rsa::new(Padding::Pss, RsaHash::Sha256);
+pub(crate) static RSA_PSS_SHA384: Rsa = Rsa::new(Padding::Pss, RsaHash::Sha384);
+pub(crate) static RSA_PSS_SHA512: Rsa = Rsa::new(Padding::Pss, RsaHash::Sha512);
 
 /// The RSA-PSS algorithm of a TLS 1.3 CertificateVerify scheme (rsa_pss_rsae_*).
 pub(crate) fn pss_algorithm(

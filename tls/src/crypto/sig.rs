@@ -35,6 +35,12 @@ struct Ecdsa {
     hash: HashAlg,
 }
 
+impl Ecdsa {
+    const fn new(curve: Curve, hash: HashAlg) -> Self {
+        Ecdsa { curve, hash }
+    }
+}
+
 impl SignatureVerificationAlgorithm for Ecdsa {
     fn verify_signature(
         &self,
@@ -169,25 +175,13 @@ fn verify_p384(
         .map_err(|_| InvalidSignature)
 }
 
-static ECDSA_P256_SHA256: Ecdsa = Ecdsa {
-    curve: Curve::P256,
-    hash: HashAlg::Sha256,
-};
+static ECDSA_P256_SHA256: Ecdsa = Ecdsa::new(Curve::P256, HashAlg::Sha256);
 #[cfg(feature = "sha384")]
-static ECDSA_P256_SHA384: Ecdsa = Ecdsa {
-    curve: Curve::P256,
-    hash: HashAlg::Sha384,
-};
+static ECDSA_P256_SHA384: Ecdsa = Ecdsa::new(Curve::P256, HashAlg::Sha384);
 #[cfg(feature = "p384")]
-static ECDSA_P384_SHA256: Ecdsa = Ecdsa {
-    curve: Curve::P384,
-    hash: HashAlg::Sha256,
-};
+static ECDSA_P384_SHA256: Ecdsa = Ecdsa::new(Curve::P384, HashAlg::Sha256);
 #[cfg(feature = "p384")]
-static ECDSA_P384_SHA384: Ecdsa = Ecdsa {
-    curve: Curve::P384,
-    hash: HashAlg::Sha384,
-};
+static ECDSA_P384_SHA384: Ecdsa = Ecdsa::new(Curve::P384, HashAlg::Sha384);
 #[cfg(feature = "ed25519")]
 static ED25519: Ed25519 = Ed25519;
 

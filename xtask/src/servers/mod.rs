@@ -3,15 +3,27 @@
 //! configuration this module writes under the run's work directory, with the run's
 //! throwaway PKI, and is stopped when its guard is dropped.
 
+pub(crate) mod echo;
 pub(crate) mod mosquitto;
 pub(crate) mod nginx;
+pub(crate) mod s_server;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::demo::{Lines, Process, START_TIMEOUT};
+use encore_testkit::{ChildProcess, Output};
+
 use crate::util::{free_port, is_root, output, Result};
+
+/// How long a server may take to start listening.
+pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Starts `cmd` with its stdout and stderr captured into `output` and its stdin held open.
+pub(crate) fn spawn(cmd: &mut Command, output: &Output) -> Result<ChildProcess> {
+    ChildProcess::spawn(cmd, output)
+        .map_err(|e| format!("could not start {:?}: {e}", cmd.get_program()))
+}
 
 /// A server program from Debian, which installs daemons in /usr/sbin: outside a non-root
 /// user's `PATH`.
@@ -40,8 +52,8 @@ fn run_as() -> Option<String> {
 /// in between). A connection that sends nothing is harmless to the servers here.
 pub(crate) fn start_listening(
     what: &str,
-    mut spawn: impl FnMut(u16) -> Result<(Process, Lines)>,
-) -> Result<(u16, Process, Lines)> {
+    mut spawn: impl FnMut(u16) -> Result<(ChildProcess, Output)>,
+) -> Result<(u16, ChildProcess, Output)> {
     let mut last = String::new();
     for _ in 0..3 {
         let port = free_port()?;
@@ -56,7 +68,7 @@ pub(crate) fn start_listening(
                 last = output.text();
                 break;
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
     Err(format!("{what} did not start: {last}"))

@@ -13,7 +13,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::{program, run_as, start_listening, write_files};
-use crate::demo::{Lines, Pki, Process};
+use encore_testkit::{ChildProcess, Output};
+
+use crate::pki::Pki;
 use crate::util::Result;
 
 /// OpenSSL configuration read by the broker's libssl: psk_ke allowed on every context.
@@ -31,8 +33,9 @@ Options = AllowNoDHEKEX
 pub(crate) struct Broker {
     pub(crate) port: u16,
     /// What the broker logged (`log_type all`: every connection and every packet).
-    pub(crate) log: Lines,
-    process: Process,
+    pub(crate) log: Output,
+    /// Held for its `Drop`, which stops the process.
+    _process: ChildProcess,
 }
 
 impl Broker {
@@ -67,23 +70,22 @@ impl Broker {
                 ssl_conf.display(),
                 conf.display()
             );
-            let log = Lines::default();
-            Ok((Process::spawn(&mut cmd, &log)?, log))
+            let log = Output::default();
+            Ok((super::spawn(&mut cmd, &log)?, log))
         })?;
-        Ok(Broker { port, log, process })
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.process.stop();
+        Ok(Broker {
+            port,
+            log,
+            _process: process,
+        })
     }
 }
 
 /// `mosquitto_sub` subscribed to a topic filter on the broker; stopped on drop.
 pub(crate) struct Subscriber {
-    lines: Lines,
-    process: Process,
+    lines: Output,
+    /// Held for its `Drop`, which stops the process.
+    _process: ChildProcess,
 }
 
 impl Subscriber {
@@ -115,29 +117,27 @@ impl Subscriber {
         println!("$ mosquitto_sub {}", args.join(" "));
         // Its standard output is a pipe here, which stdio buffers in blocks: line buffering
         // (stdbuf) lets each line arrive as it is printed.
-        let lines = Lines::default();
-        let mut process = Process::spawn(
+        let lines = Output::default();
+        let mut process = super::spawn(
             Command::new("stdbuf")
                 .args(["-oL", "mosquitto_sub"])
                 .args(args),
             &lines,
         )?;
-        if !lines.wait_for("SUBACK", 1, Duration::from_secs(10)) {
+        if lines.wait_count("SUBACK", 1, Duration::from_secs(10)) < 1 {
             process.stop();
             return Err(format!("mosquitto_sub did not subscribe: {}", lines.text()));
         }
-        Ok(Subscriber { lines, process })
+        Ok(Subscriber {
+            lines,
+            _process: process,
+        })
     }
 
     /// Waits at most `timeout` until the subscriber printed `payload` on `topic`.
     pub(crate) fn received(&self, topic: &str, payload: &str, timeout: Duration) -> bool {
         self.lines
-            .wait_for(&format!("{topic} {payload}"), 1, timeout)
-    }
-}
-
-impl Drop for Subscriber {
-    fn drop(&mut self) {
-        self.process.stop();
+            .wait_count(&format!("{topic} {payload}"), 1, timeout)
+            >= 1
     }
 }

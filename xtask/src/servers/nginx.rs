@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{program, run_as, start_listening, write_files};
-use crate::demo::{Lines, Pki, Process};
+use encore_testkit::{ChildProcess, Output};
+
+use crate::pki::Pki;
 use crate::util::Result;
 
 /// The document the firmware fetches, and its path.
@@ -23,7 +25,8 @@ pub(crate) const DOCUMENT: &str = "{\"device\":\"encore-sensor-1\",\"interval_s\
 pub(crate) struct WebServer {
     pub(crate) port: u16,
     access_log: PathBuf,
-    process: Process,
+    /// Held for its `Drop`, which stops the process.
+    _process: ChildProcess,
 }
 
 impl WebServer {
@@ -64,7 +67,7 @@ impl WebServer {
                  \x20   default_type application/json;\n\
                  \x20 }}\n\
                  }}\n",
-                name = crate::demo::SERVER_NAME,
+                name = crate::pki::SERVER_NAME,
                 chain = pki.path("chain.pem"),
                 key = pki.path("leaf.key"),
             );
@@ -86,13 +89,13 @@ impl WebServer {
                 conf.display(),
                 error_log.display()
             );
-            let output = Lines::default();
-            Ok((Process::spawn(&mut cmd, &output)?, output))
+            let output = Output::default();
+            Ok((super::spawn(&mut cmd, &output)?, output))
         })?;
         Ok(WebServer {
             port,
             access_log,
-            process,
+            _process: process,
         })
     }
 
@@ -103,11 +106,5 @@ impl WebServer {
             .lines()
             .map(str::to_string)
             .collect()
-    }
-}
-
-impl Drop for WebServer {
-    fn drop(&mut self) {
-        self.process.stop();
     }
 }

@@ -71,6 +71,46 @@ pub(crate) fn with_client_hello<O>(
     }))
 }
 
+/// Queues a ClientHello built from the connection: its key share (if any), its offer (only
+/// one whose hash is `offer_hash`, when given: the suite a HelloRetryRequest chose), and the
+/// cookie at `cookie` in the receive buffer.
+pub(super) fn queue_client_hello<R, const T: usize>(
+    conn: &mut Connection<'_, R, T>,
+    offer_hash: Option<HashAlg>,
+    cookie: Option<(usize, usize)>,
+    record_version: u16,
+) -> Result<(), Error> {
+    let kx = conn.secrets.kx.get();
+    let pk = kx.as_ref().map(|k| k.public_key());
+    let share = match (kx, &pk) {
+        (Some(k), Some(p)) => Some((k.group().to_u16(), p.as_slice())),
+        _ => None,
+    };
+    let cookie = cookie.and_then(|(a, b)| conn.rx.get(a..b));
+    let inputs = HelloInputs {
+        config: conn.config,
+        psk_mode: conn.psk_mode,
+        server_name: conn.server_name,
+        offer: conn
+            .offer
+            .get()
+            .filter(|o| offer_hash.is_none_or(|h| o.suite.hash() == h)),
+        random: &conn.random,
+        session_id: conn.session_id.get(..conn.session_id_len).unwrap_or(&[]),
+        suites: &conn.suites,
+    };
+    write_client_hello(
+        conn.tx,
+        &mut conn.tx_len,
+        &mut conn.transcript,
+        &mut conn.secrets.schedule,
+        &inputs,
+        share,
+        cookie,
+        record_version,
+    )
+}
+
 /// Writes a ClientHello record (with its PSK binder, RFC 8446 §4.2.11.2) and adds it to the
 /// transcript. Leaves the Early Secret of the offered PSK, if any, in `early` (made there,
 /// E7); without an offer, whatever `early` held is dropped, and so wiped, and it is left
@@ -304,32 +344,7 @@ impl WaitServerHello {
             conn.secrets.kx = KeyShare::Key(KeyExchange::generate(g, &mut conn.rng)?);
         }
         conn.maybe_send_ccs()?;
-        let kx = conn.secrets.kx.get();
-        let pk = kx.as_ref().map(|k| k.public_key());
-        let share = match (kx, &pk) {
-            (Some(k), Some(p)) => Some((k.group().to_u16(), p.as_slice())),
-            _ => None,
-        };
-        let cookie = cookie.and_then(|(a, b)| conn.rx.get(a..b));
-        let inputs = HelloInputs {
-            config: conn.config,
-            psk_mode: conn.psk_mode,
-            server_name: conn.server_name,
-            offer: conn.offer.get().filter(|o| o.suite.hash() == hash),
-            random: &conn.random,
-            session_id: conn.session_id.get(..conn.session_id_len).unwrap_or(&[]),
-            suites: &conn.suites,
-        };
-        write_client_hello(
-            conn.tx,
-            &mut conn.tx_len,
-            &mut conn.transcript,
-            &mut conn.secrets.schedule,
-            &inputs,
-            share,
-            cookie,
-            hs::LEGACY_VERSION,
-        )?;
+        queue_client_hello(conn, Some(hash), cookie, hs::LEGACY_VERSION)?;
         Ok((
             State::WaitServerHello(WaitServerHello {
                 retry_suite: Some(suite),

@@ -6,14 +6,16 @@ mod handshake;
 mod tickets;
 
 use embedded_io_async::{Error as _, Read, Write};
-use encore_session::{CurrentSession, MonotonicClock, PeerId, Session, WallClock};
-use encore_tls::client::OfferSource;
+use encore_session::{
+    CurrentSession, MonotonicClock, Offer, PeerId, Session, SessionRecord, WallClock,
+};
+use encore_tls::client::Refused;
 use encore_tls::{Event, HandshakeSummary, KeyExchangeMode, NewTicket, PskMode};
 use rand_core::TryCryptoRng;
 use zeroize::Zeroize;
 
 use crate::context::{BadSessionRule, Context};
-use crate::glue::{new_session, SessionOffer};
+use crate::glue::{new_session, RecordOffer};
 use crate::rng::{FallibleRng, SharedRng};
 use crate::saver::{NoSaver, SessionSaver, SAVE_QUEUE_LEN};
 use crate::Error;
@@ -373,6 +375,14 @@ impl<'c, 'a, S, C, G, const N: usize, const P: usize, const T: usize>
             return Err(Error::Closed);
         }
         Ok(())
+    }
+
+    /// The engine could not start: its buffers come back (so the connection connects again
+    /// after `clear`), and the connection is failed with the engine's reason.
+    fn refused(&mut self, refused: Refused<'c>) -> Error {
+        self.buffers = Some((refused.rx, refused.tx));
+        self.phase = Phase::Failed;
+        Error::Tls(refused.error)
     }
 
     /// C10, C13: invalidates the session of an open connection, once.

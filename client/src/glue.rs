@@ -33,7 +33,7 @@
 //! assert_eq!(offer.copy_into(&mut ticket, &mut psk), Some((192, 32)));
 //! ```
 
-use encore_session::{ContextId, NewSession, Offer, PeerId, Session, TLS13};
+use encore_session::{ContextId, NewSession, Offer, PeerId, Session, SessionRecord, TLS13};
 use encore_tls::client::OfferSource;
 use encore_tls::crypto::CipherSuite;
 use encore_tls::NewTicket;
@@ -84,6 +84,48 @@ impl<const P: usize, const T: usize> OfferSource for SessionOffer<'_, '_, P, T> 
             })
             .ok()
             .flatten()
+    }
+}
+
+/// A session record as the engine's offer, read inside the critical section that claims it:
+/// [`Session::claim_with`] or [`SessionCache::take_with`](encore_cache::SessionCache::take_with)
+/// hand the record and the claim's [`Offer`] to a closure, which loads this into the engine
+/// ([`Prepared::load_offer`](encore_tls::client::Prepared::load_offer)). The ticket and the PSK
+/// are then read once, under the claim, straight into the engine's place for them: one copy
+/// of the ticket into the engine, one onto the wire.
+pub struct RecordOffer<'r, const T: usize> {
+    record: &'r SessionRecord<T>,
+    suite: CipherSuite,
+    obfuscated_age: u32,
+}
+
+impl<'r, const T: usize> RecordOffer<'r, T> {
+    /// The offer of `record`, which `claim` claimed. `None` when this build of the engine
+    /// does not have the record's suite (its cargo feature is off); the handshake is then a
+    /// full one (C7).
+    pub fn new(record: &'r SessionRecord<T>, claim: &Offer) -> Option<Self> {
+        Some(RecordOffer {
+            record,
+            suite: CipherSuite::from_u16(claim.cipher_suite)?,
+            obfuscated_age: claim.obfuscated_age,
+        })
+    }
+}
+
+impl<const T: usize> OfferSource for RecordOffer<'_, T> {
+    fn suite(&self) -> CipherSuite {
+        self.suite
+    }
+
+    fn obfuscated_age(&self) -> u32 {
+        self.obfuscated_age
+    }
+
+    fn copy_into(&self, ticket: &mut [u8], psk: &mut [u8]) -> Option<(usize, usize)> {
+        let (t, p) = (self.record.ticket(), self.record.psk());
+        ticket.get_mut(..t.len())?.copy_from_slice(t);
+        psk.get_mut(..p.len())?.copy_from_slice(p);
+        Some((t.len(), p.len()))
     }
 }
 

@@ -551,16 +551,19 @@ impl<const T: usize> SessionRecord<T> {
 
     /// C7 and C28 in one step: [`SessionRecord::resumable`], then unused → used. The caller holds
     /// the pool's critical section, so no other holder can claim between the check and the mark.
-    pub(crate) fn claim(
+    /// `read` sees the claimed record and its offer before the caller's critical section ends.
+    pub(crate) fn claim_with<R>(
         &self,
         now_ms: u64,
         limits: &Limits,
         offered_suites: &[u16],
-    ) -> Result<Offer, Unresumable> {
+        read: impl FnOnce(&Self, &Offer) -> R,
+    ) -> Result<(Offer, R), Unresumable> {
         self.resumable(now_ms, limits, offered_suites)?;
         let offer = self.offer(now_ms).ok_or(Unresumable::ReceivedInFuture)?;
         self.set_flags(FLAG_USED);
-        Ok(offer)
+        let out = read(self, &offer);
+        Ok((offer, out))
     }
 
     /// C35: the record may be set on a connection of context `owner` to peer `peer`.

@@ -371,14 +371,7 @@ pub fn test(args: &[String]) -> Result {
 /// keys and points through both; any disagreement fails the firmware.
 fn p256_differential() -> Result {
     section("P-256 backends agree on the emulated Cortex-M4 (p256-cm4 against RustCrypto)");
-    let elf = target_dir()
-        .join("thumbv7em-none-eabihf/release")
-        .join("p256-differential");
-    run(Command::new(root().join("examples/mps2-an386/run-qemu.sh"))
-        .arg(&elf)
-        .env("ENCORE_TIMEOUT", "300")
-        .env_remove("ENCORE_QEMU_PLUGIN")
-        .env_remove("ENCORE_UART_PORT"))
+    run_check_image("p256-differential")
 }
 
 /// encore-tls's RSA verification (the `rsa` feature, no heap) on the emulated board over the
@@ -389,33 +382,22 @@ fn rsa_wycheproof() -> Result {
     section("RSA verification passes Wycheproof on the emulated Cortex-M4 (rsa-wycheproof)");
     let dir = root().join("bench/mps2-an386");
     // The firmware lint step builds the bench images without `rsa`: lint the RSA ones here.
-    run(cargo()
-        .current_dir(&dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .args([
-            "clippy",
-            "--release",
-            "--features",
-            "rsa",
-            "--bins",
-            "--",
-            "-D",
-            "warnings",
-        ]))?;
-    run(cargo()
-        .current_dir(&dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .args([
-            "build",
-            "--release",
-            "--features",
-            "rsa",
-            "--bin",
-            "rsa-wycheproof",
-        ]))?;
-    let elf = target_dir()
-        .join("thumbv7em-none-eabihf/release")
-        .join("rsa-wycheproof");
+    let with_rsa = |subcommand: &str| {
+        let mut cmd = cargo();
+        cmd.current_dir(&dir)
+            .env("CARGO_TARGET_DIR", target_dir())
+            .args([subcommand, "--release", "--features", "rsa"]);
+        cmd
+    };
+    run(with_rsa("clippy").args(["--bins", "--", "-D", "warnings"]))?;
+    run(with_rsa("build").args(["--bin", "rsa-wycheproof"]))?;
+    run_check_image("rsa-wycheproof")
+}
+
+/// Boots a release image of the bench firmware that checks itself (no server, no counting)
+/// and fails unless it exits 0.
+fn run_check_image(bin: &str) -> Result {
+    let elf = target_dir().join("thumbv7em-none-eabihf/release").join(bin);
     run(Command::new(root().join("examples/mps2-an386/run-qemu.sh"))
         .arg(&elf)
         .env("ENCORE_TIMEOUT", "300")

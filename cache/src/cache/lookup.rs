@@ -71,7 +71,24 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         now_ms: u64,
         offered_suites: &[u16],
     ) -> Option<(Session<'p, P, T>, Offer)> {
+        self.take_with(peer, now_ms, offered_suites, |_, _| ())
+            .map(|(session, offer, ())| (session, offer))
+    }
+
+    /// [`SessionCache::take`], and `read` of the record taken and of its [`Offer`] inside the
+    /// critical section of its claim ([`Session::claim_with`]): a connection copies the ticket
+    /// and the PSK into its engine there. `read` runs once, for the record taken, and must not
+    /// use the cache or the pool.
+    pub fn take_with<R>(
+        &self,
+        peer: &PeerId,
+        now_ms: u64,
+        offered_suites: &[u16],
+        mut read: impl FnMut(&SessionRecord<T>, &Offer) -> R,
+    ) -> Option<(Session<'p, P, T>, Offer, R)> {
         let limits = self.config.limits;
+        // What `read` returned.
+        let mut got = None;
         // The entry removed, or the one taken.
         let mut out = None;
         // What the claim of the one taken read.
@@ -100,7 +117,13 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
                     return Take::Miss;
                 };
                 if !e.timed_out(secs(now_ms)) {
-                    offer = records.claim(e.id(), now_ms, &limits, offered_suites).ok();
+                    // `read` runs only for the candidate claimed.
+                    let claimed =
+                        records.claim_with(e.id(), now_ms, &limits, offered_suites, &mut read);
+                    if let Ok((o, r)) = claimed {
+                        offer = Some(o);
+                        got = Some(r);
+                    }
                 }
                 out = self.handle(records, e);
                 if offer.is_none() {
@@ -117,7 +140,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
                 }
             });
             match step {
-                Ok(Take::Hit) => return out.zip(offer),
+                Ok(Take::Hit) => return out.zip(offer).zip(got).map(|((s, o), r)| (s, o, r)),
                 Ok(Take::Stale) => self.finish_removal(out.take()),
                 Ok(Take::Miss) | Err(_) => return None,
             }
@@ -135,9 +158,21 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         now_ms: u64,
         offered_suites: &[u16],
     ) -> Option<(Session<'p, P, T>, Offer)> {
+        self.take_for_connect_with(peer, now_ms, offered_suites, |_, _| ())
+            .map(|(session, offer, ())| (session, offer))
+    }
+
+    /// [`SessionCache::take_for_connect`] with `read` as in [`SessionCache::take_with`].
+    pub fn take_for_connect_with<R>(
+        &self,
+        peer: &PeerId,
+        now_ms: u64,
+        offered_suites: &[u16],
+        read: impl FnMut(&SessionRecord<T>, &Offer) -> R,
+    ) -> Option<(Session<'p, P, T>, Offer, R)> {
         if self.config.mode.contains(CacheMode::NO_INTERNAL_LOOKUP) {
             return None;
         }
-        self.take(peer, now_ms, offered_suites)
+        self.take_with(peer, now_ms, offered_suites, read)
     }
 }

@@ -62,76 +62,80 @@ where
             Phase::Connected => return Err(Error::AlreadyConnected),
             Phase::Failed | Phase::Handshaking => return Err(Error::Failed),
         }
-        if self.buffers.is_none() {
-            // Buffers are away only inside an engine, and an engine exists only outside Idle.
-            return Err(Error::Failed);
-        }
         let ctx = self.ctx;
         let now = ctx.now_ms();
         let mut codes = [0u16; 3];
         let n = ctx.suite_codes(&mut codes);
         let suites = codes.get(..n).unwrap_or(&[]);
 
+        // Buffers are away only inside an engine, and an engine exists only outside Idle.
+        let Some(buffers) = self.buffers.take() else {
+            return Err(Error::Failed);
+        };
+        self.rng_failures = ctx.rng.failures();
+        // Placed in `self.engine`, where it stays (E7): the copy of the PSK, its Early Secret
+        // and the key share are made there, and never moved.
+        let prepared = Engine::prepare_in(
+            &mut self.engine,
+            ctx.tls_config(),
+            self.server_name,
+            self.psk_mode,
+            buffers,
+            SharedRng::new(&ctx.rng),
+            ctx.now_unix(),
+        );
+        let mut engine = match prepared {
+            Ok(engine) => engine,
+            Err(refused) => return Err(self.refused(refused)),
+        };
+
         // Which session to offer (C7, C26, C28, C36). Only a claim makes an offer: the claim
         // checks C7 and marks the record used in one critical section, so of several
         // connections holding the same record (set on each, or set on one and cached) exactly
-        // one offers it (RFC 8446 Appendix C.4). A claimed ticket that is then not sent is lost,
-        // which costs a full handshake and nothing else.
-        let mut claimed = None;
+        // one offers it (RFC 8446 Appendix C.4). In that same critical section the ticket and
+        // the PSK go from the record straight into the engine (E7: no copy on the stack; the
+        // ticket's only other copy is the one in the ClientHello). A claimed ticket that is
+        // then not sent is lost, which costs a full handshake and nothing else.
+        let mut load = |record: &SessionRecord<T>, claim: &Offer| {
+            RecordOffer::new(record, claim).is_some_and(|o| engine.load_offer(&o).is_ok())
+        };
+        let mut loaded = false;
         if self.current.get().is_none() {
-            if let Some((taken, offer)) = ctx.cache().take_for_connect(&self.peer, now, suites) {
-                // The cache claimed it for this call, and read the offer in that claim. The
-                // cache's reference moves into the connection: nothing can fail.
-                drop(self.current.replace(taken));
-                claimed = Some(offer);
+            let taken = ctx
+                .cache()
+                .take_for_connect_with(&self.peer, now, suites, &mut load);
+            match taken {
+                Some((taken, _, ok)) => {
+                    // The cache claimed it for this call; its reference moves into the
+                    // connection: nothing can fail.
+                    drop(self.current.replace(taken));
+                    loaded = ok;
+                }
+                // Nothing taken; a record read but then not handed out is not offered either.
+                None => engine.withdraw_offer(),
             }
         } else if let Some(s) = self.current.get() {
             // Every ticket the pool holds fits the engine (both sized by `T`).
-            claimed = s.claim(now, &ctx.cache().config().limits, suites).ok();
+            let limits = &ctx.cache().config().limits;
+            loaded = s
+                .claim_with(now, limits, suites, &mut load)
+                .is_ok_and(|(_, ok)| ok);
         }
         // C28 across power loss: durably consumed before the ClientHello is built. If this
         // future is dropped while the saver waits, the connection is failed until `clear`
         // and the claimed ticket stays used (C12).
         let mut withdrawn = false;
-        if let (Some(_), Some(s)) = (claimed.as_ref(), self.current.get()) {
+        if let (true, Some(s)) = (loaded, self.current.get()) {
             self.phase = Phase::Handshaking;
             let consumed = saver.consume(s).await;
             self.phase = Phase::Idle;
             if consumed.is_err() {
-                claimed = None;
+                engine.withdraw_offer();
                 withdrawn = true;
             }
         }
-        let started = {
-            // E7: the ticket and the PSK go from the record straight into the engine's place
-            // for them (one critical section, no copy on the stack); the ticket's only other
-            // copy is the one in the ClientHello.
-            let offer = match (claimed, self.current.get()) {
-                (Some(claim), Some(s)) => SessionOffer::new(s, &claim),
-                _ => None,
-            };
-            let Some(buffers) = self.buffers.take() else {
-                return Err(Error::Failed);
-            };
-            self.rng_failures = ctx.rng.failures();
-            // Started in `self.engine`, where it stays (E7): the key share, the copy of the
-            // PSK and its Early Secret are made there, and never moved.
-            Engine::start_in(
-                &mut self.engine,
-                ctx.tls_config(),
-                self.server_name,
-                offer.as_ref().map(|o| o as &dyn OfferSource),
-                self.psk_mode,
-                buffers,
-                SharedRng::new(&ctx.rng),
-                ctx.now_unix(),
-            )
-        };
-        if let Err(refused) = started {
-            // The buffers come back, so the connection connects again after `clear`.
-            self.buffers = Some((refused.rx, refused.tx));
-            self.phase = Phase::Failed;
-            return Err(Error::Tls(refused.error));
+        if let Err(refused) = engine.start() {
+            return Err(self.refused(refused));
         }
         self.phase = Phase::Handshaking;
         self.stats = ConnectionStats {

@@ -124,6 +124,20 @@ impl<'p, const N: usize, const T: usize> Session<'p, N, T> {
         self.pool.claim(self.id(), now_ms, limits, offered_suites)
     }
 
+    /// [`Session::claim`], and `read` of the claimed record and its [`Offer`] in the same
+    /// critical section (see [`SessionPool::claim_with`]): a connection copies the ticket and
+    /// the PSK into its engine there, so that they are read once, under the claim.
+    pub fn claim_with<R>(
+        &self,
+        now_ms: u64,
+        limits: &Limits,
+        offered_suites: &[u16],
+        read: impl FnOnce(&SessionRecord<T>, &Offer) -> R,
+    ) -> Result<(Offer, R), Unresumable> {
+        self.pool
+            .claim_with(self.id(), now_ms, limits, offered_suites, read)
+    }
+
     /// C35: the record may be set on a connection of context `owner` to `peer`.
     pub fn check_owner_and_peer(&self, owner: ContextId, peer: &PeerId) -> Result<(), Error> {
         self.with(|r| r.check_owner_and_peer(owner, peer))?

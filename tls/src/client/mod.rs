@@ -57,6 +57,7 @@
 mod buffers;
 mod config;
 mod error;
+mod prepared;
 mod record;
 mod secrets;
 mod sizes;
@@ -65,6 +66,7 @@ mod state;
 use config::offered_suites;
 pub use config::{ClientConfig, MaxFragmentLength, OfferSource, PskMode, ResumptionOffer};
 pub use error::{Error, Violation};
+pub use prepared::Prepared;
 pub(crate) use secrets::{OwnedOffer, Secrets};
 pub use sizes::BufferSizes;
 
@@ -317,17 +319,12 @@ impl<'a, R: rand_core::CryptoRng> Connection<'a, R> {
         rng: R,
         now_unix: Option<u64>,
     ) -> Result<Self, Refused<'a>> {
-        let source = offer.as_ref().map(|o| o as &dyn OfferSource);
-        let mut conn = Self::blank(
-            config,
-            server_name,
-            source.map(|o| o.suite()),
-            psk_mode,
-            buffers,
-            rng,
-            now_unix,
-        )?;
-        match conn.begin(source) {
+        let mut conn = Self::blank(config, server_name, psk_mode, buffers, rng, now_unix)?;
+        let loaded = match &offer {
+            Some(o) => conn.offer.set(o),
+            None => Ok(()),
+        };
+        match loaded.and_then(|()| conn.begin()) {
             Ok(()) => Ok(conn),
             Err(error) => {
                 let (rx, tx) = conn.release();
@@ -362,23 +359,35 @@ impl<'a, R: rand_core::CryptoRng, const T: usize> Connection<'a, R, T> {
         rng: R,
         now_unix: Option<u64>,
     ) -> Result<(), Refused<'a>> {
-        *slot = None;
-        let blank = Self::blank(
-            config,
-            server_name,
-            offer.map(|o| o.suite()),
-            psk_mode,
-            buffers,
-            rng,
-            now_unix,
-        )?;
-        let conn = slot.insert(blank);
-        if let Err(error) = conn.begin(offer) {
-            let (rx, tx) = conn.release();
-            *slot = None;
-            return Err(Refused { error, rx, tx });
+        let mut prepared =
+            Self::prepare_in(slot, config, server_name, psk_mode, buffers, rng, now_unix)?;
+        if let Some(source) = offer {
+            if let Err(error) = prepared.load_offer(source) {
+                return Err(prepared.refuse(error));
+            }
         }
-        Ok(())
+        prepared.start()
+    }
+
+    /// The first step of [`Connection::start_in`], for a caller that must read its offer at
+    /// a moment of its own (inside the critical section that claims a session record, say):
+    /// places a connection in `slot` that holds no secret and has queued nothing, and
+    /// returns the [`Prepared`] view through which its offer is loaded and it is started.
+    /// Whatever `slot` held is dropped (and so wiped) first; when the configuration is
+    /// refused, `slot` is left empty and the buffers come back in [`Refused`].
+    pub fn prepare_in<'s>(
+        slot: &'s mut Option<Self>,
+        config: &'a ClientConfig<'a>,
+        server_name: &'a str,
+        psk_mode: PskMode,
+        buffers: (&'a mut [u8], &'a mut [u8]),
+        rng: R,
+        now_unix: Option<u64>,
+    ) -> Result<Prepared<'s, 'a, R, T>, Refused<'a>> {
+        *slot = None;
+        let blank = Self::blank(config, server_name, psk_mode, buffers, rng, now_unix)?;
+        *slot = Some(blank);
+        Ok(Prepared::new(slot))
     }
 
     /// A connection that holds no secret yet (so that it may be moved into place): the
@@ -386,14 +395,14 @@ impl<'a, R: rand_core::CryptoRng, const T: usize> Connection<'a, R, T> {
     fn blank(
         config: &'a ClientConfig<'a>,
         server_name: &'a str,
-        offer_suite: Option<CipherSuite>,
         psk_mode: PskMode,
         buffers: (&'a mut [u8], &'a mut [u8]),
         mut rng: R,
         now_unix: Option<u64>,
     ) -> Result<Self, Refused<'a>> {
         let (rx_buf, tx_buf) = buffers;
-        let suites = match offered_suites(config, offer_suite) {
+        // The order of the suites follows the offer, once it is loaded (`begin`).
+        let suites = match offered_suites(config, None) {
             Ok(suites) => suites,
             Err(error) => {
                 return Err(Refused {
@@ -452,13 +461,11 @@ impl<'a, R: rand_core::CryptoRng, const T: usize> Connection<'a, R, T> {
         })
     }
 
-    /// Copies the offer and queues the first ClientHello, in place: the key share, the PSK
-    /// and its Early Secret are made where they stay.
-    fn begin(&mut self, offer: Option<&dyn OfferSource>) -> Result<(), Error> {
+    /// Queues the first ClientHello with the offer loaded (if any), in place: the key share
+    /// and the PSK's Early Secret are made where they stay.
+    fn begin(&mut self) -> Result<(), Error> {
         self.transcript.scrub();
-        if let Some(o) = offer {
-            self.offer.set(o)?;
-        }
+        self.suites = offered_suites(self.config, self.offer.get().map(|o| o.suite))?;
         self.state = state::start(self)?;
         if self.offer.is_some() {
             self.offer_pending = self.tx_len;

@@ -115,10 +115,12 @@ pub(super) struct Profile {
 /// Runs the handshake images once under `bench/mps2-an386/profile/funcprof.c`, which splits each
 /// measured window (transport excluded, as in the table) by function.
 pub(super) fn profile(elf_dir: &Path, ports: &Ports, work: &Path) -> Result<Vec<Profile>> {
+    // The plugin API header it shares with insncount.c.
+    let include = format!("-I{}", root().join("tools/qemu-plugin").display());
     let so = util::shared_lib(
         &root().join(FIRMWARE_DIR).join("profile/funcprof.c"),
         &work.join("libfuncprof.so"),
-        &[],
+        &[&include],
     )?;
     let mut profiles = Vec::new();
     for (name, elf) in [
@@ -205,26 +207,34 @@ pub(super) fn short_function(name: &str) -> String {
         let parts: Vec<&str> = path.split("::").filter(|p| !p.is_empty()).collect();
         parts[parts.len().saturating_sub(n)..].join("::")
     }
-    if let Some(inner) = name.strip_prefix('<') {
-        // `<Type as Trait>::method`: find the `>` that closes the first `<`.
-        let mut depth = 1usize;
-        for (i, c) in inner.char_indices() {
-            match c {
-                '<' => depth += 1,
-                '>' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        let ty = inner[..i].split(" as ").next().unwrap_or("");
-                        let ty = strip_generics(ty.trim_start_matches('&'));
-                        let method = strip_generics(&inner[i + 1..]);
-                        return format!("{}::{}", last_segments(&ty, 1), last_segments(&method, 1));
-                    }
-                }
-                _ => {}
-            }
-        }
+    if let Some((ty, _, method)) = qualified_path(name) {
+        let ty = strip_generics(ty.trim_start_matches('&'));
+        let method = strip_generics(method);
+        return format!("{}::{}", last_segments(&ty, 1), last_segments(&method, 1));
     }
     last_segments(&strip_generics(name), 2)
+}
+
+/// A demangled `<Type as Trait>::rest` split at the `>` that closes the first `<`:
+/// `(Type, Trait, ::rest)`, with an empty `Trait` for `<Type>::rest`. `None` for a name that
+/// does not start with `<` or never closes it.
+pub(super) fn qualified_path(name: &str) -> Option<(&str, &str, &str)> {
+    let inner = name.strip_prefix('<')?;
+    let mut depth = 1usize;
+    for (i, c) in inner.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => {
+                depth -= 1;
+                if depth == 0 {
+                    let (ty, tr) = inner[..i].split_once(" as ").unwrap_or((&inner[..i], ""));
+                    return Some((ty, tr, &inner[i + 1..]));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Pairs the k-th measured window of the plugin's output with the k-th `handshake` or `op`
@@ -328,4 +338,30 @@ pub(super) fn parse_run(stdout: &str, marks: &str) -> Result<ImageRun> {
         index_size,
         slot_size,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qualified_paths_split_where_the_first_bracket_closes() {
+        let mul = "<p256::FieldElement as core::ops::Mul<&p256::FieldElement>>::mul";
+        assert_eq!(
+            qualified_path(mul),
+            Some((
+                "p256::FieldElement",
+                "core::ops::Mul<&p256::FieldElement>",
+                "::mul"
+            ))
+        );
+        assert_eq!(qualified_path("<[u8]>::len"), Some(("[u8]", "", "::len")));
+        assert_eq!(qualified_path("core::fmt::write"), None);
+        assert_eq!(qualified_path("<unclosed"), None);
+        assert_eq!(short_function(mul), "FieldElement::mul");
+        assert_eq!(
+            short_function("encore_tls::crypto::sha::compress<T>"),
+            "sha::compress"
+        );
+    }
 }

@@ -89,24 +89,9 @@ pub(super) fn crate_of(name: &str) -> String {
         let (krate, _) = head.split_once("::")?;
         Some(krate.to_string())
     };
-    if let Some(inner) = name.strip_prefix('<') {
-        let mut depth = 1usize;
-        for (i, c) in inner.char_indices() {
-            match c {
-                '<' => depth += 1,
-                '>' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        let inner = &inner[..i];
-                        let (ty, tr) = inner.split_once(" as ").unwrap_or((inner, ""));
-                        if let Some(k) = path_crate(ty).or_else(|| path_crate(tr)) {
-                            return k;
-                        }
-                        break;
-                    }
-                }
-                _ => {}
-            }
+    if let Some((ty, tr, _)) = super::firmware::qualified_path(name) {
+        if let Some(k) = path_crate(ty).or_else(|| path_crate(tr)) {
+            return k;
         }
     }
     if let Some(k) = path_crate(name) {

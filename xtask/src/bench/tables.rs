@@ -104,38 +104,30 @@ impl Report<'_> {
             let a = self.region("bench-encore", ours);
             let b = self.region(RUSTCRYPTO_IMAGE, ours);
             let c = self.region(et, theirs);
-            let cell = |r: &Option<Region>| {
-                r.as_ref()
-                    .map(|r| format!("{} ({} ms)", mi(r.instructions), ms(r.instructions)))
-                    .unwrap_or_else(|| "-".into())
-            };
-            let _ = writeln!(
-                t,
-                "| {label}: instructions (ms at 168 MHz) | {} | {} | {} | {} |",
-                cell(&a),
-                cell(&b),
-                cell(&c),
-                match (&a, &c) {
-                    (Some(a), Some(c)) => ratio(a.instructions, c.instructions),
+            // One row per measure: each image's cell, and Encore over embedded-tls.
+            let mut row = |what: &str, show: &dyn Fn(&Region) -> String, of: fn(&Region) -> u64| {
+                let cell = |r: &Option<Region>| r.as_ref().map(show).unwrap_or_else(|| "-".into());
+                let versus = match (&a, &c) {
+                    (Some(a), Some(c)) => ratio(of(a), of(c)),
                     _ => "-".into(),
-                }
+                };
+                let _ = writeln!(
+                    t,
+                    "| {label}: {what} | {} | {} | {} | {versus} |",
+                    cell(&a),
+                    cell(&b),
+                    cell(&c)
+                );
+            };
+            row(
+                "instructions (ms at 168 MHz)",
+                &|r| format!("{} ({} ms)", mi(r.instructions), ms(r.instructions)),
+                |r| r.instructions,
             );
-            let wire = |r: &Option<Region>| {
-                r.as_ref()
-                    .map(|r| format!("{} B", r.sent + r.received))
-                    .unwrap_or_else(|| "-".into())
-            };
-            let _ = writeln!(
-                t,
-                "| {label}: wire bytes | {} | {} | {} | {} |",
-                wire(&a),
-                wire(&b),
-                wire(&c),
-                match (&a, &c) {
-                    (Some(a), Some(c)) =>
-                        ratio((a.sent + a.received) as u64, (c.sent + c.received) as u64),
-                    _ => "-".into(),
-                }
+            row(
+                "wire bytes",
+                &|r| format!("{} B", r.sent + r.received),
+                |r| (r.sent + r.received) as u64,
             );
         }
         if let (Some(same), Some(theirs)) = (self.image(SAME_ALGORITHMS_IMAGE), self.image(et)) {

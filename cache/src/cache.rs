@@ -481,27 +481,60 @@ mod cap_tests {
                 max_auth_age_s: SEVEN_DAYS_S
             }
         );
-        let peer = PeerId([3; 16]);
-        let s = pool
-            .create(&NewSession {
-                version: encore_session::TLS13,
-                cipher_suite: 0x1301,
-                psk: &[1; 32],
-                ticket: &[2; 16],
-                lifetime_s: SEVEN_DAYS_S,
-                age_add: 0,
-                max_early_data: 0,
-                received_ms: 0,
-                received_unix: None,
-                auth_age_ms: WEEK_MS - 1000,
-                peer,
-                owner: ContextId(1),
-            })
-            .unwrap();
+        let s = pool.create(&record(&[2; 16], WEEK_MS - 1000)).unwrap();
         assert_eq!(cache.add(&s, 0), Ok(Added::Stored));
         drop(s);
-        assert!(cache.lookup(&peer, 999).is_some());
-        assert!(cache.lookup(&peer, 1000).is_none());
+        assert!(cache.lookup(&PEER, 999).is_some());
+        assert!(cache.lookup(&PEER, 1000).is_none());
+        assert_eq!(cache.len(), 0);
+    }
+
+    const PEER: PeerId = PeerId([3; 16]);
+
+    /// A record for `PEER` of context 1, received at 0, with `ticket`.
+    fn record(ticket: &[u8], auth_age_ms: u64) -> NewSession<'_> {
+        NewSession {
+            version: encore_session::TLS13,
+            cipher_suite: 0x1301,
+            psk: &[1; 32],
+            ticket,
+            lifetime_s: SEVEN_DAYS_S,
+            age_add: 0,
+            max_early_data: 0,
+            received_ms: 0,
+            received_unix: None,
+            auth_age_ms,
+            peer: PEER,
+            owner: ContextId(1),
+        }
+    }
+
+    /// C28, C36, E7: `take_with` runs its reader once, inside the claim of the entry it takes.
+    /// A newer candidate that a connection claimed first is passed over (removed as stale)
+    /// without being read.
+    #[test]
+    fn c36_take_with_reads_only_the_entry_it_claims() {
+        let pool: SessionPool<2> = SessionPool::new();
+        let cache: SessionCache<'_, 2, 2> =
+            SessionCache::new(&pool, ContextId(1), CacheConfig::DEFAULT);
+        let older = pool.create(&record(&[0xA1; 16], 0)).unwrap();
+        assert_eq!(cache.add(&older, 0), Ok(Added::Stored));
+        let newer = pool.create(&record(&[0xB2; 16], 0)).unwrap();
+        assert_eq!(cache.add(&newer, 1), Ok(Added::Stored));
+        // A connection it is set on offers the newer one first.
+        assert!(newer.claim(2, &Limits::DEFAULT, &[0x1301]).is_ok());
+        let mut reads = 0;
+        let mut ticket = [0u8; 16];
+        let (taken, offer, ()) = cache
+            .take_with(&PEER, 3, &[0x1301], |r, claim| {
+                assert_eq!(claim.cipher_suite, 0x1301);
+                ticket.copy_from_slice(r.ticket());
+                reads += 1;
+            })
+            .unwrap();
+        assert_eq!((reads, ticket), (1, [0xA1; 16]));
+        assert_eq!(taken.id(), older.id());
+        assert_eq!(offer.obfuscated_age, 3);
         assert_eq!(cache.len(), 0);
     }
 }

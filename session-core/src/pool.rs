@@ -366,26 +366,8 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
         limits: &Limits,
         offered_suites: &[u16],
     ) -> Result<Offer, Unresumable> {
-        self.claim_with(id, now_ms, limits, offered_suites, |_, _| ())
-            .map(|(offer, ())| offer)
-    }
-
-    /// [`SessionPool::claim`], and `read` of the claimed record and its [`Offer`] in the same
-    /// critical section: for copying the ticket and the PSK straight to where they are sent
-    /// from. `read` runs only when the claim succeeds; it must not use this pool (it would
-    /// find it busy), and should copy and return.
-    pub fn claim_with<R>(
-        &self,
-        id: SessionId,
-        now_ms: u64,
-        limits: &Limits,
-        offered_suites: &[u16],
-        read: impl FnOnce(&SessionRecord<T>, &Offer) -> R,
-    ) -> Result<(Offer, R), Unresumable> {
-        self.slot_ref(id.index, id.generation, |s| {
-            s.record.claim_with(now_ms, limits, offered_suites, read)
-        })
-        .unwrap_or(Err(Unresumable::NotResumable))
+        self.with_records(|records| records.claim(id, now_ms, limits, offered_suites))
+            .unwrap_or(Err(Unresumable::NotResumable))
     }
 
     /// Runs `f` on the live slot `(index, generation)` inside one critical section, with the shared
@@ -505,7 +487,10 @@ impl<const T: usize> Records<'_, T> {
             .map(|(offer, ())| offer)
     }
 
-    /// [`SessionPool::claim_with`] for a record read here.
+    /// [`Records::claim`], and `read` of the claimed record and its [`Offer`] in the same
+    /// critical section: for copying the ticket and the PSK straight to where they are sent
+    /// from. `read` runs only when the claim succeeds; it must not use this pool (it would
+    /// find it busy), and should copy and return.
     pub fn claim_with<R>(
         &self,
         id: SessionId,

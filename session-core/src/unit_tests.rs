@@ -137,3 +137,30 @@ fn e1_free_slot_search_starts_at_the_hint_and_wraps() {
     drop((b, d, e));
     assert_eq!(pool.in_use(), 0);
 }
+
+/// C28, E7: `claim_with` hands the claimed record to its reader inside the claim, so the ticket
+/// and the PSK are read under the claim that makes the offer; a claim that fails (the record is
+/// used already) runs no reader at all, and the pool is free again afterwards.
+#[test]
+fn c28_claim_with_reads_the_record_only_when_it_claims_it() {
+    use crate::{Limits, Unresumable};
+    let pool: SessionPool<1> = SessionPool::new();
+    let s = pool
+        .create(&new_session(&[0x5A; 32], &[0xA5; 40]))
+        .unwrap();
+    let mut ticket = [0u8; 40];
+    let (offer, psk_len) = s
+        .claim_with(1_005, &Limits::DEFAULT, &[0x1301], |record, claim| {
+            assert_eq!(claim.cipher_suite, 0x1301);
+            ticket.copy_from_slice(record.ticket());
+            record.psk().len()
+        })
+        .unwrap();
+    assert_eq!((ticket, psk_len), ([0xA5; 40], 32));
+    assert_eq!(offer.obfuscated_age, 1_000u32.wrapping_add(0xDEAD_BEEF));
+    let mut ran = false;
+    let again = s.claim_with(1_006, &Limits::DEFAULT, &[0x1301], |_, _| ran = true);
+    assert_eq!(again.map(|(o, ())| o), Err(Unresumable::Used));
+    assert!(!ran);
+    assert!(s.info().unwrap().used);
+}

@@ -125,7 +125,7 @@ impl<'p, const N: usize, const T: usize> Session<'p, N, T> {
     }
 
     /// [`Session::claim`], and `read` of the claimed record and its [`Offer`] in the same
-    /// critical section (see [`SessionPool::claim_with`]): a connection copies the ticket and
+    /// critical section (see [`Records::claim_with`]): a connection copies the ticket and
     /// the PSK into its engine there, so that they are read once, under the claim.
     pub fn claim_with<R>(
         &self,
@@ -134,8 +134,10 @@ impl<'p, const N: usize, const T: usize> Session<'p, N, T> {
         offered_suites: &[u16],
         read: impl FnOnce(&SessionRecord<T>, &Offer) -> R,
     ) -> Result<(Offer, R), Unresumable> {
+        let id = self.id();
         self.pool
-            .claim_with(self.id(), now_ms, limits, offered_suites, read)
+            .with_records(|records| records.claim_with(id, now_ms, limits, offered_suites, read))
+            .unwrap_or(Err(Unresumable::NotResumable))
     }
 
     /// C35: the record may be set on a connection of context `owner` to `peer`.

@@ -15,31 +15,52 @@ use encore_tls::ClientConfig;
 
 use crate::{BadSessionRule, Connection, Context, Error, OsRng, Phase, StdClock};
 
-/// A transport that is never used by these tests: every call fails.
-struct Unplugged;
+/// A transport with no server behind it, which these tests never reach.
+#[derive(Clone, Copy)]
+enum Fake {
+    /// Every call fails.
+    Unplugged,
+    /// Every call waits forever, as on a transport whose peer stopped reading.
+    Stalled,
+}
 
-impl ErrorType for Unplugged {
+impl Fake {
+    async fn call(self) -> Result<(), ErrorKind> {
+        match self {
+            Fake::Unplugged => Err(ErrorKind::NotConnected),
+            Fake::Stalled => core::future::pending().await,
+        }
+    }
+}
+
+impl ErrorType for Fake {
     type Error = ErrorKind;
 }
 
-impl Read for Unplugged {
+impl Read for Fake {
     async fn read(&mut self, _buf: &mut [u8]) -> Result<usize, ErrorKind> {
-        Err(ErrorKind::NotConnected)
+        self.call().await.map(|()| 0)
     }
 }
 
-impl Write for Unplugged {
+impl Write for Fake {
     async fn write(&mut self, _buf: &[u8]) -> Result<usize, ErrorKind> {
-        Err(ErrorKind::NotConnected)
+        self.call().await.map(|()| 0)
     }
     async fn flush(&mut self) -> Result<(), ErrorKind> {
-        Err(ErrorKind::NotConnected)
+        self.call().await
     }
 }
 
 #[derive(Default)]
 struct Tally {
     removed: AtomicU32,
+}
+
+impl Tally {
+    fn removed(&self) -> u32 {
+        self.removed.load(Ordering::SeqCst)
+    }
 }
 
 impl CacheEvents<8, 256> for Tally {
@@ -51,6 +72,11 @@ impl CacheEvents<8, 256> for Tally {
 const NAME: &str = "server.encore.test";
 
 type Ctx<'a> = Context<'a, StdClock, OsRng, 4, 8>;
+type Conn<'c> = Connection<'c, 'static, Fake, StdClock, OsRng, 4, 8>;
+
+fn leak<T>(v: T) -> &'static mut T {
+    std::boxed::Box::leak(std::boxed::Box::new(v))
+}
 
 fn context<'a>(pool: &'a SessionPool<8>, events: &'a Tally, id: u32) -> Ctx<'a> {
     Context::with_events(
@@ -64,14 +90,46 @@ fn context<'a>(pool: &'a SessionPool<8>, events: &'a Tally, id: u32) -> Ctx<'a> 
     )
 }
 
+/// What most tests start from: a pool of their own, and a context (id 1) over it whose cache
+/// reports its removals to a tally.
+fn setup() -> (&'static SessionPool<8>, &'static Tally, Ctx<'static>) {
+    let pool: &'static SessionPool<8> = leak(SessionPool::new());
+    let tally: &'static Tally = leak(Tally::default());
+    (pool, tally, context(pool, tally, 1))
+}
+
+/// A connection of `ctx` to [`NAME`] over `io`, with 64-byte buffers and `tx` bytes to send.
+fn conn_over<'c>(ctx: &'c Ctx<'static>, io: Fake, tx: usize) -> Conn<'c> {
+    let rx: &'static mut [u8] = leak([0u8; 64]);
+    let tx: &'static mut [u8] = &mut leak([0u8; 1024])[..tx];
+    Connection::new(ctx, NAME, io, rx, tx)
+}
+
+/// A connection of `ctx` whose ClientHello never fits (64-byte buffers).
+fn conn<'c>(ctx: &'c Ctx<'static>) -> Conn<'c> {
+    conn_over(ctx, Fake::Unplugged, 64)
+}
+
 fn record<'p>(pool: &'p SessionPool<8>, peer: PeerId, owner: u32, fill: u8) -> Session<'p, 8> {
+    record_aged(pool, peer, owner, fill, 0)
+}
+
+/// A record of `owner` for `peer`, with a 32-byte PSK and a 100-byte ticket of bytes `fill`,
+/// and ticket_age_add `age_add`.
+fn record_aged<'p>(
+    pool: &'p SessionPool<8>,
+    peer: PeerId,
+    owner: u32,
+    fill: u8,
+    age_add: u32,
+) -> Session<'p, 8> {
     pool.create(&NewSession {
         version: TLS13,
         cipher_suite: 0x1301,
         psk: &[fill; 32],
         ticket: &[fill; 100],
         lifetime_s: 7200,
-        age_add: 0,
+        age_add,
         max_early_data: 0,
         received_ms: 0,
         received_unix: None,
@@ -82,21 +140,22 @@ fn record<'p>(pool: &'p SessionPool<8>, peer: PeerId, owner: u32, fill: u8) -> S
     .unwrap()
 }
 
-macro_rules! conn {
-    ($ctx:expr, $rx:ident, $tx:ident) => {
-        Connection::new(&$ctx, NAME, Unplugged, &mut $rx, &mut $tx)
-    };
+/// A connection of `ctx` that holds `s`, cached in `ctx`, and is open (as a completed
+/// handshake leaves it: C10, C13).
+fn open_with<'c>(ctx: &'c Ctx<'static>, s: &Session<'static, 8>) -> Conn<'c> {
+    ctx.cache().add(s, 0).unwrap();
+    let mut conn = conn(ctx);
+    conn.set_session(Some(s)).unwrap();
+    conn.completed = true;
+    conn
 }
 
 /// C1, C2, C3, C4: reference counts through set_session / session / get1_session.
 #[test]
 fn c1_c4_reference_counts() {
-    static POOL: SessionPool<8> = SessionPool::new();
-    let tally = Tally::default();
-    let ctx = context(&POOL, &tally, 1);
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-    let mut conn = conn!(ctx, rx, tx);
-    let s = record(&POOL, ctx.peer_id(NAME), 1, 1);
+    let (pool, tally, ctx) = setup();
+    let mut conn = conn(&ctx);
+    let s = record(pool, ctx.peer_id(NAME), 1, 1);
     conn.set_session(Some(&s)).unwrap();
     assert_eq!(s.ref_count().unwrap(), 2); // C1
     conn.set_session(Some(&s)).unwrap();
@@ -109,7 +168,7 @@ fn c1_c4_reference_counts() {
     conn.set_session(None).unwrap();
     assert_eq!(s.ref_count().unwrap(), 1); // C3
     assert!(conn.session().is_none());
-    assert_eq!(tally.removed.load(Ordering::SeqCst), 0); // C12: fresh, nothing invalidated
+    assert_eq!(tally.removed(), 0); // C12: fresh, nothing invalidated
     assert!(!s.info().unwrap().not_resumable);
 }
 
@@ -117,41 +176,38 @@ fn c1_c4_reference_counts() {
 /// nothing.
 #[test]
 fn c35_other_context_or_peer_is_an_error() {
-    static POOL: SessionPool<8> = SessionPool::new();
-    let tally = Tally::default();
-    let ctx = context(&POOL, &tally, 1);
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-    let mut conn = conn!(ctx, rx, tx);
-    let mine = record(&POOL, ctx.peer_id(NAME), 1, 1);
+    let (pool, _, ctx) = setup();
+    let mut conn = conn(&ctx);
+    let mine = record(pool, ctx.peer_id(NAME), 1, 1);
     conn.set_session(Some(&mine)).unwrap();
 
-    let other_ctx = record(&POOL, ctx.peer_id(NAME), 2, 2);
+    let other_ctx = record(pool, ctx.peer_id(NAME), 2, 2);
     assert_eq!(
         conn.set_session(Some(&other_ctx)),
         Err(Error::Session(encore_session::Error::WrongOwner))
     );
-    let other_peer = record(&POOL, ctx.peer_id("other.encore.test"), 1, 3);
+    let other_peer = record(pool, ctx.peer_id("other.encore.test"), 1, 3);
     assert_eq!(
         conn.set_session(Some(&other_peer)),
         Err(Error::Session(encore_session::Error::WrongPeer))
     );
     // Another ALPN list is another peer too.
     let alpn = PeerId::new(NAME, &[b"h2"], &ctx.trust_fingerprint());
-    let other_alpn = record(&POOL, alpn, 1, 4);
+    let other_alpn = record(pool, alpn, 1, 4);
     assert_eq!(
         conn.set_session(Some(&other_alpn)),
         Err(Error::Session(encore_session::Error::WrongPeer))
     );
     // The name is compared without case (peer identity, "Decided").
-    let upper = record(&POOL, ctx.peer_id("SERVER.Encore.TEST"), 1, 5);
+    let upper = record(pool, ctx.peer_id("SERVER.Encore.TEST"), 1, 5);
     conn.set_session(Some(&upper)).unwrap();
     assert_eq!(mine.ref_count().unwrap(), 1);
     assert_eq!(other_ctx.ref_count().unwrap(), 1);
     assert_eq!(other_peer.ref_count().unwrap(), 1);
     assert_eq!(upper.ref_count().unwrap(), 2);
     // A session of another pool is another context's.
-    static OTHER_POOL: SessionPool<8> = SessionPool::new();
-    let foreign = record(&OTHER_POOL, ctx.peer_id(NAME), 1, 6);
+    let other_pool: &SessionPool<8> = leak(SessionPool::new());
+    let foreign = record(other_pool, ctx.peer_id(NAME), 1, 6);
     assert_eq!(
         conn.set_session(Some(&foreign)),
         Err(Error::Session(encore_session::Error::WrongOwner))
@@ -162,25 +218,19 @@ fn c35_other_context_or_peer_is_an_error() {
 /// remove callback; C2 after C10 keeps the count.
 #[test]
 fn c10_replacing_open_session_invalidates_once() {
-    static POOL: SessionPool<8> = SessionPool::new();
-    let tally = Tally::default();
-    let ctx = context(&POOL, &tally, 1);
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-    let mut conn = conn!(ctx, rx, tx);
-    let s = record(&POOL, ctx.peer_id(NAME), 1, 1);
-    ctx.cache().add(&s, 0).unwrap();
-    conn.set_session(Some(&s)).unwrap();
-    conn.completed = true; // as a completed handshake leaves it
+    let (pool, tally, ctx) = setup();
+    let s = record(pool, ctx.peer_id(NAME), 1, 1);
+    let mut conn = open_with(&ctx, &s);
     assert!(conn.session_open());
     conn.set_session(Some(&s)).unwrap(); // C2 with C10 first
-    assert_eq!(tally.removed.load(Ordering::SeqCst), 1);
+    assert_eq!(tally.removed(), 1);
     assert!(s.info().unwrap().not_resumable);
     assert!(!ctx.cache().contains(&s));
     assert_eq!(s.ref_count().unwrap(), 2);
     // Once invalidated, nothing more to invalidate.
-    let t = record(&POOL, ctx.peer_id(NAME), 1, 2);
+    let t = record(pool, ctx.peer_id(NAME), 1, 2);
     conn.set_session(Some(&t)).unwrap();
-    assert_eq!(tally.removed.load(Ordering::SeqCst), 1);
+    assert_eq!(tally.removed(), 1);
     assert!(!t.info().unwrap().not_resumable);
 }
 
@@ -188,19 +238,13 @@ fn c10_replacing_open_session_invalidates_once() {
 /// resumable.
 #[test]
 fn c11_after_set_shutdown_nothing_is_invalidated() {
-    static POOL: SessionPool<8> = SessionPool::new();
-    let tally = Tally::default();
-    let ctx = context(&POOL, &tally, 1);
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-    let mut conn = conn!(ctx, rx, tx);
-    let s = record(&POOL, ctx.peer_id(NAME), 1, 1);
-    ctx.cache().add(&s, 0).unwrap();
-    conn.set_session(Some(&s)).unwrap();
-    conn.completed = true;
+    let (pool, tally, ctx) = setup();
+    let s = record(pool, ctx.peer_id(NAME), 1, 1);
+    let mut conn = open_with(&ctx, &s);
     conn.set_shutdown();
     assert!(!conn.session_open());
     conn.set_session(None).unwrap();
-    assert_eq!(tally.removed.load(Ordering::SeqCst), 0);
+    assert_eq!(tally.removed(), 0);
     assert!(!s.info().unwrap().not_resumable);
     assert!(ctx.cache().contains(&s));
 }
@@ -209,33 +253,19 @@ fn c11_after_set_shutdown_nothing_is_invalidated() {
 /// reference; the relaxed rule keeps it.
 #[test]
 fn c13_drop_open_connection_invalidates_unless_relaxed() {
-    static POOL: SessionPool<8> = SessionPool::new();
-    let tally = Tally::default();
-    let ctx = context(&POOL, &tally, 1);
-    let s = record(&POOL, ctx.peer_id(NAME), 1, 1);
-    ctx.cache().add(&s, 0).unwrap();
-    {
-        let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-        let mut conn = conn!(ctx, rx, tx);
-        conn.set_session(Some(&s)).unwrap();
-        conn.completed = true;
-    }
-    assert_eq!(tally.removed.load(Ordering::SeqCst), 1);
+    let (pool, tally, ctx) = setup();
+    let s = record(pool, ctx.peer_id(NAME), 1, 1);
+    drop(open_with(&ctx, &s));
+    assert_eq!(tally.removed(), 1);
     assert!(s.info().unwrap().not_resumable);
     assert_eq!(s.ref_count().unwrap(), 1);
 
-    let tally2 = Tally::default();
-    let mut relaxed = context(&POOL, &tally2, 1);
+    let tally2 = leak(Tally::default());
+    let mut relaxed = context(pool, tally2, 1);
     relaxed.set_bad_session_rule(BadSessionRule::Keep);
-    let k = record(&POOL, relaxed.peer_id(NAME), 1, 2);
-    relaxed.cache().add(&k, 0).unwrap();
-    {
-        let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-        let mut conn = conn!(relaxed, rx, tx);
-        conn.set_session(Some(&k)).unwrap();
-        conn.completed = true;
-    }
-    assert_eq!(tally2.removed.load(Ordering::SeqCst), 0);
+    let k = record(pool, relaxed.peer_id(NAME), 1, 2);
+    drop(open_with(&relaxed, &k));
+    assert_eq!(tally2.removed(), 0);
     assert!(!k.info().unwrap().not_resumable);
     assert!(relaxed.cache().contains(&k));
 }
@@ -244,12 +274,9 @@ fn c13_drop_open_connection_invalidates_unless_relaxed() {
 /// it (and invalidates an open one).
 #[test]
 fn c14_clear_keeps_after_clean_drops_after_unclean() {
-    static POOL: SessionPool<8> = SessionPool::new();
-    let tally = Tally::default();
-    let ctx = context(&POOL, &tally, 1);
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-    let mut conn = conn!(ctx, rx, tx);
-    let s = record(&POOL, ctx.peer_id(NAME), 1, 1);
+    let (pool, tally, ctx) = setup();
+    let mut conn = conn(&ctx);
+    let s = record(pool, ctx.peer_id(NAME), 1, 1);
     conn.set_session(Some(&s)).unwrap();
     conn.completed = true;
     conn.reused = true;
@@ -263,30 +290,8 @@ fn c14_clear_keeps_after_clean_drops_after_unclean() {
     conn.clear();
     assert!(conn.session().is_none());
     assert_eq!(s.ref_count().unwrap(), 1);
-    assert_eq!(tally.removed.load(Ordering::SeqCst), 1);
+    assert_eq!(tally.removed(), 1);
     assert!(s.info().unwrap().not_resumable);
-}
-
-/// A transport whose every call waits forever, as one whose peer stopped reading.
-struct Stalled;
-
-impl ErrorType for Stalled {
-    type Error = ErrorKind;
-}
-
-impl Read for Stalled {
-    async fn read(&mut self, _buf: &mut [u8]) -> Result<usize, ErrorKind> {
-        core::future::pending().await
-    }
-}
-
-impl Write for Stalled {
-    async fn write(&mut self, _buf: &[u8]) -> Result<usize, ErrorKind> {
-        core::future::pending().await
-    }
-    async fn flush(&mut self) -> Result<(), ErrorKind> {
-        core::future::pending().await
-    }
 }
 
 /// C12, C28: a `connect` future dropped before its ClientHello left. The record was claimed
@@ -295,12 +300,9 @@ impl Write for Stalled {
 /// record cannot claim it.
 #[test]
 fn c12_c28_dropped_connect_leaves_its_claim_used_only() {
-    static POOL: SessionPool<8> = SessionPool::new();
-    let tally = Tally::default();
-    let ctx = context(&POOL, &tally, 1);
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 1024]);
-    let mut conn = Connection::new(&ctx, NAME, Stalled, &mut rx, &mut tx);
-    let s = record(&POOL, ctx.peer_id(NAME), 1, 1);
+    let (pool, tally, ctx) = setup();
+    let mut conn = conn_over(&ctx, Fake::Stalled, 1024);
+    let s = record(pool, ctx.peer_id(NAME), 1, 1);
     conn.set_session(Some(&s)).unwrap();
     {
         let mut fut = core::pin::pin!(conn.connect());
@@ -316,7 +318,7 @@ fn c12_c28_dropped_connect_leaves_its_claim_used_only() {
         s.claim(0, &ctx.cache().config().limits, &[0x1301]),
         Err(encore_session::Unresumable::Used)
     );
-    assert_eq!(tally.removed.load(Ordering::SeqCst), 0);
+    assert_eq!(tally.removed(), 0);
     assert_eq!(crate::block_on(conn.connect()), Err(Error::Failed));
     conn.clear();
     assert_eq!(conn.phase(), Phase::Idle);
@@ -327,20 +329,18 @@ fn c12_c28_dropped_connect_leaves_its_claim_used_only() {
 /// the application still holds stay valid and resumable.
 #[test]
 fn c25_dropping_context_flushes_its_cache() {
-    static POOL: SessionPool<8> = SessionPool::new();
-    let tally = Tally::default();
-    let ctx = context(&POOL, &tally, 1);
-    let a = record(&POOL, ctx.peer_id(NAME), 1, 1);
-    let b = record(&POOL, ctx.peer_id("b.encore.test"), 1, 2);
+    let (pool, tally, ctx) = setup();
+    let a = record(pool, ctx.peer_id(NAME), 1, 1);
+    let b = record(pool, ctx.peer_id("b.encore.test"), 1, 2);
     ctx.cache().add(&a, 0).unwrap();
     ctx.cache().add(&b, 0).unwrap();
-    assert_eq!((a.ref_count().unwrap(), POOL.in_use()), (2, 2));
+    assert_eq!((a.ref_count().unwrap(), pool.in_use()), (2, 2));
     drop(ctx);
-    assert_eq!(tally.removed.load(Ordering::SeqCst), 2);
+    assert_eq!(tally.removed(), 2);
     assert_eq!((a.ref_count().unwrap(), b.ref_count().unwrap()), (1, 1));
     assert!(!a.info().unwrap().not_resumable);
     drop((a, b));
-    assert_eq!(POOL.in_use(), 0);
+    assert_eq!(pool.in_use(), 0);
 }
 
 /// An engine that refuses to start (the ClientHello does not fit 64 bytes) hands the buffers
@@ -350,11 +350,8 @@ fn c25_dropping_context_flushes_its_cache() {
 /// a handshake.
 #[test]
 fn refused_engine_start_keeps_buffers_and_settings() {
-    static POOL: SessionPool<8> = SessionPool::new();
-    let tally = Tally::default();
-    let ctx = context(&POOL, &tally, 1);
-    let (mut rx, mut tx) = ([0u8; 64], [0u8; 64]);
-    let mut conn = conn!(ctx, rx, tx);
+    let (_, tally, ctx) = setup();
+    let mut conn = conn(&ctx);
     assert_eq!(conn.psk_mode(), crate::PskMode::DheOnly);
     conn.set_psk_mode(crate::PskMode::AllowPskOnly);
     assert_eq!(
@@ -372,7 +369,7 @@ fn refused_engine_start_keeps_buffers_and_settings() {
         assert_eq!(conn.phase(), Phase::Idle);
         assert_eq!(conn.psk_mode(), crate::PskMode::AllowPskOnly);
     }
-    assert_eq!(tally.removed.load(Ordering::SeqCst), 0);
+    assert_eq!(tally.removed(), 0);
 }
 
 /// C30: the engine's offer built from a claim sends session-core's obfuscated age, the age
@@ -381,9 +378,9 @@ fn refused_engine_start_keeps_buffers_and_settings() {
 #[test]
 fn c30_offer_from_claim_sends_the_wrapped_obfuscated_age() {
     use encore_tls::client::OfferSource;
-    static POOL: SessionPool<8> = SessionPool::new();
+    let pool: &SessionPool<8> = leak(SessionPool::new());
     let peer = PeerId::new(NAME, &[], &[0; 16]);
-    let s = pool_record(&POOL, peer, 0xffff_fff0);
+    let s = record_aged(pool, peer, 1, 1, 0xffff_fff0);
     let now = (1u64 << 32) + 0x20;
     let claim = s.with(|r| r.offer(now)).unwrap().unwrap();
     assert_eq!(claim.ticket_age_ms, 0x20);
@@ -401,22 +398,4 @@ fn c30_offer_from_claim_sends_the_wrapped_obfuscated_age() {
         (&[1u8; 100][..], &[1u8; 32][..])
     );
     assert_eq!(offer.copy_into(&mut ticket[..99], &mut psk), None);
-}
-
-fn pool_record<'p>(pool: &'p SessionPool<8>, peer: PeerId, age_add: u32) -> Session<'p, 8> {
-    pool.create(&NewSession {
-        version: TLS13,
-        cipher_suite: 0x1301,
-        psk: &[1; 32],
-        ticket: &[1; 100],
-        lifetime_s: 7200,
-        age_add,
-        max_early_data: 0,
-        received_ms: 0,
-        received_unix: None,
-        auth_age_ms: 0,
-        peer,
-        owner: ContextId(1),
-    })
-    .unwrap()
 }

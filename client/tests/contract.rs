@@ -4,27 +4,34 @@
 //! whether a handshake resumed.
 
 use encore_testkit as common;
+mod support;
 
-use std::future::Future;
 use std::io::Read as _;
 use std::net::TcpListener;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
-use std::task::{Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
 use common::{OpenSslServer, Reply, RustlsOptions, RustlsServer, TestPki, TicketMode};
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use encore_cache::{CacheConfig, CacheEvents, CacheMode};
 use encore_client::{block_on, Connection, Context, Error, OsRng, Phase, StdClock, StdTransport};
-use encore_session::{ContextId, NewSession, Session, SessionPool, TLS13};
+use encore_session::{NewSession, Session, SessionPool, TLS13};
 use encore_tls::{ClientConfig, KeyExchangeMode, PskMode};
-use rustls_pki_types::{CertificateDer, TrustAnchor};
+use support::{
+    anchors, buffers, leak, poll_once, resumed_flags, round_trip, ticket_of, transport, CONTEXT_ID,
+    NAME, RX, WAIT,
+};
 
-const NAME: &str = "server.encore.test";
-const WAIT: Duration = Duration::from_secs(5);
 const P: usize = 16;
+
+/// The cache configuration of an application that sets sessions by hand (C26).
+const NO_LOOKUP: CacheConfig = CacheConfig {
+    mode: CacheMode::NO_INTERNAL_LOOKUP,
+    ..CacheConfig::DEFAULT
+};
 
 #[derive(Default)]
 struct Tally {
@@ -53,27 +60,19 @@ impl CacheEvents<P, 256> for Tally {
 type Ctx<'a, const N: usize> = Context<'a, StdClock, OsRng, N, P>;
 type Conn<'c, 'a, const N: usize, S = StdTransport> = Connection<'c, 'a, S, StdClock, OsRng, N, P>;
 
-fn leak<T>(v: T) -> &'static T {
-    Box::leak(Box::new(v))
-}
-
 fn pool() -> &'static SessionPool<P> {
     leak(SessionPool::new())
 }
 
-fn anchors(pki: &TestPki) -> &'static [TrustAnchor<'static>] {
-    let der: &'static CertificateDer<'static> = leak(CertificateDer::from(pki.ca_der.clone()));
-    let anchor = encore_tls::crypto::anchor_from_der(der).unwrap();
-    Box::leak(vec![anchor].into_boxed_slice())
-}
-
+/// A context of `N` entries over a pool of its own, trusting `pki`, with a fresh tally of its
+/// cache's callbacks.
 fn context<const N: usize>(
     pki: &TestPki,
-    tally: &'static Tally,
     cache: CacheConfig,
     tweak: impl FnOnce(&mut ClientConfig<'static>),
-) -> Ctx<'static, N> {
-    context_in(pool(), pki, tally, cache, tweak)
+) -> (Ctx<'static, N>, &'static Tally) {
+    let tally = leak(Tally::default());
+    (context_in(pool(), pki, tally, cache, tweak), tally)
 }
 
 fn context_in<const N: usize>(
@@ -83,9 +82,19 @@ fn context_in<const N: usize>(
     cache: CacheConfig,
     tweak: impl FnOnce(&mut ClientConfig<'static>),
 ) -> Ctx<'static, N> {
-    let mut tls = ClientConfig::new(anchors(pki));
+    let mut tls = ClientConfig::new(anchors(&pki.ca_der));
     tweak(&mut tls);
-    Context::with_events(ContextId(7), tls, pool, cache, tally, clock(), OsRng)
+    Context::with_events(CONTEXT_ID, tls, pool, cache, tally, clock(), OsRng)
+}
+
+/// A fresh PKI, the rustls server with its default options, and a [`context`] trusting it.
+fn rustls_setup<const N: usize>(
+    cache: CacheConfig,
+) -> (TestPki, RustlsServer, Ctx<'static, N>, &'static Tally) {
+    let pki = TestPki::generate(&[NAME]);
+    let server = RustlsServer::start(&pki, RustlsOptions::default());
+    let (ctx, tally) = context(&pki, cache, |_| {});
+    (pki, server, ctx, tally)
 }
 
 /// One monotonic clock for every context of the test binary, as a device has one: records
@@ -95,26 +104,8 @@ fn clock() -> StdClock {
     *CLOCK.get_or_init(StdClock::new)
 }
 
-fn tally() -> &'static Tally {
-    leak(Tally::default())
-}
-
-fn buffers() -> (&'static mut [u8], &'static mut [u8]) {
-    (
-        Box::leak(vec![0u8; 17 * 1024].into_boxed_slice()),
-        Box::leak(vec![0u8; 8 * 1024].into_boxed_slice()),
-    )
-}
-
-fn transport(port: u16) -> StdTransport {
-    let t = StdTransport::connect(("127.0.0.1", port)).unwrap();
-    t.0.set_read_timeout(Some(WAIT)).unwrap();
-    t
-}
-
 fn conn<'c, const N: usize>(ctx: &'c Ctx<'static, N>, port: u16) -> Conn<'c, 'static, N> {
-    let (rx, tx) = buffers();
-    Connection::new(ctx, NAME, transport(port), rx, tx)
+    support::connection(ctx, NAME, transport(port))
 }
 
 /// Waits for the rustls server's two tickets, writes `msg`, reads until the echo came back.
@@ -124,18 +115,7 @@ fn conn<'c, const N: usize>(ctx: &'c Ctx<'static, N>, port: u16) -> Conn<'c, 'st
 fn echo<const N: usize>(c: &mut Conn<'_, 'static, N>, msg: &[u8]) -> Vec<u8> {
     let want = c.stats().tickets_received + 2;
     await_tickets(c, want);
-    block_on(c.write(msg)).unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while got.len() < msg.len() {
-        let n = match block_on(c.read(&mut buf)) {
-            Ok(n) => n,
-            Err(e) => panic!("read: {e:?} {:?}", c.stats()),
-        };
-        assert!(n > 0, "server closed before echoing");
-        got.extend_from_slice(&buf[..n]);
-    }
-    got
+    round_trip(c, msg)
 }
 
 /// Waits (`Connection::await_tickets`) until `n` tickets arrived, or a short idle timeout
@@ -152,8 +132,24 @@ fn await_tickets<const N: usize>(c: &mut Conn<'_, 'static, N>, n: usize) {
     c.transport_mut().0.set_read_timeout(Some(WAIT)).unwrap();
 }
 
-fn rustls(pki: &TestPki, opts: RustlsOptions) -> RustlsServer {
-    RustlsServer::start(pki, opts)
+/// A handshake with the rustls server at `port`, its two tickets and an echo: the connection,
+/// still open, and its session, the newest ticket's record (C5).
+fn connected<'c, const N: usize>(
+    ctx: &'c Ctx<'static, N>,
+    port: u16,
+) -> (Conn<'c, 'static, N>, Session<'static, P>) {
+    let mut c = conn(ctx, port);
+    block_on(c.connect()).unwrap();
+    echo(&mut c, b"x");
+    let s = c.get1_session().unwrap().unwrap();
+    (c, s)
+}
+
+/// [`connected`], then closed cleanly: the session of that connection.
+fn first_session<const N: usize>(ctx: &Ctx<'static, N>, port: u16) -> Session<'static, P> {
+    let (mut c, s) = connected(ctx, port);
+    block_on(c.shutdown()).unwrap();
+    s
 }
 
 /// C5, C8, C26, C36: a full handshake has no session until the first ticket, then the newest
@@ -161,10 +157,7 @@ fn rustls(pki: &TestPki, opts: RustlsOptions) -> RustlsServer {
 /// (the server says so), and holds the very record it offered.
 #[test]
 fn c5_c8_full_then_automatic_resumption_rustls() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let (_pki, server, ctx, t) = rustls_setup::<8>(CacheConfig::DEFAULT);
     let mut c = conn(&ctx, server.port());
     assert!(!c.session_reused()); // C8: before any handshake
     let hs = block_on(c.connect()).unwrap();
@@ -199,11 +192,7 @@ fn c5_c8_full_then_automatic_resumption_rustls() {
     assert_eq!(echo(&mut r, b"again"), b"again");
     block_on(r.shutdown()).unwrap();
     drop(r);
-    let records = server.wait_connections(2, WAIT);
-    assert_eq!(
-        records.iter().map(|c| c.resumed).collect::<Vec<_>>(),
-        [false, true]
-    );
+    assert_eq!(resumed_flags(&server, 2), [false, true]);
     assert_eq!(t.removed_count(), 0);
 }
 
@@ -214,12 +203,7 @@ fn c5_c8_full_then_automatic_resumption_rustls() {
 fn c1_c8_c28_set_session_resumes_openssl() {
     let pki = TestPki::generate(&[NAME]);
     let server = OpenSslServer::start(&pki, &["-num_tickets", "2"]);
-    let t = tally();
-    let cache = CacheConfig {
-        mode: CacheMode::NO_INTERNAL_LOOKUP,
-        ..CacheConfig::DEFAULT
-    };
-    let ctx: Ctx<'_, 8> = context(&pki, t, cache, |_| {});
+    let (ctx, t) = context::<8>(&pki, NO_LOOKUP, |_| {});
     let mut c = conn(&ctx, server.port());
     block_on(c.connect()).unwrap();
     await_tickets(&mut c, 2);
@@ -256,16 +240,8 @@ fn c1_c8_c28_set_session_resumes_openssl() {
 /// tickets that resume on the next connection. No error.
 #[test]
 fn c6_c34_server_with_new_ticket_keys_declines_then_fresh_tickets_resume() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
-    let mut c = conn(&ctx, server.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"one");
-    let old = c.get1_session().unwrap().unwrap();
-    block_on(c.shutdown()).unwrap();
-    drop(c);
+    let (_pki, server, ctx, t) = rustls_setup::<8>(CacheConfig::DEFAULT);
+    let old = first_session(&ctx, server.port());
     ctx.cache().flush_all();
     let removed_before = t.removed_count();
 
@@ -290,27 +266,15 @@ fn c6_c34_server_with_new_ticket_keys_declines_then_fresh_tickets_resume() {
     assert!(block_on(e.connect()).unwrap().resumed);
     block_on(e.shutdown()).unwrap();
     drop(e);
-    let records = server.wait_connections(3, WAIT);
-    assert_eq!(
-        records.iter().map(|c| c.resumed).collect::<Vec<_>>(),
-        [false, false, true]
-    );
+    assert_eq!(resumed_flags(&server, 3), [false, false, true]);
     assert_eq!(t.removed_count(), removed_before);
 }
 
 /// C7: a session that is not resumable is never offered: a full handshake, nothing declined.
 #[test]
 fn c7_unresumable_session_is_not_offered() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
-    let mut c = conn(&ctx, server.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"x");
-    let s = c.get1_session().unwrap().unwrap();
-    block_on(c.shutdown()).unwrap();
-    drop(c);
+    let (_pki, server, ctx, _) = rustls_setup::<8>(CacheConfig::DEFAULT);
+    let s = first_session(&ctx, server.port());
     ctx.cache().flush_all();
     s.mark_not_resumable().unwrap();
 
@@ -323,26 +287,16 @@ fn c7_unresumable_session_is_not_offered() {
     assert!(d.session().is_none()); // C5: none until a ticket
     block_on(d.shutdown()).unwrap();
     drop(d);
-    let records = server.wait_connections(2, WAIT);
-    assert_eq!(
-        records.iter().map(|c| c.resumed).collect::<Vec<_>>(),
-        [false, false]
-    );
+    assert_eq!(resumed_flags(&server, 2), [false, false]);
 }
 
 /// C10: replacing the session of an open connection evicts it from the cache, marks it not
 /// resumable, one remove callback; C11: after shutdown the same replacement keeps it.
 #[test]
 fn c10_c11_replacing_open_and_closed_sessions_rustls() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let (_pki, server, ctx, t) = rustls_setup::<8>(CacheConfig::DEFAULT);
 
-    let mut open = conn(&ctx, server.port());
-    block_on(open.connect()).unwrap();
-    echo(&mut open, b"x");
-    let spoiled = open.get1_session().unwrap().unwrap();
+    let (mut open, spoiled) = connected(&ctx, server.port());
     assert!(ctx.cache().contains(&spoiled));
     assert!(open.session_open());
     open.set_session(None).unwrap();
@@ -352,10 +306,7 @@ fn c10_c11_replacing_open_and_closed_sessions_rustls() {
     drop(open); // C10 fired once; dropping invalidates nothing more
     assert_eq!(t.removed_count(), 1);
 
-    let mut closed = conn(&ctx, server.port());
-    block_on(closed.connect()).unwrap();
-    echo(&mut closed, b"y");
-    let kept = closed.get1_session().unwrap().unwrap();
+    let (mut closed, kept) = connected(&ctx, server.port());
     block_on(closed.shutdown()).unwrap();
     closed.set_session(None).unwrap();
     drop(closed);
@@ -368,14 +319,8 @@ fn c10_c11_replacing_open_and_closed_sessions_rustls() {
 /// reference; the reference stays valid.
 #[test]
 fn c13_drop_open_connection_invalidates_session_rustls() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
-    let mut c = conn(&ctx, server.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"x");
-    let held = c.get1_session().unwrap().unwrap();
+    let (_pki, server, ctx, t) = rustls_setup::<8>(CacheConfig::DEFAULT);
+    let (c, held) = connected(&ctx, server.port());
     drop(c);
     assert_eq!(t.removed_count(), 1);
     assert!(held.info().unwrap().not_resumable);
@@ -390,15 +335,9 @@ fn c13_drop_open_connection_invalidates_session_rustls() {
 /// resumes; a fatal alert still invalidates (C15, checked elsewhere).
 #[test]
 fn c10_c13_keep_rule_invalidates_nothing_rustls() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let mut ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let (_pki, server, mut ctx, t) = rustls_setup::<8>(CacheConfig::DEFAULT);
     ctx.set_bad_session_rule(encore_client::BadSessionRule::Keep);
-    let mut c = conn(&ctx, server.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"x");
-    let first = c.get1_session().unwrap().unwrap();
+    let (mut c, first) = connected(&ctx, server.port());
     assert!(c.session_open());
     c.set_session(None).unwrap(); // C10 relaxed
     drop(c); // C13 relaxed: still open, no close_notify
@@ -410,29 +349,15 @@ fn c10_c13_keep_rule_invalidates_nothing_rustls() {
     assert!(block_on(r.connect()).unwrap().resumed);
     echo(&mut r, b"y");
     drop(r);
-    let records = server.wait_connections(2, WAIT);
-    assert_eq!(
-        records.iter().map(|c| c.resumed).collect::<Vec<_>>(),
-        [false, true]
-    );
+    assert_eq!(resumed_flags(&server, 2), [false, true]);
 }
 
 /// C14, C8: clear() after a clean shutdown keeps the session, and the next connect offers it;
 /// after an unclean end (no close_notify) clear() invalidates and drops it.
 #[test]
 fn c14_clear_and_reconnect_rustls() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let cache = CacheConfig {
-        mode: CacheMode::NO_INTERNAL_LOOKUP,
-        ..CacheConfig::DEFAULT
-    };
-    let ctx: Ctx<'_, 8> = context(&pki, t, cache, |_| {});
-    let mut c = conn(&ctx, server.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"x");
-    let newest = c.get1_session().unwrap().unwrap();
+    let (_pki, server, ctx, t) = rustls_setup::<8>(NO_LOOKUP);
+    let (mut c, newest) = connected(&ctx, server.port());
     block_on(c.shutdown()).unwrap();
     c.clear();
     assert_eq!(c.session(), Some(&newest)); // C14: kept
@@ -457,11 +382,7 @@ fn c14_clear_and_reconnect_rustls() {
     assert!(!block_on(c.connect()).unwrap().resumed); // nothing set, no internal lookup
     block_on(c.shutdown()).unwrap();
     drop(c);
-    let records = server.wait_connections(3, WAIT);
-    assert_eq!(
-        records.iter().map(|c| c.resumed).collect::<Vec<_>>(),
-        [false, true, false]
-    );
+    assert_eq!(resumed_flags(&server, 3), [false, true, false]);
 }
 
 /// A transport that stops answering reads once the first write went through, so that a
@@ -500,28 +421,19 @@ impl Write for StallAfterWrite {
 /// connection connects again.
 #[test]
 fn c12_connect_future_dropped_mid_way() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
-    let mut c = conn(&ctx, server.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"x");
-    block_on(c.shutdown()).unwrap();
-    drop(c);
+    let (_pki, server, ctx, t) = rustls_setup::<8>(CacheConfig::DEFAULT);
+    first_session(&ctx, server.port());
     let cached = ctx.cache().len();
     assert_eq!(cached, 2);
 
-    let (rx, tx) = buffers();
     let io = StallAfterWrite {
         inner: transport(server.port()),
         written: false,
     };
-    let mut s: Conn<'_, '_, 8, StallAfterWrite> = Connection::new(&ctx, NAME, io, rx, tx);
+    let mut s = support::connection(&ctx, NAME, io);
     {
         let mut fut = pin!(s.connect());
-        let mut cx = std::task::Context::from_waker(Waker::noop());
-        assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Pending));
+        assert!(poll_once(fut.as_mut()).is_pending());
     }
     assert_eq!(s.phase(), Phase::Failed);
     let offered = s.get1_session().unwrap().unwrap();
@@ -554,16 +466,28 @@ struct Gated {
     sent: &'static Mutex<Vec<u8>>,
 }
 
-impl Gated {
-    fn new(port: u16, open: bool) -> Gated {
-        Gated {
-            port,
-            inner: None,
-            open: leak(AtomicBool::new(open)),
-            sent: leak(Mutex::new(Vec::new())),
-        }
-    }
+/// A connection of `ctx` to the server at `port` over a [`Gated`] transport whose gate is
+/// `open`, with that gate and the bytes sent.
+fn gated<'c, const N: usize>(
+    ctx: &'c Ctx<'static, N>,
+    port: u16,
+    open: bool,
+) -> (
+    Conn<'c, 'static, N, Gated>,
+    &'static AtomicBool,
+    &'static Mutex<Vec<u8>>,
+) {
+    let io = Gated {
+        port,
+        inner: None,
+        open: leak(AtomicBool::new(open)),
+        sent: leak(Mutex::new(Vec::new())),
+    };
+    let (gate, sent) = (io.open, io.sent);
+    (support::connection(ctx, NAME, io), gate, sent)
+}
 
+impl Gated {
     fn stream(&mut self) -> &mut StdTransport {
         let port = self.port;
         self.inner.get_or_insert_with(|| transport(port))
@@ -608,12 +532,6 @@ fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
         .count()
 }
 
-fn ticket_of(s: &Session<'_, P, 256>) -> Vec<u8> {
-    let mut ticket = [0u8; 256];
-    let n = s.copy_ticket(&mut ticket).unwrap();
-    ticket[..n].to_vec()
-}
-
 /// C28 (RFC 8446 Appendix C.4), C7, C12: one session set on two connections that connect at
 /// the same time is offered by exactly one. The first `connect` claims the record and stops
 /// with its ClientHello unsent; the second, run to its end meanwhile, finds the record used
@@ -621,37 +539,18 @@ fn ticket_of(s: &Session<'_, P, 256>) -> Vec<u8> {
 /// resumes. On the wire the ticket appears once, in the first connection's ClientHello.
 #[test]
 fn c28_session_set_on_two_concurrent_connections_is_offered_once_rustls() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let cache = CacheConfig {
-        mode: CacheMode::NO_INTERNAL_LOOKUP,
-        ..CacheConfig::DEFAULT
-    };
-    let ctx: Ctx<'_, 8> = context(&pki, t, cache, |_| {});
-    let mut c = conn(&ctx, server.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"x");
-    let saved = c.get1_session().unwrap().unwrap();
-    block_on(c.shutdown()).unwrap();
-    drop(c);
+    let (_pki, server, ctx, t) = rustls_setup::<8>(NO_LOOKUP);
+    let saved = first_session(&ctx, server.port());
     let ticket = ticket_of(&saved);
     assert!(!saved.info().unwrap().used);
 
-    let first_io = Gated::new(server.port(), false);
-    let (first_gate, first_sent) = (first_io.open, first_io.sent);
-    let second_io = Gated::new(server.port(), true);
-    let second_sent = second_io.sent;
-    let (rx, tx) = buffers();
-    let mut first: Conn<'_, '_, 8, Gated> = Connection::new(&ctx, NAME, first_io, rx, tx);
-    let (rx, tx) = buffers();
-    let mut second: Conn<'_, '_, 8, Gated> = Connection::new(&ctx, NAME, second_io, rx, tx);
+    let (mut first, first_gate, first_sent) = gated(&ctx, server.port(), false);
+    let (mut second, _, second_sent) = gated(&ctx, server.port(), true);
     first.set_session(Some(&saved)).unwrap();
     second.set_session(Some(&saved)).unwrap();
     {
         let mut fut = pin!(first.connect());
-        let mut cx = std::task::Context::from_waker(Waker::noop());
-        assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Pending));
+        assert!(poll_once(fut.as_mut()).is_pending());
         // C28: claimed before its ClientHello left; nothing was sent yet.
         assert!(saved.info().unwrap().used);
         assert!(first_sent.lock().unwrap().is_empty());
@@ -689,35 +588,20 @@ fn c28_session_set_on_two_concurrent_connections_is_offered_once_rustls() {
 /// ticket appears on the wire once, each in its own connection's ClientHello.
 #[test]
 fn c28_c36_record_cached_and_set_is_offered_once_rustls() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
-    let mut c = conn(&ctx, server.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"x");
-    let newest = c.get1_session().unwrap().unwrap();
-    block_on(c.shutdown()).unwrap();
-    drop(c);
+    let (_pki, server, ctx, t) = rustls_setup::<8>(CacheConfig::DEFAULT);
+    let newest = first_session(&ctx, server.port());
     let mut ids = [None; 8];
     assert_eq!(ctx.cache().entries(&mut ids), 2);
     assert_eq!(ids[1], Some(newest.id()));
     let older_id = ids[0].unwrap();
     let newest_ticket = ticket_of(&newest);
 
-    let set_io = Gated::new(server.port(), false);
-    let (set_gate, set_sent) = (set_io.open, set_io.sent);
-    let cached_io = Gated::new(server.port(), true);
-    let cached_sent = cached_io.sent;
-    let (rx, tx) = buffers();
-    let mut set: Conn<'_, '_, 8, Gated> = Connection::new(&ctx, NAME, set_io, rx, tx);
-    let (rx, tx) = buffers();
-    let mut cached: Conn<'_, '_, 8, Gated> = Connection::new(&ctx, NAME, cached_io, rx, tx);
+    let (mut set, set_gate, set_sent) = gated(&ctx, server.port(), false);
+    let (mut cached, _, cached_sent) = gated(&ctx, server.port(), true);
     set.set_session(Some(&newest)).unwrap();
     {
         let mut fut = pin!(set.connect());
-        let mut cx = std::task::Context::from_waker(Waker::noop());
-        assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Pending));
+        assert!(poll_once(fut.as_mut()).is_pending());
         assert!(newest.info().unwrap().used);
 
         let hs = block_on(cached.connect()).unwrap();
@@ -745,33 +629,20 @@ fn c28_c36_record_cached_and_set_is_offered_once_rustls() {
     block_on(set.shutdown()).unwrap();
     block_on(cached.shutdown()).unwrap();
     drop((set, cached));
-    let records = server.wait_connections(3, WAIT);
-    assert_eq!(
-        records.iter().map(|c| c.resumed).collect::<Vec<_>>(),
-        [false, true, true]
-    );
+    assert_eq!(resumed_flags(&server, 3), [false, true, true]);
 }
 
 /// C15 (received) and C6: a fatal alert from the server (rustls answers a wrong binder with
 /// decrypt_error) invalidates the offered session: not resumable, one remove callback.
 #[test]
 fn c15_fatal_alert_from_server_invalidates_offered_session() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
-    let mut c = conn(&ctx, server.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"x");
-    let real = c.get1_session().unwrap().unwrap();
-    block_on(c.shutdown()).unwrap();
-    drop(c);
+    let (_pki, server, ctx, t) = rustls_setup::<8>(CacheConfig::DEFAULT);
+    let real = first_session(&ctx, server.port());
     ctx.cache().flush_all();
     let removed_before = t.removed_count();
 
     // The server's real ticket with a PSK that is not the one it encrypts.
-    let mut ticket = [0u8; 256];
-    let n = real.copy_ticket(&mut ticket).unwrap();
+    let ticket = ticket_of(&real);
     let info = real.info().unwrap();
     let forged = ctx
         .pool()
@@ -779,7 +650,7 @@ fn c15_fatal_alert_from_server_invalidates_offered_session() {
             version: TLS13,
             cipher_suite: info.cipher_suite,
             psk: &[0x55; 32],
-            ticket: &ticket[..n],
+            ticket: &ticket,
             lifetime_s: info.lifetime_s,
             age_add: info.age_add,
             max_early_data: 0,
@@ -812,16 +683,8 @@ fn c15_fatal_alert_from_server_invalidates_offered_session() {
 /// session it had offered (declined by that server) is invalidated, once.
 #[test]
 fn c15_fatal_alert_sent_invalidates_offered_session() {
-    let pki = TestPki::generate(&[NAME]);
-    let good = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
-    let mut c = conn(&ctx, good.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"x");
-    let s = c.get1_session().unwrap().unwrap();
-    block_on(c.shutdown()).unwrap();
-    drop(c);
+    let (pki, good, ctx, t) = rustls_setup::<8>(CacheConfig::DEFAULT);
+    let s = first_session(&ctx, good.port());
     ctx.cache().flush_all();
     let removed_before = t.removed_count();
 
@@ -848,16 +711,8 @@ fn c15_fatal_alert_sent_invalidates_offered_session() {
 /// an error, the offered ticket used (C28) but not invalidated (no fatal alert, C15).
 #[test]
 fn transport_closed_mid_handshake_is_an_error_without_invalidation() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
-    let mut c = conn(&ctx, server.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"x");
-    let s = c.get1_session().unwrap().unwrap();
-    block_on(c.shutdown()).unwrap();
-    drop(c);
+    let (_pki, server, ctx, t) = rustls_setup::<8>(CacheConfig::DEFAULT);
+    let s = first_session(&ctx, server.port());
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -887,21 +742,14 @@ fn transport_closed_mid_handshake_is_an_error_without_invalidation() {
 /// stays the connection's session and resumes the next connection.
 #[test]
 fn c23_small_cache_overflow_keeps_negotiated_session_usable() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let cache = CacheConfig {
+    let (_pki, server, ctx, _) = rustls_setup::<1>(CacheConfig {
         max_per_peer: 1,
         ..CacheConfig::DEFAULT
-    };
-    let ctx: Ctx<'_, 1> = context(&pki, t, cache, |_| {});
-    let mut c = conn(&ctx, server.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"x");
+    });
+    let (mut c, newest) = connected(&ctx, server.port());
     assert_eq!(c.stats().tickets_received, 2);
     assert_eq!(ctx.cache().len(), 1);
     assert_eq!(ctx.cache().stats().dropped, 1); // C37
-    let newest = c.get1_session().unwrap().unwrap();
     assert!(!ctx.cache().contains(&newest));
     assert_eq!(
         newest.resumable(ctx.now_ms(), &CacheConfig::DEFAULT.limits, &[0x1301]),
@@ -929,19 +777,14 @@ fn c23_small_cache_overflow_keeps_negotiated_session_usable() {
 fn c7_c31_ticket_offered_only_with_suites_of_its_hash() {
     use encore_tls::crypto::CipherSuite;
     let pki = TestPki::generate(&[NAME]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
+    let server = RustlsServer::start(&pki, RustlsOptions::default());
+    let t = leak(Tally::default());
     let shared = pool();
     let sha384: Ctx<'_, 8> = context_in(shared, &pki, t, CacheConfig::DEFAULT, |tls| {
         tls.cipher_suites = &[CipherSuite::Aes256GcmSha384];
     });
-    let mut c = conn(&sha384, server.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"x");
-    let s = c.get1_session().unwrap().unwrap();
+    let s = first_session(&sha384, server.port());
     assert_eq!(s.info().unwrap().cipher_suite, 0x1302);
-    block_on(c.shutdown()).unwrap();
-    drop(c);
 
     let sha256: Ctx<'_, 8> = context_in(shared, &pki, t, CacheConfig::DEFAULT, |tls| {
         tls.cipher_suites = &[
@@ -989,19 +832,11 @@ fn c7_c31_ticket_offered_only_with_suites_of_its_hash() {
 #[test]
 fn c33_c35_session_only_for_its_peer_identity() {
     let pki = TestPki::generate(&[NAME, "other.encore.test"]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
-    let mut c = conn(&ctx, server.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"x");
-    let s = c.get1_session().unwrap().unwrap();
-    block_on(c.shutdown()).unwrap();
-    drop(c);
+    let server = RustlsServer::start(&pki, RustlsOptions::default());
+    let (ctx, _) = context::<8>(&pki, CacheConfig::DEFAULT, |_| {});
+    let s = first_session(&ctx, server.port());
 
-    let (rx, tx) = buffers();
-    let mut other: Conn<'_, '_, 8> =
-        Connection::new(&ctx, "other.encore.test", transport(server.port()), rx, tx);
+    let mut other = support::connection(&ctx, "other.encore.test", transport(server.port()));
     assert_eq!(
         other.set_session(Some(&s)),
         Err(Error::Session(encore_session::Error::WrongPeer))
@@ -1023,15 +858,14 @@ fn c33_c35_session_only_for_its_peer_identity() {
 #[test]
 fn server_close_notify_is_answered_and_session_kept() {
     let pki = TestPki::generate(&[NAME]);
-    let server = rustls(
+    let server = RustlsServer::start(
         &pki,
         RustlsOptions {
             reply: Reply::Fixed(b"bye".to_vec()),
             ..RustlsOptions::default()
         },
     );
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let (ctx, t) = context::<8>(&pki, CacheConfig::DEFAULT, |_| {});
     let mut c = conn(&ctx, server.port());
     block_on(c.connect()).unwrap();
     await_tickets(&mut c, 2);
@@ -1061,8 +895,7 @@ fn server_close_notify_is_answered_and_session_kept() {
 fn psk_ke_resumption_openssl() {
     let pki = TestPki::generate(&[NAME]);
     let server = OpenSslServer::start(&pki, &["-allow_no_dhe_kex"]);
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |tls| {
+    let (ctx, _) = context::<8>(&pki, CacheConfig::DEFAULT, |tls| {
         tls.psk_mode = PskMode::AllowPskOnly;
     });
     let mut c = conn(&ctx, server.port());
@@ -1083,20 +916,15 @@ fn psk_ke_resumption_openssl() {
 #[test]
 fn c28_stateful_tickets_each_used_once_rustls() {
     let pki = TestPki::generate(&[NAME]);
-    let server = rustls(
+    let server = RustlsServer::start(
         &pki,
         RustlsOptions {
             tickets: TicketMode::Stateful,
             ..RustlsOptions::default()
         },
     );
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
-    let mut c = conn(&ctx, server.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"x");
-    block_on(c.shutdown()).unwrap();
-    drop(c);
+    let (ctx, _) = context::<8>(&pki, CacheConfig::DEFAULT, |_| {});
+    first_session(&ctx, server.port());
     assert_eq!(ctx.cache().len(), 2);
     for _ in 0..2 {
         let mut r = conn(&ctx, server.port());
@@ -1115,8 +943,7 @@ fn c28_stateful_tickets_each_used_once_rustls() {
 fn c34_openssl_restarted_declines_and_issues_fresh_tickets() {
     let pki = TestPki::generate(&[NAME]);
     let first = OpenSslServer::start(&pki, &[]);
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let (ctx, _) = context::<8>(&pki, CacheConfig::DEFAULT, |_| {});
     let mut c = conn(&ctx, first.port());
     block_on(c.connect()).unwrap();
     await_tickets(&mut c, 2);
@@ -1150,16 +977,8 @@ fn c34_openssl_restarted_declines_and_issues_fresh_tickets() {
 /// connection (C15) with nothing left to invalidate.
 #[test]
 fn c15_client_certificate_required_alert_openssl() {
-    let pki = TestPki::generate(&[NAME]);
-    let plain = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
-    let mut c = conn(&ctx, plain.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"x");
-    let s = c.get1_session().unwrap().unwrap();
-    block_on(c.shutdown()).unwrap();
-    drop(c);
+    let (pki, plain, ctx, t) = rustls_setup::<8>(CacheConfig::DEFAULT);
+    let s = first_session(&ctx, plain.port());
     ctx.cache().flush_all();
     let removed = t.removed_count();
 
@@ -1198,8 +1017,7 @@ fn e1_tickets_larger_than_a_slot_are_counted_and_connection_goes_on() {
     );
     let signer: &'static encore_tls::crypto::P256Signer<'static> =
         leak(encore_tls::crypto::P256Signer::from_pkcs8_der(&pki.client.key_der, chain).unwrap());
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |tls| {
+    let (ctx, t) = context::<8>(&pki, CacheConfig::DEFAULT, |tls| {
         tls.client_auth = Some(signer);
     });
     let mut c = conn(&ctx, server.port());
@@ -1220,19 +1038,12 @@ fn e1_tickets_larger_than_a_slot_are_counted_and_connection_goes_on() {
 /// resume by itself; set by hand, the saved session resumes.
 #[test]
 fn c26_no_internal_store_callback_only() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let cache = CacheConfig {
+    let (_pki, server, ctx, t) = rustls_setup::<8>(CacheConfig {
         mode: CacheMode::NO_INTERNAL_STORE,
         ..CacheConfig::DEFAULT
-    };
-    let ctx: Ctx<'_, 8> = context(&pki, t, cache, |_| {});
-    let mut c = conn(&ctx, server.port());
-    block_on(c.connect()).unwrap();
-    echo(&mut c, b"x");
+    });
+    let (mut c, saved) = connected(&ctx, server.port());
     assert_eq!((t.new_count(), ctx.cache().len()), (2, 0));
-    let saved = c.get1_session().unwrap().unwrap();
     assert_eq!(saved.ref_count().unwrap(), 2); // connection and application only
     block_on(c.shutdown()).unwrap();
     drop(c);
@@ -1247,11 +1058,7 @@ fn c26_no_internal_store_callback_only() {
     e.set_session(Some(&saved)).unwrap();
     assert!(block_on(e.connect()).unwrap().resumed);
     block_on(e.shutdown()).unwrap();
-    let records = server.wait_connections(3, WAIT);
-    assert_eq!(
-        records.iter().map(|c| c.resumed).collect::<Vec<_>>(),
-        [false, false, true]
-    );
+    assert_eq!(resumed_flags(&server, 3), [false, false, true]);
 }
 
 /// One context, both resumption modes (`Connection::set_psk_mode`), against `openssl s_server
@@ -1262,8 +1069,7 @@ fn c26_no_internal_store_callback_only() {
 fn psk_mode_per_connection_one_context_openssl() {
     let pki = TestPki::generate(&[NAME]);
     let server = OpenSslServer::start(&pki, &["-allow_no_dhe_kex"]);
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let (ctx, t) = context::<8>(&pki, CacheConfig::DEFAULT, |_| {});
     assert_eq!(ctx.tls_config().psk_mode, PskMode::DheOnly);
     let mut c = conn(&ctx, server.port());
     assert_eq!(block_on(c.connect()).unwrap().kex, KeyExchangeMode::Full);
@@ -1316,8 +1122,7 @@ fn psk_mode_per_connection_one_context_openssl() {
 fn await_tickets_openssl() {
     let pki = TestPki::generate(&[NAME]);
     let server = OpenSslServer::start(&pki, &[]);
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let (ctx, t) = context::<8>(&pki, CacheConfig::DEFAULT, |_| {});
     let mut c = conn(&ctx, server.port());
     block_on(c.connect()).unwrap();
     assert_eq!(block_on(c.await_tickets(0)), Ok(0));
@@ -1355,10 +1160,7 @@ fn await_tickets_openssl() {
 /// wait (answered, so the session stays resumable: the bad-session rule).
 #[test]
 fn await_tickets_rustls_data_and_close_notify() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = rustls(&pki, RustlsOptions::default());
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
+    let (pki, server, ctx, t) = rustls_setup::<8>(CacheConfig::DEFAULT);
     let mut c = conn(&ctx, server.port());
     block_on(c.connect()).unwrap();
     assert_eq!(block_on(c.await_tickets(2)), Ok(2));
@@ -1367,7 +1169,7 @@ fn await_tickets_rustls_data_and_close_notify() {
     block_on(c.shutdown()).unwrap();
     drop(c);
 
-    let bye = rustls(
+    let bye = RustlsServer::start(
         &pki,
         RustlsOptions {
             send_tls13_tickets: 1,
@@ -1375,11 +1177,9 @@ fn await_tickets_rustls_data_and_close_notify() {
             ..RustlsOptions::default()
         },
     );
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
-    let (rx, tx) = buffers();
-    let carry: &'static mut [u8] = Box::leak(vec![0u8; 64].into_boxed_slice());
-    let mut d = Connection::new(&ctx, NAME, transport(bye.port()), rx, tx).with_carry_buffer(carry);
+    let (ctx, t) = context::<8>(&pki, CacheConfig::DEFAULT, |_| {});
+    let (carry, _) = buffers(64, 0);
+    let mut d = conn(&ctx, bye.port()).with_carry_buffer(carry);
     block_on(d.connect()).unwrap();
     assert_eq!(block_on(d.await_tickets(1)), Ok(1));
     block_on(d.write(b"hi")).unwrap();
@@ -1438,15 +1238,13 @@ impl Write for Buffered {
 fn flush_only_before_waiting_and_in_shutdown_openssl() {
     let pki = TestPki::generate(&[NAME]);
     let server = OpenSslServer::start(&pki, &[]);
-    let t = tally();
-    let ctx: Ctx<'_, 8> = context(&pki, t, CacheConfig::DEFAULT, |_| {});
-    let (rx, tx) = buffers();
+    let (ctx, t) = context::<8>(&pki, CacheConfig::DEFAULT, |_| {});
     let io = Buffered {
         inner: transport(server.port()),
         held: Vec::new(),
         flushes: 0,
     };
-    let mut c: Conn<'_, '_, 8, Buffered> = Connection::new(&ctx, NAME, io, rx, tx);
+    let mut c = support::connection(&ctx, NAME, io);
     let hs = block_on(c.connect()).unwrap();
     assert_eq!(hs.kex, KeyExchangeMode::Full);
     // Only the ClientHello was flushed; the client Finished (a 53-byte protected record with
@@ -1480,12 +1278,7 @@ fn flush_only_before_waiting_and_in_shutdown_openssl() {
 fn engine_refusal_keeps_the_buffers_openssl() {
     let pki = TestPki::generate(&[NAME]);
     let server = OpenSslServer::start(&pki, &[]);
-    let t = tally();
-    let cache = CacheConfig {
-        mode: CacheMode::NO_INTERNAL_LOOKUP,
-        ..CacheConfig::DEFAULT
-    };
-    let ctx: Ctx<'_, 8> = context(&pki, t, cache, |_| {});
+    let (ctx, t) = context::<8>(&pki, NO_LOOKUP, |_| {});
     let mut c = conn(&ctx, server.port());
     block_on(c.connect()).unwrap();
     assert_eq!(block_on(c.await_tickets(2)), Ok(2));
@@ -1494,8 +1287,7 @@ fn engine_refusal_keeps_the_buffers_openssl() {
     block_on(c.shutdown()).unwrap();
     drop(c);
 
-    let rx: &'static mut [u8] = Box::leak(vec![0u8; 17 * 1024].into_boxed_slice());
-    let tx: &'static mut [u8] = Box::leak(vec![0u8; 300].into_boxed_slice());
+    let (rx, tx) = buffers(RX, 300);
     let mut r = Connection::new(&ctx, NAME, transport(server.port()), rx, tx);
     r.set_session(Some(&saved)).unwrap();
     assert_eq!(

@@ -7,6 +7,7 @@
 
 use encore_testkit as common;
 use encore_testkit::scripted;
+mod support;
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,34 +20,25 @@ use encore_client::{
     block_on, Connection, Context, Error, OsRng, Phase, StdClock, StdTransport,
     DEFAULT_HANDSHAKE_TIMEOUT_MS,
 };
-use encore_session::{
-    ContextId, MonotonicClock, NewSession, Session, SessionPool, WallClock, TLS13,
-};
+use encore_session::{MonotonicClock, NewSession, Session, WallClock, TLS13};
 use encore_tls::client::{MaxFragmentLength, Violation};
 use encore_tls::crypto::{CertError, CipherSuite, RecordProtection};
 use encore_tls::wire::AlertDescription;
 use encore_tls::{ClientConfig, KeyExchangeMode, PskMode};
-use rustls_pki_types::{CertificateDer, TrustAnchor};
 use scripted::tcp::{alerts_in, complete, drain, full_flight, read_record, script};
 use scripted::{Scripted, ServerHelloSpec};
+use support::{
+    buffers, identity, leak, psk_of, round_trip, ticket_of, transport, FULL_HELLO, NAME, RX, TX,
+    WAIT,
+};
 
-const NAME: &str = "server.encore.test";
-const WAIT: Duration = Duration::from_secs(5);
 const P: usize = 16;
 
 type Ctx<G = OsRng, C = StdClock> = Context<'static, C, G, 8, P>;
 type Conn<'c, G = OsRng, C = StdClock> = Connection<'c, 'static, StdTransport, C, G, 8, P>;
 
-fn leak<T>(v: T) -> &'static T {
-    Box::leak(Box::new(v))
-}
-
-fn anchors_for(ca_der: &[u8]) -> &'static [TrustAnchor<'static>] {
-    let der: &'static CertificateDer<'static> = leak(CertificateDer::from(ca_der.to_vec()));
-    let anchor = encore_tls::crypto::anchor_from_der(der).unwrap();
-    Box::leak(vec![anchor].into_boxed_slice())
-}
-
+/// A context over a pool of its own that trusts the root `ca_der`, on `clock` and `rng`, with
+/// `tweak` applied to its TLS configuration.
 fn context_with<G, C>(
     ca_der: &[u8],
     clock: C,
@@ -57,27 +49,11 @@ where
     C: MonotonicClock + WallClock,
     G: rand_core::TryCryptoRng,
 {
-    let pool: &'static SessionPool<P> = leak(SessionPool::new());
-    let mut tls = ClientConfig::new(anchors_for(ca_der));
-    tweak(&mut tls);
-    Context::new(ContextId(3), tls, pool, CacheConfig::DEFAULT, clock, rng)
+    support::context(ca_der, CacheConfig::DEFAULT, clock, rng, tweak)
 }
 
 fn context(pki: &TestPki, tweak: impl FnOnce(&mut ClientConfig<'static>)) -> Ctx {
     context_with(&pki.ca_der, StdClock::new(), OsRng, tweak)
-}
-
-fn buffers(rx: usize, tx: usize) -> (&'static mut [u8], &'static mut [u8]) {
-    (
-        Box::leak(vec![0u8; rx].into_boxed_slice()),
-        Box::leak(vec![0u8; tx].into_boxed_slice()),
-    )
-}
-
-fn transport(port: u16) -> StdTransport {
-    let t = StdTransport::connect(("127.0.0.1", port)).unwrap();
-    t.0.set_read_timeout(Some(WAIT)).unwrap();
-    t
 }
 
 fn conn_named<'c, G, C>(ctx: &'c Ctx<G, C>, name: &'c str, port: u16) -> Conn<'c, G, C>
@@ -85,8 +61,7 @@ where
     C: MonotonicClock + WallClock,
     G: rand_core::TryCryptoRng,
 {
-    let (rx, tx) = buffers(17 * 1024, 8 * 1024);
-    Connection::new(ctx, name, transport(port), rx, tx)
+    support::connection(ctx, name, transport(port))
 }
 
 fn conn<'c, G, C>(ctx: &'c Ctx<G, C>, port: u16) -> Conn<'c, G, C>
@@ -133,6 +108,29 @@ where
     tickets(&mut c, 1);
     block_on(c.shutdown()).unwrap();
     hs.kex
+}
+
+/// A full handshake, then a resumption, each on a new connection to `port` through buffers of
+/// `rx` and `tx` bytes: `each` runs on each connection once it is connected (told whether it
+/// resumed), before the connection waits for a ticket and closes cleanly.
+fn full_then_resumed<G, C>(
+    ctx: &Ctx<G, C>,
+    port: u16,
+    (rx, tx): (usize, usize),
+    mut each: impl FnMut(&mut Conn<'_, G, C>, bool),
+) where
+    C: MonotonicClock + WallClock,
+    G: rand_core::TryCryptoRng,
+{
+    for resume in [false, true] {
+        let (rx, tx) = buffers(rx, tx);
+        let mut c = Connection::new(ctx, NAME, transport(port), rx, tx);
+        let hs = block_on(c.connect()).unwrap();
+        assert_eq!(hs.resumed, resume, "{hs:?}");
+        each(&mut c, resume);
+        tickets(&mut c, 1);
+        block_on(c.shutdown()).unwrap();
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -221,16 +219,10 @@ fn max_fragment_length_small_buffers_full_then_resumed_openssl() {
         c.max_fragment_length = Some(MaxFragmentLength::Bytes1024);
     });
     let openssl = OpenSslServer::start(&pki, &[]);
-    for resume in [false, true] {
-        let (rx, tx) = buffers(4096, 2048);
-        let mut c = Connection::new(&ctx, NAME, transport(openssl.port()), rx, tx);
-        let hs = block_on(c.connect()).unwrap();
-        assert_eq!(hs.resumed, resume);
+    full_then_resumed(&ctx, openssl.port(), (4096, 2048), |c, resumed| {
         // The certificate flight is larger than one 1 KiB fragment.
-        assert_eq!(c.stats().handshake_received > 1024, !resume);
-        tickets(&mut c, 1);
-        block_on(c.shutdown()).unwrap();
-    }
+        assert_eq!(c.stats().handshake_received > 1024, !resumed);
+    });
     assert_eq!(openssl.wait_resumed(1, WAIT), 1);
 }
 
@@ -241,26 +233,12 @@ fn record_size_limit_small_buffers_gnutls() {
     let pki = TestPki::generate(&[NAME]);
     let server = GnutlsServer::start(&pki, &[]);
     let ctx = context(&pki, |c| c.record_size_limit = Some(1024));
-    for resume in [false, true] {
-        let (rx, tx) = buffers(4096, 2048);
-        let mut c = Connection::new(&ctx, NAME, transport(server.port()), rx, tx);
-        let hs = block_on(c.connect()).unwrap();
-        assert_eq!(hs.resumed, resume);
-        // gnutls-serv echoes whole lines.
-        let mut line = vec![b'x'; 3000];
-        line.push(b'\n');
-        block_on(c.write(&line)).unwrap();
-        let mut got = Vec::new();
-        let mut buf = [0u8; 1500];
-        while got.len() < line.len() {
-            let n = block_on(c.read(&mut buf)).unwrap();
-            assert!(n > 0);
-            got.extend_from_slice(&buf[..n]);
-        }
-        assert_eq!(got, line);
-        tickets(&mut c, 1);
-        block_on(c.shutdown()).unwrap();
-    }
+    // gnutls-serv echoes whole lines.
+    let mut line = vec![b'x'; 3000];
+    line.push(b'\n');
+    full_then_resumed(&ctx, server.port(), (4096, 2048), |c, _| {
+        assert_eq!(round_trip(c, &line), line);
+    });
     assert_eq!(server.wait_resumed(1, WAIT), 1);
 }
 
@@ -278,10 +256,7 @@ fn key_update_both_ways_rustls() {
     for round in 0..3u8 {
         block_on(c.request_key_update()).unwrap();
         let msg = [b'k', round];
-        block_on(c.write(&msg)).unwrap();
-        let mut buf = [0u8; 16];
-        let n = block_on(c.read(&mut buf)).unwrap();
-        assert_eq!(&buf[..n], &msg);
+        assert_eq!(round_trip(&mut c, &msg), msg);
     }
     block_on(c.shutdown()).unwrap();
     let rec = server.wait_connections(1, WAIT);
@@ -448,18 +423,10 @@ fn gnutls_full_then_resumed_with_data() {
     let pki = TestPki::generate(&[NAME]);
     let server = GnutlsServer::start(&pki, &[]);
     let ctx = context(&pki, |_| {});
-    for resume in [false, true] {
-        let mut c = conn(&ctx, server.port());
-        let hs = block_on(c.connect()).unwrap();
-        assert_eq!(hs.resumed, resume);
+    full_then_resumed(&ctx, server.port(), (RX, TX), |c, _| {
         // gnutls-serv echoes whole lines.
-        block_on(c.write(b"gnutls\n")).unwrap();
-        let mut buf = [0u8; 16];
-        let n = block_on(c.read(&mut buf)).unwrap();
-        assert_eq!(&buf[..n], b"gnutls\n");
-        tickets(&mut c, 1);
-        block_on(c.shutdown()).unwrap();
-    }
+        assert_eq!(round_trip(c, b"gnutls\n"), b"gnutls\n");
+    });
     assert_eq!(server.wait_resumed(1, WAIT), 1);
 }
 
@@ -498,16 +465,12 @@ where
     C: MonotonicClock + WallClock,
     G: rand_core::TryCryptoRng,
 {
-    let mut ticket = [0u8; 256];
-    let mut psk = [0u8; 48];
-    let t = s.copy_ticket(&mut ticket).unwrap();
-    let p = s.copy_psk(&mut psk).unwrap();
     let info = s.info().unwrap();
     record_in(
         ctx,
         info.cipher_suite,
-        &ticket[..t],
-        &psk[..p],
+        &ticket_of(s),
+        &psk_of(s),
         info.lifetime_s,
         info.age_add,
     )
@@ -580,26 +543,12 @@ fn e4_random_bytes_from_the_server_are_errors() {
 // The scripted server over TCP
 // ---------------------------------------------------------------------------------------------
 
-/// Leaf DER, intermediate DER and leaf key (PKCS#8), for a server thread.
-fn parts(pki: &TestPki) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-    (
-        pki.leaf.cert_der.clone(),
-        pki.int_der.clone(),
-        pki.leaf.key_der.clone(),
-    )
-}
-
-/// A context with the scripted PKI's root, and a connection to the scripted server.
-fn scripted_ctx(pki: &TestPki) -> Ctx {
-    context(pki, |_| {})
-}
-
 /// R3: a CertificateEntry extension the client never asked for (status_request here) is
 /// unsupported_extension (RFC 8446 §4.4.2); the server receives that alert.
 #[test]
 fn r3_unsolicited_certificate_entry_extension_is_unsupported_extension() {
     let pki = TestPki::generate(&[NAME]);
-    let (leaf, int, key) = parts(&pki);
+    let (leaf, int, key) = identity(&pki);
     let (port, server) = script(move |s, hello| {
         let mut flight = full_flight(
             &hello,
@@ -624,7 +573,7 @@ fn r3_unsolicited_certificate_entry_extension_is_unsupported_extension() {
         s.write_all(&flight.bytes).unwrap();
         alerts_in(&drain(s), flight.server.client_read.as_mut())
     });
-    let ctx = scripted_ctx(&pki);
+    let ctx = context(&pki, |_| {});
     let mut c = conn(&ctx, port);
     assert_eq!(
         block_on(c.connect()).unwrap_err(),
@@ -645,7 +594,7 @@ fn r3_alpn_answer_without_alpn_offered_is_unsupported_extension() {
         (false, Violation::AlpnNotSent, 110u8),
         (true, Violation::AlpnNotOffered, 47),
     ] {
-        let p = parts(&pki);
+        let p = identity(&pki);
         let (port, server) = script(move |s, hello| {
             // ALPN extension (16) selecting "h2".
             let alpn = [0, 16, 0, 5, 0, 3, 2, b'h', b'2'];
@@ -730,9 +679,9 @@ fn r6_leaf_key_usage_without_digital_signature_is_refused() {
 #[test]
 fn r4_r5_oversized_and_overlong_tickets_are_skipped_and_the_connection_goes_on() {
     let pki = TestPki::generate(&[NAME]);
-    let parts = parts(&pki);
+    let id = identity(&pki);
     let (port, server) = script(move |s, hello| {
-        let (mut sv, mut keys, fin) = complete(s, parts, &hello);
+        let (mut sv, mut keys, fin) = complete(s, id, &hello);
         let big = scripted::new_session_ticket(7200, &[1], &vec![0x42; 20_000]);
         let long = scripted::new_session_ticket(604_801, &[2], b"too-long-lived");
         let good = scripted::new_session_ticket(7200, &[3], b"good-ticket");
@@ -748,7 +697,7 @@ fn r4_r5_oversized_and_overlong_tickets_are_skipped_and_the_connection_goes_on()
         let _ = drain(s);
         psk.as_bytes().to_vec()
     });
-    let ctx = scripted_ctx(&pki);
+    let ctx = context(&pki, |_| {});
     let (rx, tx) = buffers(16 * 1024 + 400, 4096);
     let mut c = Connection::new(&ctx, NAME, transport(port), rx, tx);
     block_on(c.connect()).unwrap();
@@ -760,15 +709,10 @@ fn r4_r5_oversized_and_overlong_tickets_are_skipped_and_the_connection_goes_on()
     assert_eq!(stats.tickets_received, 1);
     assert_eq!(c.phase(), Phase::Connected);
     let kept = c.get1_session().unwrap().unwrap();
-    let mut t = [0u8; 256];
-    let len = kept.copy_ticket(&mut t).unwrap();
-    assert_eq!(&t[..len], b"good-ticket");
+    assert_eq!(ticket_of(&kept), b"good-ticket");
     block_on(c.shutdown()).unwrap();
     drop(c);
-    let psk = server.join().unwrap();
-    let mut p = [0u8; 48];
-    let len = kept.copy_psk(&mut p).unwrap();
-    assert_eq!(&p[..len], &psk[..]);
+    assert_eq!(psk_of(&kept), server.join().unwrap());
 }
 
 /// R2: a server that trickles its ServerHello a byte every 150 ms cannot hold a handshake
@@ -779,14 +723,7 @@ fn r2_trickling_server_hits_the_handshake_deadline() {
     let stop: &'static AtomicBool = leak(AtomicBool::new(false));
     let (port, server) = script(move |s, hello| {
         let mut sv = Scripted::new();
-        let sh = sv.server_hello(
-            &hello,
-            &ServerHelloSpec {
-                suite: 0x1301,
-                key_share: true,
-                psk_identity: None,
-            },
-        );
+        let sh = sv.server_hello(&hello, &FULL_HELLO);
         for b in sh.iter().cycle().take(200) {
             if stop.load(Ordering::SeqCst) || s.write_all(&[*b]).is_err() {
                 break;
@@ -794,7 +731,7 @@ fn r2_trickling_server_hits_the_handshake_deadline() {
             std::thread::sleep(Duration::from_millis(150));
         }
     });
-    let ctx = scripted_ctx(&pki);
+    let ctx = context(&pki, |_| {});
     let mut c = conn(&ctx, port);
     assert_eq!(c.handshake_timeout(), Some(DEFAULT_HANDSHAKE_TIMEOUT_MS));
     c.set_handshake_timeout(Some(1_000));
@@ -818,14 +755,7 @@ fn r1_alerts_mid_handshake_end_connect_at_once() {
     for description in [0u8, 40] {
         let (port, server) = script(move |s, hello| {
             let mut sv = Scripted::new();
-            let mut out = sv.server_hello(
-                &hello,
-                &ServerHelloSpec {
-                    suite: 0x1301,
-                    key_share: true,
-                    psk_identity: None,
-                },
-            );
+            let mut out = sv.server_hello(&hello, &FULL_HELLO);
             let level = if description == 0 { 1 } else { 2 };
             out.extend(sv.seal(21, &[level, description]));
             s.write_all(&out).unwrap();
@@ -833,7 +763,7 @@ fn r1_alerts_mid_handshake_end_connect_at_once() {
             let got = drain(s);
             (start.elapsed(), alerts_in(&got, sv.client_read.as_mut()))
         });
-        let ctx = scripted_ctx(&pki);
+        let ctx = context(&pki, |_| {});
         let mut c = conn(&ctx, port);
         let start = Instant::now();
         let e = block_on(c.connect()).unwrap_err();
@@ -918,8 +848,8 @@ fn c31_c32_scripted_aborts_through_connection() {
             10,
         ),
     ];
-    for (identity, suite, send_cert, expect, alert) in cases {
-        let parts = parts(&pki);
+    for (psk_identity, suite, send_cert, expect, alert) in cases {
+        let id = identity(&pki);
         let (port, server) = script(move |s, hello| {
             assert!(hello.psk.is_some(), "the session must be offered");
             let mut sv = Scripted::new();
@@ -928,13 +858,13 @@ fn c31_c32_scripted_aborts_through_connection() {
                 &ServerHelloSpec {
                     suite,
                     key_share: true,
-                    psk_identity: identity,
+                    psk_identity,
                 },
             );
-            if suite == 0x1301 && identity != Some(1) {
+            if suite == 0x1301 && psk_identity != Some(1) {
                 let mut hs = sv.encrypted_extensions();
                 if send_cert {
-                    hs.extend(sv.certificate(&[&parts.0, &parts.1]));
+                    hs.extend(sv.certificate(&[&id.0, &id.1]));
                 }
                 hs.extend(sv.finished());
                 out.extend(sv.seal(22, &hs));
@@ -942,7 +872,7 @@ fn c31_c32_scripted_aborts_through_connection() {
             s.write_all(&out).unwrap();
             alerts_in(&drain(s), sv.client_read.as_mut())
         });
-        let ctx = scripted_ctx(&pki);
+        let ctx = context(&pki, |_| {});
         let session = scripted_session(&ctx, CipherSuite::Aes128GcmSha256);
         let mut c = conn(&ctx, port);
         c.set_session(Some(&session)).unwrap();
@@ -961,14 +891,10 @@ struct SwitchedRng(&'static AtomicBool);
 impl rand_core::TryRng for SwitchedRng {
     type Error = std::io::Error;
     fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        let mut b = [0u8; 4];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u32::from_le_bytes(b))
+        rand_core::utils::next_word_via_fill(self)
     }
     fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        let mut b = [0u8; 8];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
+        rand_core::utils::next_word_via_fill(self)
     }
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
         if self.0.load(Ordering::SeqCst) {
@@ -1096,7 +1022,6 @@ fn c29_resumption_chain_ends_at_the_authentication_age_openssl() {
     let pki = TestPki::generate(&[NAME]);
     let server = OpenSslServer::start(&pki, &["-num_tickets", "2"]);
     let clock = ManualClock::new();
-    let pool: &'static SessionPool<P> = leak(SessionPool::new());
     let cache = CacheConfig {
         limits: encore_session::Limits {
             timeout_s: 7200,
@@ -1104,14 +1029,7 @@ fn c29_resumption_chain_ends_at_the_authentication_age_openssl() {
         },
         ..CacheConfig::DEFAULT
     };
-    let ctx: Ctx<OsRng, ManualClock> = Context::new(
-        ContextId(3),
-        ClientConfig::new(anchors_for(&pki.ca_der)),
-        pool,
-        cache,
-        clock,
-        OsRng,
-    );
+    let ctx: Ctx<OsRng, ManualClock> = support::context(&pki.ca_der, cache, clock, OsRng, |_| {});
     full(&ctx, NAME, server.port(), 2);
     // 1.5 h later: the ticket is 1.5 h old and the authentication too; it resumes.
     clock.advance(5_400_000);
@@ -1144,7 +1062,7 @@ fn c30_obfuscated_ticket_age_on_the_wire() {
     let clock = ManualClock::new();
     clock.advance(1_000);
     let ctx: Ctx<OsRng, ManualClock> = context_with(&pki.ca_der, clock, OsRng, |_| {});
-    let p = parts(&pki);
+    let p = identity(&pki);
     let (port, server) = script(move |s, hello| {
         let (_, mut keys, _) = complete(s, p, &hello);
         let nst = scripted::new_session_ticket(7200, &[9], b"age-ticket");
@@ -1169,118 +1087,13 @@ fn c30_obfuscated_ticket_age_on_the_wire() {
     assert_eq!(age, 123_456u32.wrapping_add(0x0102_0304));
 }
 
-/// An RSA-2048 root and an RSA-2048 leaf for [`NAME`] made with the `openssl` command line:
-/// (directory, root DER).
-fn rsa_pki() -> (std::path::PathBuf, Vec<u8>) {
-    common::ensure_tool("openssl", "openssl");
-    let dir = std::env::temp_dir().join(format!(
-        "encore-rsa-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "openssl {args:?}: {out:?}");
-    };
-    std::fs::write(
-        dir.join("ext"),
-        format!("subjectAltName=DNS:{NAME}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n"),
-    )
-    .unwrap();
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-subj",
-        "/CN=Encore RSA test root",
-        "-days",
-        "30",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "leaf.key",
-        "-out",
-        "leaf.csr",
-        "-subj",
-        "/CN=server.encore.test",
-    ]);
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "30",
-        "-extfile",
-        "ext",
-        "-out",
-        "leaf.pem",
-    ]);
-    run(&["x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der"]);
-    let der = std::fs::read(dir.join("ca.der")).unwrap();
-    (dir, der)
-}
-
-/// An RSA chain (PKCS#1 v1.5 certificate signatures, RSA-PSS CertificateVerify) through
-/// `Connection`: full, then resumed with no RSA operation at all.
-#[test]
-fn rsa_chain_full_then_resumed_openssl() {
-    let pki = TestPki::generate(&[NAME]);
-    let (dir, root) = rsa_pki();
-    let (leaf, key, chain) = (
-        dir.join("leaf.pem"),
-        dir.join("leaf.key"),
-        dir.join("ca.pem"),
-    );
-    let server = OpenSslServer::start(
-        &pki,
-        &[
-            "-cert",
-            leaf.to_str().unwrap(),
-            "-key",
-            key.to_str().unwrap(),
-            "-cert_chain",
-            chain.to_str().unwrap(),
-        ],
-    );
-    let ctx = context_with(&root, StdClock::new(), OsRng, |_| {});
-    full(&ctx, NAME, server.port(), 2);
-    assert_eq!(resumed(&ctx, NAME, server.port()), KeyExchangeMode::PskDhe);
-    assert_eq!(server.wait_resumed(1, WAIT), 1);
-    let _ = std::fs::remove_dir_all(dir);
-}
-
 /// KeyUpdate from the server with update_requested (RFC 8446 §4.6.3): the client switches its
 /// read key, answers with its own KeyUpdate before its next data, and that data arrives under
 /// its next traffic key.
 #[test]
 fn key_update_requested_by_the_server_is_answered() {
     let pki = TestPki::generate(&[NAME]);
-    let p = parts(&pki);
+    let p = identity(&pki);
     let (port, server) = script(move |s, hello| {
         let (_, mut keys, _) = complete(s, p, &hello);
         let hash = CipherSuite::Aes128GcmSha256.hash();
@@ -1291,35 +1104,24 @@ fn key_update_requested_by_the_server_is_answered() {
         out.extend(scripted::seal(&mut s_write, 23, b"under new keys"));
         s.write_all(&out).unwrap();
         // The client's KeyUpdate under its old key, then its data under the next one.
-        let rec = read_record(s).unwrap();
-        let mut got = Vec::new();
-        let hdr: [u8; 5] = rec[..5].try_into().unwrap();
-        let mut data = rec[5..rec.len() - 16].to_vec();
-        let tag: [u8; 16] = rec[rec.len() - 16..].try_into().unwrap();
-        keys.c_read.decrypt(&hdr, &mut data, &tag).unwrap();
-        got.push(data);
+        let update = scripted::open_all(&mut keys.c_read, &read_record(s).unwrap());
         let c_next = encore_tls::crypto::next_traffic_secret(hash, keys.c_ap.as_bytes());
         let mut c_read =
             RecordProtection::new(CipherSuite::Aes128GcmSha256, c_next.as_bytes()).unwrap();
-        let rec = read_record(s).unwrap();
-        let hdr: [u8; 5] = rec[..5].try_into().unwrap();
-        let mut data = rec[5..rec.len() - 16].to_vec();
-        let tag: [u8; 16] = rec[rec.len() - 16..].try_into().unwrap();
-        c_read.decrypt(&hdr, &mut data, &tag).unwrap();
-        got.push(data);
-        got
+        let data = scripted::open_all(&mut c_read, &read_record(s).unwrap());
+        (update, data)
     });
-    let ctx = scripted_ctx(&pki);
+    let ctx = context(&pki, |_| {});
     let mut c = conn(&ctx, port);
     block_on(c.connect()).unwrap();
     let mut buf = [0u8; 32];
     let n = block_on(c.read(&mut buf)).unwrap();
     assert_eq!(&buf[..n], b"under new keys");
     block_on(c.write(b"reply")).unwrap();
-    let got = server.join().unwrap();
+    let (update, data) = server.join().unwrap();
     // KeyUpdate(update_not_requested), inner type handshake; then the data, inner type 23.
-    assert_eq!(got[0], vec![24, 0, 0, 1, 0, 22]);
-    assert_eq!(got[1], b"reply\x17".to_vec());
+    assert_eq!(update, [(22, vec![24, 0, 0, 1, 0])]);
+    assert_eq!(data, [(23, b"reply".to_vec())]);
 }
 
 /// What a firmware library sees: any `embedded_io_async` stream.
@@ -1388,19 +1190,16 @@ fn connection_is_an_embedded_io_stream_rustls() {
 #[test]
 fn pool_sized_tickets_are_cached_and_offered_whole() {
     let pki = TestPki::generate(&[NAME]);
-    let pool: &'static SessionPool<4, 4096> = leak(SessionPool::new());
-    let tls = ClientConfig::new(anchors_for(&pki.ca_der));
-    let ctx: Context<'static, StdClock, OsRng, 4, 4, 4096> = Context::new(
-        ContextId(5),
-        tls,
-        pool,
+    let ctx: Context<'static, StdClock, OsRng, 4, 4, 4096> = support::context(
+        &pki.ca_der,
         CacheConfig::DEFAULT,
         StdClock::new(),
         OsRng,
+        |_| {},
     );
     let big: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
     let sent = big.clone();
-    let p = parts(&pki);
+    let p = identity(&pki);
     let (port, server) = script(move |s, hello| {
         let (_, mut keys, _) = complete(s, p, &hello);
         let nst = scripted::new_session_ticket(7200, &[1], &sent);
@@ -1408,8 +1207,7 @@ fn pool_sized_tickets_are_cached_and_offered_whole() {
             .unwrap();
         drain(s);
     });
-    let (rx, tx) = buffers(17 * 1024, 8 * 1024);
-    let mut c = Connection::new(&ctx, NAME, transport(port), rx, tx);
+    let mut c = support::connection(&ctx, NAME, transport(port));
     block_on(c.connect()).unwrap();
     assert!(block_on(c.await_tickets(1)).unwrap() >= 1);
     assert_eq!(c.stats().tickets_dropped, 0);
@@ -1419,8 +1217,7 @@ fn pool_sized_tickets_are_cached_and_offered_whole() {
     assert_eq!(ctx.cache().len(), 1);
 
     let (port, server) = script(|_, hello| hello.psk.map(|(id, ..)| id));
-    let (rx, tx) = buffers(17 * 1024, 8 * 1024);
-    let mut c = Connection::new(&ctx, NAME, transport(port), rx, tx);
+    let mut c = support::connection(&ctx, NAME, transport(port));
     let _ = block_on(c.connect());
     drop(c);
     let offered = server.join().unwrap().expect("the ticket is offered");
@@ -1445,15 +1242,9 @@ fn buffer_sizes_are_enough_for_full_and_resumed_openssl() {
             .buffer_sizes(NAME, 256, certificate)
             .unwrap();
         let openssl = OpenSslServer::start(&pki, &[]);
-        for resume in [false, true] {
-            let (rx, tx) = buffers(sizes.rx, sizes.tx);
-            let mut c = Connection::new(&ctx, NAME, transport(openssl.port()), rx, tx);
-            let hs = block_on(c.connect()).unwrap();
-            assert_eq!(hs.resumed, resume, "{mfl:?}");
-            tickets(&mut c, 1);
+        full_then_resumed(&ctx, openssl.port(), (sizes.rx, sizes.tx), |c, _| {
             block_on(c.write(b"ping")).unwrap();
-            block_on(c.shutdown()).unwrap();
-        }
+        });
         assert_eq!(openssl.wait_resumed(1, WAIT), 1);
     }
 }

@@ -11,50 +11,29 @@
 
 use encore_testkit as common;
 use encore_testkit::scripted;
+mod support;
 
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::mem::ManuallyDrop;
+use std::net::TcpStream;
 use std::pin::pin;
 use std::sync::mpsc;
-use std::time::Duration;
 
 use common::TestPki;
 use encore_cache::CacheConfig;
 use encore_client::{block_on, Connection, Context, Error, StdClock, StdTransport};
-use encore_session::{ContextId, SessionPool};
 use encore_tls::crypto::{self, HashAlg, KeySchedule, Secret};
-use encore_tls::ClientConfig;
-use rustls_pki_types::{CertificateDer, TrustAnchor};
 use scripted::rng::{x25519_secret, Recording};
-use scripted::tcp::{client_finished, drain, script};
-use scripted::{Scripted, ServerHelloSpec};
+use scripted::tcp::{client_finished, drain, script, Identity};
+use scripted::{ParsedHello, Scripted, ServerHelloSpec};
+use support::{identity, transport, FULL_HELLO, NAME, RX, TX};
 
-const NAME: &str = "server.encore.test";
-const WAIT: Duration = Duration::from_secs(5);
 const P: usize = 16;
 const TICKET: &[u8] = b"residue-ticket-through-the-client";
 /// Application data the server sends: decrypted into the caller's buffers, which must not
 /// keep it after `clear()` or the drop.
 const DATA: &[u8] = b"APPLICATION-DATA-0123456789abcdefghijklmnopqrstuvwxyz-APPLICATION-DATA";
-
-// ---------------------------------------------------------------------------------------------
-// A generator that remembers what it gave
-// ---------------------------------------------------------------------------------------------
-
-/// The X25519 shared secret of the client's key and the server's share in the ServerHello
-/// record at the start of `flight`.
-fn x25519_shared(client: &[u8], flight: &[u8]) -> Vec<u8> {
-    let at = flight
-        .windows(4)
-        .position(|w| w == [0x00, 0x1d, 0x00, 0x20])
-        .expect("an X25519 key_share");
-    x25519_secret(client)
-        .agree(&flight[at + 4..at + 36])
-        .unwrap()
-        .as_bytes()
-        .to_vec()
-}
 
 // ---------------------------------------------------------------------------------------------
 // Known secrets and the scan
@@ -169,8 +148,24 @@ impl Snapshots {
         });
     }
 
-    /// Every secret found where it must not be, one line per step and place; `required`
-    /// secrets must be found at their steps (so that the scan is seen to work).
+    /// Each caller's buffer at `step`, which must hold nothing.
+    fn take_buffers(&mut self, step: &str, buffers: &[(&'static str, &Buffer)]) {
+        for (place, buffer) in buffers {
+            self.take(step, place, buffer.bytes(), &[]);
+        }
+    }
+
+    /// No secret is found where it must not be (each found is reported, one line per step
+    /// and place); `required` secrets must be found at their steps (so that the scan is seen
+    /// to work).
+    fn assert_clean(&self, known: &Known, required: &[(&str, &str, &str)]) {
+        let lines = self.scan(known, required);
+        for l in &lines {
+            eprintln!("residue: {l}");
+        }
+        assert!(lines.is_empty(), "{lines:#?}");
+    }
+
     fn scan(&self, known: &Known, required: &[(&str, &str, &str)]) -> Vec<String> {
         let mut lines = Vec::new();
         for s in &self.0 {
@@ -202,44 +197,77 @@ impl Snapshots {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The scripted server over TCP (as in paths.rs)
+// The scripted server over TCP
 // ---------------------------------------------------------------------------------------------
 
 type Ctx = Context<'static, StdClock, Recording, 8, P>;
 type Conn<'c> = Connection<'c, 'static, StdTransport, StdClock, Recording, 8, P>;
 
-fn leak<T>(v: T) -> &'static T {
-    Box::leak(Box::new(v))
-}
-
+/// A context whose generator records what it gave (the client's key shares come from it).
 fn context(pki: &TestPki, rng: Recording) -> Ctx {
-    let der: &'static CertificateDer<'static> = leak(CertificateDer::from(pki.ca_der.clone()));
-    let anchor = crypto::anchor_from_der(der).unwrap();
-    let anchors: &'static [TrustAnchor<'static>] = Box::leak(vec![anchor].into_boxed_slice());
-    let pool: &'static SessionPool<P> = leak(SessionPool::new());
-    let tls = ClientConfig::new(anchors);
-    Context::new(
-        ContextId(7),
-        tls,
-        pool,
+    support::context(
+        &pki.ca_der,
         CacheConfig::DEFAULT,
         StdClock::new(),
         rng,
+        |_| {},
     )
 }
 
-fn transport(port: u16) -> StdTransport {
-    let t = StdTransport::connect(("127.0.0.1", port)).unwrap();
-    t.0.set_read_timeout(Some(WAIT)).unwrap();
-    t
-}
-
-/// What a scripted server thread learnt: its secrets, the client's X25519 share, the first
-/// flight (for the shared secret).
+/// What a scripted server thread learnt: its secrets, the client's X25519 share, the flight
+/// that starts with its ServerHello (for the shared secret).
 struct ServerSide {
     known: Known,
     client_share: Vec<u8>,
     flight: Vec<u8>,
+}
+
+impl ServerSide {
+    fn new(known: Known, hello: &ParsedHello, flight: Vec<u8>) -> ServerSide {
+        ServerSide {
+            known,
+            client_share: hello.x25519_share.clone().unwrap(),
+            flight,
+        }
+    }
+
+    /// The client's X25519 private key (from `rng`) and the shared secret with the server's
+    /// share, `prefix`ed, into `known`.
+    fn add_client_secrets(&self, known: &mut Known, prefix: &str, rng: &Recording) {
+        let key = rng.x25519_key(&self.client_share);
+        let at = self
+            .flight
+            .windows(4)
+            .position(|w| w == [0x00, 0x1d, 0x00, 0x20])
+            .expect("an X25519 key_share");
+        let shared = x25519_secret(&key)
+            .agree(&self.flight[at + 4..at + 36])
+            .unwrap();
+        known.add(&format!("{prefix}x25519"), &key);
+        known.add(&format!("{prefix}dhe"), shared.as_bytes());
+    }
+}
+
+/// Answers `hello` with a full handshake's flight: ServerHello, then EncryptedExtensions,
+/// Certificate and CertificateVerify of `id` and `finished` (made by the server) in one
+/// protected record. The handshake secrets go to `known`. Returns the server and the flight.
+fn send_full_flight(
+    s: &mut TcpStream,
+    hello: &ParsedHello,
+    id: &Identity,
+    known: &mut Known,
+    finished: impl FnOnce(&mut Scripted) -> Vec<u8>,
+) -> (Scripted, Vec<u8>) {
+    let mut sv = Scripted::new();
+    let mut flight = sv.server_hello(hello, &FULL_HELLO);
+    handshake_secrets(known, "", &sv);
+    let mut hs = sv.encrypted_extensions();
+    hs.extend(sv.certificate(&[&id.0, &id.1]));
+    hs.extend(sv.certificate_verify(&id.2));
+    hs.extend(finished(&mut sv));
+    flight.extend(sv.seal(22, &hs));
+    s.write_all(&flight).unwrap();
+    (sv, flight)
 }
 
 /// After the ServerHello: the Handshake Secret and both handshake traffic secrets, `prefix`ed.
@@ -299,33 +327,13 @@ const AP: &[&str] = &[
 #[test]
 fn e7_connection_leaves_no_secret_behind() {
     let pki = TestPki::generate(&[NAME]);
-    let (leaf, int, key) = (
-        pki.leaf.cert_der.clone(),
-        pki.int_der.clone(),
-        pki.leaf.key_der.clone(),
-    );
+    let id = identity(&pki);
     let (psk_tx, psk_rx) = mpsc::channel::<Vec<u8>>();
 
     // Server A: a full handshake, a ticket, application data, close_notify.
     let (port_a, server_a) = script(move |s, hello| {
         let mut known = Known::default();
-        let mut sv = Scripted::new();
-        let mut flight = sv.server_hello(
-            &hello,
-            &ServerHelloSpec {
-                suite: 0x1301,
-                key_share: true,
-                psk_identity: None,
-            },
-        );
-        handshake_secrets(&mut known, "", &sv);
-        let mut hs = sv.encrypted_extensions();
-        hs.extend(sv.certificate(&[&leaf, &int]));
-        hs.extend(sv.certificate_verify(&key));
-        hs.extend(sv.finished());
-        let first = flight.clone();
-        flight.extend(sv.seal(22, &hs));
-        s.write_all(&flight).unwrap();
+        let (mut sv, flight) = send_full_flight(s, &hello, &id, &mut known, Scripted::finished);
         let fin = client_finished(s, &mut sv);
         let mut keys = application_secrets(&mut known, "", &mut sv, &fin);
         let psk = sv.ticket_psk(&fin, &[7]);
@@ -340,17 +348,13 @@ fn e7_connection_leaves_no_secret_behind() {
         out.extend(scripted::seal(&mut keys.s_write, 21, &[1, 0]));
         s.write_all(&out).unwrap();
         let _ = drain(s);
-        ServerSide {
-            known,
-            client_share: hello.x25519_share.clone().unwrap(),
-            flight: first,
-        }
+        ServerSide::new(known, &hello, flight)
     });
 
     let rng = Recording::default();
     let ctx = context(&pki, rng.clone());
-    let (rx_mem, rx) = Buffer::new(17 * 1024);
-    let (tx_mem, tx) = Buffer::new(8 * 1024);
+    let (rx_mem, rx) = Buffer::new(RX);
+    let (tx_mem, tx) = Buffer::new(TX);
     let (carry_mem, carry) = Buffer::new(4096);
     let mut snaps = Snapshots::default();
     let mut conn: ManuallyDrop<Conn<'_>> = ManuallyDrop::new(
@@ -381,9 +385,8 @@ fn e7_connection_leaves_no_secret_behind() {
     block_on(conn.shutdown()).unwrap();
     conn.clear();
     snaps.take("clear", "connection", bytes_of(&*conn), &[]);
-    snaps.take("clear", "rx", rx_mem.bytes(), &[]);
-    snaps.take("clear", "tx", tx_mem.bytes(), &[]);
-    snaps.take("clear", "carry", carry_mem.bytes(), &[]);
+    let buffers = [("rx", &rx_mem), ("tx", &tx_mem), ("carry", &carry_mem)];
+    snaps.take_buffers("clear", &buffers);
     let side_a = server_a.join().unwrap();
     assert!(
         conn.session().is_some(),
@@ -402,16 +405,12 @@ fn e7_connection_leaves_no_secret_behind() {
         known.add("b.binder_key", early.binder_key(true).as_bytes());
         let mut sv = Scripted::new();
         sv.psk = psk_b;
-        let mut flight = sv.server_hello(
-            &hello,
-            &ServerHelloSpec {
-                suite: 0x1301,
-                key_share: true,
-                psk_identity: Some(0),
-            },
-        );
+        let accept = ServerHelloSpec {
+            psk_identity: Some(0),
+            ..FULL_HELLO
+        };
+        let mut flight = sv.server_hello(&hello, &accept);
         handshake_secrets(&mut known, "b.", &sv);
-        let first = flight.clone();
         let mut hs = sv.encrypted_extensions();
         hs.extend(sv.finished());
         flight.extend(sv.seal(22, &hs));
@@ -421,11 +420,7 @@ fn e7_connection_leaves_no_secret_behind() {
         s.write_all(&scripted::seal(&mut keys.s_write, 23, DATA))
             .unwrap();
         let _ = drain(s);
-        ServerSide {
-            known,
-            client_share: hello.x25519_share.clone().unwrap(),
-            flight: first,
-        }
+        ServerSide::new(known, &hello, flight)
     });
     conn.replace_transport(transport(port_b));
     {
@@ -451,23 +446,17 @@ fn e7_connection_leaves_no_secret_behind() {
     // again except to read its bytes.
     unsafe { core::ptr::drop_in_place(&mut *conn as *mut Conn<'_>) };
     snaps.take("drop", "connection", bytes_of(&*conn), &[]);
-    snaps.take("drop", "rx", rx_mem.bytes(), &[]);
-    snaps.take("drop", "tx", tx_mem.bytes(), &[]);
-    snaps.take("drop", "carry", carry_mem.bytes(), &[]);
+    snaps.take_buffers("drop", &buffers);
     let side_b = server_b.join().unwrap();
 
     let mut known = side_a.known.clone();
     known.0.extend(side_b.known.0.iter().cloned());
-    let key_a = rng.x25519_key(&side_a.client_share);
-    let key_b = rng.x25519_key(&side_b.client_share);
-    known.add("x25519", &key_a);
-    known.add("dhe", &x25519_shared(&key_a, &side_a.flight));
-    known.add("b.x25519", &key_b);
-    known.add("b.dhe", &x25519_shared(&key_b, &side_b.flight));
+    side_a.add_client_secrets(&mut known, "", &rng);
+    side_b.add_client_secrets(&mut known, "b.", &rng);
     known.add("psk copy", &ticket_psk);
     known.add("ticket", TICKET);
     known.add("data", DATA);
-    let lines = snaps.scan(
+    snaps.assert_clean(
         &known,
         &[
             ("full connect", "connection", "c_ap"),
@@ -476,10 +465,6 @@ fn e7_connection_leaves_no_secret_behind() {
             ("resumed connect", "connection", "b.res_master"),
         ],
     );
-    for l in &lines {
-        eprintln!("residue: {l}");
-    }
-    assert!(lines.is_empty(), "{lines:#?}");
 }
 
 /// E7: a full handshake whose server Finished does not verify: the handshake secrets and the
@@ -488,41 +473,18 @@ fn e7_connection_leaves_no_secret_behind() {
 #[test]
 fn e7_failed_connection_leaves_no_secret_behind() {
     let pki = TestPki::generate(&[NAME]);
-    let (leaf, int, key) = (
-        pki.leaf.cert_der.clone(),
-        pki.int_der.clone(),
-        pki.leaf.key_der.clone(),
-    );
+    let id = identity(&pki);
     let (port, server) = script(move |s, hello| {
         let mut known = Known::default();
-        let mut sv = Scripted::new();
-        let mut flight = sv.server_hello(
-            &hello,
-            &ServerHelloSpec {
-                suite: 0x1301,
-                key_share: true,
-                psk_identity: None,
-            },
-        );
-        handshake_secrets(&mut known, "", &sv);
-        let first = flight.clone();
-        let mut hs = sv.encrypted_extensions();
-        hs.extend(sv.certificate(&[&leaf, &int]));
-        hs.extend(sv.certificate_verify(&key));
-        hs.extend(scripted::handshake(20, &[0x55; 32]));
-        flight.extend(sv.seal(22, &hs));
-        s.write_all(&flight).unwrap();
+        let bad_finished = |_: &mut Scripted| scripted::handshake(20, &[0x55; 32]);
+        let (_, flight) = send_full_flight(s, &hello, &id, &mut known, bad_finished);
         let _ = drain(s);
-        ServerSide {
-            known,
-            client_share: hello.x25519_share.clone().unwrap(),
-            flight: first,
-        }
+        ServerSide::new(known, &hello, flight)
     });
     let rng = Recording::default();
     let ctx = context(&pki, rng.clone());
-    let (rx_mem, rx) = Buffer::new(17 * 1024);
-    let (tx_mem, tx) = Buffer::new(8 * 1024);
+    let (rx_mem, rx) = Buffer::new(RX);
+    let (tx_mem, tx) = Buffer::new(TX);
     let mut snaps = Snapshots::default();
     let mut conn: ManuallyDrop<Conn<'_>> =
         ManuallyDrop::new(Connection::new(&ctx, NAME, transport(port), rx, tx));
@@ -533,20 +495,13 @@ fn e7_failed_connection_leaves_no_secret_behind() {
     snaps.take("failed connect", "connection", bytes_of(&*conn), &[]);
     conn.clear();
     snaps.take("clear", "connection", bytes_of(&*conn), &[]);
-    snaps.take("clear", "rx", rx_mem.bytes(), &[]);
-    snaps.take("clear", "tx", tx_mem.bytes(), &[]);
+    snaps.take_buffers("clear", &[("rx", &rx_mem), ("tx", &tx_mem)]);
     // SAFETY: the slot holds a live connection, dropped exactly once here and never used
     // again except to read its bytes.
     unsafe { core::ptr::drop_in_place(&mut *conn as *mut Conn<'_>) };
     snaps.take("drop", "connection", bytes_of(&*conn), &[]);
     let side = server.join().unwrap();
-    let mut known = side.known;
-    let key = rng.x25519_key(&side.client_share);
-    known.add("x25519", &key);
-    known.add("dhe", &x25519_shared(&key, &side.flight));
-    let lines = snaps.scan(&known, &[]);
-    for l in &lines {
-        eprintln!("residue: {l}");
-    }
-    assert!(lines.is_empty(), "{lines:#?}");
+    let mut known = side.known.clone();
+    side.add_client_secrets(&mut known, "", &rng);
+    snaps.assert_clean(&known, &[]);
 }

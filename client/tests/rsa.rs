@@ -8,317 +8,254 @@
 //! the error explains.
 
 use encore_testkit as common;
+mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use common::{
     GnutlsServer, LeafKind, OpenSslServer, RustlsOptions, RustlsServer, ServerCert, TestPki,
 };
 use encore_cache::CacheConfig;
-use encore_client::{block_on, Connection, Context, Error, OsRng, StdClock, StdTransport};
-use encore_session::{ContextId, SessionPool};
+use encore_client::{block_on, Context, Error, OsRng, StdClock};
+use encore_tls::crypto::CertError;
 use encore_tls::wire::AlertDescription;
-use encore_tls::{ClientConfig, KeyExchangeMode};
-use rustls_pki_types::{CertificateDer, TrustAnchor};
+use encore_tls::KeyExchangeMode;
+use support::{resumed_flags, round_trip, transport, NAME, WAIT};
 
-const NAME: &str = "server.encore.test";
-const WAIT: Duration = Duration::from_secs(5);
 const P: usize = 8;
 
 type Ctx = Context<'static, StdClock, OsRng, 8, P>;
 
-fn leak<T>(v: T) -> &'static T {
-    Box::leak(Box::new(v))
-}
-
 fn context(root_der: &[u8]) -> Ctx {
-    let der: &'static CertificateDer<'static> = leak(CertificateDer::from(root_der.to_vec()));
-    let anchor = encore_tls::crypto::anchor_from_der(der).unwrap();
-    let anchors: &'static [TrustAnchor<'static>] = Box::leak(vec![anchor].into_boxed_slice());
-    let pool: &'static SessionPool<P> = leak(SessionPool::new());
-    Context::new(
-        ContextId(7),
-        ClientConfig::new(anchors),
-        pool,
+    support::context(
+        root_der,
         CacheConfig::DEFAULT,
         StdClock::new(),
         OsRng,
+        |_| {},
     )
 }
 
-/// Connects to `port`; `Ok((reused, key exchange))` after a completed handshake that received
-/// a ticket and closed cleanly.
-fn connect(ctx: &Ctx, port: u16) -> Result<(bool, KeyExchangeMode), Error> {
-    session(ctx, port, false)
-}
+/// A line that gnutls-serv `--echo` and rustls' [`common::Reply::Echo`] send back.
+const LINE: &[u8] = b"encore rsa\n";
 
-/// [`connect`], and before closing writes a line that the server (gnutls-serv `--echo`, rustls
-/// [`common::Reply::Echo`]) must send back.
-fn connect_echo(ctx: &Ctx, port: u16) -> Result<(bool, KeyExchangeMode), Error> {
-    session(ctx, port, true)
-}
-
+/// Connects to `port`; `Ok((reused, key exchange))` after a completed handshake whose
+/// `session_reused` agrees, [`LINE`] echoed when `echo`, at least one ticket, and a clean
+/// close.
 fn session(ctx: &Ctx, port: u16, echo: bool) -> Result<(bool, KeyExchangeMode), Error> {
-    let t = StdTransport::connect(("127.0.0.1", port)).unwrap();
-    t.0.set_read_timeout(Some(WAIT)).unwrap();
-    let rx = Box::leak(vec![0u8; 17 * 1024].into_boxed_slice());
-    let tx = Box::leak(vec![0u8; 8 * 1024].into_boxed_slice());
-    let mut c = Connection::new(ctx, NAME, t, rx, tx);
+    let mut c = support::connection(ctx, NAME, transport(port));
     let hs = block_on(c.connect())?;
     assert_eq!(c.session_reused(), hs.resumed);
     if echo {
-        block_on(c.write(b"encore rsa\n")).unwrap();
-        let mut got = Vec::new();
-        let mut buf = [0u8; 64];
-        while got.len() < 11 {
-            let n = block_on(c.read(&mut buf)).unwrap();
-            assert!(n > 0);
-            got.extend_from_slice(&buf[..n]);
-        }
-        assert_eq!(got, b"encore rsa\n");
+        assert_eq!(round_trip(&mut c, LINE), LINE);
     }
     assert!(block_on(c.await_tickets_within(1, 1000)).unwrap() >= 1);
     block_on(c.shutdown()).unwrap();
     Ok((hs.resumed, hs.kex))
 }
 
-/// A scratch directory with a root and a leaf for [`NAME`] made with the openssl CLI.
-struct Pki {
-    dir: PathBuf,
-    root_der: Vec<u8>,
+/// The servers that present the chains of `TestPki::generate_with_rsa`.
+#[derive(Clone, Copy)]
+enum Server {
+    OpenSsl,
+    Gnutls,
+    Rustls,
 }
 
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+/// `server` presenting the leaf `kind` of `TestPki::generate_with_rsa`: the full handshake
+/// verifies the chain (PKCS#1 v1.5 signatures, sha384WithRSAEncryption from the RSA-4096 root)
+/// and the CertificateVerify; the second connection resumes with psk_dhe_ke, which needs no
+/// RSA operation; data flows both times where the server echoes; and the server itself
+/// reports exactly the second connection resumed.
+fn full_then_resumed(kind: LeafKind, server: Server) {
+    let pki = TestPki::generate_with_rsa(&[NAME]);
+    let ctx = context(pki.root_of(kind));
+    let both = |port: u16, echo: bool| {
+        assert_eq!(
+            session(&ctx, port, echo),
+            Ok((false, KeyExchangeMode::Full))
+        );
+        assert_eq!(
+            session(&ctx, port, echo),
+            Ok((true, KeyExchangeMode::PskDhe))
+        );
+    };
+    match server {
+        Server::OpenSsl => {
+            let s = OpenSslServer::start_with_leaf(&pki, kind, &[]);
+            both(s.port(), false);
+            assert_eq!(s.wait_resumed(1, WAIT), 1);
+        }
+        Server::Gnutls => {
+            let s = GnutlsServer::start_with_leaf(&pki, kind, &[]);
+            both(s.port(), true);
+            assert_eq!(s.wait_resumed(1, WAIT), 1);
+        }
+        Server::Rustls => {
+            let options = RustlsOptions {
+                leaf: kind,
+                ..RustlsOptions::default()
+            };
+            let s = RustlsServer::start(&pki, options);
+            both(s.port(), true);
+            assert_eq!(resumed_flags(&s, 2), [false, true]);
+            let conns = s.connections();
+            assert!(conns.iter().all(|c| c.completed && c.error.is_none()));
+        }
     }
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+/// R12: an RSA-2048 leaf under an RSA-2048 intermediate and an RSA-4096 root: the full
+/// handshake verifies a PKCS#1 v1.5 chain and an RSA-PSS CertificateVerify; the resumption
+/// does no RSA operation, and openssl reports it reused.
+#[test]
+fn rsa2048_leaf_full_then_resumed_openssl() {
+    full_then_resumed(LeafKind::Rsa2048, Server::OpenSsl);
 }
 
-/// Root with key `root_key` (an `openssl req -newkey` argument), leaf with `leaf_key` (the
-/// `-newkey` argument and options), the leaf signed with `digest`.
-fn pki(tag: &str, root_key: &str, leaf_key: &[&str], digest: &str) -> Pki {
+/// R12: the same RSA-2048 chain served by gnutls-serv, data flowing both times.
+#[test]
+fn rsa2048_leaf_full_then_resumed_gnutls() {
+    full_then_resumed(LeafKind::Rsa2048, Server::Gnutls);
+}
+
+/// R12: the same RSA-2048 chain served by rustls, which records the first connection as full
+/// and the second as resumed.
+#[test]
+fn rsa2048_leaf_full_then_resumed_rustls() {
+    full_then_resumed(LeafKind::Rsa2048, Server::Rustls);
+}
+
+/// R12: an ECDSA P-256 leaf whose P-256 intermediate the RSA-4096 root signed
+/// (sha384WithRSAEncryption), the mixed chain of the common public CAs, served by openssl.
+#[test]
+fn ecdsa_leaf_under_rsa4096_root_full_then_resumed_openssl() {
+    full_then_resumed(LeafKind::P256UnderRsa4096, Server::OpenSsl);
+}
+
+/// R12: the mixed chain served by gnutls-serv.
+#[test]
+fn ecdsa_leaf_under_rsa4096_root_full_then_resumed_gnutls() {
+    full_then_resumed(LeafKind::P256UnderRsa4096, Server::Gnutls);
+}
+
+/// R12: the mixed chain served by rustls.
+#[test]
+fn ecdsa_leaf_under_rsa4096_root_full_then_resumed_rustls() {
+    full_then_resumed(LeafKind::P256UnderRsa4096, Server::Rustls);
+}
+
+/// A chain made with the openssl CLI, for keys and signatures that rcgen cannot make (or that
+/// `TestPki` has no reason to): files `cli-ca.pem`, `cli-leaf.pem` and `cli-leaf.key` in the
+/// directory of `pki`.
+struct CliChain {
+    /// Also the PKI `s_server`'s own arguments name before ours override them.
+    pki: TestPki,
+    root_der: Vec<u8>,
+}
+
+/// A root with key `root_key` (an `openssl req -newkey` argument), a leaf for [`NAME`] with
+/// `leaf_key` (the `-newkey` argument and options), the leaf signed with `digest`.
+fn cli_chain(root_key: &str, leaf_key: &[&str], digest: &str) -> CliChain {
     common::ensure_tool("openssl", "openssl");
-    let dir = std::env::temp_dir().join(format!("encore-rsa-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let pki = TestPki::generate(&[NAME]);
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&pki.dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
     std::fs::write(
-        dir.join("ext"),
+        pki.path("cli-ext"),
         format!("subjectAltName=DNS:{NAME}\nextendedKeyUsage=serverAuth\n"),
     )
     .unwrap();
-    openssl(
-        &dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            root_key,
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-subj",
-            "/CN=Encore RSA test root",
-            "-days",
-            "30",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ],
-    );
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        root_key,
+        "-nodes",
+        "-keyout",
+        "cli-ca.key",
+        "-out",
+        "cli-ca.pem",
+        "-subj",
+        "/CN=Encore RSA test root",
+        "-days",
+        "30",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
     let mut leaf_args = vec!["req", "-newkey"];
     leaf_args.extend_from_slice(leaf_key);
     leaf_args.extend([
         "-nodes",
         "-keyout",
-        "leaf.key",
+        "cli-leaf.key",
         "-out",
-        "leaf.csr",
+        "cli-leaf.csr",
         "-subj",
         "/CN=server.encore.test",
     ]);
-    openssl(&dir, &leaf_args);
-    openssl(
-        &dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            "ext",
-            digest,
-            "-out",
-            "leaf.pem",
-        ],
-    );
-    openssl(
-        &dir,
-        &["x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der"],
-    );
-    let root_der = std::fs::read(dir.join("ca.der")).unwrap();
-    Pki { dir, root_der }
+    openssl(&leaf_args);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "cli-leaf.csr",
+        "-CA",
+        "cli-ca.pem",
+        "-CAkey",
+        "cli-ca.key",
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        "cli-ext",
+        digest,
+        "-out",
+        "cli-leaf.pem",
+    ]);
+    openssl(&[
+        "x509",
+        "-in",
+        "cli-ca.pem",
+        "-outform",
+        "DER",
+        "-out",
+        "cli-ca.der",
+    ]);
+    let root_der = std::fs::read(pki.path("cli-ca.der")).unwrap();
+    CliChain { pki, root_der }
 }
 
-/// `openssl s_server` presenting the leaf of `p`; `extra` appended.
-fn server(scratch: &TestPki, p: &Pki, extra: &[&str]) -> OpenSslServer {
-    let (leaf, key, chain) = (
-        p.dir.join("leaf.pem"),
-        p.dir.join("leaf.key"),
-        p.dir.join("ca.pem"),
-    );
-    let mut args = vec![
-        "-cert",
-        leaf.to_str().unwrap(),
-        "-key",
-        key.to_str().unwrap(),
-        "-cert_chain",
-        chain.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    OpenSslServer::start(scratch, &args)
-}
+impl CliChain {
+    /// `openssl s_server` presenting this chain's leaf; `extra` appended.
+    fn openssl(&self, extra: &[&str]) -> OpenSslServer {
+        let path = |f: &str| self.pki.path(f).to_str().unwrap().to_string();
+        let (leaf, key, root) = (
+            path("cli-leaf.pem"),
+            path("cli-leaf.key"),
+            path("cli-ca.pem"),
+        );
+        let mut args = vec!["-cert", &leaf, "-key", &key, "-cert_chain", &root];
+        args.extend_from_slice(extra);
+        OpenSslServer::start(&self.pki, &args)
+    }
 
-/// RSA-2048 leaf and root: the full handshake verifies a PKCS#1 v1.5 chain and an RSA-PSS
-/// CertificateVerify; the resumption (psk_dhe_ke) does no RSA operation, and openssl reports it
-/// reused.
-#[test]
-fn rsa2048_leaf_full_then_resumed_openssl() {
-    let scratch = TestPki::generate(&[NAME]);
-    let p = pki("2048", "rsa:2048", &["rsa:2048"], "-sha256");
-    let s = server(&scratch, &p, &[]);
-    let ctx = context(&p.root_der);
-    assert_eq!(connect(&ctx, s.port()), Ok((false, KeyExchangeMode::Full)));
-    assert_eq!(connect(&ctx, s.port()), Ok((true, KeyExchangeMode::PskDhe)));
-    assert_eq!(s.wait_resumed(1, WAIT), 1);
-}
-
-/// An ECDSA P-256 leaf under an RSA-4096 root (sha384WithRSAEncryption), the mixed chain of
-/// the common public CAs: full, then resumed.
-#[test]
-fn ecdsa_leaf_under_rsa4096_root_full_then_resumed_openssl() {
-    let scratch = TestPki::generate(&[NAME]);
-    let p = pki(
-        "mixed",
-        "rsa:4096",
-        &["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
-        "-sha384",
-    );
-    let s = server(&scratch, &p, &[]);
-    let ctx = context(&p.root_der);
-    assert_eq!(connect(&ctx, s.port()), Ok((false, KeyExchangeMode::Full)));
-    assert_eq!(connect(&ctx, s.port()), Ok((true, KeyExchangeMode::PskDhe)));
-    assert_eq!(s.wait_resumed(1, WAIT), 1);
-}
-
-/// R12: gnutls-serv with an RSA-2048 leaf under an RSA-2048 intermediate and an RSA-4096 root
-/// (`TestPki::generate_with_rsa`): the full handshake verifies the PKCS#1 v1.5 chain and an
-/// RSA-PSS CertificateVerify, the second connection resumes (psk_dhe_ke, no RSA), data flows
-/// both times, and gnutls-serv reports exactly one resumed session.
-#[test]
-fn rsa2048_leaf_full_then_resumed_gnutls() {
-    let pki = TestPki::generate_with_rsa(&[NAME]);
-    let s = GnutlsServer::start_with_leaf(&pki, LeafKind::Rsa2048, &[]);
-    let ctx = context(pki.root_of(LeafKind::Rsa2048));
-    assert_eq!(
-        connect_echo(&ctx, s.port()),
-        Ok((false, KeyExchangeMode::Full))
-    );
-    assert_eq!(
-        connect_echo(&ctx, s.port()),
-        Ok((true, KeyExchangeMode::PskDhe))
-    );
-    assert_eq!(s.wait_resumed(1, WAIT), 1);
-}
-
-/// R12: the same RSA-2048 chain served by rustls: full, then resumed; rustls records the first
-/// connection as full and the second as resumed.
-#[test]
-fn rsa2048_leaf_full_then_resumed_rustls() {
-    let pki = TestPki::generate_with_rsa(&[NAME]);
-    let s = RustlsServer::start(
-        &pki,
-        RustlsOptions {
-            leaf: LeafKind::Rsa2048,
-            ..RustlsOptions::default()
-        },
-    );
-    let ctx = context(pki.root_of(LeafKind::Rsa2048));
-    assert_eq!(
-        connect_echo(&ctx, s.port()),
-        Ok((false, KeyExchangeMode::Full))
-    );
-    assert_eq!(
-        connect_echo(&ctx, s.port()),
-        Ok((true, KeyExchangeMode::PskDhe))
-    );
-    let conns = s.wait_connections(2, WAIT);
-    let resumed: Vec<bool> = conns.iter().map(|c| c.resumed).collect();
-    assert_eq!(resumed, [false, true]);
-    assert!(conns.iter().all(|c| c.completed && c.error.is_none()));
-}
-
-/// R12: an ECDSA P-256 leaf whose P-256 intermediate the RSA-4096 root signed
-/// (sha384WithRSAEncryption), served by gnutls-serv: full, then resumed.
-#[test]
-fn ecdsa_leaf_under_rsa4096_root_full_then_resumed_gnutls() {
-    let pki = TestPki::generate_with_rsa(&[NAME]);
-    let s = GnutlsServer::start_with_leaf(&pki, LeafKind::P256UnderRsa4096, &[]);
-    let ctx = context(pki.root_of(LeafKind::P256UnderRsa4096));
-    assert_eq!(
-        connect_echo(&ctx, s.port()),
-        Ok((false, KeyExchangeMode::Full))
-    );
-    assert_eq!(
-        connect_echo(&ctx, s.port()),
-        Ok((true, KeyExchangeMode::PskDhe))
-    );
-    assert_eq!(s.wait_resumed(1, WAIT), 1);
-}
-
-/// R12: the mixed chain served by rustls: full, then resumed, as rustls records it.
-#[test]
-fn ecdsa_leaf_under_rsa4096_root_full_then_resumed_rustls() {
-    let pki = TestPki::generate_with_rsa(&[NAME]);
-    let s = RustlsServer::start(
-        &pki,
-        RustlsOptions {
-            leaf: LeafKind::P256UnderRsa4096,
-            ..RustlsOptions::default()
-        },
-    );
-    let ctx = context(pki.root_of(LeafKind::P256UnderRsa4096));
-    assert_eq!(
-        connect_echo(&ctx, s.port()),
-        Ok((false, KeyExchangeMode::Full))
-    );
-    assert_eq!(
-        connect_echo(&ctx, s.port()),
-        Ok((true, KeyExchangeMode::PskDhe))
-    );
-    let conns = s.wait_connections(2, WAIT);
-    let resumed: Vec<bool> = conns.iter().map(|c| c.resumed).collect();
-    assert_eq!(resumed, [false, true]);
-    assert!(conns.iter().all(|c| c.completed && c.error.is_none()));
+    /// A connection that trusts this chain's root to the server at `port`: its error, with
+    /// nothing cached.
+    fn refused(&self, port: u16) -> Error {
+        let ctx = context(&self.root_der);
+        let e = session(&ctx, port, false).unwrap_err();
+        assert_eq!(ctx.cache().len(), 0);
+        e
+    }
 }
 
 /// R12: a 1024-bit RSA leaf (under an RSA-2048 root, so every signature of the chain
@@ -326,16 +263,14 @@ fn ecdsa_leaf_under_rsa4096_root_full_then_resumed_rustls() {
 /// that names the key and its size. openssl is told to allow the small key (security level 0).
 #[test]
 fn rsa1024_leaf_is_refused_openssl() {
-    let scratch = TestPki::generate(&[NAME]);
-    let p = pki("1024", "rsa:2048", &["rsa:1024"], "-sha256");
-    let s = server(&scratch, &p, &["-cipher", "DEFAULT:@SECLEVEL=0"]);
-    let ctx = context(&p.root_der);
-    let e = connect(&ctx, s.port()).unwrap_err();
+    let chain = cli_chain("rsa:2048", &["rsa:1024"], "-sha256");
+    let s = chain.openssl(&["-cipher", "DEFAULT:@SECLEVEL=0"]);
+    let e = chain.refused(s.port());
     assert_eq!(
         e,
-        Error::Tls(encore_tls::Error::Certificate(
-            encore_tls::crypto::CertError::RsaKeyTooSmall { bits: 1024 }
-        ))
+        Error::Tls(encore_tls::Error::Certificate(CertError::RsaKeyTooSmall {
+            bits: 1024
+        }))
     );
     assert_eq!(
         e.to_string(),
@@ -346,25 +281,20 @@ fn rsa1024_leaf_is_refused_openssl() {
     // The alert the client sent.
     let Error::Tls(tls) = e else { unreachable!() };
     assert_eq!(tls.alert(), Some(AlertDescription::UNSUPPORTED_CERTIFICATE));
-    assert_eq!(ctx.cache().len(), 0);
 }
 
 /// R12: a 1024-bit RSA root (the trust anchor itself) that signed an RSA-2048 leaf: the
 /// signature made with the weak key is refused, and the error names the key's size.
 #[test]
 fn rsa1024_root_is_refused_openssl() {
-    let scratch = TestPki::generate(&[NAME]);
-    let p = pki("1024root", "rsa:1024", &["rsa:2048"], "-sha256");
-    let s = server(&scratch, &p, &["-cipher", "DEFAULT:@SECLEVEL=0"]);
-    let ctx = context(&p.root_der);
-    let e = connect(&ctx, s.port()).unwrap_err();
+    let chain = cli_chain("rsa:1024", &["rsa:2048"], "-sha256");
+    let s = chain.openssl(&["-cipher", "DEFAULT:@SECLEVEL=0"]);
     assert_eq!(
-        e,
-        Error::Tls(encore_tls::Error::Certificate(
-            encore_tls::crypto::CertError::RsaKeyTooSmall { bits: 1024 }
-        ))
+        chain.refused(s.port()),
+        Error::Tls(encore_tls::Error::Certificate(CertError::RsaKeyTooSmall {
+            bits: 1024
+        }))
     );
-    assert_eq!(ctx.cache().len(), 0);
 }
 
 /// R12: rustls presents whatever chain it is given, so a leaf signed with
@@ -372,16 +302,17 @@ fn rsa1024_root_is_refused_openssl() {
 /// with unsupported_certificate.
 #[test]
 fn sha1_signed_leaf_is_refused_rustls() {
-    let scratch = TestPki::generate(&[NAME]);
-    let p = pki("sha1rustls", "rsa:2048", &["rsa:2048"], "-sha1");
-    let cert = ServerCert::from_pem_files(&p.dir.join("leaf.pem"), &p.dir.join("leaf.key"));
-    let s = RustlsServer::start_with_cert(&scratch, cert, RustlsOptions::default());
-    let ctx = context(&p.root_der);
-    let e = connect(&ctx, s.port()).unwrap_err();
+    let chain = cli_chain("rsa:2048", &["rsa:2048"], "-sha1");
+    let cert = ServerCert::from_pem_files(
+        &chain.pki.path("cli-leaf.pem"),
+        &chain.pki.path("cli-leaf.key"),
+    );
+    let s = RustlsServer::start_with_cert(&chain.pki, cert, RustlsOptions::default());
+    let e = chain.refused(s.port());
     assert_eq!(
         e,
         Error::Tls(encore_tls::Error::Certificate(
-            encore_tls::crypto::CertError::WeakSignatureAlgorithm
+            CertError::WeakSignatureAlgorithm
         ))
     );
     assert_eq!(
@@ -395,7 +326,6 @@ fn sha1_signed_leaf_is_refused_rustls() {
     assert!(!conns[0].completed);
     let why = conns[0].error.as_deref().unwrap_or("");
     assert!(why.contains("UnsupportedCertificate"), "{why}");
-    assert_eq!(ctx.cache().len(), 0);
 }
 
 /// A leaf certificate signed with sha1WithRSAEncryption: SHA-1 is in neither
@@ -404,11 +334,9 @@ fn sha1_signed_leaf_is_refused_rustls() {
 /// chain that a server sends anyway is refused by the chain check: `tls/tests/crypto_rsa.rs`.)
 #[test]
 fn sha1_signed_certificate_is_refused_openssl() {
-    let scratch = TestPki::generate(&[NAME]);
-    let p = pki("sha1", "rsa:2048", &["rsa:2048"], "-sha1");
-    let s = server(&scratch, &p, &["-cipher", "DEFAULT:@SECLEVEL=0"]);
-    let ctx = context(&p.root_der);
-    let e = connect(&ctx, s.port()).unwrap_err();
+    let chain = cli_chain("rsa:2048", &["rsa:2048"], "-sha1");
+    let s = chain.openssl(&["-cipher", "DEFAULT:@SECLEVEL=0"]);
+    let e = chain.refused(s.port());
     assert_eq!(
         e,
         Error::Tls(encore_tls::Error::HelloRefused(
@@ -420,18 +348,15 @@ fn sha1_signed_certificate_is_refused_openssl() {
             .contains("no certificate for the signature schemes offered"),
         "{e}"
     );
-    assert_eq!(ctx.cache().len(), 0);
 }
 
 /// A server whose only certificate is Ed448, which no scheme offered can check, answers
 /// handshake_failure; the error names the schemes offered.
 #[test]
 fn handshake_failure_for_schemes_explains_itself_openssl() {
-    let scratch = TestPki::generate(&[NAME]);
-    let p = pki("ed448", "rsa:2048", &["ed448"], "-sha256");
-    let s = server(&scratch, &p, &[]);
-    let ctx = context(&p.root_der);
-    let e = connect(&ctx, s.port()).unwrap_err();
+    let chain = cli_chain("rsa:2048", &["ed448"], "-sha256");
+    let s = chain.openssl(&[]);
+    let e = chain.refused(s.port());
     assert_eq!(
         e,
         Error::Tls(encore_tls::Error::HelloRefused(

@@ -141,15 +141,25 @@ pub fn section(title: &str) {
 }
 
 /// Builds `source` (C) into the shared library `out` with gcc, unless `out` is newer than
-/// `source`. `libs` are extra linker arguments (`-l:libcrypto.so.3`).
-pub fn shared_lib(source: &Path, out: &Path, libs: &[&str]) -> Result<PathBuf> {
-    let fresh = match (std::fs::metadata(source), std::fs::metadata(out)) {
-        (Ok(s), Ok(o)) => match (s.modified(), o.modified()) {
-            (Ok(s), Ok(o)) => o >= s,
-            _ => false,
-        },
-        _ => false,
-    };
+/// `source` and than every file in the directories its headers come from: the source's own
+/// and each `-I<dir>` of `args`. `args` are extra gcc arguments: those include directories
+/// and linker arguments (`-l:libcrypto.so.3`).
+pub fn shared_lib(source: &Path, out: &Path, args: &[&str]) -> Result<PathBuf> {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let include_dirs = args
+        .iter()
+        .filter_map(|a| a.strip_prefix("-I"))
+        .map(Path::new);
+    let mut inputs = vec![source.to_path_buf()];
+    for dir in source.parent().into_iter().chain(include_dirs) {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            inputs.extend(entries.flatten().map(|e| e.path()));
+        }
+    }
+    let built = modified(out);
+    let fresh = inputs
+        .iter()
+        .all(|i| matches!((modified(i), built), (Some(m), Some(o)) if m <= o));
     if !fresh {
         if let Some(dir) = out.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
@@ -158,7 +168,7 @@ pub fn shared_lib(source: &Path, out: &Path, libs: &[&str]) -> Result<PathBuf> {
             .args(["-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-o"])
             .arg(out)
             .arg(source)
-            .args(libs))?;
+            .args(args))?;
     }
     Ok(out.to_path_buf())
 }
@@ -173,8 +183,8 @@ pub fn free_port() -> Result<u16> {
         .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
 }
 
-/// The instruction-counting QEMU plugin (`tools/qemu-plugin/insncount.c`), built into
-/// `out_dir`.
+/// The instruction-counting QEMU plugin (`tools/qemu-plugin/insncount.c`, with the plugin API
+/// header `qemu-plugin-api.h` beside it), built into `out_dir`.
 pub fn build_plugin(out_dir: &Path) -> Result<PathBuf> {
     shared_lib(
         &root().join("tools/qemu-plugin/insncount.c"),

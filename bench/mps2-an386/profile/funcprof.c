@@ -3,9 +3,10 @@
  * measured handshake go, function by function.
  *
  * Plugin API v1 (QEMU 7.2) or v2 (QEMU 9.0 and later), chosen when QEMU loads
- * it, declared below as in tools/qemu-plugin/insncount.c (Debian ships no
- * qemu-plugin.h): with v2 the per-function counters are one scoreboard entry
- * per vCPU, incremented by inline per-vCPU ops.
+ * it, declared in tools/qemu-plugin/qemu-plugin-api.h, which it shares with
+ * tools/qemu-plugin/insncount.c (build with -I tools/qemu-plugin): with v2
+ * the per-function counters are one scoreboard entry per vCPU, incremented by
+ * inline per-vCPU ops.
  *
  * Arguments (-plugin ./libfuncprof.so,syms=FILE,marker=0x..,ids=0x..,out=FILE,top=N):
  *   syms=FILE    function ranges, one per line: "<start hex> <size hex> <name>"
@@ -25,93 +26,11 @@
  *   <instructions> <share %> <function>
  * for the top functions of that window.
  */
+#include "qemu-plugin-api.h"
+
 #include <inttypes.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define PLUGIN_EXPORT __attribute__((visibility("default")))
-#define PLUGIN_WEAK __attribute__((weak))
-
-typedef uint64_t qemu_plugin_id_t;
-typedef uint32_t qemu_plugin_meminfo_t;
-typedef struct qemu_info_t qemu_info_t;
-struct qemu_plugin_tb;
-struct qemu_plugin_insn;
-struct qemu_plugin_scoreboard;
-
-typedef struct {
-    struct qemu_plugin_scoreboard *score;
-    size_t offset;
-} qemu_plugin_u64;
-
-enum qemu_plugin_cb_flags {
-    QEMU_PLUGIN_CB_NO_REGS,
-    QEMU_PLUGIN_CB_R_REGS,
-    QEMU_PLUGIN_CB_RW_REGS,
-};
-
-enum qemu_plugin_mem_rw {
-    QEMU_PLUGIN_MEM_R = 1,
-    QEMU_PLUGIN_MEM_W,
-    QEMU_PLUGIN_MEM_RW,
-};
-
-enum qemu_plugin_op {
-    QEMU_PLUGIN_INLINE_ADD_U64,
-};
-
-typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id,
-                                               struct qemu_plugin_tb *tb);
-typedef void (*qemu_plugin_vcpu_mem_cb_t)(unsigned int vcpu_index,
-                                          qemu_plugin_meminfo_t info,
-                                          uint64_t vaddr, void *userdata);
-typedef void (*qemu_plugin_udata_cb_t)(qemu_plugin_id_t id, void *userdata);
-
-void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id,
-                                           qemu_plugin_vcpu_tb_trans_cb_t cb);
-size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
-struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb,
-                                                 size_t idx);
-uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
-/* API v1 only. */
-PLUGIN_WEAK void qemu_plugin_register_vcpu_insn_exec_inline(
-    struct qemu_plugin_insn *insn, enum qemu_plugin_op op, void *ptr,
-    uint64_t imm);
-/* API v2 and later only. */
-PLUGIN_WEAK struct qemu_plugin_scoreboard *
-qemu_plugin_scoreboard_new(size_t element_size);
-PLUGIN_WEAK void *qemu_plugin_scoreboard_find(
-    struct qemu_plugin_scoreboard *score, unsigned int vcpu_index);
-PLUGIN_WEAK void qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
-    struct qemu_plugin_insn *insn, enum qemu_plugin_op op,
-    qemu_plugin_u64 entry, uint64_t imm);
-void qemu_plugin_register_vcpu_mem_cb(struct qemu_plugin_insn *insn,
-                                      qemu_plugin_vcpu_mem_cb_t cb,
-                                      enum qemu_plugin_cb_flags flags,
-                                      enum qemu_plugin_mem_rw rw,
-                                      void *userdata);
-void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id,
-                                    qemu_plugin_udata_cb_t cb, void *userdata);
-
-PLUGIN_EXPORT int qemu_plugin_version = 1;
-
-static bool api_v2;
-
-/* Runs at load, before QEMU reads qemu_plugin_version: API v2 when this QEMU
- * exports the scoreboard calls (see tools/qemu-plugin/insncount.c). */
-__attribute__((constructor)) static void choose_api(void)
-{
-    api_v2 = qemu_plugin_scoreboard_new != NULL &&
-             qemu_plugin_scoreboard_find != NULL &&
-             qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu != NULL;
-    qemu_plugin_version = api_v2 ? 2 : 1;
-}
-
-#define MARKER_SPAN 32
 
 struct func {
     uint64_t start;
@@ -134,8 +53,6 @@ static bool paused;
 static unsigned window_index;
 static size_t top = 25;
 
-static uint64_t marker_addr;
-static uint64_t ids_addr;
 static FILE *out;
 
 static int by_start(const void *a, const void *b)
@@ -299,16 +216,8 @@ static void on_marker(uint64_t id)
     }
 }
 
-static void on_marker_load(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
-                           uint64_t vaddr, void *userdata)
-{
-    (void)vcpu_index;
-    (void)info;
-    (void)userdata;
-    if (vaddr >= ids_addr && vaddr < ids_addr + 256) {
-        on_marker(vaddr - ids_addr);
-    }
-}
+/* marker= and ids=: the markers open, pause and close the windows. */
+static struct marker_reader markers = {.on_marker = on_marker};
 
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
@@ -318,19 +227,9 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         uint64_t vaddr = qemu_plugin_insn_vaddr(insn);
         size_t f = func_of(vaddr);
-        if (api_v2) {
-            qemu_plugin_u64 entry = {score, f * sizeof(uint64_t)};
-            qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
-                insn, QEMU_PLUGIN_INLINE_ADD_U64, entry, 1);
-        } else {
-            qemu_plugin_register_vcpu_insn_exec_inline(
-                insn, QEMU_PLUGIN_INLINE_ADD_U64, &counts[f], 1);
-        }
-        if (vaddr >= marker_addr && vaddr < marker_addr + MARKER_SPAN) {
-            qemu_plugin_register_vcpu_mem_cb(insn, on_marker_load,
-                                             QEMU_PLUGIN_CB_NO_REGS,
-                                             QEMU_PLUGIN_MEM_RW, NULL);
-        }
+        qemu_plugin_u64 entry = {score, f * sizeof(uint64_t)};
+        count_insn(insn, entry, &counts[f]);
+        watch_marker(insn, vaddr, &markers);
     }
 }
 
@@ -353,15 +252,14 @@ PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         if (strncmp(arg, "syms=", 5) == 0) {
             syms = arg + 5;
         } else if (strncmp(arg, "marker=", 7) == 0) {
-            marker_addr = strtoull(arg + 7, NULL, 0) & ~(uint64_t)1;
+            markers.marker_addr = strtoull(arg + 7, NULL, 0) & ~(uint64_t)1;
         } else if (strncmp(arg, "ids=", 4) == 0) {
-            ids_addr = strtoull(arg + 4, NULL, 0);
+            markers.ids_addr = strtoull(arg + 4, NULL, 0);
         } else if (strncmp(arg, "top=", 4) == 0) {
             top = (size_t)strtoull(arg + 4, NULL, 0);
         } else if (strncmp(arg, "out=", 4) == 0) {
-            FILE *f = fopen(arg + 4, "w");
+            FILE *f = open_report("funcprof", arg + 4);
             if (f == NULL) {
-                fprintf(stderr, "funcprof: cannot open %s\n", arg + 4);
                 return -1;
             }
             out = f;
@@ -370,19 +268,13 @@ PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
             return -1;
         }
     }
-    if (syms == NULL || marker_addr == 0 || ids_addr == 0 || !load_symbols(syms)) {
+    if (syms == NULL || markers.marker_addr == 0 || markers.ids_addr == 0 ||
+        !load_symbols(syms)) {
         fprintf(stderr, "funcprof: needs syms=, marker= and ids=\n");
         return -1;
     }
-    if (api_v2) {
-        score = qemu_plugin_scoreboard_new((nfuncs + 1) * sizeof(uint64_t));
-        if (score == NULL) {
-            fprintf(stderr, "funcprof: no scoreboard\n");
-            return -1;
-        }
-    } else if (qemu_plugin_register_vcpu_insn_exec_inline == NULL) {
-        fprintf(stderr, "funcprof: this QEMU has neither plugin API v1 nor "
-                        "v2 inline counters\n");
+    size_t size = (nfuncs + 1) * sizeof(uint64_t);
+    if (!plugin_counters("funcprof", size, &score)) {
         return -1;
     }
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);

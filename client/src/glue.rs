@@ -1,5 +1,5 @@
 //! Between session records and the engine, in both directions: a claimed record becomes the
-//! engine's offer ([`SessionOffer`]), and a NewSessionTicket becomes a record
+//! engine's offer ([`RecordOffer`]), and a NewSessionTicket becomes a record
 //! ([`new_session`]).
 //!
 //! [`Connection`](crate::Connection) is built on these two; a firmware that drives the
@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use encore_cache::{CacheConfig, SessionCache};
-//! use encore_client::glue::SessionOffer;
+//! use encore_client::glue::RecordOffer;
 //! use encore_session::{ContextId, NewSession, PeerId, SessionPool, TLS13};
 //! use encore_tls::client::OfferSource;
 //!
@@ -23,14 +23,20 @@
 //! };
 //! drop(cache.new_session(&ticket, 0).unwrap());
 //!
-//! // Taken (and claimed) from the cache five seconds later, with the claim's reading.
-//! let (session, claim) = cache.take(&peer, 5_000, &[0x1301]).unwrap();
-//! let offer = SessionOffer::new(&session, &claim).unwrap();
-//! assert_eq!(offer.obfuscated_age(), 5_001);
-//! // The engine copies ticket and PSK once, into its own place: `Connection::start_in`
-//! // (of `encore_tls`) with `Some(&offer)`.
+//! // Taken (and claimed) from the cache five seconds later. Inside the claim, the record is
+//! // read once, into the engine: `Prepared::load_offer` (of `encore_tls`) with the
+//! // `RecordOffer`; here into two arrays.
 //! let (mut ticket, mut psk) = ([0u8; 256], [0u8; 48]);
-//! assert_eq!(offer.copy_into(&mut ticket, &mut psk), Some((192, 32)));
+//! let (session, claim, copied) = cache
+//!     .take_with(&peer, 5_000, &[0x1301], |record, claim| {
+//!         let offer = RecordOffer::new(record, claim)?;
+//!         assert_eq!(offer.obfuscated_age(), 5_001);
+//!         offer.copy_into(&mut ticket, &mut psk)
+//!     })
+//!     .unwrap();
+//! assert_eq!(copied, Some((192, 32)));
+//! assert!(session.info().unwrap().used);
+//! assert_eq!(claim.obfuscated_age, 5_001);
 //! ```
 
 use encore_session::{ContextId, NewSession, Offer, PeerId, Session, SessionRecord, TLS13};

@@ -382,20 +382,24 @@ fn c30_offer_from_claim_sends_the_wrapped_obfuscated_age() {
     let peer = PeerId::new(NAME, &[], &[0; 16]);
     let s = record_aged(pool, peer, 1, 1, 0xffff_fff0);
     let now = (1u64 << 32) + 0x20;
-    let claim = s.with(|r| r.offer(now)).unwrap().unwrap();
-    assert_eq!(claim.ticket_age_ms, 0x20);
-    assert_eq!(claim.obfuscated_age, 0x10);
-    let offer = crate::glue::SessionOffer::new(&s, &claim).unwrap();
-    assert_eq!(offer.obfuscated_age(), 0x10);
-    assert_eq!(
-        offer.suite(),
-        encore_tls::crypto::CipherSuite::Aes128GcmSha256
-    );
-    let (mut ticket, mut psk) = ([0u8; 256], [0u8; 48]);
-    assert_eq!(offer.copy_into(&mut ticket, &mut psk), Some((100, 32)));
-    assert_eq!(
-        (&ticket[..100], &psk[..32]),
-        (&[1u8; 100][..], &[1u8; 32][..])
-    );
-    assert_eq!(offer.copy_into(&mut ticket[..99], &mut psk), None);
+    // What a claim reads, without the claim's C7 check (the record expired long ago).
+    s.with(|record| {
+        let claim = &record.offer(now).unwrap();
+        assert_eq!(claim.ticket_age_ms, 0x20);
+        assert_eq!(claim.obfuscated_age, 0x10);
+        let offer = crate::glue::RecordOffer::new(record, claim).unwrap();
+        assert_eq!(offer.obfuscated_age(), 0x10);
+        assert_eq!(
+            offer.suite(),
+            encore_tls::crypto::CipherSuite::Aes128GcmSha256
+        );
+        let (mut ticket, mut psk) = ([0u8; 256], [0u8; 48]);
+        assert_eq!(offer.copy_into(&mut ticket, &mut psk), Some((100, 32)));
+        assert_eq!(
+            (&ticket[..100], &psk[..32]),
+            (&[1u8; 100][..], &[1u8; 32][..])
+        );
+        assert_eq!(offer.copy_into(&mut ticket[..99], &mut psk), None);
+    })
+    .unwrap();
 }

@@ -13,17 +13,17 @@ use encore_testkit as common;
 use encore_testkit::scripted;
 mod support;
 
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::mem::ManuallyDrop;
 use std::net::TcpStream;
 use std::pin::pin;
 use std::sync::mpsc;
 
+use common::residue::{bytes_of, KnownSecrets};
 use common::TestPki;
 use encore_cache::CacheConfig;
 use encore_client::{block_on, Connection, Context, Error, StdClock, StdTransport};
-use encore_tls::crypto::{self, HashAlg, KeySchedule, Secret};
+use encore_tls::crypto::{HashAlg, KeySchedule};
 use scripted::rng::{x25519_secret, Recording};
 use scripted::tcp::{client_finished, drain, script, Identity};
 use scripted::{ParsedHello, Scripted, ServerHelloSpec};
@@ -38,62 +38,6 @@ const DATA: &[u8] = b"APPLICATION-DATA-0123456789abcdefghijklmnopqrstuvwxyz-APPL
 // ---------------------------------------------------------------------------------------------
 // Known secrets and the scan
 // ---------------------------------------------------------------------------------------------
-
-/// Every secret of the scripted connections, by name.
-#[derive(Default, Clone)]
-struct Known(Vec<(String, Vec<u8>)>);
-
-impl Known {
-    fn add(&mut self, name: &str, bytes: &[u8]) {
-        assert!(bytes.len() >= 12, "{name}");
-        self.0.push((name.to_string(), bytes.to_vec()));
-    }
-
-    /// A traffic secret with the AES-128-GCM key and the IV derived from it (RFC 8446 §7.3).
-    fn traffic(&mut self, name: &str, secret: &Secret) {
-        self.add(name, secret.as_bytes());
-        let mut key = [0u8; 16];
-        crypto::hkdf_expand_label(HashAlg::Sha256, secret.as_bytes(), b"key", &[], &mut key)
-            .unwrap();
-        let mut iv = [0u8; 12];
-        crypto::hkdf_expand_label(HashAlg::Sha256, secret.as_bytes(), b"iv", &[], &mut iv).unwrap();
-        self.add(&format!("{name}.key"), &key);
-        self.add(&format!("{name}.iv"), &iv);
-    }
-
-    /// Names of the secrets with a 16-byte window (12 for an IV) anywhere in `mem`.
-    fn found_in(&self, mem: &[u8]) -> Vec<String> {
-        let mut windows: HashMap<&[u8], &str> = HashMap::new();
-        for (name, bytes) in &self.0 {
-            for win in bytes.windows(bytes.len().min(16)) {
-                windows.insert(win, name);
-            }
-        }
-        let mut found: Vec<String> = Vec::new();
-        for w in [16, 12] {
-            for m in mem.windows(w) {
-                if let Some(name) = windows.get(m) {
-                    if !found.iter().any(|f| f == name) {
-                        found.push(name.to_string());
-                    }
-                }
-            }
-        }
-        found.sort();
-        found
-    }
-}
-
-/// The bytes of `v`, read in place.
-fn bytes_of<T: ?Sized>(v: &T) -> Vec<u8> {
-    let p = (v as *const T).cast::<u8>();
-    (0..size_of_val(v))
-        // SAFETY: `p + i` stays inside the `size_of_val(v)` bytes of the value `v` refers to,
-        // which live at least as long as this borrow; a volatile byte read keeps the compiler
-        // from reasoning about (or skipping) the read of padding or dropped fields.
-        .map(|i| unsafe { p.add(i).read_volatile() })
-        .collect()
-}
 
 /// A caller's buffer, lent to the connection for good (`'static`), remembered by address so
 /// that it can be read again once the connection is done with it.
@@ -158,7 +102,7 @@ impl Snapshots {
     /// No secret is found where it must not be (each found is reported, one line per step
     /// and place); `required` secrets must be found at their steps (so that the scan is seen
     /// to work).
-    fn assert_clean(&self, known: &Known, required: &[(&str, &str, &str)]) {
+    fn assert_clean(&self, known: &KnownSecrets, required: &[(&str, &str, &str)]) {
         let lines = self.scan(known, required);
         for l in &lines {
             eprintln!("residue: {l}");
@@ -166,7 +110,7 @@ impl Snapshots {
         assert!(lines.is_empty(), "{lines:#?}");
     }
 
-    fn scan(&self, known: &Known, required: &[(&str, &str, &str)]) -> Vec<String> {
+    fn scan(&self, known: &KnownSecrets, required: &[(&str, &str, &str)]) -> Vec<String> {
         let mut lines = Vec::new();
         for s in &self.0 {
             let found = known.found_in(&s.bytes);
@@ -217,13 +161,13 @@ fn context(pki: &TestPki, rng: Recording) -> Ctx {
 /// What a scripted server thread learnt: its secrets, the client's X25519 share, the flight
 /// that starts with its ServerHello (for the shared secret).
 struct ServerSide {
-    known: Known,
+    known: KnownSecrets,
     client_share: Vec<u8>,
     flight: Vec<u8>,
 }
 
 impl ServerSide {
-    fn new(known: Known, hello: &ParsedHello, flight: Vec<u8>) -> ServerSide {
+    fn new(known: KnownSecrets, hello: &ParsedHello, flight: Vec<u8>) -> ServerSide {
         ServerSide {
             known,
             client_share: hello.x25519_share.clone().unwrap(),
@@ -233,7 +177,7 @@ impl ServerSide {
 
     /// The client's X25519 private key (from `rng`) and the shared secret with the server's
     /// share, `prefix`ed, into `known`.
-    fn add_client_secrets(&self, known: &mut Known, prefix: &str, rng: &Recording) {
+    fn add_client_secrets(&self, known: &mut KnownSecrets, prefix: &str, rng: &Recording) {
         let key = rng.x25519_key(&self.client_share);
         let at = self
             .flight
@@ -255,7 +199,7 @@ fn send_full_flight(
     s: &mut TcpStream,
     hello: &ParsedHello,
     id: &Identity,
-    known: &mut Known,
+    known: &mut KnownSecrets,
     finished: impl FnOnce(&mut Scripted) -> Vec<u8>,
 ) -> (Scripted, Vec<u8>) {
     let mut sv = Scripted::new();
@@ -271,7 +215,7 @@ fn send_full_flight(
 }
 
 /// After the ServerHello: the Handshake Secret and both handshake traffic secrets, `prefix`ed.
-fn handshake_secrets(known: &mut Known, prefix: &str, server: &Scripted) {
+fn handshake_secrets(known: &mut KnownSecrets, prefix: &str, server: &Scripted) {
     known.add(
         &format!("{prefix}handshake"),
         server.schedule.as_ref().unwrap().secret().as_bytes(),
@@ -282,7 +226,7 @@ fn handshake_secrets(known: &mut Known, prefix: &str, server: &Scripted) {
 
 /// After the server Finished: master, application traffic and resumption master secrets.
 fn application_secrets(
-    known: &mut Known,
+    known: &mut KnownSecrets,
     prefix: &str,
     server: &mut Scripted,
     fin: &[u8],
@@ -332,7 +276,7 @@ fn e7_connection_leaves_no_secret_behind() {
 
     // Server A: a full handshake, a ticket, application data, close_notify.
     let (port_a, server_a) = script(move |s, hello| {
-        let mut known = Known::default();
+        let mut known = KnownSecrets::default();
         let (mut sv, flight) = send_full_flight(s, &hello, &id, &mut known, Scripted::finished);
         let fin = client_finished(s, &mut sv);
         let mut keys = application_secrets(&mut known, "", &mut sv, &fin);
@@ -399,7 +343,7 @@ fn e7_connection_leaves_no_secret_behind() {
     let (port_b, server_b) = script(move |s, hello| {
         let (id, ..) = hello.psk.clone().expect("the ticket is offered");
         assert_eq!(id, TICKET);
-        let mut known = Known::default();
+        let mut known = KnownSecrets::default();
         let early = KeySchedule::early(HashAlg::Sha256, Some(&psk_b));
         known.add("b.early", early.secret().as_bytes());
         known.add("b.binder_key", early.binder_key(true).as_bytes());
@@ -450,7 +394,7 @@ fn e7_connection_leaves_no_secret_behind() {
     let side_b = server_b.join().unwrap();
 
     let mut known = side_a.known.clone();
-    known.0.extend(side_b.known.0.iter().cloned());
+    known.extend(&side_b.known);
     side_a.add_client_secrets(&mut known, "", &rng);
     side_b.add_client_secrets(&mut known, "b.", &rng);
     known.add("psk copy", &ticket_psk);
@@ -475,7 +419,7 @@ fn e7_failed_connection_leaves_no_secret_behind() {
     let pki = TestPki::generate(&[NAME]);
     let id = identity(&pki);
     let (port, server) = script(move |s, hello| {
-        let mut known = Known::default();
+        let mut known = KnownSecrets::default();
         let bad_finished = |_: &mut Scripted| scripted::handshake(20, &[0x55; 32]);
         let (_, flight) = send_full_flight(s, &hello, &id, &mut known, bad_finished);
         let _ = drain(s);

@@ -16,6 +16,7 @@
 //!   [`ServerCert`] (DER, or read from PEM files); it records, per connection, whether the
 //!   handshake resumed.
 //! - [`ensure_tool`]: installs a missing server binary with apt when running as root.
+//! - [`residue`]: the secrets of a handshake by name, searched for in memory (E7).
 //! - [`scripted`]: a TLS 1.3 server built from encore-tls's own key schedule, whose flight a
 //!   test writes message by message, so that it misbehaves on demand.
 
@@ -39,6 +40,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 mod pki;
 mod rng;
 mod rustls_server;
+pub mod residue;
 pub mod scripted;
 mod servers;
 mod tools;

@@ -21,10 +21,22 @@ const Y2001: u64 = 978_307_200;
 /// 2020-01-01T00:00:00Z: notBefore of the test certificates.
 const Y2020: u64 = 1_577_836_800;
 
+/// `leaf` with the intermediates `ints`, verified for `name` at `now` under the one trust
+/// anchor `ca`.
+fn verify_under(
+    ca: &[u8],
+    leaf: &[u8],
+    ints: &[&[u8]],
+    name: &str,
+    now: u64,
+) -> Result<(), CertError> {
+    let ca = CertificateDer::from(ca);
+    verify_server_chain(leaf, ints, &[anchor_from_der(&ca).unwrap()], name, now)
+}
+
+/// `leaf` under the test PKI's root, with its intermediate.
 fn check(pki: &TestPki, leaf: &[u8], name: &str, now: u64) -> Result<(), CertError> {
-    let ca = CertificateDer::from(pki.ca_der.as_slice());
-    let anchors = [anchor_from_der(&ca).unwrap()];
-    verify_server_chain(leaf, &[&pki.int_der], &anchors, name, now)
+    verify_under(&pki.ca_der, leaf, &[&pki.int_der], name, now)
 }
 
 #[test]
@@ -78,9 +90,8 @@ fn chains_signed_with_p384_and_ed25519_validate() {
         .unwrap()
         .signed_by(&leaf_key, &int)
         .unwrap();
-    let anchors = [anchor_from_der(root.der()).unwrap()];
     assert_eq!(
-        verify_server_chain(leaf.der(), &[int.der()], &anchors, "localhost", NOW),
+        verify_under(root.der(), leaf.der(), &[int.der()], "localhost", NOW),
         Ok(())
     );
 }
@@ -135,37 +146,20 @@ fn expired_and_not_yet_valid_are_rejected_with_times_e6() {
 #[test]
 fn unknown_issuer_and_missing_intermediate_are_rejected() {
     let pki = TestPki::generate(&["localhost"]);
+    let (leaf, int) = (&pki.leaf.cert_der, &pki.int_der[..]);
     // A root with another name: no path at all.
-    let client_ca = CertificateDer::from(pki.client_ca_der.as_slice());
-    let anchors = [anchor_from_der(&client_ca).unwrap()];
     assert_eq!(
-        verify_server_chain(
-            &pki.leaf.cert_der,
-            &[&pki.int_der],
-            &anchors,
-            "localhost",
-            NOW
-        ),
+        verify_under(&pki.client_ca_der, leaf, &[int], "localhost", NOW),
         Err(CertError::UnknownIssuer)
     );
     // Another root with the same name (an impostor CA): the names chain, the signature fails.
     let other = TestPki::generate(&["localhost"]);
-    let other_ca = CertificateDer::from(other.ca_der.as_slice());
-    let anchors = [anchor_from_der(&other_ca).unwrap()];
     assert_eq!(
-        verify_server_chain(
-            &pki.leaf.cert_der,
-            &[&pki.int_der],
-            &anchors,
-            "localhost",
-            NOW
-        ),
+        verify_under(&other.ca_der, leaf, &[int], "localhost", NOW),
         Err(CertError::BadSignature)
     );
-    let ca = CertificateDer::from(pki.ca_der.as_slice());
-    let anchors = [anchor_from_der(&ca).unwrap()];
     assert_eq!(
-        verify_server_chain(&pki.leaf.cert_der, &[], &anchors, "localhost", NOW),
+        verify_under(&pki.ca_der, leaf, &[], "localhost", NOW),
         Err(CertError::UnknownIssuer)
     );
     // No anchors at all.
@@ -178,10 +172,14 @@ fn unknown_issuer_and_missing_intermediate_are_rejected() {
 #[test]
 fn client_certificate_is_not_a_server_certificate() {
     let pki = TestPki::generate(&["localhost"]);
-    let ca = CertificateDer::from(pki.client_ca_der.as_slice());
-    let anchors = [anchor_from_der(&ca).unwrap()];
     assert_eq!(
-        verify_server_chain(&pki.client.cert_der, &[], &anchors, "encore-device", NOW),
+        verify_under(
+            &pki.client_ca_der,
+            &pki.client.cert_der,
+            &[],
+            "encore-device",
+            NOW
+        ),
         Err(CertError::NotServerAuth)
     );
 }
@@ -223,18 +221,13 @@ fn tampered_signature_and_garbage_are_rejected() {
 #[test]
 fn more_intermediates_than_the_bound_are_refused() {
     let pki = TestPki::generate(&["localhost"]);
-    let ca = CertificateDer::from(pki.ca_der.as_slice());
-    let anchors = [anchor_from_der(&ca).unwrap()];
-    let ints: Vec<&[u8]> = vec![&pki.int_der; encore_tls::crypto::MAX_INTERMEDIATES + 1];
-    assert_eq!(
-        verify_server_chain(&pki.leaf.cert_der, &ints, &anchors, "localhost", NOW),
-        Err(CertError::PathTooLong)
-    );
-    let ints: Vec<&[u8]> = vec![&pki.int_der; encore_tls::crypto::MAX_INTERMEDIATES];
-    assert_eq!(
-        verify_server_chain(&pki.leaf.cert_der, &ints, &anchors, "localhost", NOW),
-        Ok(())
-    );
+    let verify = |count: usize| {
+        let ints: Vec<&[u8]> = vec![&pki.int_der; count];
+        verify_under(&pki.ca_der, &pki.leaf.cert_der, &ints, "localhost", NOW)
+    };
+    let max = encore_tls::crypto::MAX_INTERMEDIATES;
+    assert_eq!(verify(max + 1), Err(CertError::PathTooLong));
+    assert_eq!(verify(max), Ok(()));
 }
 
 #[test]

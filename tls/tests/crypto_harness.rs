@@ -46,8 +46,8 @@ fn s_client(pki: &TestPki, port: u16, sess_out: Option<&Path>, sess_in: Option<&
         .spawn()
         .expect("spawn s_client");
     let out = Output::default();
-    capture(&out, child.stdout.take().unwrap());
-    capture(&out, child.stderr.take().unwrap());
+    out.capture_from(child.stdout.take().unwrap());
+    out.capture_from(child.stderr.take().unwrap());
     let end = Instant::now() + WAIT;
     let mut handshake_done: Option<Instant> = None;
     loop {
@@ -86,33 +86,34 @@ fn s_client(pki: &TestPki, port: u16, sess_out: Option<&Path>, sess_in: Option<&
     out.text()
 }
 
-fn capture<R: Read + Send + 'static>(out: &Output, r: R) {
-    out.capture_from(r);
-}
-
-#[test]
-fn openssl_server_counts_a_resumption_by_s_client() {
-    let pki = TestPki::generate(&["localhost"]);
-    let server = OpenSslServer::start(&pki, &[]);
+/// Two `s_client` connections to `server`: a full handshake that saves its session to a file,
+/// then a resumption from that file, which both s_client and the server itself report.
+fn s_client_resumes(pki: &TestPki, server: &ServerProcess) {
     let sess = pki.path("s_client.sess");
-
-    let first = s_client(&pki, server.port(), Some(&sess), None);
+    let first = s_client(pki, server.port(), Some(&sess), None);
     assert!(first.contains("New, TLSv1.3"), "first connection: {first}");
     assert!(sess.metadata().unwrap().len() > 0);
     assert_eq!(server.resumed_count(), 0);
 
-    let second = s_client(&pki, server.port(), None, Some(&sess));
+    let second = s_client(pki, server.port(), None, Some(&sess));
     assert!(
         second.contains("Reused, TLSv1.3"),
         "second connection: {second}"
     );
-    // s_server served both connections one after the other and reported exactly one reuse.
     assert_eq!(
         server.wait_resumed(1, WAIT),
         1,
         "{}",
         server.output().text()
     );
+}
+
+#[test]
+fn openssl_server_counts_a_resumption_by_s_client() {
+    let pki = TestPki::generate(&["localhost"]);
+    let server = OpenSslServer::start(&pki, &[]);
+    s_client_resumes(&pki, &server);
+    // s_server served both connections one after the other and reported exactly one reuse.
     assert_eq!(server.handshakes(), 2);
 }
 
@@ -133,20 +134,7 @@ fn openssl_server_without_tickets_does_not_resume() {
 fn gnutls_server_counts_a_resumption_by_s_client() {
     let pki = TestPki::generate(&["localhost"]);
     let server = GnutlsServer::start(&pki, &[]);
-    let sess = pki.path("gnutls.sess");
-    let first = s_client(&pki, server.port(), Some(&sess), None);
-    assert!(first.contains("New, TLSv1.3"), "first connection: {first}");
-    let second = s_client(&pki, server.port(), None, Some(&sess));
-    assert!(
-        second.contains("Reused, TLSv1.3"),
-        "second connection: {second}"
-    );
-    assert_eq!(
-        server.wait_resumed(1, WAIT),
-        1,
-        "{}",
-        server.output().text()
-    );
+    s_client_resumes(&pki, &server);
 }
 
 /// A rustls client with its own in-memory session store, trusting the test root.

@@ -8,66 +8,69 @@ use encore_tls::crypto::{
     Transcript,
 };
 
-#[test]
-fn x25519_both_sides_agree() {
-    let a = KeyExchange::generate(NamedGroup::X25519, &mut OsRandom).unwrap();
-    let b = KeyExchange::generate(NamedGroup::X25519, &mut OsRandom).unwrap();
+/// A fresh key share of `group` from the operating system's generator.
+fn share(group: NamedGroup) -> KeyExchange {
+    KeyExchange::generate(group, &mut OsRandom).unwrap()
+}
+
+/// Two fresh key shares of `group`, each agreeing with the other's public key on the same
+/// secret: one of the public keys, and the secret's length.
+fn agreed(group: NamedGroup) -> (Vec<u8>, usize) {
+    let (a, b) = (share(group), share(group));
+    assert_eq!(a.group(), group);
     let (pa, pb) = (a.public_key(), b.public_key());
-    assert_eq!(pa.len(), 32);
-    assert_eq!(pb.len(), 32);
+    assert_eq!(pa.len(), pb.len());
     assert_ne!(pa, pb);
     let sa = a.agree(&pb).unwrap();
-    let sb = b.agree(&pa).unwrap();
-    assert_eq!(sa.len(), 32);
-    assert_eq!(sa.as_bytes(), sb.as_bytes());
+    assert_eq!(sa.as_bytes(), b.agree(&pa).unwrap().as_bytes());
+    (pa.to_vec(), sa.len())
+}
+
+#[test]
+fn x25519_both_sides_agree() {
+    let (public, secret_len) = agreed(NamedGroup::X25519);
+    assert_eq!(public.len(), 32);
+    assert_eq!(secret_len, 32);
 }
 
 #[test]
 fn p256_both_sides_agree_with_uncompressed_points() {
-    let a = KeyExchange::generate(NamedGroup::Secp256r1, &mut OsRandom).unwrap();
-    let b = KeyExchange::generate(NamedGroup::Secp256r1, &mut OsRandom).unwrap();
-    assert_eq!(a.group(), NamedGroup::Secp256r1);
-    let (pa, pb) = (a.public_key(), b.public_key());
-    assert_eq!(pa.len(), 65);
-    assert_eq!(pa[0], 0x04);
-    let sa = a.agree(&pb).unwrap();
-    let sb = b.agree(&pa).unwrap();
-    assert_eq!(sa.len(), 32);
-    assert_eq!(sa.as_bytes(), sb.as_bytes());
+    let (public, secret_len) = agreed(NamedGroup::Secp256r1);
+    assert_eq!(public.len(), 65);
+    assert_eq!(public[0], 0x04);
+    assert_eq!(secret_len, 32);
 }
 
 #[test]
 fn x25519_rejects_small_order_points_and_bad_lengths() {
     // RFC 8446 §7.4.2: the all-zero shared secret (peer point of small order) is refused.
-    let zero = [0u8; 32];
-    let kx = KeyExchange::generate(NamedGroup::X25519, &mut OsRandom).unwrap();
-    assert_eq!(kx.agree(&zero).unwrap_err(), CryptoError::BadKeyShare);
     let mut one = [0u8; 32];
     one[0] = 1;
-    let kx = KeyExchange::generate(NamedGroup::X25519, &mut OsRandom).unwrap();
-    assert_eq!(kx.agree(&one).unwrap_err(), CryptoError::BadKeyShare);
-    let kx = KeyExchange::generate(NamedGroup::X25519, &mut OsRandom).unwrap();
-    assert_eq!(kx.agree(&[9u8; 31]).unwrap_err(), CryptoError::BadKeyShare);
+    for peer in [&[0u8; 32][..], &one, &[9u8; 31]] {
+        assert_eq!(
+            share(NamedGroup::X25519).agree(peer).unwrap_err(),
+            CryptoError::BadKeyShare,
+            "{peer:?}"
+        );
+    }
 }
 
 #[test]
 fn p256_rejects_off_curve_compressed_and_short_points() {
-    let peer = KeyExchange::generate(NamedGroup::Secp256r1, &mut OsRandom).unwrap();
-    let good = peer.public_key();
+    let good = share(NamedGroup::Secp256r1).public_key();
     // Off the curve: flip a bit of y.
     let mut off = good.clone();
     off[64] ^= 1;
-    let kx = KeyExchange::generate(NamedGroup::Secp256r1, &mut OsRandom).unwrap();
-    assert_eq!(kx.agree(&off).unwrap_err(), CryptoError::BadKeyShare);
     // Compressed form is not allowed in TLS 1.3 (RFC 8446 §4.2.8.2).
     let mut compressed = vec![0x02 | (good[64] & 1)];
     compressed.extend_from_slice(&good[1..33]);
-    let kx = KeyExchange::generate(NamedGroup::Secp256r1, &mut OsRandom).unwrap();
-    assert_eq!(kx.agree(&compressed).unwrap_err(), CryptoError::BadKeyShare);
-    let kx = KeyExchange::generate(NamedGroup::Secp256r1, &mut OsRandom).unwrap();
-    assert_eq!(kx.agree(&good[..64]).unwrap_err(), CryptoError::BadKeyShare);
-    let kx = KeyExchange::generate(NamedGroup::Secp256r1, &mut OsRandom).unwrap();
-    assert_eq!(kx.agree(&[]).unwrap_err(), CryptoError::BadKeyShare);
+    for peer in [&off[..], &compressed, &good[..64], &[]] {
+        assert_eq!(
+            share(NamedGroup::Secp256r1).agree(peer).unwrap_err(),
+            CryptoError::BadKeyShare,
+            "{peer:?}"
+        );
+    }
 }
 
 /// A generator that always fails, as a broken hardware TRNG would.

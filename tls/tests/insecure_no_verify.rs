@@ -6,14 +6,14 @@
 use encore_testkit as common;
 mod driver;
 
-use common::{OpenSslServer, TestPki};
-use driver::{anchor, connect, Plan, SERVER_NAME};
+use common::OpenSslServer;
+use driver::{connect, full_handshake, pki, trust, Plan};
 use encore_tls::client::{ClientConfig, KeyExchangeMode};
 use encore_tls::crypto::INSECURE_NO_VERIFY_FINGERPRINT;
 
 #[test]
 fn insecure_mode_connects_without_anchors_and_marks_its_sessions_c33() {
-    let pki = TestPki::generate(&[SERVER_NAME]);
+    let pki = pki();
     let server = OpenSslServer::start(&pki, &[]);
     let mut config = ClientConfig::new(&[]);
     config.insecure_no_verify = true;
@@ -28,15 +28,7 @@ fn insecure_mode_connects_without_anchors_and_marks_its_sessions_c33() {
     assert_eq!(full.summary.kex, KeyExchangeMode::Full);
     assert_eq!(full.trust_fingerprint, INSECURE_NO_VERIFY_FINGERPRINT);
 
-    let anchors = [anchor(&pki.ca_der)];
-    let verifying = ClientConfig::new(&anchors);
-    let checked = connect(
-        server.port(),
-        &verifying,
-        SERVER_NAME,
-        None,
-        &Plan::default(),
-    )
-    .unwrap();
+    let verifying = ClientConfig::new(trust(&pki.ca_der));
+    let checked = full_handshake(server.port(), &verifying, &Plan::default());
     assert_ne!(checked.trust_fingerprint, INSECURE_NO_VERIFY_FINGERPRINT);
 }

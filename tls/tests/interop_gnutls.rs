@@ -4,29 +4,24 @@
 use encore_testkit as common;
 mod driver;
 
-use std::time::Duration;
-
-use common::{GnutlsServer, TestPki};
-use driver::{anchor, connect, Plan, SERVER_NAME};
+use common::GnutlsServer;
+use driver::{full_handshake, full_then_resumed, pki, resume, trust, Plan, WAIT};
 use encore_tls::client::{ClientConfig, KeyExchangeMode};
-
-const WAIT: Duration = Duration::from_secs(5);
 
 /// C5/C8: two tickets after the full handshake, psk_dhe_ke resumption, echo of application
 /// data on both connections.
 #[test]
 fn gnutls_full_then_resumed_with_echo() {
-    let pki = TestPki::generate(&[SERVER_NAME]);
+    let pki = pki();
     let server = GnutlsServer::start(&pki, &[]);
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
+    let config = ClientConfig::new(trust(&pki.ca_der));
     let plan = Plan {
         send: Some(b"hello gnutls\n".to_vec()),
         want_tickets: 2,
         want_response: true,
         ..Plan::default()
     };
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan).unwrap();
+    let full = full_handshake(server.port(), &config, &plan);
     assert_eq!(full.summary.kex, KeyExchangeMode::Full);
     assert_eq!(full.tickets.len(), 2);
     assert_eq!(full.response, b"hello gnutls\n");
@@ -34,14 +29,7 @@ fn gnutls_full_then_resumed_with_echo() {
         want_tickets: 0,
         ..plan
     };
-    let r = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &plan,
-    )
-    .unwrap();
+    let r = resume(server.port(), &config, &full.tickets[0], &plan);
     assert!(r.summary.resumed);
     assert_eq!(r.summary.kex, KeyExchangeMode::PskDhe);
     assert_eq!(r.response, b"hello gnutls\n");
@@ -59,17 +47,16 @@ fn gnutls_full_then_resumed_with_echo() {
 /// 16-byte tag.
 #[test]
 fn gnutls_record_size_limit_small_receive_buffer() {
-    let pki = TestPki::generate(&[SERVER_NAME]);
+    let pki = pki();
     let server = GnutlsServer::start(&pki, &[]);
-    let anchors = [anchor(&pki.ca_der)];
-    let mut config = ClientConfig::new(&anchors);
+    let mut config = ClientConfig::new(trust(&pki.ca_der));
     config.record_size_limit = Some(513);
     let plan = Plan {
         want_tickets: 1,
         rx_size: 2048,
         ..Plan::default()
     };
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan).unwrap();
+    let (full, _) = full_then_resumed(&server, &config, &plan);
     assert_eq!(full.summary.kex, KeyExchangeMode::Full);
     assert!(
         full.max_record_received <= 513 + 16,
@@ -77,22 +64,12 @@ fn gnutls_record_size_limit_small_receive_buffer() {
         full.max_record_received
     );
     assert!(full.handshake_received > 1024);
-    let r = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &plan,
-    )
-    .unwrap();
-    assert!(r.summary.resumed);
-    assert_eq!(server.wait_resumed(1, WAIT), 1);
 }
 
 /// HelloRetryRequest from GnuTLS restricted to secp256r1, full and resumed.
 #[test]
 fn gnutls_hello_retry_request_full_and_resumed() {
-    let pki = TestPki::generate(&[SERVER_NAME]);
+    let pki = pki();
     let server = GnutlsServer::start(
         &pki,
         &[
@@ -100,21 +77,9 @@ fn gnutls_hello_retry_request_full_and_resumed() {
             "NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:+GROUP-SECP256R1",
         ],
     );
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
-    let plan = Plan::default();
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan).unwrap();
+    let config = ClientConfig::new(trust(&pki.ca_der));
+    let (full, r) = full_then_resumed(&server, &config, &Plan::default());
     assert!(full.summary.retried);
     assert_eq!(full.summary.kex, KeyExchangeMode::Full);
-    let r = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &plan,
-    )
-    .unwrap();
     assert!(r.summary.retried);
-    assert!(r.summary.resumed);
-    assert_eq!(server.wait_resumed(1, WAIT), 1);
 }

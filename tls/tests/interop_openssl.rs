@@ -6,26 +6,22 @@ mod driver;
 
 use std::time::Duration;
 
-use common::{OpenSslServer, TestPki};
-use driver::{anchor, connect, plan, Plan, SERVER_NAME};
+use common::OpenSslServer;
+use driver::{
+    client_signer, connect, full_handshake, full_then_resumed, pki, plan, resume, trust, Plan,
+    SERVER_NAME, WAIT,
+};
 use encore_tls::client::{ClientConfig, Error, KeyExchangeMode, MaxFragmentLength, PskMode};
-use encore_tls::crypto::{CipherSuite, NamedGroup, P256Signer};
-
-const WAIT: Duration = Duration::from_secs(5);
-
-fn pki() -> TestPki {
-    TestPki::generate(&[SERVER_NAME])
-}
+use encore_tls::crypto::{CipherSuite, NamedGroup};
 
 /// C5/C8/C30: full handshake, two tickets, then a psk_dhe_ke resumption the server confirms.
 #[test]
 fn openssl_stateless_tickets_full_then_resumed() {
     let pki = pki();
     let server = OpenSslServer::start(&pki, &["-num_tickets", "2"]);
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
+    let config = ClientConfig::new(trust(&pki.ca_der));
 
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan(2)).unwrap();
+    let full = full_handshake(server.port(), &config, &plan(2));
     assert!(!full.summary.resumed);
     assert_eq!(full.summary.kex, KeyExchangeMode::Full);
     assert_eq!(full.summary.suite, CipherSuite::Aes128GcmSha256);
@@ -35,14 +31,7 @@ fn openssl_stateless_tickets_full_then_resumed() {
     assert_eq!(full.tickets[0].lifetime_s, 7200);
 
     let ticket = &full.tickets[0];
-    let resumed = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(ticket.offer()),
-        &plan(1),
-    )
-    .unwrap();
+    let resumed = resume(server.port(), &config, ticket, &plan(1));
     assert!(resumed.summary.resumed);
     assert_eq!(resumed.summary.kex, KeyExchangeMode::PskDhe);
     assert!(!resumed.summary.offer_declined);
@@ -75,20 +64,12 @@ fn openssl_stateless_tickets_full_then_resumed() {
 fn openssl_stateful_no_ticket_resumes_twice() {
     let pki = pki();
     let server = OpenSslServer::start(&pki, &["-no_ticket"]);
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan(2)).unwrap();
+    let config = ClientConfig::new(trust(&pki.ca_der));
+    let full = full_handshake(server.port(), &config, &plan(2));
     assert_eq!(full.tickets.len(), 2);
     assert_eq!(full.tickets[0].ticket.len(), 32);
     for round in 1..=2 {
-        let r = connect(
-            server.port(),
-            &config,
-            SERVER_NAME,
-            Some(full.tickets[0].offer()),
-            &plan(1),
-        )
-        .unwrap();
+        let r = resume(server.port(), &config, &full.tickets[0], &plan(1));
         assert!(r.summary.resumed);
         assert_eq!(server.wait_resumed(round, WAIT), round);
     }
@@ -100,29 +81,14 @@ fn openssl_stateful_no_ticket_resumes_twice() {
 fn openssl_single_use_ticket_declined_on_reuse_gives_full_handshake() {
     let pki = pki();
     let server = OpenSslServer::start(&pki, &["-max_early_data", "16384"]);
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan(2)).unwrap();
+    let config = ClientConfig::new(trust(&pki.ca_der));
+    let full = full_handshake(server.port(), &config, &plan(2));
     assert_eq!(full.tickets[0].max_early_data, 16384);
     let t = &full.tickets[0];
-    let first = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(t.offer()),
-        &plan(1),
-    )
-    .unwrap();
+    let first = resume(server.port(), &config, t, &plan(1));
     assert!(first.summary.resumed);
     assert_eq!(server.wait_resumed(1, WAIT), 1);
-    let again = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(t.offer()),
-        &plan(1),
-    )
-    .unwrap();
+    let again = resume(server.port(), &config, t, &plan(1));
     assert!(!again.summary.resumed);
     assert!(again.summary.offer_declined);
     assert_eq!(again.summary.kex, KeyExchangeMode::Full);
@@ -139,14 +105,13 @@ fn openssl_single_use_ticket_declined_on_reuse_gives_full_handshake() {
 fn openssl_num_tickets_zero_gives_no_ticket() {
     let pki = pki();
     let server = OpenSslServer::start(&pki, &["-num_tickets", "0"]);
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
+    let config = ClientConfig::new(trust(&pki.ca_der));
     let p = Plan {
         want_tickets: 1,
         idle: Duration::from_millis(400),
         ..Plan::default()
     };
-    let full = connect(server.port(), &config, SERVER_NAME, None, &p).unwrap();
+    let full = full_handshake(server.port(), &config, &p);
     assert_eq!(full.summary.kex, KeyExchangeMode::Full);
     assert_eq!(full.tickets.len(), 0);
 }
@@ -158,24 +123,13 @@ fn openssl_num_tickets_zero_gives_no_ticket() {
 fn openssl_hello_retry_request_full_and_resumed() {
     let pki = pki();
     let server = OpenSslServer::start(&pki, &["-groups", "P-256"]);
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
+    let config = ClientConfig::new(trust(&pki.ca_der));
     assert_eq!(config.groups[0], NamedGroup::X25519);
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan(1)).unwrap();
+    let (full, r) = full_then_resumed(&server, &config, &plan(1));
     assert!(full.summary.retried);
     assert_eq!(full.summary.kex, KeyExchangeMode::Full);
-    let r = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &plan(1),
-    )
-    .unwrap();
     assert!(r.summary.retried);
-    assert!(r.summary.resumed);
     assert_eq!(r.summary.kex, KeyExchangeMode::PskDhe);
-    assert_eq!(server.wait_resumed(1, WAIT), 1);
 }
 
 /// Group order is configurable: with secp256r1 first no retry is needed.
@@ -183,10 +137,9 @@ fn openssl_hello_retry_request_full_and_resumed() {
 fn openssl_p256_first_needs_no_retry() {
     let pki = pki();
     let server = OpenSslServer::start(&pki, &["-groups", "P-256"]);
-    let anchors = [anchor(&pki.ca_der)];
-    let mut config = ClientConfig::new(&anchors);
+    let mut config = ClientConfig::new(trust(&pki.ca_der));
     config.groups = &[NamedGroup::Secp256r1, NamedGroup::X25519];
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan(1)).unwrap();
+    let full = full_handshake(server.port(), &config, &plan(1));
     assert!(!full.summary.retried);
     assert_eq!(full.summary.kex, KeyExchangeMode::Full);
 }
@@ -196,23 +149,12 @@ fn openssl_p256_first_needs_no_retry() {
 fn openssl_psk_ke_resumption_without_dhe() {
     let pki = pki();
     let server = OpenSslServer::start(&pki, &["-allow_no_dhe_kex"]);
-    let anchors = [anchor(&pki.ca_der)];
-    let mut config = ClientConfig::new(&anchors);
+    let mut config = ClientConfig::new(trust(&pki.ca_der));
     config.psk_mode = PskMode::AllowPskOnly;
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan(1)).unwrap();
+    let (full, r) = full_then_resumed(&server, &config, &plan(1));
     assert_eq!(full.summary.kex, KeyExchangeMode::Full);
-    let r = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &plan(1),
-    )
-    .unwrap();
-    assert!(r.summary.resumed);
     assert!(!r.summary.retried);
     assert_eq!(r.summary.kex, KeyExchangeMode::Psk);
-    assert_eq!(server.wait_resumed(1, WAIT), 1);
     eprintln!(
         "wire bytes openssl psk_ke resumed: {} B (sent {} / received {})",
         r.handshake_bytes(),
@@ -227,18 +169,10 @@ fn openssl_psk_ke_resumption_without_dhe() {
 fn openssl_psk_ke_offer_to_dhe_only_server_falls_back_to_full() {
     let pki = pki();
     let server = OpenSslServer::start(&pki, &[]);
-    let anchors = [anchor(&pki.ca_der)];
-    let mut config = ClientConfig::new(&anchors);
+    let mut config = ClientConfig::new(trust(&pki.ca_der));
     config.psk_mode = PskMode::AllowPskOnly;
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan(1)).unwrap();
-    let r = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &plan(1),
-    )
-    .unwrap();
+    let full = full_handshake(server.port(), &config, &plan(1));
+    let r = resume(server.port(), &config, &full.tickets[0], &plan(1));
     assert!(r.summary.retried);
     assert!(!r.summary.resumed);
     assert!(r.summary.offer_declined);
@@ -251,7 +185,7 @@ fn openssl_psk_ke_offer_to_dhe_only_server_falls_back_to_full() {
 #[test]
 fn openssl_each_suite_full_then_resumed() {
     let pki = pki();
-    let anchors = [anchor(&pki.ca_der)];
+    let anchors = trust(&pki.ca_der);
     for (name, suite, psk_len) in [
         ("TLS_AES_128_GCM_SHA256", CipherSuite::Aes128GcmSha256, 32),
         ("TLS_AES_256_GCM_SHA384", CipherSuite::Aes256GcmSha384, 48),
@@ -262,18 +196,11 @@ fn openssl_each_suite_full_then_resumed() {
         ),
     ] {
         let server = OpenSslServer::start(&pki, &["-ciphersuites", name]);
-        let config = ClientConfig::new(&anchors);
-        let full = connect(server.port(), &config, SERVER_NAME, None, &plan(1)).unwrap();
+        let config = ClientConfig::new(anchors);
+        let full = full_handshake(server.port(), &config, &plan(1));
         assert_eq!(full.summary.suite, suite, "{name}");
         assert_eq!(full.tickets[0].psk.len(), psk_len, "{name}");
-        let r = connect(
-            server.port(),
-            &config,
-            SERVER_NAME,
-            Some(full.tickets[0].offer()),
-            &plan(1),
-        )
-        .unwrap();
+        let r = resume(server.port(), &config, &full.tickets[0], &plan(1));
         assert!(r.summary.resumed, "{name}");
         assert_eq!(r.summary.suite, suite, "{name}");
         assert_eq!(server.wait_resumed(1, WAIT), 1, "{name}");
@@ -286,24 +213,11 @@ fn openssl_each_suite_full_then_resumed() {
 fn openssl_mutual_tls_full_then_resumed() {
     let pki = pki();
     let server = OpenSslServer::start_mutual(&pki, &[]);
-    let anchors = [anchor(&pki.ca_der)];
-    let chain: [&[u8]; 1] = [&pki.client.cert_der];
-    let signer = P256Signer::from_pkcs8_der(&pki.client.key_der, &chain).unwrap();
-    let mut config = ClientConfig::new(&anchors);
+    let signer = client_signer(&pki);
+    let mut config = ClientConfig::new(trust(&pki.ca_der));
     config.client_auth = Some(&signer);
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan(1)).unwrap();
+    let (full, _) = full_then_resumed(&server, &config, &plan(1));
     assert_eq!(full.summary.kex, KeyExchangeMode::Full);
-    assert!(!full.tickets.is_empty());
-    let r = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &plan(1),
-    )
-    .unwrap();
-    assert!(r.summary.resumed);
-    assert_eq!(server.wait_resumed(1, WAIT), 1);
 }
 
 /// Without a client certificate the client sends an empty Certificate and a server that
@@ -312,8 +226,7 @@ fn openssl_mutual_tls_full_then_resumed() {
 fn openssl_mutual_tls_without_certificate_is_refused() {
     let pki = pki();
     let server = OpenSslServer::start_mutual(&pki, &[]);
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
+    let config = ClientConfig::new(trust(&pki.ca_der));
     let err = connect(server.port(), &config, SERVER_NAME, None, &plan(1)).unwrap_err();
     match err {
         driver::DriveError::Tls(Error::AlertReceived(a)) => {
@@ -329,8 +242,7 @@ fn openssl_mutual_tls_without_certificate_is_refused() {
 fn openssl_wrong_server_name_fails_verification() {
     let pki = pki();
     let server = OpenSslServer::start(&pki, &[]);
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
+    let config = ClientConfig::new(trust(&pki.ca_der));
     let err = connect(server.port(), &config, "other.encore.test", None, &plan(1)).unwrap_err();
     assert!(
         matches!(err, driver::DriveError::Tls(Error::Certificate(_))),
@@ -343,8 +255,7 @@ fn openssl_wrong_server_name_fails_verification() {
 fn openssl_unknown_issuer_fails_verification() {
     let pki = pki();
     let server = OpenSslServer::start(&pki, &[]);
-    let anchors = [anchor(&pki.client_ca_der)];
-    let config = ClientConfig::new(&anchors);
+    let config = ClientConfig::new(trust(&pki.client_ca_der));
     let err = connect(server.port(), &config, SERVER_NAME, None, &plan(1)).unwrap_err();
     assert!(
         matches!(
@@ -362,20 +273,12 @@ fn openssl_unknown_issuer_fails_verification() {
 #[test]
 fn openssl_ticket_from_restarted_server_is_declined() {
     let pki = pki();
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
+    let config = ClientConfig::new(trust(&pki.ca_der));
     let first = OpenSslServer::start(&pki, &[]);
-    let full = connect(first.port(), &config, SERVER_NAME, None, &plan(1)).unwrap();
+    let full = full_handshake(first.port(), &config, &plan(1));
     drop(first);
     let second = OpenSslServer::start(&pki, &[]);
-    let r = connect(
-        second.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &plan(1),
-    )
-    .unwrap();
+    let r = resume(second.port(), &config, &full.tickets[0], &plan(1));
     assert!(!r.summary.resumed);
     assert!(r.summary.offer_declined);
     assert_eq!(r.summary.kex, KeyExchangeMode::Full);
@@ -390,21 +293,10 @@ fn openssl_ticket_from_restarted_server_is_declined() {
 fn openssl_stateless_cookie_retry_full_and_resumed() {
     let pki = pki();
     let server = OpenSslServer::start(&pki, &["-stateless"]);
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan(1)).unwrap();
+    let config = ClientConfig::new(trust(&pki.ca_der));
+    let (full, _) = full_then_resumed(&server, &config, &plan(1));
     assert!(full.summary.retried);
     assert_eq!(full.summary.kex, KeyExchangeMode::Full);
-    let r = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &plan(1),
-    )
-    .unwrap();
-    assert!(r.summary.resumed);
-    assert_eq!(server.wait_resumed(1, WAIT), 1);
 }
 
 /// Middlebox compatibility mode (RFC 8446 §D.4): 32-byte session id, change_cipher_spec
@@ -413,20 +305,9 @@ fn openssl_stateless_cookie_retry_full_and_resumed() {
 fn openssl_middlebox_compat_full_and_resumed() {
     let pki = pki();
     let server = OpenSslServer::start(&pki, &[]);
-    let anchors = [anchor(&pki.ca_der)];
-    let mut config = ClientConfig::new(&anchors);
+    let mut config = ClientConfig::new(trust(&pki.ca_der));
     config.middlebox_compat = true;
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan(1)).unwrap();
-    let r = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &plan(1),
-    )
-    .unwrap();
-    assert!(r.summary.resumed);
-    assert_eq!(server.wait_resumed(1, WAIT), 1);
+    full_then_resumed(&server, &config, &plan(1));
 }
 
 /// max_fragment_length (RFC 6066): with 1024-byte records a 4 KiB receive buffer is enough;
@@ -435,14 +316,13 @@ fn openssl_middlebox_compat_full_and_resumed() {
 fn openssl_max_fragment_length_small_receive_buffer() {
     let pki = pki();
     let server = OpenSslServer::start(&pki, &[]);
-    let anchors = [anchor(&pki.ca_der)];
-    let mut config = ClientConfig::new(&anchors);
+    let mut config = ClientConfig::new(trust(&pki.ca_der));
     config.max_fragment_length = Some(MaxFragmentLength::Bytes1024);
     let p = Plan {
         rx_size: 4096,
         ..plan(1)
     };
-    let full = connect(server.port(), &config, SERVER_NAME, None, &p).unwrap();
+    let (full, _) = full_then_resumed(&server, &config, &p);
     assert_eq!(full.summary.kex, KeyExchangeMode::Full);
     assert!(full.handshake_received > 1024);
     assert!(
@@ -450,16 +330,6 @@ fn openssl_max_fragment_length_small_receive_buffer() {
         "{}",
         full.max_record_received
     );
-    let r = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &p,
-    )
-    .unwrap();
-    assert!(r.summary.resumed);
-    assert_eq!(server.wait_resumed(1, WAIT), 1);
 }
 
 /// Without max_fragment_length a 512-byte buffer cannot hold the server's certificate
@@ -468,8 +338,7 @@ fn openssl_max_fragment_length_small_receive_buffer() {
 fn openssl_small_receive_buffer_without_limit_is_a_clear_error() {
     let pki = pki();
     let server = OpenSslServer::start(&pki, &[]);
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
+    let config = ClientConfig::new(trust(&pki.ca_der));
     let p = Plan {
         rx_size: 512,
         ..plan(1)
@@ -487,10 +356,8 @@ fn openssl_small_receive_buffer_without_limit_is_a_clear_error() {
 fn openssl_mutual_tls_client_flight_split_under_max_fragment_length() {
     let pki = pki();
     let server = OpenSslServer::start_mutual(&pki, &[]);
-    let anchors = [anchor(&pki.ca_der)];
-    let chain: [&[u8]; 1] = [&pki.client.cert_der];
-    let signer = P256Signer::from_pkcs8_der(&pki.client.key_der, &chain).unwrap();
-    let mut config = ClientConfig::new(&anchors);
+    let signer = client_signer(&pki);
+    let mut config = ClientConfig::new(trust(&pki.ca_der));
     config.client_auth = Some(&signer);
     config.max_fragment_length = Some(MaxFragmentLength::Bytes512);
     assert!(pki.client.cert_der.len() > 400);
@@ -498,7 +365,7 @@ fn openssl_mutual_tls_client_flight_split_under_max_fragment_length() {
         rx_size: 3072,
         ..plan(1)
     };
-    let full = connect(server.port(), &config, SERVER_NAME, None, &p).unwrap();
+    let full = full_handshake(server.port(), &config, &p);
     assert_eq!(full.summary.kex, KeyExchangeMode::Full);
     assert!(full.max_record_sent <= 512 + 17, "{}", full.max_record_sent);
     assert!(

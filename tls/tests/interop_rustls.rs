@@ -4,37 +4,23 @@
 use encore_testkit as common;
 mod driver;
 
-use std::time::Duration;
-
-use common::{Reply, RustlsOptions, RustlsServer, TestPki, TicketMode};
-use driver::{anchor, connect, plan, Plan, SERVER_NAME};
+use common::{Reply, RustlsOptions, RustlsServer, TicketMode};
+use driver::{
+    client_signer, connect, full_handshake, pki, plan, resume, trust, Plan, SERVER_NAME, WAIT,
+};
 use encore_tls::client::{ClientConfig, Error, KeyExchangeMode};
-use encore_tls::crypto::{CipherSuite, P256Signer};
-
-const WAIT: Duration = Duration::from_secs(5);
-
-fn pki() -> TestPki {
-    TestPki::generate(&[SERVER_NAME])
-}
+use encore_tls::crypto::CipherSuite;
 
 /// C5/C8: stateless tickets; the resumption is psk_dhe_ke and the server says Resumed.
 #[test]
 fn rustls_stateless_full_then_resumed() {
     let pki = pki();
     let server = RustlsServer::start(&pki, RustlsOptions::default());
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan(2)).unwrap();
+    let config = ClientConfig::new(trust(&pki.ca_der));
+    let full = full_handshake(server.port(), &config, &plan(2));
     assert_eq!(full.summary.kex, KeyExchangeMode::Full);
     assert_eq!(full.tickets.len(), 2);
-    let r = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &plan(1),
-    )
-    .unwrap();
+    let r = resume(server.port(), &config, &full.tickets[0], &plan(1));
     assert!(r.summary.resumed);
     assert_eq!(r.summary.kex, KeyExchangeMode::PskDhe);
     let conns = server.wait_connections(2, WAIT);
@@ -69,27 +55,12 @@ fn rustls_stateful_ticket_is_single_use() {
             ..RustlsOptions::default()
         },
     );
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan(2)).unwrap();
+    let config = ClientConfig::new(trust(&pki.ca_der));
+    let full = full_handshake(server.port(), &config, &plan(2));
     let t = &full.tickets[0];
-    let first = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(t.offer()),
-        &plan(1),
-    )
-    .unwrap();
+    let first = resume(server.port(), &config, t, &plan(1));
     assert!(first.summary.resumed);
-    let again = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(t.offer()),
-        &plan(1),
-    )
-    .unwrap();
+    let again = resume(server.port(), &config, t, &plan(1));
     assert!(!again.summary.resumed);
     assert!(again.summary.offer_declined);
     let conns = server.wait_connections(3, WAIT);
@@ -110,18 +81,10 @@ fn rustls_hello_retry_request_full_and_resumed() {
             ..RustlsOptions::default()
         },
     );
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan(1)).unwrap();
+    let config = ClientConfig::new(trust(&pki.ca_der));
+    let full = full_handshake(server.port(), &config, &plan(1));
     assert!(full.summary.retried);
-    let r = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &plan(1),
-    )
-    .unwrap();
+    let r = resume(server.port(), &config, &full.tickets[0], &plan(1));
     assert!(r.summary.retried);
     assert!(r.summary.resumed);
     let conns = server.wait_connections(2, WAIT);
@@ -140,20 +103,11 @@ fn rustls_mutual_tls_full_then_resumed() {
             ..RustlsOptions::default()
         },
     );
-    let anchors = [anchor(&pki.ca_der)];
-    let chain: [&[u8]; 1] = [&pki.client.cert_der];
-    let signer = P256Signer::from_pkcs8_der(&pki.client.key_der, &chain).unwrap();
-    let mut config = ClientConfig::new(&anchors);
+    let signer = client_signer(&pki);
+    let mut config = ClientConfig::new(trust(&pki.ca_der));
     config.client_auth = Some(&signer);
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan(1)).unwrap();
-    let r = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &plan(1),
-    )
-    .unwrap();
+    let full = full_handshake(server.port(), &config, &plan(1));
+    let r = resume(server.port(), &config, &full.tickets[0], &plan(1));
     assert!(r.summary.resumed);
     let conns = server.wait_connections(2, WAIT);
     assert!(conns[0].client_cert);
@@ -172,8 +126,7 @@ fn rustls_alpn_and_echo() {
             ..RustlsOptions::default()
         },
     );
-    let anchors = [anchor(&pki.ca_der)];
-    let mut config = ClientConfig::new(&anchors);
+    let mut config = ClientConfig::new(trust(&pki.ca_der));
     let protocols: [&[u8]; 2] = [b"h2", b"mqtt"];
     config.alpn = &protocols;
     let p = Plan {
@@ -183,7 +136,7 @@ fn rustls_alpn_and_echo() {
         send_after_tickets: true,
         ..Plan::default()
     };
-    let out = connect(server.port(), &config, SERVER_NAME, None, &p).unwrap();
+    let out = full_handshake(server.port(), &config, &p);
     assert_eq!(out.alpn.as_deref(), Some(&b"mqtt"[..]));
     assert_eq!(out.response, b"ping 1234");
     let conns = server.wait_connections(1, WAIT);
@@ -196,18 +149,10 @@ fn rustls_alpn_and_echo() {
 fn rustls_rotated_ticket_keys_decline_offer() {
     let pki = pki();
     let server = RustlsServer::start(&pki, RustlsOptions::default());
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan(1)).unwrap();
+    let config = ClientConfig::new(trust(&pki.ca_der));
+    let full = full_handshake(server.port(), &config, &plan(1));
     server.rotate_ticket_keys();
-    let r = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &plan(1),
-    )
-    .unwrap();
+    let r = resume(server.port(), &config, &full.tickets[0], &plan(1));
     assert!(!r.summary.resumed);
     assert!(r.summary.offer_declined);
     assert!(!r.tickets.is_empty());
@@ -225,19 +170,11 @@ fn rustls_sha384_suite_resumes() {
             ..RustlsOptions::default()
         },
     );
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
-    let full = connect(server.port(), &config, SERVER_NAME, None, &plan(1)).unwrap();
+    let config = ClientConfig::new(trust(&pki.ca_der));
+    let full = full_handshake(server.port(), &config, &plan(1));
     assert_eq!(full.summary.suite, CipherSuite::Aes256GcmSha384);
     assert_eq!(full.tickets[0].psk.len(), 48);
-    let r = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &plan(1),
-    )
-    .unwrap();
+    let r = resume(server.port(), &config, &full.tickets[0], &plan(1));
     assert!(r.summary.resumed);
     assert_eq!(r.summary.suite, CipherSuite::Aes256GcmSha384);
 }
@@ -247,8 +184,7 @@ fn rustls_sha384_suite_resumes() {
 fn rustls_ip_literal_without_sni() {
     let pki = pki();
     let server = RustlsServer::start(&pki, RustlsOptions::default());
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
+    let config = ClientConfig::new(trust(&pki.ca_der));
     let full = connect(server.port(), &config, "127.0.0.1", None, &plan(1)).unwrap();
     assert_eq!(full.summary.kex, KeyExchangeMode::Full);
     let conns = server.wait_connections(1, WAIT);
@@ -261,8 +197,7 @@ fn rustls_ip_literal_without_sni() {
 fn rustls_no_wall_clock_fails_closed_unless_a_lower_bound_is_set_e6() {
     let pki = pki();
     let server = RustlsServer::start(&pki, RustlsOptions::default());
-    let anchors = [anchor(&pki.ca_der)];
-    let mut config = ClientConfig::new(&anchors);
+    let mut config = ClientConfig::new(trust(&pki.ca_der));
     let p = Plan {
         no_clock: true,
         ..plan(1)
@@ -273,17 +208,10 @@ fn rustls_no_wall_clock_fails_closed_unless_a_lower_bound_is_set_e6() {
         "{err:?}"
     );
     config.time_lower_bound = Some(common::now_unix());
-    let full = connect(server.port(), &config, SERVER_NAME, None, &p).unwrap();
+    let full = full_handshake(server.port(), &config, &p);
     assert_eq!(full.summary.kex, KeyExchangeMode::Full);
     config.time_lower_bound = None;
-    let r = connect(
-        server.port(),
-        &config,
-        SERVER_NAME,
-        Some(full.tickets[0].offer()),
-        &p,
-    )
-    .unwrap();
+    let r = resume(server.port(), &config, &full.tickets[0], &p);
     assert!(r.summary.resumed);
 }
 
@@ -294,8 +222,7 @@ fn rustls_no_wall_clock_fails_closed_unless_a_lower_bound_is_set_e6() {
 fn rustls_key_update_requested_by_client() {
     let pki = pki();
     let server = RustlsServer::start(&pki, RustlsOptions::default());
-    let anchors = [anchor(&pki.ca_der)];
-    let config = ClientConfig::new(&anchors);
+    let config = ClientConfig::new(trust(&pki.ca_der));
     let p = Plan {
         send: Some(b"after key update".to_vec()),
         want_tickets: 2,
@@ -304,7 +231,7 @@ fn rustls_key_update_requested_by_client() {
         key_update_before_send: true,
         ..Plan::default()
     };
-    let out = connect(server.port(), &config, SERVER_NAME, None, &p).unwrap();
+    let out = full_handshake(server.port(), &config, &p);
     assert_eq!(out.response, b"after key update");
     let conns = server.wait_connections(1, WAIT);
     assert_eq!(conns[0].received, b"after key update");

@@ -7,15 +7,17 @@
 //! slot after `drop_in_place`, must hold none.
 
 use encore_testkit as common;
+mod driver;
 use encore_testkit::scripted;
 
-use scripted::rng::Recording;
+use common::residue::{bytes_of, KnownSecrets};
+use driver::{spec, take_tx};
+use scripted::rng::{x25519_secret, Recording};
 
-use std::collections::HashMap;
 use std::mem::ManuallyDrop;
 
 use encore_tls::client::{ClientConfig, Connection, Error, Event, ResumptionOffer, Violation};
-use encore_tls::crypto::{self, CipherSuite, HashAlg, KeySchedule, Secret};
+use encore_tls::crypto::{self, CipherSuite, HashAlg, KeySchedule};
 use scripted::*;
 
 const NAME: &str = "server.encore.test";
@@ -37,73 +39,8 @@ fn p256_key(rng: &Recording, public: &[u8]) -> Vec<u8> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Known secrets and the scan
+// The scan (the secrets and the bytes of a value: `encore_testkit::residue`)
 // ---------------------------------------------------------------------------------------------
-
-/// Every secret of one scripted connection, by name.
-#[derive(Default)]
-struct Known(Vec<(String, Vec<u8>)>);
-
-impl Known {
-    fn add(&mut self, name: &str, bytes: &[u8]) {
-        assert!(bytes.len() >= 12, "{name}");
-        assert!(bytes.iter().any(|b| *b != 0), "{name}");
-        self.0.push((name.to_string(), bytes.to_vec()));
-    }
-
-    /// A traffic secret with the AES-128-GCM key and the IV derived from it (RFC 8446 §7.3).
-    fn traffic(&mut self, name: &str, secret: &Secret) {
-        self.add(name, secret.as_bytes());
-        let mut key = [0u8; 16];
-        crypto::hkdf_expand_label(HashAlg::Sha256, secret.as_bytes(), b"key", &[], &mut key)
-            .unwrap();
-        let mut iv = [0u8; 12];
-        crypto::hkdf_expand_label(HashAlg::Sha256, secret.as_bytes(), b"iv", &[], &mut iv).unwrap();
-        self.add(&format!("{name}.key"), &key);
-        self.add(&format!("{name}.iv"), &iv);
-    }
-
-    /// A private scalar, also byte-reversed (P-256 keeps its scalar in little-endian limbs).
-    fn scalar(&mut self, name: &str, bytes: &[u8]) {
-        self.add(name, bytes);
-        let rev: Vec<u8> = bytes.iter().rev().copied().collect();
-        self.add(&format!("{name}.le"), &rev);
-    }
-
-    /// Names of the secrets with a 16-byte window (12 for an IV) anywhere in `mem`.
-    fn found_in(&self, mem: &[u8]) -> Vec<String> {
-        let mut windows: HashMap<&[u8], &str> = HashMap::new();
-        for (name, bytes) in &self.0 {
-            let w = bytes.len().min(16);
-            for win in bytes.windows(w) {
-                windows.insert(win, name);
-            }
-        }
-        let mut found = Vec::new();
-        for w in [16, 12] {
-            for m in mem.windows(w) {
-                if let Some(name) = windows.get(m) {
-                    if !found.iter().any(|f: &String| f == name) {
-                        found.push(name.to_string());
-                    }
-                }
-            }
-        }
-        found.sort();
-        found
-    }
-}
-
-/// The bytes of `v`, read in place.
-fn bytes_of<T>(v: &T) -> Vec<u8> {
-    let p = (v as *const T).cast::<u8>();
-    (0..size_of_val(v))
-        // SAFETY: `p + i` stays inside the `size_of_val(v)` bytes of the value `v` refers to,
-        // which live at least as long as this borrow; a volatile byte read keeps the compiler
-        // from reasoning about (or skipping) the read of padding or dropped fields.
-        .map(|i| unsafe { p.add(i).read_volatile() })
-        .collect()
-}
 
 /// What the scans found where they must not have: one line per step and place.
 #[derive(Default)]
@@ -116,7 +53,7 @@ impl Residue {
     /// one in `required` must be found (so that the scan is seen to work).
     fn scan(
         &mut self,
-        known: &Known,
+        known: &KnownSecrets,
         step: &str,
         place: &str,
         mem: &[u8],
@@ -155,10 +92,28 @@ impl Residue {
 
 type Engine<'a> = Connection<'a, Recording>;
 
-fn take_tx(conn: &mut Engine<'_>) -> Vec<u8> {
-    let out = conn.pending_tx().to_vec();
-    conn.tx_sent(out.len());
-    out
+/// An engine for [`NAME`] on `rx`/`tx`, drawing from `rng`, in a slot the test drops by hand
+/// so that the memory it leaves can be read.
+fn engine<'a>(
+    config: &'a ClientConfig<'a>,
+    offer: Option<ResumptionOffer<'a>>,
+    rx: &'a mut [u8],
+    tx: &'a mut [u8],
+    rng: &Recording,
+) -> ManuallyDrop<Engine<'a>> {
+    ManuallyDrop::new(Connection::new(config, NAME, offer, rx, tx, rng.clone(), Some(NOW)).unwrap())
+}
+
+/// The ClientHello the engine queued, and its X25519 private key (known as "x25519").
+fn client_hello(
+    conn: &mut Engine<'_>,
+    rng: &Recording,
+    known: &mut KnownSecrets,
+) -> (ParsedHello, Vec<u8>) {
+    let hello = parse_hello(&take_tx(conn));
+    let x25519 = rng.x25519_key(hello.x25519_share.as_ref().unwrap());
+    known.add("x25519", &x25519);
+    (hello, x25519)
 }
 
 fn offer() -> ResumptionOffer<'static> {
@@ -177,22 +132,40 @@ fn x25519_shared(client: &[u8], sh: &[u8]) -> Vec<u8> {
         .windows(4)
         .position(|w| w == [0x00, 0x1d, 0x00, 0x20])
         .expect("an X25519 key_share");
-    let server: [u8; 32] = sh[at + 4..at + 36].try_into().unwrap();
-    let client = x25519_dalek::StaticSecret::from(<[u8; 32]>::try_from(client).unwrap());
-    client
-        .diffie_hellman(&x25519_dalek::PublicKey::from(server))
+    x25519_secret(client)
+        .agree(&sh[at + 4..at + 36])
+        .unwrap()
         .as_bytes()
         .to_vec()
 }
 
 /// The handshake secret the scripted server's schedule holds after its ServerHello.
-fn handshake_secrets(known: &mut Known, server: &Scripted) {
+fn handshake_secrets(known: &mut KnownSecrets, server: &Scripted) {
     known.add(
         "handshake",
         server.schedule.as_ref().unwrap().secret().as_bytes(),
     );
     known.traffic("c_hs", &server.client_hs);
     known.traffic("s_hs", &server.server_hs);
+}
+
+/// Answers `hello` with a ServerHello selecting `psk_identity` (or no PSK), which the engine
+/// takes; the handshake secrets and the X25519 shared secret (of the client key `x25519`)
+/// become known.
+fn server_hello(
+    conn: &mut Engine<'_>,
+    known: &mut KnownSecrets,
+    hello: &ParsedHello,
+    x25519: &[u8],
+    psk_identity: Option<u16>,
+) -> Scripted {
+    let mut server = Scripted::new();
+    let sh = server.server_hello(hello, &spec(psk_identity));
+    handshake_secrets(known, &server);
+    known.add("dhe", &x25519_shared(x25519, &sh));
+    assert_eq!(conn.feed(&sh), sh.len());
+    assert!(conn.process().unwrap().is_none());
+    server
 }
 
 const HS: &[&str] = &[
@@ -217,7 +190,7 @@ const AP: &[&str] = &[
 /// After the server's Finished: the master secret, both application traffic secrets and the
 /// resumption master secret (over the client Finished, read from `client_flight`).
 fn application_secrets(
-    known: &mut Known,
+    known: &mut KnownSecrets,
     server: &mut Scripted,
     client_flight: &[u8],
 ) -> (AppKeys, Vec<u8>) {
@@ -252,26 +225,11 @@ fn e7_full_handshake_leaves_no_secret_behind() {
     let config = ClientConfig::new(&anchors);
     let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
     let rng = Recording::default();
-    let mut known = Known::default();
+    let mut known = KnownSecrets::default();
     let mut res = Residue::default();
-    let mut slot = ManuallyDrop::new(
-        Connection::new(
-            &config,
-            NAME,
-            None,
-            &mut rx,
-            &mut tx,
-            rng.clone(),
-            Some(NOW),
-        )
-        .unwrap(),
-    );
+    let mut slot = engine(&config, None, &mut rx, &mut tx, &rng);
     let conn: &mut Engine<'_> = &mut slot;
-    let hello = parse_hello(&take_tx(conn));
-    known.add(
-        "x25519",
-        &rng.x25519_key(hello.x25519_share.as_ref().unwrap()),
-    );
+    let (hello, x25519) = client_hello(conn, &rng, &mut known);
     res.scan(
         &known,
         "ClientHello",
@@ -281,20 +239,7 @@ fn e7_full_handshake_leaves_no_secret_behind() {
         &["x25519"],
     );
 
-    let mut server = Scripted::new();
-    let sh = server.server_hello(
-        &hello,
-        &ServerHelloSpec {
-            suite: 0x1301,
-            key_share: true,
-            psk_identity: None,
-        },
-    );
-    handshake_secrets(&mut known, &server);
-    let x25519 = rng.x25519_key(hello.x25519_share.as_ref().unwrap());
-    known.add("dhe", &x25519_shared(&x25519, &sh));
-    assert_eq!(conn.feed(&sh), sh.len());
-    assert!(conn.process().unwrap().is_none());
+    let mut server = server_hello(conn, &mut known, &hello, &x25519, None);
     res.scan(
         &known,
         "ServerHello",
@@ -423,7 +368,7 @@ fn e7_full_handshake_leaves_no_secret_behind() {
 }
 
 /// The secrets of an offer of [`PSK`]: the PSK, its Early Secret and binder key.
-fn offer_secrets(known: &mut Known) {
+fn offer_secrets(known: &mut KnownSecrets) {
     known.add("psk", &PSK);
     let early = KeySchedule::early(HashAlg::Sha256, Some(&PSK));
     known.add("early", early.secret().as_bytes());
@@ -438,7 +383,7 @@ fn e7_resumption_leaves_no_secret_behind() {
     let config = ClientConfig::new(&[]);
     let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
     let rng = Recording::default();
-    let mut known = Known::default();
+    let mut known = KnownSecrets::default();
     let mut res = Residue::default();
     offer_secrets(&mut known);
     // Built where it stays.
@@ -455,10 +400,8 @@ fn e7_resumption_leaves_no_secret_behind() {
     );
     assert!(started.is_ok());
     let conn: &mut Engine<'_> = slot.as_mut().unwrap();
-    let hello = parse_hello(&take_tx(conn));
+    let (hello, x25519) = client_hello(conn, &rng, &mut known);
     assert!(hello.psk.is_some());
-    let x25519 = rng.x25519_key(hello.x25519_share.as_ref().unwrap());
-    known.add("x25519", &x25519);
     let start = &["psk", "early", "x25519"];
     res.scan(
         &known,
@@ -470,19 +413,7 @@ fn e7_resumption_leaves_no_secret_behind() {
     );
     let conn: &mut Engine<'_> = slot.as_mut().unwrap();
 
-    let mut server = Scripted::new();
-    let sh = server.server_hello(
-        &hello,
-        &ServerHelloSpec {
-            suite: 0x1301,
-            key_share: true,
-            psk_identity: Some(0),
-        },
-    );
-    handshake_secrets(&mut known, &server);
-    known.add("dhe", &x25519_shared(&x25519, &sh));
-    assert_eq!(conn.feed(&sh), sh.len());
-    assert!(conn.process().unwrap().is_none());
+    let mut server = server_hello(conn, &mut known, &hello, &x25519, Some(0));
     res.scan(
         &known,
         "ServerHello",
@@ -536,35 +467,13 @@ fn e7_failed_handshakes_leave_no_secret_behind() {
     for bad_finished in [false, true] {
         let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
         let rng = Recording::default();
-        let mut known = Known::default();
+        let mut known = KnownSecrets::default();
         offer_secrets(&mut known);
-        let mut slot = ManuallyDrop::new(
-            Connection::new(
-                &config,
-                NAME,
-                Some(offer()),
-                &mut rx,
-                &mut tx,
-                rng.clone(),
-                Some(NOW),
-            )
-            .unwrap(),
-        );
+        let mut slot = engine(&config, Some(offer()), &mut rx, &mut tx, &rng);
         let conn: &mut Engine<'_> = &mut slot;
-        let hello = parse_hello(&take_tx(conn));
-        known.add(
-            "x25519",
-            &rng.x25519_key(hello.x25519_share.as_ref().unwrap()),
-        );
+        let (hello, _) = client_hello(conn, &rng, &mut known);
         let mut server = Scripted::new();
-        let mut bytes = server.server_hello(
-            &hello,
-            &ServerHelloSpec {
-                suite: 0x1301,
-                key_share: true,
-                psk_identity: Some(if bad_finished { 0 } else { 1 }),
-            },
-        );
+        let mut bytes = server.server_hello(&hello, &spec(Some(if bad_finished { 0 } else { 1 })));
         let step = if bad_finished {
             handshake_secrets(&mut known, &server);
             let mut hs = server.encrypted_extensions();
@@ -606,27 +515,12 @@ fn e7_retry_replaces_the_key_share_in_place() {
     let config = ClientConfig::new(&[]);
     let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
     let rng = Recording::default();
-    let mut known = Known::default();
+    let mut known = KnownSecrets::default();
     let mut res = Residue::default();
     offer_secrets(&mut known);
-    let mut slot = ManuallyDrop::new(
-        Connection::new(
-            &config,
-            NAME,
-            Some(offer()),
-            &mut rx,
-            &mut tx,
-            rng.clone(),
-            Some(NOW),
-        )
-        .unwrap(),
-    );
+    let mut slot = engine(&config, Some(offer()), &mut rx, &mut tx, &rng);
     let conn: &mut Engine<'_> = &mut slot;
-    let hello = parse_hello(&take_tx(conn));
-    known.add(
-        "x25519",
-        &rng.x25519_key(hello.x25519_share.as_ref().unwrap()),
-    );
+    client_hello(conn, &rng, &mut known);
     let (hrr, _) = hello_retry_request(Some(0x0017), None);
     assert_eq!(conn.feed(&hrr), hrr.len());
     assert!(conn.process().unwrap().is_none());

@@ -2,11 +2,10 @@
 //! Finished, binder and record computations run over the trace's own transcript bytes and must
 //! match the published intermediate values byte for byte (RFC 8446 §4.4, §7.1, §7.3, §5.2).
 
-use core::convert::Infallible;
-
+use encore_testkit::scripted::rng::x25519_secret;
 use encore_tls::crypto::{
     derive_secret, finished_verify_data, hkdf_expand_label, resumption_psk, CipherSuite, HashAlg,
-    KeyExchange, KeySchedule, NamedGroup, RecordProtection, Transcript,
+    KeySchedule, NamedGroup, RecordProtection, Transcript,
 };
 
 fn hex(s: &str) -> Vec<u8> {
@@ -24,25 +23,16 @@ fn expand(secret: &[u8], label: &[u8], len: usize) -> Vec<u8> {
     out
 }
 
-/// Hands out fixed bytes, so that `KeyExchange::generate` reproduces the trace's private keys.
-struct FixedRng(Vec<u8>);
-
-impl rand_core::TryRng for FixedRng {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        unimplemented!("only fill_bytes is used")
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        unimplemented!("only fill_bytes is used")
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        let n = dst.len();
-        dst.copy_from_slice(&self.0[..n]);
-        self.0.drain(..n);
-        Ok(())
+/// Guards the transcription of a trace: each message is `total` bytes long, and its handshake
+/// header states a body of `total - 4`.
+fn assert_message_lengths(messages: &[(&str, usize)]) {
+    for (m, total) in messages {
+        let b = hex(m);
+        assert_eq!(b.len(), *total);
+        let body = (usize::from(b[1]) << 16) | (usize::from(b[2]) << 8) | usize::from(b[3]);
+        assert_eq!(body + 4, *total);
     }
 }
-impl rand_core::TryCryptoRng for FixedRng {}
 
 // ---- RFC 8448 §3, simple 1-RTT handshake -------------------------------------------------
 
@@ -159,8 +149,7 @@ fn s3_transcript(upto: usize) -> Transcript {
 
 #[test]
 fn s3_message_lengths_match_their_headers() {
-    // Guards the transcription of the trace: each handshake header states its body length.
-    for (m, total) in [
+    assert_message_lengths(&[
         (S3_CLIENT_HELLO, 196),
         (S3_SERVER_HELLO, 90),
         (S3_ENCRYPTED_EXTENSIONS, 40),
@@ -168,12 +157,7 @@ fn s3_message_lengths_match_their_headers() {
         (S3_CERTIFICATE_VERIFY, 136),
         (S3_SERVER_FINISHED, 36),
         (S3_CLIENT_FINISHED, 36),
-    ] {
-        let b = hex(m);
-        assert_eq!(b.len(), total);
-        let body = (usize::from(b[1]) << 16) | (usize::from(b[2]) << 8) | usize::from(b[3]);
-        assert_eq!(body + 4, total);
-    }
+    ]);
 }
 
 #[test]
@@ -192,8 +176,8 @@ fn s3_early_secret_without_psk() {
 
 #[test]
 fn s3_x25519_key_exchange_reproduces_the_shared_secret() {
-    let mut rng = FixedRng(hex(S3_CLIENT_PRIVATE));
-    let kx = KeyExchange::generate(NamedGroup::X25519, &mut rng).unwrap();
+    // The trace's private key, through the engine's own key generation.
+    let kx = x25519_secret(&hex(S3_CLIENT_PRIVATE));
     assert_eq!(kx.group(), NamedGroup::X25519);
     assert_eq!(kx.public_key().as_slice(), hex(S3_CLIENT_PUBLIC));
     let shared = kx.agree(&hex(S3_SERVER_PUBLIC)).unwrap();
@@ -536,17 +520,12 @@ const S5_MASTER_SECRET: &str = "1131545d0baf79ddce9b87f06945781a57dd18ef378dcd20
 
 #[test]
 fn s5_message_lengths_match_their_headers() {
-    for (m, total) in [
+    assert_message_lengths(&[
         (S5_CLIENT_HELLO_1, 180),
         (S5_HELLO_RETRY_REQUEST, 176),
         (S5_CLIENT_HELLO_2, 512),
         (S5_SERVER_HELLO, 123),
-    ] {
-        let b = hex(m);
-        assert_eq!(b.len(), total);
-        let body = (usize::from(b[1]) << 16) | (usize::from(b[2]) << 8) | usize::from(b[3]);
-        assert_eq!(body + 4, total);
-    }
+    ]);
 }
 
 #[test]

@@ -3,35 +3,10 @@
 //! fails with an error and an alert; it never panics (E4). Random bytes do not get past the
 //! ServerHello's key schedule: `keyed` is the target for everything after it.
 
-use core::convert::Infallible;
-
 use encore_tls::client::{ClientConfig, Connection, ResumptionOffer};
 use encore_tls::crypto::CipherSuite;
 
-/// Deterministic generator so that runs are reproducible.
-struct Counter(u64);
-
-impl rand_core::TryRng for Counter {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok(self.try_next_u64()? as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        Ok(self.0)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for b in dst {
-            *b = self.try_next_u64()? as u8;
-        }
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for Counter {}
+use crate::keyed::rng::SeededRng;
 
 /// One input of the `engine` target.
 pub fn run(data: &[u8]) {
@@ -54,7 +29,8 @@ pub fn run(data: &[u8]) {
         offer,
         &mut rx,
         &mut tx,
-        Counter(u64::from(flags)),
+        // Seeded by the input, so that a run replays.
+        SeededRng::new(u64::from(flags)),
         Some(1_700_000_000),
     ) else {
         return;

@@ -2,7 +2,9 @@
 //! loop every host program built on the engine needs (feed received bytes, send what the
 //! engine queued, react to events). It also counts wire bytes as PEERS.md defines them:
 //! every record byte in both directions from the first ClientHello byte to the client
-//! Finished.
+//! Finished. Around it, what the engine's test binaries share: a full handshake, a
+//! resumption and both in turn against a real server, the test PKI's trust anchor and client
+//! signer, and the steps of an in-memory run against the scripted server.
 
 #![allow(dead_code)]
 
@@ -13,7 +15,13 @@ use std::time::{Duration, Instant};
 use encore_tls::client::{
     ClientConfig, Connection, Error, Event, HandshakeSummary, ResumptionOffer,
 };
-use encore_tls::crypto::CipherSuite;
+use encore_tls::crypto::{CipherSuite, P256Signer};
+
+use crate::common::scripted::ServerHelloSpec;
+use crate::common::{ServerProcess, TestPki};
+
+/// How long a test waits for a server to report what it saw.
+pub const WAIT: Duration = Duration::from_secs(5);
 
 /// A ticket copied out of the engine's event, with its time of receipt.
 #[derive(Clone, Debug)]
@@ -174,6 +182,36 @@ pub type HostRng = rand_core::UnwrapErr<crate::common::OsRandom>;
 
 pub fn host_rng() -> HostRng {
     rand_core::UnwrapErr(crate::common::OsRandom)
+}
+
+/// A full handshake (no offer) with 127.0.0.1:`port` as [`SERVER_NAME`], following `plan`;
+/// panics if the connection fails.
+pub fn full_handshake(port: u16, config: &ClientConfig<'_>, plan: &Plan) -> Outcome {
+    connect(port, config, SERVER_NAME, None, plan).unwrap()
+}
+
+/// A connection to 127.0.0.1:`port` as [`SERVER_NAME`] that offers `ticket`, following
+/// `plan`; panics if the connection fails.
+pub fn resume(port: u16, config: &ClientConfig<'_>, ticket: &OwnedTicket, plan: &Plan) -> Outcome {
+    connect(port, config, SERVER_NAME, Some(ticket.offer()), plan).unwrap()
+}
+
+/// A full handshake with `server`, then a connection that offers its first ticket, which must
+/// resume and which the server itself must report as its first resumption; both outcomes.
+pub fn full_then_resumed(
+    server: &ServerProcess,
+    config: &ClientConfig<'_>,
+    plan: &Plan,
+) -> (Outcome, Outcome) {
+    let full = full_handshake(server.port(), config, plan);
+    assert!(
+        !full.tickets.is_empty(),
+        "no ticket after the full handshake"
+    );
+    let resumed = resume(server.port(), config, &full.tickets[0], plan);
+    assert!(resumed.summary.resumed, "{:?}", resumed.summary);
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+    (full, resumed)
 }
 
 /// Connects to 127.0.0.1:`port` and runs one connection following `plan`.
@@ -353,5 +391,44 @@ pub fn anchor(der: &[u8]) -> rustls_pki_types::TrustAnchor<'static> {
     encore_tls::crypto::anchor_from_der(cert).expect("trust anchor")
 }
 
+/// The certificate `der` as the only trust anchor, leaked like [`anchor`]: what a
+/// [`ClientConfig`] takes.
+pub fn trust(der: &[u8]) -> &'static [rustls_pki_types::TrustAnchor<'static>] {
+    Box::leak(Box::new([anchor(der)]))
+}
+
 /// The server name every test certificate carries.
 pub const SERVER_NAME: &str = "server.encore.test";
+
+/// A fresh test PKI for [`SERVER_NAME`].
+pub fn pki() -> TestPki {
+    TestPki::generate(&[SERVER_NAME])
+}
+
+/// The signer of `pki`'s client certificate, its chain leaked like [`anchor`]'s certificate.
+pub fn client_signer(pki: &TestPki) -> P256Signer<'static> {
+    let cert: &'static [u8] = Box::leak(pki.client.cert_der.clone().into_boxed_slice());
+    let chain: &'static [&'static [u8]] = Box::leak(Box::new([cert]));
+    P256Signer::from_pkcs8_der(&pki.client.key_der, chain).expect("client key")
+}
+
+// ---------------------------------------------------------------------------------------------
+// In memory, against the scripted server (`encore_testkit::scripted`)
+// ---------------------------------------------------------------------------------------------
+
+/// Sends what the engine queued and returns it.
+pub fn take_tx<R>(conn: &mut Connection<'_, R>) -> Vec<u8> {
+    let out = conn.pending_tx().to_vec();
+    conn.tx_sent(out.len());
+    out
+}
+
+/// A ServerHello for TLS_AES_128_GCM_SHA256 with an X25519 key share, selecting
+/// `psk_identity` (or no PSK).
+pub fn spec(psk_identity: Option<u16>) -> ServerHelloSpec {
+    ServerHelloSpec {
+        suite: 0x1301,
+        key_share: true,
+        psk_identity,
+    }
+}

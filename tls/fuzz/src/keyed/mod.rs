@@ -22,13 +22,14 @@
 //! - the engine never stalls: with input it cannot take, it yields an event or an error.
 
 pub mod input;
-mod rng;
+pub mod rng;
 pub mod seeds;
 pub mod server;
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
+use encore_testkit::scripted::{ext, plain_record};
 use encore_tls::client::{
     ClientConfig, Connection, Error, Event, HandshakeSummary, KeyExchangeMode, PskMode,
     ResumptionOffer,
@@ -422,7 +423,7 @@ impl Run {
             Op::Record { ty, pad, body } => {
                 server.record(ty, body, usize::from(pad), &mut self.wire)
             }
-            Op::Plain { ty, body } => self.wire.extend(server::plain_record(ty, body)),
+            Op::Plain { ty, body } => self.wire.extend(plain_record(ty, body)),
             Op::Raw { bytes } => self.wire.extend_from_slice(bytes),
             Op::Deliver => self.deliver(conn),
             Op::Client { action, arg } => self.client(conn, action, arg),
@@ -703,26 +704,26 @@ fn encrypted_extensions(
     let mut exts = Vec::new();
     let on = |n: u32| mask >> n & 1 == 1;
     if on(0) {
-        exts.extend(server::ext(0x0010, &[0, 3, 2, b'h', b'2']));
+        exts.extend(ext(0x0010, &[0, 3, 2, b'h', b'2']));
     }
     if on(1) {
-        exts.extend(server::ext(0x0001, &[offered.map_or(2, |m| m.code())]));
+        exts.extend(ext(0x0001, &[offered.map_or(2, |m| m.code())]));
     }
     if on(2) {
         let limit: u16 = if on(7) { 64 } else { 16_385 };
-        exts.extend(server::ext(0x001c, &limit.to_be_bytes()));
+        exts.extend(ext(0x001c, &limit.to_be_bytes()));
     }
     if on(3) {
-        exts.extend(server::ext(0x0000, &[]));
+        exts.extend(ext(0x0000, &[]));
     }
     if on(4) {
-        exts.extend(server::ext(0x002a, &[]));
+        exts.extend(ext(0x002a, &[]));
     }
     if on(5) {
-        exts.extend(server::ext(0xfaff, &[]));
+        exts.extend(ext(0xfaff, &[]));
     }
     if on(6) {
-        exts.extend(server::ext(0x000a, &[0, 2, 0, 0x1d]));
+        exts.extend(ext(0x000a, &[0, 2, 0, 0x1d]));
     }
     exts
 }
@@ -777,10 +778,10 @@ fn certificate_request(variant: u8) -> Vec<u8> {
     schemes.extend_from_slice(&scheme.to_be_bytes());
     let mut exts = Vec::new();
     if !on(3) {
-        exts.extend(server::ext(0x000d, &schemes));
+        exts.extend(ext(0x000d, &schemes));
     }
     if on(2) {
-        exts.extend(server::ext(0x0032, &schemes));
+        exts.extend(ext(0x0032, &schemes));
     }
     let context: &[u8] = if on(1) { &[7] } else { &[] };
     let mut body = vec![context.len() as u8];
@@ -799,7 +800,7 @@ fn ticket(lifetime: u32, nonce_len: u8, ticket_len: u8) -> Vec<u8> {
     body.extend_from_slice(&u16::from(ticket_len).to_be_bytes());
     body.extend((0..ticket_len).map(|i| 0x5c ^ i));
     let exts = if nonce_len & 0x80 != 0 {
-        server::ext(0x002a, &0x4000u32.to_be_bytes())
+        ext(0x002a, &0x4000u32.to_be_bytes())
     } else {
         Vec::new()
     };

@@ -1,6 +1,6 @@
 //! A seeded generator (SplitMix64) for both sides: the engine's random, session id and key
 //! shares, and the server's key shares, are functions of the scenario, so that an input
-//! always replays the same bytes.
+//! always replays the same bytes. The `engine` target seeds the engine's with its input too.
 
 use core::convert::Infallible;
 

@@ -1,9 +1,10 @@
 //! A deterministic TLS 1.3 server built from encore-tls's own key schedule and record
-//! protection, like the tests' scripted server (`encore_testkit::scripted`), but with its
-//! key shares drawn from a fixed seed, so that one input always produces the same bytes, and
-//! with the bookkeeping the fuzz target's checks need: the handshake transcript, the key
-//! changes that follow Finished and KeyUpdate, and a reader that opens everything the client
-//! sends.
+//! protection, and from the message and record builders of the tests' scripted server
+//! (`encore_testkit::scripted`). Unlike that server, it draws its key shares from a fixed
+//! seed, so that one input always produces the same bytes, echoes the session id, answers a
+//! P-256 share too, and keeps the bookkeeping the fuzz target's checks need: the handshake
+//! transcript, the key changes that follow Finished and KeyUpdate, and a reader that opens
+//! everything the client sends.
 //!
 //! The engine under test produced every byte this module parses from the client, so a
 //! malformed ClientHello, a record that does not open or a wrong client Finished is a bug of
@@ -11,6 +12,7 @@
 
 use std::collections::HashMap;
 
+use encore_testkit::scripted::{ext, handshake, plain_record, seal_padded};
 use encore_tls::crypto::{
     self, CipherSuite, HashAlg, KeyExchange, KeySchedule, NamedGroup, RecordProtection, Secret,
     SignatureScheme, Transcript,
@@ -35,43 +37,6 @@ pub const MSG_KEY_UPDATE: u8 = 24;
 const SERVER_KEY_SEED: u64 = 0x5e1f_5e1f_0000_0001;
 /// The random of every ServerHello (not the HelloRetryRequest value).
 const SERVER_RANDOM: [u8; 32] = [0x42; 32];
-
-pub fn handshake(ty: u8, body: &[u8]) -> Vec<u8> {
-    let mut m = vec![ty];
-    m.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    m.extend_from_slice(body);
-    m
-}
-
-pub fn ext(ty: u16, body: &[u8]) -> Vec<u8> {
-    let mut e = ty.to_be_bytes().to_vec();
-    e.extend_from_slice(&(body.len() as u16).to_be_bytes());
-    e.extend_from_slice(body);
-    e
-}
-
-pub fn plain_record(ty: u8, body: &[u8]) -> Vec<u8> {
-    let mut r = vec![ty, 3, 3];
-    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
-    r.extend_from_slice(body);
-    r
-}
-
-/// A protected record: `body`, the content type, then `pad` zero bytes (RFC 8446 §5.2, §5.4).
-pub fn seal(key: &mut RecordProtection, ty: u8, body: &[u8], pad: usize) -> Vec<u8> {
-    let mut inner = body.to_vec();
-    inner.push(ty);
-    inner.resize(inner.len() + pad, 0);
-    let len = inner.len() + crypto::TAG_LEN;
-    let hdr = [CONTENT_DATA, 3, 3, (len >> 8) as u8, len as u8];
-    let tag = key
-        .encrypt(&hdr, &mut inner)
-        .expect("the harness seals records of legal length");
-    let mut r = hdr.to_vec();
-    r.extend_from_slice(&inner);
-    r.extend_from_slice(&tag);
-    r
-}
 
 /// How the engine reads a TLSInnerPlaintext: zero padding stripped, the last byte left is
 /// the content type (RFC 8446 §5.4). `None` when it is all zeros.
@@ -585,7 +550,7 @@ impl Server {
             bytes.extend_from_slice(&seg.bytes);
             if !coalesce {
                 for chunk in bytes.chunks(max) {
-                    wire.extend(seal(&mut self.write, CONTENT_HANDSHAKE, chunk, pad));
+                    wire.extend(seal_padded(&mut self.write, CONTENT_HANDSHAKE, chunk, pad));
                 }
                 bytes.clear();
                 if let Some(c) = seg.then {
@@ -596,7 +561,7 @@ impl Server {
             }
         }
         for chunk in bytes.chunks(max) {
-            wire.extend(seal(&mut self.write, CONTENT_HANDSHAKE, chunk, pad));
+            wire.extend(seal_padded(&mut self.write, CONTENT_HANDSHAKE, chunk, pad));
         }
         for c in changes {
             self.change_keys(c);
@@ -627,7 +592,7 @@ impl Server {
             Some((CONTENT_HANDSHAKE, _)) => self.raw_handshake = true,
             _ => {}
         }
-        wire.extend(seal(&mut self.write, ty, body, pad));
+        wire.extend(seal_padded(&mut self.write, ty, body, pad));
     }
 
     /// Reads what the client sent (see [`ClientReader`]).

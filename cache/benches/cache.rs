@@ -31,7 +31,7 @@ use rustls::client::{
     ClientSessionMemoryCache, ClientSessionStore, Resumption, Tls13ClientSessionValue,
 };
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use rustls::{ClientConnection, NamedGroup, ServerConnection};
+use rustls::{ClientConnection, Connection, NamedGroup, ServerConnection};
 
 /// Counts every allocation, so that a workload's allocations per operation can be reported.
 struct CountingAlloc;
@@ -109,6 +109,23 @@ fn names(count: usize, offset: usize) -> Vec<String> {
         .collect()
 }
 
+/// One workload as a batch of `capacity` operations returning its timed part.
+trait Batches {
+    fn lookup_batch(&mut self) -> Measured;
+    fn take_batch(&mut self) -> Measured;
+    fn insert_batch(&mut self) -> Measured;
+    fn evict_batch(&mut self) -> Measured;
+
+    fn batch(&mut self, op: &str) -> Measured {
+        match op {
+            "lookup" => self.lookup_batch(),
+            "take" => self.take_batch(),
+            "insert" => self.insert_batch(),
+            _ => self.evict_batch(),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Encore
 
@@ -119,20 +136,28 @@ fn ticket_for(index: usize) -> [u8; 192] {
     t
 }
 
+/// What every benchmark record has in common: a NewSessionTicket of a TLS_AES_128_GCM_SHA256
+/// session received at 0 with a lifetime of 2 h.
+const RECORD: NewSession<'static> = NewSession {
+    version: TLS13,
+    cipher_suite: 0x1301,
+    psk: &PSK,
+    ticket: &TICKET,
+    lifetime_s: 7200,
+    age_add: 1,
+    max_early_data: 0,
+    received_ms: 0,
+    received_unix: None,
+    auth_age_ms: 0,
+    peer: PeerId([0; 16]),
+    owner: CONTEXT,
+};
+
 fn new_session<'t>(peer: PeerId, ticket: &'t [u8; 192]) -> NewSession<'t> {
     NewSession {
-        version: TLS13,
-        cipher_suite: 0x1301,
-        psk: &PSK,
-        ticket,
-        lifetime_s: 7200,
-        age_add: 1,
-        max_early_data: 0,
-        received_ms: 0,
-        received_unix: None,
-        auth_age_ms: 0,
         peer,
-        owner: CONTEXT,
+        ticket,
+        ..RECORD
     }
 }
 
@@ -176,6 +201,22 @@ impl<'p, const N: usize, const P: usize> EncoreBench<'p, N, P> {
         }
     }
 
+    /// Makes a record from a ticket of each peer of `peers` (or of `others`), timed.
+    fn timed_new_sessions(&mut self, others: bool) -> Measured {
+        let peers = if others { &self.others } else { &self.peers };
+        let watch = Stopwatch::start();
+        for (p, t) in peers {
+            black_box(
+                self.cache
+                    .new_session(&new_session(*black_box(p), t), NOW_MS)
+                    .ok(),
+            );
+        }
+        watch.stop()
+    }
+}
+
+impl<const N: usize, const P: usize> Batches for EncoreBench<'_, N, P> {
     fn lookup_batch(&mut self) -> Measured {
         let watch = Stopwatch::start();
         for (p, _) in &self.peers {
@@ -200,27 +241,11 @@ impl<'p, const N: usize, const P: usize> EncoreBench<'p, N, P> {
 
     fn insert_batch(&mut self) -> Measured {
         self.cache.flush_all();
-        let watch = Stopwatch::start();
-        for (p, t) in &self.peers {
-            black_box(
-                self.cache
-                    .new_session(&new_session(*black_box(p), t), NOW_MS)
-                    .ok(),
-            );
-        }
-        watch.stop()
+        self.timed_new_sessions(false)
     }
 
     fn evict_batch(&mut self) -> Measured {
-        let watch = Stopwatch::start();
-        for (p, t) in &self.others {
-            black_box(
-                self.cache
-                    .new_session(&new_session(*black_box(p), t), NOW_MS)
-                    .ok(),
-            );
-        }
-        let measured = watch.stop();
+        let measured = self.timed_new_sessions(true);
         core::mem::swap(&mut self.peers, &mut self.others);
         measured
     }
@@ -314,32 +339,32 @@ impl TicketSource {
 
     fn handshake(&self) {
         let name = ServerName::try_from("bench.example").expect("name");
-        let mut client = ClientConnection::new(self.client.clone(), name).expect("client");
-        let mut server = ServerConnection::new(self.server.clone()).expect("server");
+        let mut client =
+            Connection::Client(ClientConnection::new(self.client.clone(), name).expect("client"));
+        let mut server =
+            Connection::Server(ServerConnection::new(self.server.clone()).expect("server"));
         let mut buf = Vec::new();
         for _ in 0..64 {
-            buf.clear();
-            while client.wants_write() {
-                client.write_tls(&mut buf).expect("client write");
-            }
-            let mut rd = &buf[..];
-            while !rd.is_empty() {
-                server.read_tls(&mut rd).expect("server read");
-            }
-            server.process_new_packets().expect("server process");
-            buf.clear();
-            while server.wants_write() {
-                server.write_tls(&mut buf).expect("server write");
-            }
-            let mut rd = &buf[..];
-            while !rd.is_empty() {
-                client.read_tls(&mut rd).expect("client read");
-                client.process_new_packets().expect("client process");
-            }
+            transfer(&mut client, &mut server, &mut buf);
+            transfer(&mut server, &mut client, &mut buf);
             if !client.is_handshaking() && !server.is_handshaking() && !server.wants_write() {
                 break;
             }
         }
+    }
+}
+
+/// Moves every TLS byte `from` has to send to `to`, which processes it as it reads (a flight of
+/// many tickets is larger than one read).
+fn transfer(from: &mut Connection, to: &mut Connection, buf: &mut Vec<u8>) {
+    buf.clear();
+    while from.wants_write() {
+        from.write_tls(buf).expect("write");
+    }
+    let mut rd = &buf[..];
+    while !rd.is_empty() {
+        to.read_tls(&mut rd).expect("read");
+        to.process_new_packets().expect("process");
     }
 }
 
@@ -386,6 +411,29 @@ impl RustlsBench {
         }
     }
 
+    /// Takes every server's ticket out of the cache into the spare ones.
+    fn take_all(&mut self) {
+        for n in &self.names {
+            if let Some(v) = self.cache.take_tls13_ticket(black_box(n)) {
+                self.spare.push(v);
+            }
+        }
+    }
+
+    /// Inserts a spare ticket for each server of `names` (or of `others`), timed.
+    fn timed_inserts(&mut self, others: bool) -> Measured {
+        self.refill_spare();
+        let names = if others { &self.others } else { &self.names };
+        let batch: Vec<_> = self.spare.drain(self.spare.len() - names.len()..).collect();
+        let watch = Stopwatch::start();
+        for (n, v) in names.iter().zip(batch) {
+            self.cache.insert_tls13_ticket(n.clone(), v);
+        }
+        watch.stop()
+    }
+}
+
+impl Batches for RustlsBench {
     fn lookup_batch(&mut self) -> Measured {
         let watch = Stopwatch::start();
         for n in &self.names {
@@ -396,11 +444,7 @@ impl RustlsBench {
 
     fn take_batch(&mut self) -> Measured {
         let watch = Stopwatch::start();
-        for n in &self.names {
-            if let Some(v) = self.cache.take_tls13_ticket(black_box(n)) {
-                self.spare.push(v);
-            }
-        }
+        self.take_all();
         let measured = watch.stop();
         for n in &self.names {
             if let Some(v) = self.spare.pop() {
@@ -411,67 +455,18 @@ impl RustlsBench {
     }
 
     fn insert_batch(&mut self) -> Measured {
-        for n in &self.names {
-            if let Some(v) = self.cache.take_tls13_ticket(n) {
-                self.spare.push(v);
-            }
-        }
-        self.refill_spare();
-        let batch: Vec<_> = self
-            .spare
-            .drain(self.spare.len() - self.names.len()..)
-            .collect();
-        let watch = Stopwatch::start();
-        for (n, v) in self.names.iter().zip(batch) {
-            self.cache.insert_tls13_ticket(n.clone(), v);
-        }
-        watch.stop()
+        self.take_all();
+        self.timed_inserts(false)
     }
 
     fn evict_batch(&mut self) -> Measured {
-        self.refill_spare();
-        let batch: Vec<_> = self
-            .spare
-            .drain(self.spare.len() - self.others.len()..)
-            .collect();
-        let watch = Stopwatch::start();
-        for (n, v) in self.others.iter().zip(batch) {
-            self.cache.insert_tls13_ticket(n.clone(), v);
-        }
-        let measured = watch.stop();
+        let measured = self.timed_inserts(true);
         core::mem::swap(&mut self.names, &mut self.others);
         measured
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-
-/// One workload as a batch of `capacity` operations returning its timed part.
-trait Batches {
-    fn batch(&mut self, op: &str) -> Measured;
-}
-
-impl<const N: usize, const P: usize> Batches for EncoreBench<'_, N, P> {
-    fn batch(&mut self, op: &str) -> Measured {
-        match op {
-            "lookup" => self.lookup_batch(),
-            "take" => self.take_batch(),
-            "insert" => self.insert_batch(),
-            _ => self.evict_batch(),
-        }
-    }
-}
-
-impl Batches for RustlsBench {
-    fn batch(&mut self, op: &str) -> Measured {
-        match op {
-            "lookup" => self.lookup_batch(),
-            "take" => self.take_batch(),
-            "insert" => self.insert_batch(),
-            _ => self.evict_batch(),
-        }
-    }
-}
 
 const OPS: [&str; 4] = ["lookup", "take", "insert", "evict"];
 

@@ -11,7 +11,7 @@ use encore_cache::{
     INDEX_SIZE,
 };
 use encore_session::{Session, SessionPool};
-use support::{peer, ticket, OWNER};
+use support::{peer, received, ticket, with_mode, OWNER};
 
 /// C20, C26: in `UPDATE_TIME_ON_USE`, a lookup sets the entry's time to now, which may be earlier
 /// than the time it had (set with `set_time`, or by another task that read a later clock). The
@@ -19,13 +19,10 @@ use support::{peer, ticket, OWNER};
 #[test]
 fn c20_lookup_that_moves_time_back_keeps_the_expiry_bound() {
     let pool: SessionPool<8> = SessionPool::new();
-    let config = CacheConfig {
-        mode: CacheMode::UPDATE_TIME_ON_USE,
-        ..CacheConfig::DEFAULT
-    };
+    let config = with_mode(CacheMode::UPDATE_TIME_ON_USE);
     let cache: SessionCache<'_, 2, 8> = SessionCache::new(&pool, OWNER, config);
-    let b = cache.new_session(&ticket(2, &[2; 32], 0, 7200), 0).unwrap();
-    let a = cache.new_session(&ticket(1, &[1; 32], 0, 7200), 0).unwrap();
+    let b = received(&cache, 2, 0, 7200);
+    let a = received(&cache, 1, 0, 7200);
     // A's time is 1000 s and its timeout 10 s: it expires at 1010 s.
     assert_eq!(cache.set_time(&a, 1_000_000), Presence::Found);
     assert_eq!(cache.set_timeout(&a, 10), Presence::Found);
@@ -36,9 +33,7 @@ fn c20_lookup_that_moves_time_back_keeps_the_expiry_bound() {
     cache.check_index(100_000).unwrap();
     // At 200 s A is expired.
     cache.check_index(200_000).unwrap();
-    let c = cache
-        .new_session(&ticket(3, &[3; 32], 200_000, 7200), 200_000)
-        .unwrap();
+    let c = received(&cache, 3, 200_000, 7200);
     assert!(cache.contains(&c));
     assert!(!cache.contains(&a), "the expired entry must go first");
     assert!(
@@ -55,7 +50,7 @@ fn c20_lookup_that_moves_time_back_keeps_the_expiry_bound() {
 fn c19_zero_capacity_drops_without_counting_an_eviction() {
     let pool: SessionPool<4> = SessionPool::new();
     let cache: SessionCache<'_, 0, 4> = SessionCache::new(&pool, OWNER, CacheConfig::DEFAULT);
-    let s = cache.new_session(&ticket(1, &[1; 32], 0, 7200), 0).unwrap();
+    let s = received(&cache, 1, 0, 7200);
     assert_eq!(cache.add(&s, 0), Ok(Added::Dropped));
     assert!(cache.is_empty());
     assert!(cache.lookup(&peer(1), 0).is_none());
@@ -149,16 +144,10 @@ impl CacheEvents<8, 256> for Reenter {
 
 #[test]
 fn e3_callbacks_may_call_back_into_the_cache() {
-    let a = RE_CACHE
-        .new_session(&ticket(1, &[1; 32], 0, 7200), 0)
-        .unwrap();
-    let b = RE_CACHE
-        .new_session(&ticket(2, &[2; 32], 0, 7200), 0)
-        .unwrap();
+    let a = received(&RE_CACHE, 1, 0, 7200);
+    let b = received(&RE_CACHE, 2, 0, 7200);
     // Full: the eviction's callback re-adds the victim, which evicts again.
-    let c = RE_CACHE
-        .new_session(&ticket(3, &[3; 32], 0, 7200), 0)
-        .unwrap();
+    let c = received(&RE_CACHE, 3, 0, 7200);
     assert!(RE_CACHE.len() <= 2);
     RE_CACHE.check_index(0).unwrap();
     assert_eq!(RE_CACHE.remove(&c), Presence::Found);

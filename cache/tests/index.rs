@@ -5,13 +5,10 @@
 mod support;
 
 use encore_cache::{Added, CacheConfig, CacheMode, CacheStats, SessionCache};
-use encore_session::{Limits, NewSession, PeerId, SessionPool, TLS13};
-use support::{peer, ticket, Lcg, Recorder, OWNER};
+use std::collections::HashMap;
 
-const NO_FLUSH: CacheConfig = CacheConfig {
-    mode: CacheMode::NO_AUTO_FLUSH,
-    ..CacheConfig::DEFAULT
-};
+use encore_session::{Limits, NewSession, PeerId, Session, SessionPool};
+use support::{ids, peer, received, ticket, ticket_for, Lcg, Recorder, NO_FLUSH, OWNER};
 
 /// C20 (decided): eviction looks at times only. An entry whose record a connection has claimed is
 /// not expired, so the least recently touched entry goes before it; it is removed as stale when its
@@ -22,19 +19,12 @@ fn c20_eviction_reads_times_not_flags() {
     let rec = Recorder::default();
     let cache: SessionCache<'_, 3, 8> = SessionCache::with_events(&pool, OWNER, NO_FLUSH, &rec);
     let limits = CacheConfig::DEFAULT.limits;
-    let a = cache.new_session(&ticket(1, &[1; 32], 0, 3600), 0).unwrap();
-    let b = cache.new_session(&ticket(2, &[2; 32], 0, 3600), 0).unwrap();
-    let c = cache.new_session(&ticket(3, &[3; 32], 0, 3600), 0).unwrap();
+    let a = received(&cache, 1, 0, 3600);
+    let b = received(&cache, 2, 0, 3600);
+    let c = received(&cache, 3, 0, 3600);
     // A connection that holds b offers it (C28): b can never be offered again.
     b.claim(1_000, &limits, &[0x1301]).unwrap();
-    let d = cache
-        .new_session(&ticket(4, &[4; 32], 2_000, 3600), 2_000)
-        .unwrap();
-    let ids = |cache: &SessionCache<'_, 3, 8>| {
-        let mut out = [None; 3];
-        let n = cache.entries(&mut out);
-        out[..n].iter().map(|id| id.unwrap()).collect::<Vec<_>>()
-    };
+    let d = received(&cache, 4, 2_000, 3600);
     assert_eq!(ids(&cache), vec![b.id(), c.id(), d.id()]);
     assert_eq!(cache.stats().evictions, 1);
     // b is never returned; the lookup removes it as stale (C7).
@@ -42,12 +32,8 @@ fn c20_eviction_reads_times_not_flags() {
     assert_eq!(ids(&cache), vec![c.id(), d.id()]);
     // The least recently touched entry, spoiled by its flags only: evicted, counted as a timeout.
     c.claim(3_000, &limits, &[0x1301]).unwrap();
-    let e = cache
-        .new_session(&ticket(5, &[5; 32], 4_000, 3600), 4_000)
-        .unwrap();
-    let f = cache
-        .new_session(&ticket(6, &[6; 32], 4_000, 3600), 4_000)
-        .unwrap();
+    let e = received(&cache, 5, 4_000, 3600);
+    let f = received(&cache, 6, 4_000, 3600);
     assert_eq!(ids(&cache), vec![d.id(), e.id(), f.id()]);
     assert_eq!(
         cache.stats(),
@@ -74,44 +60,28 @@ fn c20_eviction_reads_times_not_flags() {
 fn c20_expiry_bound_follows_lifetimes_timeouts_and_the_clock() {
     let pool: SessionPool<12> = SessionPool::new();
     let cache: SessionCache<'_, 4, 12> = SessionCache::new(&pool, OWNER, NO_FLUSH);
-    let x1 = cache
-        .new_session(&ticket(1, &[1; 32], 500, 3600), 500)
-        .unwrap();
-    let x2 = cache
-        .new_session(&ticket(2, &[2; 32], 500, 3600), 500)
-        .unwrap();
+    let x1 = received(&cache, 1, 500, 3600);
+    let x2 = received(&cache, 2, 500, 3600);
     // b's server lifetime runs out at 30.5 s.
-    let b = cache
-        .new_session(&ticket(3, &[3; 32], 500, 30), 500)
-        .unwrap();
-    let y = cache
-        .new_session(&ticket(4, &[4; 32], 500, 3600), 500)
-        .unwrap();
+    let b = received(&cache, 3, 500, 30);
+    let y = received(&cache, 4, 500, 3600);
     // 30.2 s: b may be expired by its bound, but is not: x1, the least recently touched, goes.
-    let z1 = cache
-        .new_session(&ticket(5, &[5; 32], 30_200, 3600), 30_200)
-        .unwrap();
+    let z1 = received(&cache, 5, 30_200, 3600);
     assert!(!cache.contains(&x1) && cache.contains(&b));
     assert_eq!((cache.stats().timeouts, cache.stats().evictions), (0, 1));
     cache.check_index(30_200).unwrap();
     // 30.5 s: b is expired, and goes before x2.
-    let z2 = cache
-        .new_session(&ticket(6, &[6; 32], 30_500, 3600), 30_500)
-        .unwrap();
+    let z2 = received(&cache, 6, 30_500, 3600);
     assert!(!cache.contains(&b) && cache.contains(&x2));
     assert_eq!((cache.stats().timeouts, cache.stats().evictions), (1, 1));
     // A shorter timeout set later: z1 (time 30 s) expires at 35 s and goes before x2.
     assert_eq!(cache.set_timeout(&z1, 5), encore_cache::Presence::Found);
-    let w = cache
-        .new_session(&ticket(7, &[7; 32], 40_000, 3600), 40_000)
-        .unwrap();
+    let w = received(&cache, 7, 40_000, 3600);
     assert!(!cache.contains(&z1) && cache.contains(&x2));
     assert_eq!((cache.stats().timeouts, cache.stats().evictions), (2, 1));
     // A clock behind z2's receipt (30.5 s): z2 counts as expired, and goes before x2 and y.
     cache.check_index(20_000).unwrap();
-    let v = cache
-        .new_session(&ticket(8, &[8; 32], 20_000, 3600), 20_000)
-        .unwrap();
+    let v = received(&cache, 8, 20_000, 3600);
     assert!(!cache.contains(&z2) && cache.contains(&x2) && cache.contains(&y));
     assert!(cache.contains(&w) && cache.contains(&v));
     assert_eq!((cache.stats().timeouts, cache.stats().evictions), (3, 1));
@@ -119,20 +89,33 @@ fn c20_expiry_bound_follows_lifetimes_timeouts_and_the_clock() {
     cache.check_index(20_000).unwrap();
 }
 
+/// A cache configuration for the churn tests.
+fn churn_config(
+    mode: CacheMode,
+    timeout_s: u32,
+    max_auth_age_s: u32,
+    per_peer: usize,
+) -> CacheConfig {
+    CacheConfig {
+        limits: Limits {
+            timeout_s,
+            max_auth_age_s,
+        },
+        max_per_peer: per_peer,
+        mode,
+    }
+}
+
+/// `n` peers, which share hash buckets when `n` is larger than the cache.
+fn peers(n: usize) -> Vec<PeerId> {
+    (0..n as u8).map(peer).collect()
+}
+
 fn run_churn<const N: usize, const P: usize>(mode: CacheMode, seed: u64) {
     let pool: SessionPool<P, 64> = SessionPool::new();
-    let config = CacheConfig {
-        limits: Limits {
-            timeout_s: 40,
-            max_auth_age_s: 3600,
-        },
-        max_per_peer: 3,
-        mode,
-    };
+    let config = churn_config(mode, 40, 3600, 3);
     let cache: SessionCache<'_, N, P, 64> = SessionCache::new(&pool, OWNER, config);
-    let peers: Vec<PeerId> = (0..(N as u16 * 3 / 2 + 3))
-        .map(|i| PeerId::new(&format!("churn{i}.example"), &[], &[9; 16]))
-        .collect();
+    let peers = peers(N * 3 / 2 + 3);
     let mut rng = Lcg(seed);
     let mut now: u64 = 0;
     let mut held = Vec::new();
@@ -150,21 +133,8 @@ fn run_churn<const N: usize, const P: usize>(mode: CacheMode, seed: u64) {
                 };
                 let mut bytes = [0u8; 48];
                 bytes[..4].copy_from_slice(&t.to_be_bytes());
-                let new = NewSession {
-                    version: TLS13,
-                    cipher_suite: 0x1301,
-                    psk: &[3; 32],
-                    ticket: &bytes,
-                    lifetime_s: [5, 60, 3600][rng.next(3) as usize],
-                    age_add: 0,
-                    max_early_data: 0,
-                    received_ms: now,
-                    received_unix: None,
-                    auth_age_ms: 0,
-                    peer: p,
-                    owner: OWNER,
-                };
-                if let Ok(s) = cache.new_session(&new, now) {
+                let lifetime_s = [5, 60, 3600][rng.next(3) as usize];
+                if let Ok(s) = cache.new_session(&ticket_for(p, &bytes, now, lifetime_s), now) {
                     if rng.next(4) == 0 {
                         held.push(s);
                     }
@@ -235,18 +205,9 @@ fn index_stays_consistent_under_churn() {
 /// the clock at different moments, `set_time` in the future, a clock that steps back).
 fn run_unordered_clock<const N: usize>(mode: CacheMode, seed: u64) {
     let pool: SessionPool<40, 64> = SessionPool::new();
-    let config = CacheConfig {
-        limits: Limits {
-            timeout_s: 400,
-            max_auth_age_s: 2000,
-        },
-        max_per_peer: 2,
-        mode,
-    };
+    let config = churn_config(mode, 400, 2000, 2);
     let cache: SessionCache<'_, N, 40, 64> = SessionCache::new(&pool, OWNER, config);
-    let peers: Vec<PeerId> = (0..(N + 4))
-        .map(|i| PeerId::new(&format!("clock{i}.example"), &[], &[5; 16]))
-        .collect();
+    let peers = peers(N + 4);
     let mut rng = Lcg(seed);
     let mut clock: u64 = 100_000;
     let mut held = Vec::new();
@@ -257,19 +218,11 @@ fn run_unordered_clock<const N: usize>(mode: CacheMode, seed: u64) {
         match rng.next(10) {
             0..=3 => {
                 let bytes = step.to_be_bytes();
+                let lifetime_s = [3, 300, 3000][rng.next(3) as usize];
+                let received_ms = now.saturating_sub(5_000 + rng.next(5_000));
                 let new = NewSession {
-                    version: TLS13,
-                    cipher_suite: 0x1301,
-                    psk: &[3; 32],
-                    ticket: &bytes,
-                    lifetime_s: [3, 300, 3000][rng.next(3) as usize],
-                    age_add: 0,
-                    max_early_data: 0,
-                    received_ms: now.saturating_sub(5_000 + rng.next(5_000)),
-                    received_unix: None,
                     auth_age_ms: rng.next(2) * 1_500_000,
-                    peer: p,
-                    owner: OWNER,
+                    ..ticket_for(p, &bytes, received_ms, lifetime_s)
                 };
                 if let Ok(s) = cache.new_session(&new, now) {
                     held.push(s);
@@ -319,40 +272,53 @@ fn index_and_expiry_bound_under_an_unordered_clock() {
     }
 }
 
-/// C19, C37 at a capacity where the peer chains are long: many tickets of few peers.
-#[test]
-fn c19_c37_full_cache_of_few_peers() {
+type Cache64<'a> = SessionCache<'a, 64, 80>;
+
+/// Ticket `i` of 200 (32 bytes from `i`), received at `i` ms by peer `i % peers`, into a cache of
+/// 64 entries; `check` sees each. Then the index is checked and nothing may leak. Returns the
+/// cache's counters, its length and how many entries each peer has.
+fn two_hundred_tickets(
+    peers: u32,
+    mut check: impl FnMut(&Cache64<'_>, u32, &Session<'_, 80>),
+) -> (CacheStats, usize, HashMap<PeerId, usize>) {
     let pool: SessionPool<80> = SessionPool::new();
-    let cache: SessionCache<'_, 64, 80> = SessionCache::new(&pool, OWNER, CacheConfig::DEFAULT);
+    let cache: Cache64<'_> = SessionCache::new(&pool, OWNER, CacheConfig::DEFAULT);
     for i in 0..200u32 {
         let bytes = i.to_be_bytes().repeat(8);
         let at = u64::from(i);
         let s = cache
-            .new_session(&ticket((i % 20) as u8, &bytes, at, 3600), at)
+            .new_session(&ticket((i % peers) as u8, &bytes, at, 3600), at)
             .unwrap();
+        check(&cache, i, &s);
+    }
+    let mut per_peer = HashMap::new();
+    for id in ids(&cache) {
+        let p = pool.with_record(id, |r| r.peer()).unwrap();
+        *per_peer.entry(p).or_insert(0) += 1;
+    }
+    cache.check_index(300).unwrap();
+    let out = (cache.stats(), cache.len(), per_peer);
+    drop(cache);
+    assert_eq!(pool.in_use(), 0);
+    out
+}
+
+/// C19, C37 at a capacity where the peer chains are long: many tickets of few peers.
+#[test]
+fn c19_c37_full_cache_of_few_peers() {
+    let (stats, len, per_peer) = two_hundred_tickets(20, |cache, i, s| {
         assert_eq!(
-            cache.add(&s, at).unwrap() == Added::AlreadyPresent,
-            cache.contains(&s)
+            cache.add(s, u64::from(i)).unwrap() == Added::AlreadyPresent,
+            cache.contains(s)
         );
         assert!(cache.len() <= 64);
-    }
-    let stats = cache.stats();
-    assert_eq!(cache.len(), 64);
+    });
+    assert_eq!(len, 64);
     // Every record was cached or dropped (C37); every cached one is still there or was evicted.
     assert_eq!(200 - stats.dropped - stats.evictions, 64);
     assert_eq!((stats.full, stats.timeouts), (stats.evictions, 0));
     // At most 4 per peer (C37).
-    let mut ids = [None; 64];
-    let n = cache.entries(&mut ids);
-    let mut per_peer = std::collections::HashMap::new();
-    for id in &ids[..n] {
-        let p = pool.with_record(id.unwrap(), |r| r.peer()).unwrap();
-        *per_peer.entry(p).or_insert(0) += 1;
-    }
     assert!(per_peer.values().all(|&c| c <= 4));
-    cache.check_index(300).unwrap();
-    drop(cache);
-    assert_eq!(pool.in_use(), 0);
 }
 
 /// C37 with a workload that reaches the cap: 20 tickets for each of 10 peers into a cache of
@@ -360,30 +326,12 @@ fn c19_c37_full_cache_of_few_peers() {
 /// and no other peer's entry is evicted to make room.
 #[test]
 fn c37_per_peer_cap_is_reached_and_enforced() {
-    let pool: SessionPool<80> = SessionPool::new();
-    let cache: SessionCache<'_, 64, 80> = SessionCache::new(&pool, OWNER, CacheConfig::DEFAULT);
-    for i in 0..200u32 {
-        let bytes = i.to_be_bytes().repeat(8);
-        let at = u64::from(i);
-        let s = cache
-            .new_session(&ticket((i % 10) as u8, &bytes, at, 3600), at)
-            .unwrap();
+    let (stats, len, per_peer) = two_hundred_tickets(10, |cache, i, s| {
         // A ticket is cached exactly when its peer has fewer than 4 (i < 40).
-        assert_eq!(cache.contains(&s), i < 40, "ticket {i}");
-    }
-    let stats = cache.stats();
-    assert_eq!(cache.len(), 40);
+        assert_eq!(cache.contains(s), i < 40, "ticket {i}");
+    });
+    assert_eq!(len, 40);
     assert_eq!((stats.dropped, stats.evictions, stats.full), (160, 0, 0));
-    let mut ids = [None; 64];
-    let n = cache.entries(&mut ids);
-    let mut per_peer = std::collections::HashMap::new();
-    for id in &ids[..n] {
-        let p = pool.with_record(id.unwrap(), |r| r.peer()).unwrap();
-        *per_peer.entry(p).or_insert(0) += 1;
-    }
     assert_eq!(per_peer.len(), 10);
     assert!(per_peer.values().all(|&c| c == 4), "{per_peer:?}");
-    cache.check_index(300).unwrap();
-    drop(cache);
-    assert_eq!(pool.in_use(), 0);
 }

@@ -152,11 +152,11 @@ impl Model {
         Self::timed_out(e, now_ms) || self.unofferable(e.id, now_ms)
     }
 
-    /// The auto-flush of an add that finds the cache full.
-    fn remove_expired(&mut self, now_ms: u64) {
+    /// Removes the entries for which `gone` holds, each counted as a timeout with its callback.
+    fn remove_where(&mut self, gone: impl Fn(&Self, &Ent) -> bool) {
         let mut i = 0;
         while i < self.entries.len() {
-            if self.expired(&self.entries[i], now_ms) {
+            if gone(self, &self.entries[i]) {
                 let e = self.entries.remove(i);
                 self.stats.timeouts += 1;
                 self.log.push((false, e.id));
@@ -166,18 +166,15 @@ impl Model {
         }
     }
 
+    /// The auto-flush of an add that finds the cache full.
+    fn remove_expired(&mut self, now_ms: u64) {
+        self.remove_where(|m, e| m.expired(e, now_ms));
+    }
+
     fn remove_stale(&mut self, now_ms: u64, peer: Option<u8>) {
-        let mut i = 0;
-        while i < self.entries.len() {
-            let e = &self.entries[i];
-            if peer.is_none_or(|p| self.recs[&e.id].peer == p) && self.stale(e, now_ms) {
-                let e = self.entries.remove(i);
-                self.stats.timeouts += 1;
-                self.log.push((false, e.id));
-            } else {
-                i += 1;
-            }
-        }
+        self.remove_where(|m, e| {
+            peer.is_none_or(|p| m.recs[&e.id].peer == p) && m.stale(e, now_ms)
+        });
     }
 
     fn pos(&self, id: SessionId) -> Option<usize> {
@@ -254,6 +251,19 @@ impl Model {
         self.entries
             .iter()
             .rposition(|e| self.recs[&e.id].peer == peer)
+    }
+
+    /// A lookup or take of `peer` at `now_ms`: the peer's stale entries go, then its newest
+    /// entry is a hit, or there is none and a miss.
+    fn search(&mut self, peer: u8, now_ms: u64) -> Option<usize> {
+        self.remove_stale(now_ms, Some(peer));
+        let found = self.newest(peer);
+        if found.is_some() {
+            self.stats.hits += 1;
+        } else {
+            self.stats.misses += 1;
+        }
+        found
     }
 }
 
@@ -346,16 +356,11 @@ fn run(mode: CacheMode, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
             }
             Op::Lookup(p) => {
-                m.remove_stale(now, Some(p));
-                let want = m.newest(p);
+                let want = m.search(p, now);
                 let got = cache.lookup(&peer_id(p), now);
                 match want {
-                    None => {
-                        m.stats.misses += 1;
-                        prop_assert!(got.is_none());
-                    }
+                    None => prop_assert!(got.is_none()),
                     Some(i) => {
-                        m.stats.hits += 1;
                         let got = got.unwrap();
                         prop_assert_eq!(got.id(), m.entries[i].id);
                         if mode.contains(CacheMode::UPDATE_TIME_ON_USE) {
@@ -374,20 +379,15 @@ fn run(mode: CacheMode, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     .is_none());
             }
             Op::Take(p) | Op::TakeForConnect(p) => {
-                m.remove_stale(now, Some(p));
-                let want = m.newest(p);
+                let want = m.search(p, now);
                 let got = if matches!(op, Op::TakeForConnect(_)) {
                     cache.take_for_connect(&peer_id(p), now, &[0x1301])
                 } else {
                     cache.take(&peer_id(p), now, &[0x1301])
                 };
                 match want {
-                    None => {
-                        m.stats.misses += 1;
-                        prop_assert!(got.is_none());
-                    }
+                    None => prop_assert!(got.is_none()),
                     Some(i) => {
-                        m.stats.hits += 1;
                         let e = m.entries.remove(i);
                         let (got, offer) = got.unwrap();
                         prop_assert_eq!(got.id(), e.id);

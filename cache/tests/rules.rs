@@ -5,12 +5,9 @@ mod support;
 use encore_cache::{
     Added, CacheConfig, CacheMode, CacheStats, Presence, SessionCache, ENTRY_SIZE, INDEX_SIZE,
 };
-use encore_session::{ContextId, Error, Limits, NewSession, SessionId, SessionPool, Unresumable};
-use support::{peer, ticket, Recorder, OWNER};
-
-const NO_FLUSH: CacheConfig = CacheConfig {
-    mode: CacheMode::NO_AUTO_FLUSH,
-    ..CacheConfig::DEFAULT
+use encore_session::{ContextId, Error, Limits, NewSession, SessionPool, Unresumable};
+use support::{
+    ids, peer, received, record, records, ticket, ticket_for, with_mode, Recorder, NO_FLUSH, OWNER,
 };
 
 fn stats(hits: u32, misses: u32, timeouts: u32, evictions: u32, full: u32) -> CacheStats {
@@ -25,18 +22,11 @@ fn stats(hits: u32, misses: u32, timeouts: u32, evictions: u32, full: u32) -> Ca
     }
 }
 
-/// Cached ids, least recently touched first.
-fn ids<const N: usize, const P: usize>(cache: &SessionCache<'_, N, P>) -> Vec<SessionId> {
-    let mut out = [None; 16];
-    let n = cache.entries(&mut out);
-    out[..n].iter().map(|id| id.unwrap()).collect()
-}
-
 #[test]
 fn c16_adding_a_cached_record_changes_nothing() {
     let pool: SessionPool<4> = SessionPool::new();
     let cache: SessionCache<'_, 4, 4> = SessionCache::new(&pool, OWNER, CacheConfig::DEFAULT);
-    let s = pool.create(&ticket(1, &[1; 32], 0, 3600)).unwrap();
+    let s = record(&pool, 1);
     assert_eq!(cache.add(&s, 0).unwrap(), Added::Stored);
     assert_eq!(s.ref_count().unwrap(), 2);
     assert_eq!(cache.add(&s, 1000).unwrap(), Added::AlreadyPresent);
@@ -70,7 +60,7 @@ fn c18_remove_reports_found_or_not_and_always_fires_and_marks() {
     let rec = Recorder::default();
     let cache: SessionCache<'_, 4, 4> =
         SessionCache::with_events(&pool, OWNER, CacheConfig::DEFAULT, &rec);
-    let s = pool.create(&ticket(1, &[1; 32], 0, 3600)).unwrap();
+    let s = record(&pool, 1);
     let t = pool.create(&ticket(1, &[2; 32], 0, 3600)).unwrap();
     cache.add(&s, 0).unwrap();
     assert_eq!(cache.remove(&s), Presence::Found);
@@ -89,9 +79,7 @@ fn c19_full_cache_evicts_counts_and_keeps_the_incoming_record() {
     let rec = Recorder::default();
     let cache: SessionCache<'_, 2, 8> =
         SessionCache::with_events(&pool, OWNER, CacheConfig::DEFAULT, &rec);
-    let a = pool.create(&ticket(1, &[1; 32], 0, 3600)).unwrap();
-    let b = pool.create(&ticket(2, &[2; 32], 0, 3600)).unwrap();
-    let c = pool.create(&ticket(3, &[3; 32], 0, 3600)).unwrap();
+    let [a, b, c] = records(&pool);
     assert_eq!(cache.add(&a, 0).unwrap(), Added::Stored);
     assert_eq!(cache.add(&b, 1000).unwrap(), Added::Stored);
     assert_eq!(cache.add(&c, 2000).unwrap(), Added::Stored);
@@ -114,11 +102,7 @@ fn c20_eviction_takes_stale_entries_first_then_least_recently_touched() {
     let pool: SessionPool<8> = SessionPool::new();
     let rec = Recorder::default();
     let cache: SessionCache<'_, 3, 8> = SessionCache::with_events(&pool, OWNER, NO_FLUSH, &rec);
-    let a = pool.create(&ticket(1, &[1; 32], 0, 3600)).unwrap();
-    let b = pool.create(&ticket(2, &[2; 32], 0, 3600)).unwrap();
-    let c = pool.create(&ticket(3, &[3; 32], 0, 3600)).unwrap();
-    let d = pool.create(&ticket(4, &[4; 32], 0, 3600)).unwrap();
-    let e = pool.create(&ticket(5, &[5; 32], 0, 3600)).unwrap();
+    let [a, b, c, d, e] = records(&pool);
     cache.add(&a, 0).unwrap();
     cache.add(&b, 1000).unwrap();
     cache.add(&c, 2000).unwrap();
@@ -147,12 +131,10 @@ fn c21_flush_removes_exactly_the_stale_entries_and_flush_all_empties() {
     let pool: SessionPool<8> = SessionPool::new();
     let rec = Recorder::default();
     let cache: SessionCache<'_, 4, 8> = SessionCache::with_events(&pool, OWNER, NO_FLUSH, &rec);
-    let a = pool.create(&ticket(1, &[1; 32], 0, 3600)).unwrap();
-    let b = pool.create(&ticket(2, &[2; 32], 0, 3600)).unwrap();
-    let c = pool.create(&ticket(3, &[3; 32], 0, 3600)).unwrap();
-    cache.add(&a, 0).unwrap();
-    cache.add(&b, 0).unwrap();
-    cache.add(&c, 0).unwrap();
+    let [a, b, c] = records(&pool);
+    for s in [&a, &b, &c] {
+        cache.add(s, 0).unwrap();
+    }
     cache.set_timeout(&a, 10);
     cache.set_timeout(&c, 20);
     assert_eq!(cache.flush(9_999), 0);
@@ -173,12 +155,10 @@ fn c21_flush_removes_exactly_the_stale_entries_and_flush_all_empties() {
 fn c22_changing_time_or_timeout_reorders() {
     let pool: SessionPool<8> = SessionPool::new();
     let cache: SessionCache<'_, 4, 8> = SessionCache::new(&pool, OWNER, NO_FLUSH);
-    let a = pool.create(&ticket(1, &[1; 32], 0, 3600)).unwrap();
-    let b = pool.create(&ticket(2, &[2; 32], 0, 3600)).unwrap();
-    let c = pool.create(&ticket(3, &[3; 32], 0, 3600)).unwrap();
-    cache.add(&a, 0).unwrap();
-    cache.add(&b, 0).unwrap();
-    cache.add(&c, 0).unwrap();
+    let [a, b, c] = records(&pool);
+    for s in [&a, &b, &c] {
+        cache.add(s, 0).unwrap();
+    }
     assert_eq!(cache.set_time(&a, 5_500), Presence::Found);
     assert_eq!(ids(&cache), vec![b.id(), c.id(), a.id()]);
     assert_eq!(cache.entry_time(&a), Some((5, 604_800)));
@@ -233,8 +213,8 @@ fn c25_dropping_the_cache_flushes_with_callbacks_and_held_references_stay_valid(
     {
         let cache: SessionCache<'_, 4, 4> =
             SessionCache::with_events(&pool, OWNER, CacheConfig::DEFAULT, &rec);
-        held = cache.new_session(&ticket(1, &[1; 32], 0, 3600), 0).unwrap();
-        drop(cache.new_session(&ticket(2, &[2; 32], 0, 3600), 0).unwrap());
+        held = received(&cache, 1, 0, 3600);
+        drop(received(&cache, 2, 0, 3600));
         assert_eq!(pool.in_use(), 2);
     }
     assert_eq!(rec.removed().len(), 2);
@@ -248,12 +228,9 @@ fn c25_dropping_the_cache_flushes_with_callbacks_and_held_references_stay_valid(
 fn c26_no_internal_store_still_fires_new_session() {
     let pool: SessionPool<4> = SessionPool::new();
     let rec = Recorder::default();
-    let config = CacheConfig {
-        mode: CacheMode::NO_INTERNAL_STORE,
-        ..CacheConfig::DEFAULT
-    };
+    let config = with_mode(CacheMode::NO_INTERNAL_STORE);
     let cache: SessionCache<'_, 4, 4> = SessionCache::with_events(&pool, OWNER, config, &rec);
-    let s = cache.new_session(&ticket(1, &[1; 32], 0, 3600), 0).unwrap();
+    let s = received(&cache, 1, 0, 3600);
     assert_eq!(cache.len(), 0);
     assert_eq!(rec.new_count(), 1);
     assert_eq!(s.ref_count().unwrap(), 1);
@@ -265,12 +242,9 @@ fn c26_no_internal_store_still_fires_new_session() {
 #[test]
 fn c26_no_internal_lookup_stops_connect_lookups_only() {
     let pool: SessionPool<4> = SessionPool::new();
-    let config = CacheConfig {
-        mode: CacheMode::NO_INTERNAL_LOOKUP,
-        ..CacheConfig::DEFAULT
-    };
+    let config = with_mode(CacheMode::NO_INTERNAL_LOOKUP);
     let cache: SessionCache<'_, 4, 4> = SessionCache::new(&pool, OWNER, config);
-    drop(cache.new_session(&ticket(1, &[1; 32], 0, 3600), 0).unwrap());
+    drop(received(&cache, 1, 0, 3600));
     assert!(cache.take_for_connect(&peer(1), 0, &[0x1301]).is_none());
     assert_eq!(cache.stats(), CacheStats::default());
     assert!(cache.lookup(&peer(1), 0).is_some());
@@ -289,13 +263,10 @@ fn c26_no_internal_lookup_stops_connect_lookups_only() {
 fn c26_update_time_on_use_touches_on_lookup() {
     let pool: SessionPool<4> = SessionPool::new();
     let mode = CacheMode::UPDATE_TIME_ON_USE | CacheMode::NO_AUTO_FLUSH;
-    let config = CacheConfig {
-        mode,
-        ..CacheConfig::DEFAULT
-    };
+    let config = with_mode(mode);
     let cache: SessionCache<'_, 4, 4> = SessionCache::new(&pool, OWNER, config);
-    let a = cache.new_session(&ticket(1, &[1; 32], 0, 3600), 0).unwrap();
-    let b = cache.new_session(&ticket(2, &[2; 32], 0, 3600), 0).unwrap();
+    let a = received(&cache, 1, 0, 3600);
+    let b = received(&cache, 2, 0, 3600);
     let found = cache.lookup(&peer(1), 3_000).unwrap();
     assert!(found == a);
     assert_eq!(a.ref_count().unwrap(), 3); // test, cache, lookup
@@ -323,22 +294,14 @@ fn c26_auto_flush_on_add_unless_disabled() {
     let keeping: SessionCache<'_, 3, 16> = SessionCache::new(&pool, OWNER, NO_FLUSH);
     let mut first = Vec::new();
     for cache in [&flushing, &keeping] {
-        let a = cache.new_session(&ticket(1, &[1; 32], 0, 10), 0).unwrap();
-        let b = cache.new_session(&ticket(2, &[2; 32], 0, 10), 0).unwrap();
+        let a = received(cache, 1, 0, 10);
+        let b = received(cache, 2, 0, 10);
         first.push((a.id(), b.id()));
         // Both expired at 10 s; the cache has room, so they stay.
-        drop(
-            cache
-                .new_session(&ticket(3, &[3; 32], 20_000, 3600), 20_000)
-                .unwrap(),
-        );
+        drop(received(cache, 3, 20_000, 3600));
         assert_eq!((cache.len(), cache.stats()), (3, CacheStats::default()));
         // Full now.
-        drop(
-            cache
-                .new_session(&ticket(4, &[4; 32], 21_000, 3600), 21_000)
-                .unwrap(),
-        );
+        drop(received(cache, 4, 21_000, 3600));
     }
     // Every expired entry went, without an eviction; the cache was not full any more.
     assert_eq!(flushing.len(), 2);
@@ -355,7 +318,7 @@ fn c26_hits_misses_and_lookup_of_stale_entries() {
     let pool: SessionPool<4> = SessionPool::new();
     let rec = Recorder::default();
     let cache: SessionCache<'_, 4, 4> = SessionCache::with_events(&pool, OWNER, NO_FLUSH, &rec);
-    let a = cache.new_session(&ticket(1, &[1; 32], 0, 10), 0).unwrap();
+    let a = received(&cache, 1, 0, 10);
     assert!(cache.lookup(&peer(2), 0).is_none());
     assert!(cache.lookup(&peer(1), 9_999).is_some());
     assert!(cache.lookup(&peer(1), 10_000).is_none()); // past its 10 s lifetime
@@ -370,10 +333,7 @@ fn c36_take_moves_out_marks_used_counts_a_hit_without_callback() {
     let rec = Recorder::default();
     let cache: SessionCache<'_, 4, 4> =
         SessionCache::with_events(&pool, OWNER, CacheConfig::DEFAULT, &rec);
-    let older = cache
-        .new_session(&ticket(1, &[1; 32], 0, 3600), 0)
-        .unwrap()
-        .id();
+    let older = received(&cache, 1, 0, 3600).id();
     let newer = cache
         .new_session(&ticket(1, &[2; 32], 0, 3600), 0)
         .unwrap()
@@ -410,7 +370,7 @@ fn c37_at_most_k_tickets_per_peer_extra_dropped_and_counted() {
         ..CacheConfig::DEFAULT
     };
     let cache: SessionCache<'_, 8, 8> = SessionCache::new(&pool, OWNER, config);
-    let a = cache.new_session(&ticket(1, &[1; 32], 0, 3600), 0).unwrap();
+    let a = received(&cache, 1, 0, 3600);
     let b = cache.new_session(&ticket(1, &[2; 32], 0, 3600), 0).unwrap();
     // The third ticket for peer 1 is dropped, yet handed to the connection (C23).
     let c = cache.new_session(&ticket(1, &[3; 32], 0, 3600), 0).unwrap();
@@ -544,7 +504,7 @@ fn c28_c36_take_never_returns_a_record_another_holder_claimed() {
     let cache: SessionCache<'_, 4, 4> =
         SessionCache::with_events(&pool, OWNER, CacheConfig::DEFAULT, &rec);
     let limits = cache.config().limits;
-    let on_connection = cache.new_session(&ticket(1, &[1; 32], 0, 3600), 0).unwrap();
+    let on_connection = received(&cache, 1, 0, 3600);
     assert_eq!(on_connection.ref_count().unwrap(), 2);
     let offer = on_connection.claim(2_000, &limits, &[0x1301]).unwrap();
     assert_eq!((offer.ticket_age_ms, offer.obfuscated_age), (2_000, 2_007));
@@ -632,8 +592,7 @@ fn c19_c20_an_unofferable_record_is_dropped_and_evicts_nothing() {
     let rec = Recorder::default();
     let cache: SessionCache<'_, 2, 8> =
         SessionCache::with_events(&pool, OWNER, CacheConfig::DEFAULT, &rec);
-    let a = pool.create(&ticket(1, &[1; 32], 0, 3600)).unwrap();
-    let b = pool.create(&ticket(2, &[2; 32], 0, 3600)).unwrap();
+    let [a, b] = records(&pool);
     assert_eq!(cache.add(&a, 0).unwrap(), Added::Stored);
     assert_eq!(cache.add(&b, 0).unwrap(), Added::Stored);
     let used = pool.create(&ticket(3, &[3; 32], 0, 3600)).unwrap();
@@ -653,7 +612,7 @@ fn c19_c20_an_unofferable_record_is_dropped_and_evicts_nothing() {
         assert_eq!(s.ref_count().unwrap(), 1);
     }
     // A ticket with lifetime 0 from the server is handed to the connection but not cached.
-    let zero = cache.new_session(&ticket(6, &[6; 32], 0, 0), 0).unwrap();
+    let zero = received(&cache, 6, 0, 0);
     assert_eq!((zero.ref_count().unwrap(), cache.stats().dropped), (1, 4));
     // Already cached, then claimed by its connection: still "already present" (C16).
     a.claim(1_000, &Limits::DEFAULT, &[0x1301]).unwrap();
@@ -668,8 +627,7 @@ fn e2_cache_operations_inside_a_pool_read_keep_counts_exact() {
     let rec = Recorder::default();
     let cache: SessionCache<'_, 4, 4> =
         SessionCache::with_events(&pool, OWNER, CacheConfig::DEFAULT, &rec);
-    let a = pool.create(&ticket(1, &[1; 32], 0, 3600)).unwrap();
-    let b = pool.create(&ticket(2, &[2; 32], 0, 3600)).unwrap();
+    let [a, b] = records(&pool);
     assert_eq!(a.with(|_| cache.add(&a, 0)).unwrap(), Ok(Added::Stored));
     assert_eq!(a.with(|_| cache.add(&b, 0)).unwrap(), Ok(Added::Stored));
     assert_eq!((a.ref_count(), b.ref_count()), (Ok(2), Ok(2)));
@@ -709,9 +667,7 @@ fn c33_c17_colliding_tags_are_told_apart() {
     t1[20] = 1;
     t2[20] = 2;
     let make = |peer: PeerId, t: &[u8], at_ms: u64| {
-        let mut n = ticket(1, t, at_ms, 3600);
-        n.peer = peer;
-        pool.create(&n).unwrap()
+        pool.create(&ticket_for(peer, t, at_ms, 3600)).unwrap()
     };
     let sa = make(a, &t1, 0);
     let sb = make(b, &t2, 1000);

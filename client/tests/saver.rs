@@ -3,13 +3,8 @@
 //! reboots: a new pool, a new context and a new store over the same flash bytes. Flash writes
 //! per step are the store README's figures (4-byte words, 16 KiB sectors, OpenSSL's 192-byte
 //! tickets with a SHA-256 PSK, sealing format 2).
-// The store's simulated flash is shared with its tests; encore-store needs Rust 1.87.
-#![allow(clippy::incompatible_msrv)]
 
 use encore_testkit as common;
-#[path = "../../store/tests/common/mod.rs"]
-mod flash;
-
 use std::time::Duration;
 
 use common::{OpenSslServer, TestPki};
@@ -18,8 +13,9 @@ use encore_client::{
     Session, SessionPool, StdClock, StdTransport,
 };
 use encore_session::{MonotonicClock, WallClock};
+use encore_store::sim::{RngFailed, SimError, SimFlash};
 use encore_store::{DeviceKey, LoadReport, SessionStore, StoreError, Wear};
-use flash::{SimError, SimFlash};
+use rand_core::TryCryptoRng;
 use rustls_pki_types::{CertificateDer, TrustAnchor};
 
 const NAME: &str = "server.encore.test";
@@ -29,7 +25,8 @@ const CTX: ContextId = ContextId(7);
 
 type Flash = SimFlash<4, 16384, 2>;
 type Store<'f> = SessionStore<&'f mut Flash>;
-type Ctx = Context<'static, StdClock, OsRng, 4, P>;
+type Ctx<C = StdClock, R = OsRng> = Context<'static, C, R, 4, P>;
+type Conn<C, R> = Connection<'static, 'static, StdTransport, C, R, 4, P>;
 
 fn leak<T>(v: T) -> &'static T {
     Box::leak(Box::new(v))
@@ -49,28 +46,28 @@ fn clock() -> StdClock {
 /// One boot: a fresh pool and context, the store opened on `flash` and loaded into the
 /// context's cache.
 fn boot<'f>(pki: &TestPki, flash: &'f mut Flash) -> (&'static Ctx, Store<'f>, LoadReport) {
-    boot_with(pki, flash, clock())
+    boot_with(pki, flash, clock(), OsRng)
 }
 
-/// [`boot`] with the context on clock `c`.
-#[allow(clippy::type_complexity)]
-fn boot_with<'f, C: MonotonicClock + WallClock + 'static>(
+/// [`boot`] with the context on clock `c` and generator `rng`.
+fn boot_with<'f, C, R>(
     pki: &TestPki,
     flash: &'f mut Flash,
     c: C,
-) -> (
-    &'static Context<'static, C, OsRng, 4, P>,
-    Store<'f>,
-    LoadReport,
-) {
+    rng: R,
+) -> (&'static Ctx<C, R>, Store<'f>, LoadReport)
+where
+    C: MonotonicClock + WallClock + 'static,
+    R: TryCryptoRng + 'static,
+{
     let pool: &'static SessionPool<P> = leak(SessionPool::new());
-    let ctx: &'static Context<'static, C, OsRng, 4, P> = leak(Context::new(
+    let ctx: &'static Ctx<C, R> = leak(Context::new(
         CTX,
         ClientConfig::new(anchors(pki)),
         pool,
         CacheConfig::DEFAULT,
         c,
-        OsRng,
+        rng,
     ));
     let mut store: Store<'f> =
         SessionStore::new(flash, 0..Flash::SIZE, &DeviceKey::new([0x42; 32])).unwrap();
@@ -81,10 +78,10 @@ fn boot_with<'f, C: MonotonicClock + WallClock + 'static>(
     (ctx, store, report)
 }
 
-fn conn<C: MonotonicClock + WallClock>(
-    ctx: &'static Context<'static, C, OsRng, 4, P>,
+fn conn<C: MonotonicClock + WallClock, R: TryCryptoRng>(
+    ctx: &'static Ctx<C, R>,
     port: u16,
-) -> Connection<'static, 'static, StdTransport, C, OsRng, 4, P> {
+) -> Conn<C, R> {
     let t = StdTransport::connect(("127.0.0.1", port)).unwrap();
     t.0.set_read_timeout(Some(WAIT)).unwrap();
     let rx = Box::leak(vec![0u8; 17 * 1024].into_boxed_slice());
@@ -102,38 +99,72 @@ fn writes(w: Wear) -> (u64, u64, u64) {
     (w.writes, w.bytes_written, w.erases)
 }
 
-/// Tickets of every record the context's cache holds.
-fn cached_tickets<C: MonotonicClock + WallClock>(
-    ctx: &Context<'static, C, OsRng, 4, P>,
-) -> Vec<Vec<u8>> {
+/// Tickets of every record the context's cache holds, sorted.
+fn cached_tickets<C, R>(ctx: &Ctx<C, R>) -> Vec<Vec<u8>> {
     let mut ids = [None; 4];
     let n = ctx.cache().entries(&mut ids);
-    ids[..n]
+    let mut tickets: Vec<Vec<u8>> = ids[..n]
         .iter()
         .map(|id| ticket_of(&ctx.pool().acquire(id.unwrap()).unwrap()))
-        .collect()
+        .collect();
+    tickets.sort();
+    tickets
 }
 
-/// A full handshake on a blank flash whose two tickets are both saved: 1 start marker + 2 × 3
-/// writes, 4 + 2 × 344 bytes (store README, "Wear").
-fn first_boot(pki: &TestPki, server: &OpenSslServer, flash: &mut Flash) -> Vec<Vec<u8>> {
-    let (ctx, mut store, report) = boot(pki, flash);
+/// A full handshake that offers nothing (so consumes nothing on flash), then both of
+/// s_server's tickets saved.
+fn full_handshake_saves_two<C: MonotonicClock + WallClock, R: TryCryptoRng>(
+    c: &mut Conn<C, R>,
+    store: &mut Store<'_>,
+) {
+    let before = store.wear();
+    let hs = block_on(c.connect_with(store)).unwrap();
+    assert!(!hs.resumed);
+    assert!(!hs.offer_declined);
+    assert!(!c.stats().offer_withdrawn);
+    assert_eq!(hs.kex, KeyExchangeMode::Full);
+    assert_eq!(writes(store.wear() - before), (0, 0, 0));
+    assert_eq!(block_on(c.await_tickets_with(2, store)), Ok(2));
+    assert_eq!((c.stats().tickets_saved, c.stats().save_failures), (2, 0));
+    assert_eq!(c.tickets_to_save(), 0);
+}
+
+/// The next connection of `ctx` resumes with a ticket loaded from flash (s_server says so).
+fn resumes<C: MonotonicClock + WallClock>(
+    ctx: &'static Ctx<C>,
+    store: &mut Store<'_>,
+    server: &OpenSslServer,
+) -> Conn<C, OsRng> {
+    let mut c = conn(ctx, server.port());
+    let hs = block_on(c.connect_with(store)).unwrap();
+    assert!(hs.resumed);
+    assert!(c.session_reused());
+    assert_eq!(hs.kex, KeyExchangeMode::PskDhe);
+    assert!(!c.stats().offer_withdrawn);
+    assert_eq!(server.wait_resumed(1, WAIT), 1);
+    c
+}
+
+/// A server, and a flash on which a first boot made a full handshake with it and saved both
+/// tickets: 1 start marker + 2 × 3 writes, 4 + 2 × 344 bytes (store README, "Wear"). Returns
+/// the tickets too, sorted.
+fn first_boot() -> (TestPki, OpenSslServer, Flash, Vec<Vec<u8>>) {
+    let pki = TestPki::generate(&[NAME]);
+    let server = OpenSslServer::start(&pki, &[]);
+    let mut flash = Flash::new();
+    let (ctx, mut store, report) = boot(&pki, &mut flash);
     assert_eq!(report, LoadReport::default());
     let mut c = conn(ctx, server.port());
     let before = store.wear();
-    let hs = block_on(c.connect_with(&mut store)).unwrap();
-    assert!(!hs.resumed);
-    assert_eq!(hs.kex, KeyExchangeMode::Full);
-    // No offer, so nothing consumed.
-    assert_eq!(writes(store.wear() - before), (0, 0, 0));
-    assert_eq!(block_on(c.await_tickets_with(2, &mut store)), Ok(2));
-    let stats = c.stats();
-    assert_eq!((stats.tickets_saved, stats.save_failures), (2, 0));
-    assert_eq!(c.tickets_to_save(), 0);
+    full_handshake_saves_two(&mut c, &mut store);
     assert_eq!(writes(store.wear() - before), (1 + 2 * 3, 4 + 2 * 344, 0));
     assert_eq!(store.live(), 2);
     assert_eq!(block_on(c.shutdown()), Ok(false));
-    cached_tickets(ctx)
+    let tickets = cached_tickets(ctx);
+    assert_eq!(tickets.len(), 2);
+    drop(c);
+    drop(store);
+    (pki, server, flash, tickets)
 }
 
 /// C28, C27, E6: a full handshake saves both tickets; after a reboot the first connection takes
@@ -142,30 +173,16 @@ fn first_boot(pki: &TestPki, server: &OpenSslServer, flash: &mut Flash) -> Vec<V
 /// (3 writes, 344 bytes); after a second reboot the consumed ticket is gone for good.
 #[test]
 fn c28_tickets_saved_resume_after_reboot_and_never_come_back_openssl() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = OpenSslServer::start(&pki, &[]);
-    let mut flash = Flash::new();
-    let first = first_boot(&pki, &server, &mut flash);
-    assert_eq!(first.len(), 2);
+    let (pki, server, mut flash, first) = first_boot();
 
     // Reboot: both records come back from flash, nothing written.
     let (ctx, mut store, report) = boot(&pki, &mut flash);
     assert_eq!((report.loaded, report.empty, report.rejected), (2, 0, 0));
     assert_eq!(writes(store.wear()), (0, 0, 0));
-    let mut loaded = cached_tickets(ctx);
-    loaded.sort();
-    let mut sorted = first.clone();
-    sorted.sort();
-    assert_eq!(loaded, sorted);
+    assert_eq!(cached_tickets(ctx), first);
 
-    let mut c = conn(ctx, server.port());
     let before = store.wear();
-    let hs = block_on(c.connect_with(&mut store)).unwrap();
-    assert!(hs.resumed);
-    assert!(c.session_reused());
-    assert_eq!(hs.kex, KeyExchangeMode::PskDhe);
-    assert!(!c.stats().offer_withdrawn);
-    assert_eq!(server.wait_resumed(1, WAIT), 1);
+    let mut c = resumes(ctx, &mut store, &server);
     let offered = ticket_of(c.session().unwrap());
     assert!(first.contains(&offered));
     assert_eq!(writes(store.wear() - before), (3, 16, 0));
@@ -198,13 +215,10 @@ fn c28_tickets_saved_resume_after_reboot_and_never_come_back_openssl() {
 /// whose consumption never completed is still on flash, was never sent, and resumes.
 #[test]
 fn c28_consume_fails_full_handshake_ticket_not_offered_openssl() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = OpenSslServer::start(&pki, &[]);
-    let mut flash = Flash::new();
-    let first = first_boot(&pki, &server, &mut flash);
+    let (pki, server, mut flash, first) = first_boot();
 
     // The next flash step (the tombstone's first word) is cut.
-    flash.cut_at = Some(flash.steps);
+    flash.cut_at(flash.steps());
     let (ctx, mut store, report) = boot(&pki, &mut flash);
     assert_eq!(report.loaded, 2);
     let mut c = conn(ctx, server.port());
@@ -237,38 +251,26 @@ fn c28_consume_fails_full_handshake_ticket_not_offered_openssl() {
         (report.loaded, report.rejected, report.malformed),
         (2, 0, 0)
     );
-    let mut loaded = cached_tickets(ctx);
-    loaded.sort();
-    let mut sorted = first.clone();
-    sorted.sort();
-    assert_eq!(loaded, sorted);
-    let mut c = conn(ctx, server.port());
-    let hs = block_on(c.connect_with(&mut store)).unwrap();
-    assert!(hs.resumed);
-    assert!(!c.stats().offer_withdrawn);
-    assert_eq!(server.wait_resumed(1, WAIT), 1);
+    assert_eq!(cached_tickets(ctx), first);
+    resumes(ctx, &mut store, &server);
 }
 
 /// The context's generator, switched off by the test once the handshake is done.
 struct SwitchedRng(&'static std::sync::atomic::AtomicBool);
 
 impl rand_core::TryRng for SwitchedRng {
-    type Error = flash::RngFailed;
+    type Error = RngFailed;
     fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        let mut b = [0u8; 4];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u32::from_le_bytes(b))
+        rand_core::utils::next_word_via_fill(self)
     }
     fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        let mut b = [0u8; 8];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
+        rand_core::utils::next_word_via_fill(self)
     }
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
         if self.0.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(flash::RngFailed);
+            return Err(RngFailed);
         }
-        rand_core::TryRng::try_fill_bytes(&mut OsRng, dst).map_err(|_| flash::RngFailed)
+        rand_core::TryRng::try_fill_bytes(&mut OsRng, dst).map_err(|_| RngFailed)
     }
 }
 
@@ -283,24 +285,9 @@ fn context_rng_failure_saves_nothing_openssl() {
     let server = OpenSslServer::start(&pki, &[]);
     let broken: &'static std::sync::atomic::AtomicBool =
         leak(std::sync::atomic::AtomicBool::new(false));
-    let pool: &'static SessionPool<P> = leak(SessionPool::new());
-    let ctx: &'static Context<'static, StdClock, SwitchedRng, 4, P> = leak(Context::new(
-        CTX,
-        ClientConfig::new(anchors(&pki)),
-        pool,
-        CacheConfig::DEFAULT,
-        clock(),
-        SwitchedRng(broken),
-    ));
     let mut flash = Flash::new();
-    let mut store: Store<'_> =
-        SessionStore::new(&mut flash, 0..Flash::SIZE, &DeviceKey::new([0x42; 32])).unwrap();
-    block_on(store.load_all(pool, ctx.now_ms(), ctx.now_unix(), |_| {})).unwrap();
-    let t = StdTransport::connect(("127.0.0.1", server.port())).unwrap();
-    t.0.set_read_timeout(Some(WAIT)).unwrap();
-    let rx = Box::leak(vec![0u8; 17 * 1024].into_boxed_slice());
-    let tx = Box::leak(vec![0u8; 8 * 1024].into_boxed_slice());
-    let mut c = Connection::new(ctx, NAME, t, rx, tx);
+    let (ctx, mut store, _) = boot_with(&pki, &mut flash, clock(), SwitchedRng(broken));
+    let mut c = conn(ctx, server.port());
     assert!(!block_on(c.connect_with(&mut store)).unwrap().resumed);
     assert_eq!(block_on(c.await_tickets(2)), Ok(2));
     assert_eq!(c.tickets_to_save(), 2);
@@ -343,14 +330,10 @@ impl WallClock for SetBackClock {
 /// connection resumes.
 #[test]
 fn c29_clock_set_back_loads_nothing_then_resumes_openssl() {
-    let pki = TestPki::generate(&[NAME]);
-    let server = OpenSslServer::start(&pki, &[]);
-    let mut flash = Flash::new();
-    let first = first_boot(&pki, &server, &mut flash);
-    assert_eq!(first.len(), 2);
+    let (pki, server, mut flash, first) = first_boot();
 
     let set_back = SetBackClock { back_s: 600 };
-    let (ctx, mut store, report) = boot_with(&pki, &mut flash, set_back);
+    let (ctx, mut store, report) = boot_with(&pki, &mut flash, set_back, OsRng);
     let now = ctx.now_unix().unwrap();
     let newest = report.clock_behind_store.expect("clock behind the store");
     assert!(
@@ -369,15 +352,7 @@ fn c29_clock_set_back_loads_nothing_then_resumes_openssl() {
     assert_eq!(store.live(), 2);
 
     let mut c = conn(ctx, server.port());
-    let before = store.wear();
-    let hs = block_on(c.connect_with(&mut store)).unwrap();
-    assert!(!hs.resumed);
-    assert!(!hs.offer_declined); // nothing was offered
-    assert!(!c.stats().offer_withdrawn);
-    assert_eq!(hs.kex, KeyExchangeMode::Full);
-    assert_eq!(writes(store.wear() - before), (0, 0, 0)); // nothing consumed
-    assert_eq!(block_on(c.await_tickets_with(2, &mut store)), Ok(2));
-    assert_eq!((c.stats().tickets_saved, c.stats().save_failures), (2, 0));
+    full_handshake_saves_two(&mut c, &mut store);
     assert_eq!(store.live(), 4);
     assert_eq!(block_on(c.shutdown()), Ok(false));
     assert_eq!(server.output().wait_count("CIPHER is", 2, WAIT), 2);
@@ -390,8 +365,5 @@ fn c29_clock_set_back_loads_nothing_then_resumes_openssl() {
     assert_eq!((report.loaded, report.clock_behind_store), (4, None));
     let loaded = cached_tickets(ctx);
     assert_eq!(loaded.iter().filter(|t| first.contains(t)).count(), 2);
-    let mut c = conn(ctx, server.port());
-    let hs = block_on(c.connect_with(&mut store)).unwrap();
-    assert!(hs.resumed);
-    assert_eq!(server.wait_resumed(1, WAIT), 1);
+    resumes(ctx, &mut store, &server);
 }

@@ -195,6 +195,29 @@ fn c29_offerable_limits_are_strict_minimums() {
     );
 }
 
+/// C29: a record from a chain of resumptions, authenticated 7 days minus 1 s before its receipt,
+/// is offerable for one more second under any configured maximum: the limits are capped at 7 days.
+#[test]
+fn c29_chained_record_offerable_for_at_most_7_days() {
+    let pool: SessionPool<1> = SessionPool::new();
+    let wide = Limits {
+        timeout_s: u32::MAX,
+        max_auth_age_s: u32::MAX,
+    };
+    let s = pool
+        .create(&NewSession {
+            lifetime_s: SEVEN_DAYS_S,
+            auth_age_ms: u64::from(SEVEN_DAYS_S) * 1000 - 1000,
+            ..params(&TICKET, 0)
+        })
+        .unwrap();
+    assert_eq!(s.with(|r| r.offerable(999, &wide)).unwrap(), Ok(()));
+    assert_eq!(
+        s.with(|r| r.offerable(1000, &wide)).unwrap(),
+        Err(Unresumable::AuthenticationTooOld)
+    );
+}
+
 /// C29 chain rule: a ticket from a resumed handshake inherits the original authentication time, so a
 /// chain of resumptions cannot outlive the limit.
 #[test]
@@ -274,51 +297,23 @@ fn c7_unresumable_reasons() {
         ok.resumable(1000 + 7_200_000, &l, &[0x1301]),
         Err(Unresumable::Expired)
     );
-    let no_ticket = pool.create(&params(&[], 1000)).unwrap();
-    assert_eq!(
-        no_ticket.resumable(2000, &l, &[0x1301]),
-        Err(Unresumable::NoTicket)
-    );
-    let tls12 = pool
-        .create(&NewSession {
-            version: 0x0303,
-            ..params(&TICKET, 1000)
-        })
-        .unwrap();
-    assert_eq!(
-        tls12.resumable(2000, &l, &[0x1301]),
-        Err(Unresumable::UnsupportedVersion)
-    );
-    let unknown = pool
-        .create(&NewSession {
-            cipher_suite: 0x00FF,
-            ..params(&TICKET, 1000)
-        })
-        .unwrap();
-    assert_eq!(
-        unknown.resumable(2000, &l, &[0x1301]),
-        Err(Unresumable::UnusableHash)
-    );
-    let short_psk = pool
-        .create(&NewSession {
-            cipher_suite: 0x1302,
-            ..params(&TICKET, 1000)
-        })
-        .unwrap();
-    assert_eq!(
-        short_psk.resumable(2000, &l, &[0x1302]),
-        Err(Unresumable::UnusableHash)
-    );
-    let zero = pool
-        .create(&NewSession {
-            lifetime_s: 0,
-            ..params(&TICKET, 1000)
-        })
-        .unwrap();
-    assert_eq!(
-        zero.resumable(2000, &l, &[0x1301]),
-        Err(Unresumable::LifetimeZero)
-    );
+    // Each record differs from `ok` in one way, offered at 2 s to a connection with one suite.
+    use Unresumable::{LifetimeZero, NoTicket, UnsupportedVersion, UnusableHash};
+    type Edit = fn(&mut NewSession<'_>);
+    let cases: [(Edit, u16, Unresumable); 5] = [
+        (|n| n.ticket = &[], 0x1301, NoTicket),
+        (|n| n.version = 0x0303, 0x1301, UnsupportedVersion),
+        (|n| n.cipher_suite = 0x00FF, 0x1301, UnusableHash),
+        // A SHA-384 suite with a 32-byte PSK.
+        (|n| n.cipher_suite = 0x1302, 0x1302, UnusableHash),
+        (|n| n.lifetime_s = 0, 0x1301, LifetimeZero),
+    ];
+    for (edit, suite, reason) in cases {
+        let mut new = params(&TICKET, 1000);
+        edit(&mut new);
+        let s = pool.create(&new).unwrap();
+        assert_eq!(s.resumable(2000, &l, &[suite]), Err(reason));
+    }
     let used = pool.create(&params(&TICKET, 1000)).unwrap();
     used.mark_used().unwrap();
     assert_eq!(used.resumable(2000, &l, &[0x1301]), Err(Unresumable::Used));

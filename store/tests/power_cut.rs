@@ -30,8 +30,15 @@ const SLOTS: usize = 3;
 type Flash = SimFlash<4, 1024, 3>;
 type Store<'f> = SessionStore<&'f mut Flash, SLOTS>;
 
-fn key() -> DeviceKey {
-    DeviceKey::new([0x42; 32])
+fn open(flash: &mut Flash) -> Store<'_> {
+    Store::new(flash, 0..Flash::SIZE, &DeviceKey::new([0x42; 32])).unwrap()
+}
+
+/// A blank flash whose power fails at step `k`.
+fn cut_at(k: u64) -> Flash {
+    let mut flash = Flash::new();
+    flash.cut_at(k);
+    flash
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,112 +51,70 @@ enum Op {
     Prune { now: u64 },
 }
 
+impl Op {
+    /// Store ticket `id`, with a lifetime of 2 h.
+    const fn store(id: u8) -> Op {
+        Op::Store {
+            id,
+            lifetime_s: 7200,
+        }
+    }
+
+    /// Consume ticket `id`.
+    const fn consume(id: u8) -> Op {
+        Op::Consume { id }
+    }
+}
+
 /// Full handshake (two tickets), then three resumptions, each consuming a ticket and storing the
 /// replacements, then a prune that removes ticket 4 (100 s lifetime), then five more resumptions.
 const SCRIPT: &[Op] = &[
-    Op::Store {
-        id: 1,
-        lifetime_s: 7200,
-    },
-    Op::Store {
-        id: 2,
-        lifetime_s: 7200,
-    },
-    Op::Consume { id: 1 },
-    Op::Store {
-        id: 3,
-        lifetime_s: 7200,
-    },
-    Op::Consume { id: 2 },
+    Op::store(1),
+    Op::store(2),
+    Op::consume(1),
+    Op::store(3),
+    Op::consume(2),
     Op::Store {
         id: 4,
         lifetime_s: 100,
     },
-    Op::Store {
-        id: 5,
-        lifetime_s: 7200,
-    },
-    Op::Consume { id: 3 },
-    Op::Store {
-        id: 6,
-        lifetime_s: 7200,
-    },
+    Op::store(5),
+    Op::consume(3),
+    Op::store(6),
     Op::Prune { now: T0 + 300 },
     // Later resumptions, one ticket each: the ring of sectors wraps around twice more.
-    Op::Consume { id: 5 },
-    Op::Store {
-        id: 7,
-        lifetime_s: 7200,
-    },
-    Op::Consume { id: 6 },
-    Op::Store {
-        id: 8,
-        lifetime_s: 7200,
-    },
-    Op::Consume { id: 7 },
-    Op::Store {
-        id: 9,
-        lifetime_s: 7200,
-    },
-    Op::Consume { id: 8 },
-    Op::Store {
-        id: 10,
-        lifetime_s: 7200,
-    },
-    Op::Consume { id: 9 },
-    Op::Store {
-        id: 11,
-        lifetime_s: 7200,
-    },
+    Op::consume(5),
+    Op::store(7),
+    Op::consume(6),
+    Op::store(8),
+    Op::consume(7),
+    Op::store(9),
+    Op::consume(8),
+    Op::store(10),
+    Op::consume(9),
+    Op::store(11),
 ];
 
 /// One ticket of the first resumptions stays live while the ring of sectors wraps around four
 /// times, so every page migration copies it: a cut during that copy leaves its only complete
 /// value on the old sector.
 const SCRIPT_LONG_LIVED: &[Op] = &[
-    Op::Store {
-        id: 1,
-        lifetime_s: 7200,
-    },
-    Op::Store {
-        id: 2,
-        lifetime_s: 7200,
-    },
-    Op::Consume { id: 2 },
-    Op::Store {
-        id: 3,
-        lifetime_s: 7200,
-    },
-    Op::Consume { id: 3 },
-    Op::Store {
-        id: 4,
-        lifetime_s: 7200,
-    },
-    Op::Consume { id: 4 },
-    Op::Store {
-        id: 5,
-        lifetime_s: 7200,
-    },
-    Op::Consume { id: 5 },
-    Op::Store {
-        id: 6,
-        lifetime_s: 7200,
-    },
-    Op::Consume { id: 6 },
-    Op::Store {
-        id: 7,
-        lifetime_s: 7200,
-    },
-    Op::Consume { id: 7 },
-    Op::Store {
-        id: 8,
-        lifetime_s: 7200,
-    },
-    Op::Consume { id: 8 },
-    Op::Store {
-        id: 9,
-        lifetime_s: 7200,
-    },
+    Op::store(1),
+    Op::store(2),
+    Op::consume(2),
+    Op::store(3),
+    Op::consume(3),
+    Op::store(4),
+    Op::consume(4),
+    Op::store(5),
+    Op::consume(5),
+    Op::store(6),
+    Op::consume(6),
+    Op::store(7),
+    Op::consume(7),
+    Op::store(8),
+    Op::consume(8),
+    Op::store(9),
 ];
 
 /// What the device knows for sure, across reboots.
@@ -192,7 +157,7 @@ fn is_power_cut(e: &StoreError<SimError>) -> bool {
 fn run_script(flash: &mut Flash, model: &mut Model, script: &[Op]) -> bool {
     let pool: SessionPool<16> = SessionPool::new();
     let mut rng = TestRng(1);
-    let mut store = Store::new(flash, 0..Flash::SIZE, &key()).unwrap();
+    let mut store = open(flash);
     model.now = T0;
     let boot = block_on(store.load_all(&pool, 0, Some(T0), |_| {}));
     if let Err(e) = boot {
@@ -262,7 +227,7 @@ fn inspect(flash: &mut Flash, model: &Model, label: &str) -> Result<BTreeSet<u8>
     let fail = |m: String| Err(Violation::Other(format!("{label}: {m}")));
     flash.power_on();
     let pool: SessionPool<16> = SessionPool::new();
-    let mut store = Store::new(flash, 0..Flash::SIZE, &key()).unwrap();
+    let mut store = open(flash);
     let mut loaded = Vec::new();
     let report = match block_on(store.load_all(&pool, 0, Some(model.now), |s| loaded.push(s))) {
         Ok(r) => r,
@@ -335,7 +300,7 @@ fn inspect(flash: &mut Flash, model: &Model, label: &str) -> Result<BTreeSet<u8>
     // E8: every complete item on flash, superseded ones included: a nonce seals one value only
     // (a page migration copies a value, nonce and all, which is the same value).
     let mut sealed: BTreeMap<[u8; 24], Vec<u8>> = BTreeMap::new();
-    for (_, value) in raw::items::<4, 1024, 3>(&flash.bytes) {
+    for (_, value) in raw::items::<4, 1024, 3>(flash.bytes()) {
         if raw::is_sealed_record(&value) {
             let first = sealed.entry(raw::nonce_of(&value)).or_insert(value.clone());
             if *first != value {
@@ -368,7 +333,7 @@ fn resume_and_reboot(
     let pool: SessionPool<16> = SessionPool::new();
     // The same generator, from the same seed, as before the cut: its output repeats.
     let mut rng = TestRng(1);
-    let mut store = Store::new(&mut *flash, 0..Flash::SIZE, &key()).unwrap();
+    let mut store = open(flash);
     let mut sessions = Vec::new();
     if let Err(e) = block_on(store.load_all(&pool, 0, Some(model.now), |s| sessions.push(s))) {
         return fail(format!("second load: {e:?}"));
@@ -420,32 +385,34 @@ fn cut_at_every_step(script: &[Op]) -> (u64, u64) {
         ring.write(*slot, *data);
     }
     // Each word programmed and each sector erased is one step.
-    assert_eq!(clean.steps, ring.wear.bytes_written / 4 + ring.wear.erases);
-    assert_eq!(clean.erase_steps, ring.wear.erases);
+    assert_eq!(
+        clean.steps(),
+        ring.wear.bytes_written / 4 + ring.wear.erases
+    );
+    assert_eq!(clean.erase_steps(), ring.wear.erases);
 
     let mut cuts_in_erase = 0;
-    for k in 0..clean.steps {
+    for k in 0..clean.steps() {
         let label = format!("cut at step {k}");
-        let mut flash = Flash::new();
-        flash.cut_at = Some(k);
+        let mut flash = cut_at(k);
         let mut model = Model::default();
         assert!(
             run_script(&mut flash, &mut model, script),
             "{label}: no cut happened"
         );
-        if flash.cut_in == Some(Cut::Erase) {
+        if flash.cut_in() == Some(Cut::Erase) {
             cuts_in_erase += 1;
         }
 
         // Power may fail again during the repair the next boot performs: cut every step of it.
-        let after_cut = flash.bytes.clone();
+        let after_cut = flash.bytes().to_vec();
         let mut probe = Flash::with_image(&after_cut);
         reboot_and_check(&mut probe, &model, &label);
-        for j in 0..probe.steps {
+        for j in 0..probe.steps() {
             let mut again = Flash::with_image(&after_cut);
-            again.cut_at = Some(j);
+            again.cut_at(j);
             let pool: SessionPool<16> = SessionPool::new();
-            let mut store = Store::new(&mut again, 0..Flash::SIZE, &key()).unwrap();
+            let mut store = open(&mut again);
             let r = block_on(store.load_all(&pool, 0, Some(model.now), |_| {}));
             assert!(r.is_err(), "{label}: repair step {j} was not cut");
             drop(store);
@@ -455,8 +422,8 @@ fn cut_at_every_step(script: &[Op]) -> (u64, u64) {
         let loaded = reboot_and_check(&mut flash, &model, &label);
         continue_after_reboot(&mut flash, &mut model, &loaded, &label);
     }
-    assert_eq!(cuts_in_erase, clean.erase_steps);
-    (clean.steps, clean.erase_steps)
+    assert_eq!(cuts_in_erase, clean.erase_steps());
+    (clean.steps(), clean.erase_steps())
 }
 
 #[test]
@@ -477,54 +444,52 @@ fn e6_prune_limits_default_to_widest() {
     // 24 h survives a reboot 3 h later although a context may configure a 2-hour timeout.
     let pool: SessionPool<4> = SessionPool::new();
     let mut flash = Flash::new();
-    let mut store = Store::new(&mut flash, 0..Flash::SIZE, &key()).unwrap();
+    let mut store = open(&mut flash);
     block_on(store.load_all(&pool, 0, Some(T0), |_| {})).unwrap();
     let s = ticket(&pool, 1, CTX, T0, 86_400);
     block_on(store.store(&s, 0, Some(T0), &mut TestRng(3))).unwrap();
     drop(store);
 
     let later = T0 + 3 * 3600;
-    let mut store = Store::new(&mut flash, 0..Flash::SIZE, &key()).unwrap();
+    let mut store = open(&mut flash);
     let report = block_on(store.load_all(&pool, 0, Some(later), |_| {})).unwrap();
     assert_eq!((report.loaded, report.expired), (1, 0));
     drop(store);
 
-    let mut store = Store::new(&mut flash, 0..Flash::SIZE, &key())
-        .unwrap()
-        .with_limits(Limits {
-            timeout_s: 7200,
-            max_auth_age_s: SEVEN_DAYS_S,
-        });
+    let mut store = open(&mut flash).with_limits(Limits {
+        timeout_s: 7200,
+        max_auth_age_s: SEVEN_DAYS_S,
+    });
     let report = block_on(store.load_all(&pool, 0, Some(later), |_| {})).unwrap();
     assert_eq!((report.loaded, report.expired), (0, 1));
+}
+
+/// The steps of `script` that erase a sector.
+fn erase_steps(script: &[Op]) -> Vec<u64> {
+    let mut clean = Flash::new();
+    run_script(&mut clean, &mut Model::default(), script);
+    let steps: Vec<u64> = (0..clean.steps())
+        .filter(|&k| {
+            let mut flash = cut_at(k);
+            run_script(&mut flash, &mut Model::default(), script);
+            flash.cut_in() == Some(Cut::Erase)
+        })
+        .collect();
+    assert_eq!(steps.len() as u64, clean.erase_steps());
+    steps
 }
 
 /// Cuts during each sector erase of the script, with many different partial states: the erased
 /// prefix ending at every word of the sector (C28, no record lost but the one in flight).
 #[test]
 fn c28_power_cut_during_erase_every_prefix() {
-    let mut clean = Flash::new();
-    let mut model = Model::default();
-    run_script(&mut clean, &mut model, SCRIPT);
-    // Find the steps that are erases.
-    let mut erase_steps = Vec::new();
-    for k in 0..clean.steps {
-        let mut flash = Flash::new();
-        flash.cut_at = Some(k);
-        let mut m = Model::default();
-        run_script(&mut flash, &mut m, SCRIPT);
-        if flash.cut_in == Some(Cut::Erase) {
-            erase_steps.push(k);
-        }
-    }
-    assert_eq!(erase_steps.len() as u64, clean.erase_steps);
+    let erase_steps = erase_steps(SCRIPT);
     let mut cases = 0;
     for &k in &erase_steps {
         for seed in 0..256u64 {
             let label = format!("erase cut at step {k}, seed {seed}");
-            let mut flash = Flash::new();
-            flash.cut_at = Some(k);
-            flash.garble = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut flash = cut_at(k);
+            flash.seed_noise(seed);
             let mut model = Model::default();
             assert!(run_script(&mut flash, &mut model, SCRIPT));
             let loaded = reboot_and_check(&mut flash, &model, &label);
@@ -532,7 +497,7 @@ fn c28_power_cut_during_erase_every_prefix() {
             cases += 1;
         }
     }
-    assert_eq!(cases, 256 * clean.erase_steps);
+    assert_eq!(cases, 256 * erase_steps.len());
 }
 
 /// An erase interrupted so early that the sector keeps its markers and all but a few bits (set
@@ -543,35 +508,22 @@ fn c28_power_cut_during_erase_every_prefix() {
 /// changes no slot's newest value (`finish_interrupted_erase`). Every invariant holds.
 /// Runs every scattered erase cut of `script`; returns (cases, sectors whose erase the boot finished).
 fn scattered_erase_cuts(script: &[Op]) -> (u64, usize) {
-    let mut clean = Flash::new();
-    let mut model = Model::default();
-    run_script(&mut clean, &mut model, script);
-    let mut erase_steps = Vec::new();
-    for k in 0..clean.steps {
-        let mut flash = Flash::new();
-        flash.cut_at = Some(k);
-        run_script(&mut flash, &mut Model::default(), script);
-        if flash.cut_in == Some(Cut::Erase) {
-            erase_steps.push(k);
-        }
-    }
     let mut finished = 0;
     let mut cases = 0u64;
-    for &k in &erase_steps {
+    for k in erase_steps(script) {
         for bits in [1u32, 2, 4, 8, 16, 64, 256, 2048] {
             for seed in 0..64u64 {
                 let label = format!("scattered cut at step {k}, {bits} bits, seed {seed}");
-                let mut flash = Flash::new();
-                flash.cut_at = Some(k);
-                flash.erase_cut = EraseCut::Scattered(bits);
-                flash.garble = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                let mut flash = cut_at(k);
+                flash.set_erase_cut(EraseCut::Scattered(bits));
+                flash.seed_noise(seed);
                 let mut model = Model::default();
                 assert!(run_script(&mut flash, &mut model, script));
                 cases += 1;
 
-                let mut probe = Flash::with_image(&flash.bytes);
+                let mut probe = Flash::with_image(flash.bytes());
                 let pool: SessionPool<16> = SessionPool::new();
-                let mut store = Store::new(&mut probe, 0..Flash::SIZE, &key()).unwrap();
+                let mut store = open(&mut probe);
                 let report = block_on(store.load_all(&pool, 0, Some(model.now), |_| {})).unwrap();
                 finished += report.repaired_sectors;
 

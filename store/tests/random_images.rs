@@ -31,7 +31,7 @@ fn valid_image() -> Vec<u8> {
     }
     assert_eq!(block_on(store.consume(&handles[1])), Ok(true));
     drop(store);
-    flash.bytes
+    flash.bytes().to_vec()
 }
 
 /// Loads `image`; every record loaded must be one of the originals, byte for byte, and appear once.

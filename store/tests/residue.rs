@@ -63,7 +63,7 @@ fn secrets() -> Vec<(String, Vec<u8>)> {
     );
     for id in 1..=3 {
         all.push((format!("psk {id}"), psk_bytes(id).to_vec()));
-        all.push((format!("ticket {id}"), ticket_bytes(id)));
+        all.push((format!("ticket {id}"), ticket_bytes(id).to_vec()));
     }
     all
 }

@@ -1,20 +1,36 @@
-//! Shared test fixtures: record parameters and a callback recorder.
+//! Shared test fixtures: configurations, record parameters and records, and a callback recorder.
 #![allow(dead_code)]
 
 use std::sync::Mutex;
 
-use encore_cache::CacheEvents;
-use encore_session::{ContextId, NewSession, PeerId, Session, SessionId, TLS13};
+use encore_cache::{CacheConfig, CacheEvents, CacheMode, SessionCache};
+use encore_session::{ContextId, NewSession, PeerId, Session, SessionId, SessionPool, TLS13};
 
 pub const OWNER: ContextId = ContextId(1);
 pub const PSK: [u8; 32] = [0x11; 32];
+
+/// The default configuration in `mode`.
+pub const fn with_mode(mode: CacheMode) -> CacheConfig {
+    CacheConfig {
+        mode,
+        ..CacheConfig::DEFAULT
+    }
+}
+
+/// The default configuration without the auto-flush of a full cache.
+pub const NO_FLUSH: CacheConfig = with_mode(CacheMode::NO_AUTO_FLUSH);
 
 pub fn peer(n: u8) -> PeerId {
     PeerId::new(&format!("server{n}.example"), &[], &[0x42; 16])
 }
 
-/// Parameters of a ticket for `peer(p)` with ticket bytes `[tag; 32]`, received at `at_ms`.
-pub fn ticket<'a>(p: u8, tag: &'a [u8], at_ms: u64, lifetime_s: u32) -> NewSession<'a> {
+/// Parameters of a ticket for `peer(p)` with ticket bytes `tag`, received at `at_ms`.
+pub fn ticket(p: u8, tag: &[u8], at_ms: u64, lifetime_s: u32) -> NewSession<'_> {
+    ticket_for(peer(p), tag, at_ms, lifetime_s)
+}
+
+/// [`ticket`] for any peer id.
+pub fn ticket_for(peer: PeerId, tag: &[u8], at_ms: u64, lifetime_s: u32) -> NewSession<'_> {
     NewSession {
         version: TLS13,
         cipher_suite: 0x1301,
@@ -26,9 +42,39 @@ pub fn ticket<'a>(p: u8, tag: &'a [u8], at_ms: u64, lifetime_s: u32) -> NewSessi
         received_ms: at_ms,
         received_unix: None,
         auth_age_ms: 0,
-        peer: peer(p),
+        peer,
         owner: OWNER,
     }
+}
+
+/// Cached ids, least recently touched first.
+pub fn ids<const N: usize, const P: usize>(cache: &SessionCache<'_, N, P>) -> Vec<SessionId> {
+    let mut out = vec![None; N];
+    let n = cache.entries(&mut out);
+    out[..n].iter().map(|id| id.unwrap()).collect()
+}
+
+/// A record of `peer(p)` with ticket bytes `[p; 32]`, received at 0 with a 1-hour lifetime.
+pub fn record<const P: usize>(pool: &SessionPool<P>, p: u8) -> Session<'_, P> {
+    pool.create(&ticket(p, &[p; 32], 0, 3600)).unwrap()
+}
+
+/// A NewSessionTicket of `peer(p)` with ticket bytes `[p; 32]` received at `at_ms`, made into a
+/// record through `cache` (C27).
+pub fn received<'p, const N: usize, const P: usize>(
+    cache: &SessionCache<'p, N, P>,
+    p: u8,
+    at_ms: u64,
+    lifetime_s: u32,
+) -> Session<'p, P> {
+    cache
+        .new_session(&ticket(p, &[p; 32], at_ms, lifetime_s), at_ms)
+        .unwrap()
+}
+
+/// `K` records of peers 1, 2, ... (see [`record`]).
+pub fn records<const P: usize, const K: usize>(pool: &SessionPool<P>) -> [Session<'_, P>; K] {
+    core::array::from_fn(|i| record(pool, i as u8 + 1))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

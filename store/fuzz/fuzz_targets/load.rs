@@ -4,12 +4,9 @@
 //! destroy a tombstone, which no power cut does, so it is not asserted here.)
 #![no_main]
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-
-use common::{ticket, SimFlash, TestRng, T0};
 use embassy_futures::block_on;
 use encore_session::{ContextId, SessionPool};
+use encore_store::sim::{session, SimFlash, TestRng, T0};
 use encore_store::{DeviceKey, SessionStore, Stored};
 use libfuzzer_sys::fuzz_target;
 
@@ -26,7 +23,8 @@ fuzz_target!(|data: &[u8]| {
         // Damaged beyond repair: start afresh.
         block_on(store.erase_all()).expect("simulated flash erases");
     }
-    let fresh = ticket(&pool, 200, ContextId(1), T0, 7200);
+    // At most one record per slot (4) was loaded: the pool has room.
+    let fresh = session(&pool, 200, ContextId(1), T0, 7200).expect("pool has room");
     let written = block_on(store.store(&fresh, 0, Some(T0 + 60), &mut TestRng(1)));
     if let Ok(Stored::Written { .. }) = written {
         let _ = block_on(store.consume(&fresh));

@@ -1,7 +1,6 @@
 //! Test support that reads and writes the map directly, as someone with access to the flash
 //! could: every complete item of an image, and format-1 values as the builds before issue 15
-//! sealed them. (Kept apart from `common`, which the fuzz target and the client's tests share and
-//! which must not need `sequential-storage` or a cipher.)
+//! sealed them. (Kept apart from `common`: only some of the tests need it.)
 #![allow(dead_code)]
 
 use chacha20poly1305::aead::AeadInOut;

@@ -145,9 +145,7 @@ fn e1_free_slot_search_starts_at_the_hint_and_wraps() {
 fn c28_claim_with_reads_the_record_only_when_it_claims_it() {
     use crate::{Limits, Unresumable};
     let pool: SessionPool<1> = SessionPool::new();
-    let s = pool
-        .create(&new_session(&[0x5A; 32], &[0xA5; 40]))
-        .unwrap();
+    let s = pool.create(&new_session(&[0x5A; 32], &[0xA5; 40])).unwrap();
     let mut ticket = [0u8; 40];
     let (offer, psk_len) = s
         .claim_with(1_005, &Limits::DEFAULT, &[0x1301], |record, claim| {

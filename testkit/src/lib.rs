@@ -41,9 +41,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 mod openssl_certs;
 mod pki;
+pub mod residue;
 mod rng;
 mod rustls_server;
-pub mod residue;
 pub mod scripted;
 mod servers;
 mod tools;

@@ -256,15 +256,7 @@ fn with_prefix(prefix: &str, names: &[&str]) -> Vec<&'static str> {
         .collect()
 }
 
-const AP: &[&str] = &[
-    "c_ap",
-    "c_ap.key",
-    "c_ap.iv",
-    "s_ap",
-    "s_ap.key",
-    "s_ap.iv",
-    "res_master",
-];
+const AP: &[&str] = common::residue::APPLICATION_SECRETS;
 
 /// E7 through `Connection`: full handshake, ticket, data through the carry buffer, clear,
 /// resumption, drop; a failed handshake, clear and drop.

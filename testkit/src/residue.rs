@@ -5,6 +5,18 @@ use std::collections::HashMap;
 
 use encore_tls::crypto::{self, HashAlg, Secret};
 
+/// The names [`KnownSecrets::traffic`] gives the client's and the server's application
+/// traffic secrets (`c_ap`, `s_ap`) and their keys and IVs, with the resumption master secret.
+pub const APPLICATION_SECRETS: &[&str] = &[
+    "c_ap",
+    "c_ap.key",
+    "c_ap.iv",
+    "s_ap",
+    "s_ap.key",
+    "s_ap.iv",
+    "res_master",
+];
+
 /// Every secret of a scripted connection, by name, to be searched for in memory.
 #[derive(Default, Clone)]
 pub struct KnownSecrets(Vec<(String, Vec<u8>)>);

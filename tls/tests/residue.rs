@@ -177,15 +177,7 @@ const HS: &[&str] = &[
     "s_hs.key",
     "s_hs.iv",
 ];
-const AP: &[&str] = &[
-    "c_ap",
-    "c_ap.key",
-    "c_ap.iv",
-    "s_ap",
-    "s_ap.key",
-    "s_ap.iv",
-    "res_master",
-];
+const AP: &[&str] = common::residue::APPLICATION_SECRETS;
 
 /// After the server's Finished: the master secret, both application traffic secrets and the
 /// resumption master secret (over the client Finished, read from `client_flight`).

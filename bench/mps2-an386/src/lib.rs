@@ -55,11 +55,9 @@ pub const SERVER_RSA2048: u8 = 2;
 /// for `bench-encore` built with `rsa`.
 pub const SERVER_RSA4096_ROOT: u8 = 3;
 
-/// The external PSK of embedded-tls's PSK handshake (the relay's PSK server has the same).
-pub const PSK: [u8; 32] = [
-    0x45, 0x6e, 0x63, 0x6f, 0x72, 0x65, 0x20, 0x62, 0x65, 0x6e, 0x63, 0x68, 0x6d, 0x61, 0x72, 0x6b,
-    0x20, 0x65, 0x78, 0x74, 0x65, 0x72, 0x6e, 0x61, 0x6c, 0x20, 0x50, 0x53, 0x4b, 0x20, 0x30, 0x31,
-];
+/// The external PSK of embedded-tls's PSK handshake (the relay's PSK server has the same, in
+/// hex).
+pub const PSK: [u8; 32] = *b"Encore benchmark external PSK 01";
 /// The external PSK's identity.
 pub const PSK_IDENTITY: &[u8] = b"encore-bench";
 
@@ -79,35 +77,6 @@ pub const BENCH_SEED: [u8; 32] = *b"encore benchmark fixed rng seed!";
 /// Largest payload of one frame: a reply always fits the UART driver's receive ring, so a
 /// reply costs one wake-up.
 const MAX_FRAME: usize = encore_board_mps2::uart::RX_RING_LEN - 2;
-
-/// The relay could not do what was asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkError {
-    /// The relay could not connect to the server.
-    ServerUnavailable,
-    /// The relay answered something that is not a frame of this protocol.
-    Protocol,
-}
-
-impl core::fmt::Display for LinkError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            LinkError::ServerUnavailable => "the relay could not connect to the server",
-            LinkError::Protocol => "the relay sent something unexpected",
-        })
-    }
-}
-
-impl core::error::Error for LinkError {}
-
-impl embedded_io_async::Error for LinkError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            LinkError::ServerUnavailable => ErrorKind::ConnectionRefused,
-            LinkError::Protocol => ErrorKind::InvalidData,
-        }
-    }
-}
 
 /// TLS bytes moved through the link.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -165,27 +134,29 @@ impl Link {
         u16::from_be_bytes(b)
     }
 
-    /// Opens a TCP connection from the relay to server `server`.
-    pub async fn connect(&mut self, server: u8) -> Result<(), LinkError> {
+    /// Opens a TCP connection from the relay to server `server`; `ConnectionRefused` when the
+    /// relay could not connect to it.
+    pub async fn connect(&mut self, server: u8) -> Result<(), ErrorKind> {
         marker(marker::IO_BEGIN);
         self.send_frame(b'C', &[server]).await;
         let status = self.read_u16().await;
         marker(marker::IO_END);
         match status {
             0 => Ok(()),
-            _ => Err(LinkError::ServerUnavailable),
+            _ => Err(ErrorKind::ConnectionRefused),
         }
     }
 
-    /// Closes the relay's connection to the server.
-    pub async fn disconnect(&mut self) -> Result<(), LinkError> {
+    /// Closes the relay's connection to the server; `InvalidData` when the relay answered
+    /// something that is not a frame of the protocol.
+    pub async fn disconnect(&mut self) -> Result<(), ErrorKind> {
         marker(marker::IO_BEGIN);
         self.send_frame(b'D', &[]).await;
         let status = self.read_u16().await;
         marker(marker::IO_END);
         match status {
             0 => Ok(()),
-            _ => Err(LinkError::Protocol),
+            _ => Err(ErrorKind::InvalidData),
         }
     }
 }
@@ -207,12 +178,14 @@ fn marker(id: u8) {
     encore_board_mps2::marker::marker(id);
 }
 
+/// What the link reports: `ConnectionRefused` (the relay could not connect to the server) or
+/// `InvalidData` (the relay answered something that is not a frame of the protocol).
 impl ErrorType for Link {
-    type Error = LinkError;
+    type Error = ErrorKind;
 }
 
 impl Read for Link {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, LinkError> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
         let want = buf.len().min(MAX_FRAME);
         if want == 0 {
             return Ok(0);
@@ -226,7 +199,7 @@ impl Read for Link {
                 RECEIVED.fetch_add(n, Ordering::Relaxed);
                 Ok(n)
             }
-            _ => Err(LinkError::Protocol),
+            _ => Err(ErrorKind::InvalidData),
         };
         marker(marker::IO_END);
         result
@@ -234,7 +207,7 @@ impl Read for Link {
 }
 
 impl Write for Link {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, LinkError> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
         let n = buf.len().min(MAX_FRAME);
         if n == 0 {
             return Ok(0);
@@ -246,7 +219,7 @@ impl Write for Link {
         Ok(n)
     }
 
-    async fn flush(&mut self) -> Result<(), LinkError> {
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
         marker(marker::IO_BEGIN);
         let _ = self.uart.flush().await;
         marker(marker::IO_END);

@@ -25,6 +25,16 @@ pub fn exit(code: i32) -> ! {
     semihosting::process::exit(code)
 }
 
+/// Ends the emulation with [`exit_code::SUCCESS`] when the firmware's check `passed`, and
+/// with [`exit_code::FAILURE`] otherwise.
+pub fn exit_passed(passed: bool) -> ! {
+    exit(if passed {
+        exit_code::SUCCESS
+    } else {
+        exit_code::FAILURE
+    })
+}
+
 struct Sink<W>(W);
 
 impl<W: semihosting::io::Write> fmt::Write for Sink<W> {

@@ -41,40 +41,34 @@ impl Reg {
     }
 }
 
-/// SMSC LAN9118 Ethernet controller (system bus, 32-bit mode).
-pub(crate) mod lan9118 {
-    use super::Reg;
+/// Declares a device's registers as [`Reg`] constants at offsets from its base address, in a
+/// module of their own: `registers! { /// doc  name @ BASE { REG = OFFSET, .. } }`.
+macro_rules! registers {
+    ($(#[$doc:meta])* $device:ident @ $base:literal { $($reg:ident = $offset:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        pub(crate) mod $device {
+            use super::Reg;
 
-    const BASE: usize = 0x4020_0000;
-    pub(crate) const RX_DATA_FIFO: Reg = Reg(BASE);
-    pub(crate) const TX_DATA_FIFO: Reg = Reg(BASE + 0x20);
-    pub(crate) const RX_STATUS_FIFO: Reg = Reg(BASE + 0x40);
-    pub(crate) const TX_STATUS_FIFO: Reg = Reg(BASE + 0x48);
-    pub(crate) const ID_REV: Reg = Reg(BASE + 0x50);
-    pub(crate) const IRQ_CFG: Reg = Reg(BASE + 0x54);
-    pub(crate) const INT_STS: Reg = Reg(BASE + 0x58);
-    pub(crate) const INT_EN: Reg = Reg(BASE + 0x5C);
-    pub(crate) const BYTE_TEST: Reg = Reg(BASE + 0x64);
-    pub(crate) const RX_CFG: Reg = Reg(BASE + 0x6C);
-    pub(crate) const TX_CFG: Reg = Reg(BASE + 0x70);
-    pub(crate) const HW_CFG: Reg = Reg(BASE + 0x74);
-    pub(crate) const RX_FIFO_INF: Reg = Reg(BASE + 0x7C);
-    pub(crate) const TX_FIFO_INF: Reg = Reg(BASE + 0x80);
-    pub(crate) const PMT_CTRL: Reg = Reg(BASE + 0x84);
-    pub(crate) const MAC_CSR_CMD: Reg = Reg(BASE + 0xA4);
-    pub(crate) const MAC_CSR_DATA: Reg = Reg(BASE + 0xA8);
+            $(pub(crate) const $reg: Reg = Reg($base + $offset);)+
+        }
+    };
 }
 
-/// CMSDK APB UART 0.
-pub(crate) mod uart0 {
-    use super::Reg;
+registers! {
+    /// SMSC LAN9118 Ethernet controller (system bus, 32-bit mode).
+    lan9118 @ 0x4020_0000 {
+        RX_DATA_FIFO = 0x00, TX_DATA_FIFO = 0x20, RX_STATUS_FIFO = 0x40, TX_STATUS_FIFO = 0x48,
+        ID_REV = 0x50, IRQ_CFG = 0x54, INT_STS = 0x58, INT_EN = 0x5C, BYTE_TEST = 0x64,
+        RX_CFG = 0x6C, TX_CFG = 0x70, HW_CFG = 0x74, RX_FIFO_INF = 0x7C, TX_FIFO_INF = 0x80,
+        PMT_CTRL = 0x84, MAC_CSR_CMD = 0xA4, MAC_CSR_DATA = 0xA8,
+    }
+}
 
-    const BASE: usize = 0x4000_4000;
-    pub(crate) const DATA: Reg = Reg(BASE);
-    pub(crate) const STATE: Reg = Reg(BASE + 0x04);
-    pub(crate) const CTRL: Reg = Reg(BASE + 0x08);
-    pub(crate) const INTSTATUS: Reg = Reg(BASE + 0x0C);
-    pub(crate) const BAUDDIV: Reg = Reg(BASE + 0x10);
+registers! {
+    /// CMSDK APB UART 0.
+    uart0 @ 0x4000_4000 {
+        DATA = 0x00, STATE = 0x04, CTRL = 0x08, INTSTATUS = 0x0C, BAUDDIV = 0x10,
+    }
 }
 
 /// External interrupt lines used by this crate, numbered as QEMU wires them.

@@ -18,7 +18,7 @@ use core::cell::RefCell;
 use core::convert::Infallible;
 use core::future::poll_fn;
 use core::sync::atomic::{AtomicUsize, Ordering};
-use core::task::Poll;
+use core::task::{Context, Poll};
 
 use critical_section::Mutex;
 use embassy_sync::waitqueue::AtomicWaker;
@@ -156,6 +156,16 @@ async fn read_when(buf: &mut [u8], wanted: usize) -> usize {
     .await
 }
 
+/// Arranges for the task of `cx` to be woken once the TX holding register has room again: by
+/// the TX interrupt, unmasked here, or at once if it drained before the interrupt was armed.
+fn wake_on_tx_room(cx: &Context<'_>) {
+    TX_WAKER.register(cx.waker());
+    critical_section::with(|_| reg::CTRL.write(reg::CTRL.read() | CTRL_TX_INTEN));
+    if reg::STATE.read() & STATE_TX_FULL == 0 {
+        cx.waker().wake_by_ref();
+    }
+}
+
 pub(crate) fn on_tx_interrupt() {
     reg::INTSTATUS.write(INT_TX);
     critical_section::with(|_| reg::CTRL.write(reg::CTRL.read() & !CTRL_TX_INTEN));
@@ -223,11 +233,7 @@ impl embedded_io_async::Write for Uart0 {
             if n > 0 {
                 return Poll::Ready(n);
             }
-            TX_WAKER.register(cx.waker());
-            critical_section::with(|_| reg::CTRL.write(reg::CTRL.read() | CTRL_TX_INTEN));
-            if reg::STATE.read() & STATE_TX_FULL == 0 {
-                cx.waker().wake_by_ref();
-            }
+            wake_on_tx_room(cx);
             Poll::Pending
         })
         .await;
@@ -239,11 +245,7 @@ impl embedded_io_async::Write for Uart0 {
             if reg::STATE.read() & STATE_TX_FULL == 0 {
                 return Poll::Ready(());
             }
-            TX_WAKER.register(cx.waker());
-            critical_section::with(|_| reg::CTRL.write(reg::CTRL.read() | CTRL_TX_INTEN));
-            if reg::STATE.read() & STATE_TX_FULL == 0 {
-                cx.waker().wake_by_ref();
-            }
+            wake_on_tx_room(cx);
             Poll::Pending
         })
         .await;

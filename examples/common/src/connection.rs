@@ -113,6 +113,20 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The outcome of a connection that began (TCP connect) at `started` and made
+    /// `handshake`, with `stats` at its end; no session was set on it by hand.
+    pub fn new(handshake: Handshake, stats: ConnectionStats, started: Instant) -> Self {
+        Outcome {
+            summary: handshake.summary,
+            reused: handshake.reused,
+            stats,
+            offered_refs: None,
+            kept_offered: false,
+            handshake_ms: handshake.ms,
+            total_ms: started.elapsed().as_millis(),
+        }
+    }
+
     /// Handshake wire bytes, both directions, as PEERS.md defines them.
     pub fn wire_bytes(&self) -> usize {
         self.stats.handshake_sent + self.stats.handshake_received
@@ -150,104 +164,67 @@ impl Outcome {
     }
 }
 
-/// Runs connection `n` of `ctx` to `server_name` without a session store: see
-/// [`run_with_store`].
-#[allow(clippy::too_many_arguments)]
-pub async fn run<'a, B: Board>(
-    n: u8,
-    ctx: &Ctx<'a, B>,
-    stack: Stack<'static>,
-    server_name: &str,
-    offer: Option<&Record<'a>>,
-    psk_mode: PskMode,
-    line: &[u8],
-    want_tickets: usize,
-    buffers: &mut Buffers,
-) -> Result<(Outcome, Option<Record<'a>>), Failure> {
-    run_with_store::<B>(
-        n,
-        ctx,
-        stack,
-        server_name,
-        offer,
-        psk_mode,
-        line,
-        want_tickets,
-        buffers,
-        None,
-    )
-    .await
+/// What one connection of [`run`] does.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan<'p, 'a> {
+    /// The connection's number (1-based): its handshake markers and its `conn=` line.
+    pub n: u8,
+    /// The server name (SNI, certificate and peer identity).
+    pub server_name: &'p str,
+    /// The record set with `set_session` before `connect`; `None` lets `connect` take a
+    /// ticket from the context's cache by itself.
+    pub offer: Option<&'p Record<'a>>,
+    /// The key exchange a resumption offers.
+    pub psk_mode: PskMode,
+    /// What is sent once the tickets arrived.
+    pub line: &'p [u8],
+    /// Tickets to wait for after the handshake.
+    pub want_tickets: usize,
 }
 
-/// Runs connection `n` of `ctx` to `server_name`: TCP connect to the forwarded
-/// server, `set_session(offer)` when given (otherwise `connect` takes a ticket
-/// from the context's cache by itself), `psk_mode` for the resumption, the
-/// handshake between markers `10·n + 1` and `10·n + 2`, `await_tickets` until the
-/// server issued `want_tickets` tickets, `line` sent, close_notify (C11).
+/// Runs connection `plan.n` of `ctx`: TCP connect to the forwarded server ([`open`]),
+/// `set_session(plan.offer)` when given (otherwise `connect` takes a ticket from the
+/// context's cache by itself), the [`handshake`] between its markers, `await_tickets` until
+/// the server issued `plan.want_tickets` tickets, `plan.line` sent, close_notify (C11,
+/// [`close`]).
 ///
-/// With `store`, the connection drives the session store: `connect_with` consumes
-/// the offered ticket on flash before the ClientHello leaves (C28; the handshake's
-/// begin marker is set again after it), and the records the tickets made are
-/// stored (`save_tickets`, between [`crate::saved::markers::STORE`]) once they
-/// arrived, before `line` is sent.
+/// With `store`, the connection drives the session store: `connect_with` consumes the
+/// offered ticket on flash before the ClientHello leaves (C28; the handshake's begin marker
+/// is set again after it), and the records the tickets made are stored ([`save_tickets`])
+/// once they arrived, before the line is sent.
 ///
 /// Returns the outcome and a reference to the connection's session at the end
 /// (`get1_session`: the newest ticket's record, C5).
-#[allow(clippy::too_many_arguments)]
-pub async fn run_with_store<'a, B: Board>(
-    n: u8,
+pub async fn run<'a, B: Board>(
     ctx: &Ctx<'a, B>,
     stack: Stack<'static>,
-    server_name: &str,
-    offer: Option<&Record<'a>>,
-    psk_mode: PskMode,
-    line: &[u8],
-    want_tickets: usize,
+    plan: &Plan<'_, 'a>,
     buffers: &mut Buffers,
     mut store: Option<&mut ClientStore<'_, B>>,
 ) -> Result<(Outcome, Option<Record<'a>>), Failure> {
-    let Buffers {
-        rx,
-        tx,
-        socket_rx,
-        socket_tx,
-    } = buffers;
     let started = Instant::now();
-    let mut socket = TcpSocket::new(stack, socket_rx, socket_tx);
-    socket.set_timeout(Some(TIMEOUT));
-    match socket.connect(B::server()).with_timeout(TIMEOUT).await {
-        Ok(Ok(())) => {}
-        _ => return Err(Failure::Connect),
-    }
-    let io = Transport::new(socket, TIMEOUT);
-    let mut conn = encore_client::Connection::new(ctx, server_name, io, rx, tx);
-    conn.set_psk_mode(psk_mode);
+    let mut conn = open::<B>(ctx, stack, plan.server_name, plan.psk_mode, buffers).await?;
+    let offer = plan.offer;
     if offer.is_some() {
         conn.set_session(offer)?;
     }
     let refs_before = offer.and_then(|s| s.ref_count().ok());
 
-    let (begin, end) = crate::handshake_markers(n);
-    B::marker(begin);
-    let handshake_start = Instant::now();
-    let connected = match store.as_deref_mut() {
-        Some(store) => conn.connect_with(store).await,
-        None => conn.connect().await,
-    };
-    let handshake_ms = handshake_start.elapsed().as_millis();
-    B::marker(end);
-    let summary = connected?;
+    let handshake = handshake(plan.n, &mut conn, store.as_deref_mut()).await?;
 
     let refs_after = offer.and_then(|s| s.ref_count().ok());
     let kept_offered = match (offer, conn.session()) {
         (Some(o), Some(cur)) => o == cur,
         _ => false,
     };
-    let reused = conn.session_reused();
 
     // The tickets follow the handshake at once; the timeout is only a safety net
     // (a server that sends fewer than expected).
-    match conn.await_tickets(want_tickets).with_timeout(TIMEOUT).await {
+    match conn
+        .await_tickets(plan.want_tickets)
+        .with_timeout(TIMEOUT)
+        .await
+    {
         Ok(Ok(_)) | Err(_) => {}
         Ok(Err(e)) => return Err(e.into()),
     }
@@ -255,38 +232,40 @@ pub async fn run_with_store<'a, B: Board>(
         return Err(Failure::NoTicket);
     }
     if let Some(store) = store {
-        let before = store.wear();
-        B::marker(markers::STORE.0);
-        conn.save_tickets(store).await;
-        B::marker(markers::STORE.1);
-        store.store_wear = store.wear() - before;
+        save_tickets(&mut conn, store).await;
     }
     let newest = conn.get1_session()?;
     let stats = conn.stats();
-    conn.write(line).await?;
-
-    // close_notify keeps the session resumable (C11); then the server's close_notify
-    // and the end of its stream, so that both FINs are exchanged.
-    let server_closed = conn.shutdown().await?;
-    if !server_closed {
-        let mut buf = [0u8; 64];
-        let _ = conn.read(&mut buf).await;
-    }
-    conn.transport_mut().close(TIMEOUT).await;
+    conn.write(plan.line).await?;
+    close::<B>(&mut conn).await?;
     drop(conn);
 
-    Ok((
-        Outcome {
-            summary,
-            reused,
-            stats,
-            offered_refs: refs_before.zip(refs_after),
-            kept_offered,
-            handshake_ms,
-            total_ms: started.elapsed().as_millis(),
-        },
-        newest,
-    ))
+    let outcome = Outcome {
+        offered_refs: refs_before.zip(refs_after),
+        kept_offered,
+        ..Outcome::new(handshake, stats, started)
+    };
+    Ok((outcome, newest))
+}
+
+/// What [`run`] returned for connection `n`, in a firmware whose check ends at the first
+/// failed connection: the connection's `conn=` line printed ([`Outcome::print`]), or the
+/// failure reported as `firmware`'s ([`crate::connection_failed`]), which ends the program.
+///
+/// A plain function after the `await`, not an `async` wrapper around [`run`]: a wrapper's
+/// frame would sit under every handshake's stack.
+pub fn checked<'a, B: Board>(
+    firmware: &str,
+    n: u8,
+    ran: Result<(Outcome, Option<Record<'a>>), Failure>,
+) -> (Outcome, Option<Record<'a>>) {
+    match ran {
+        Ok((outcome, newest)) => {
+            outcome.print::<B>(n);
+            (outcome, newest)
+        }
+        Err(e) => crate::connection_failed::<B>(firmware, n, e),
+    }
 }
 
 /// A connection of the examples' context over the TCP transport, on board `B`.
@@ -328,15 +307,25 @@ pub async fn open<'c, 'a, B: Board>(
     Ok(conn)
 }
 
+/// What a completed handshake reports ([`handshake`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Handshake {
+    /// The engine's summary.
+    pub summary: HandshakeSummary,
+    /// `session_reused()` right after it (C8).
+    pub reused: bool,
+    /// Milliseconds of emulated time `connect` took (the handshake's wall time).
+    pub ms: u64,
+}
+
 /// The handshake of connection `n` between markers `10·n + 1` and `10·n + 2`
 /// ([`crate::handshake_markers`]): `connect_with(store)` when given (the offered
-/// ticket is consumed on flash first, C28), `connect` otherwise. Returns the summary
-/// and the emulated milliseconds `connect` took.
+/// ticket is consumed on flash first, C28), `connect` otherwise.
 pub async fn handshake<B: Board>(
     n: u8,
     conn: &mut Conn<'_, '_, B>,
     store: Option<&mut ClientStore<'_, B>>,
-) -> Result<(HandshakeSummary, u64), Failure> {
+) -> Result<Handshake, Failure> {
     let (begin, end) = crate::handshake_markers(n);
     B::marker(begin);
     let handshake_start = Instant::now();
@@ -344,9 +333,13 @@ pub async fn handshake<B: Board>(
         Some(store) => conn.connect_with(store).await,
         None => conn.connect().await,
     };
-    let handshake_ms = handshake_start.elapsed().as_millis();
+    let ms = handshake_start.elapsed().as_millis();
     B::marker(end);
-    Ok((connected?, handshake_ms))
+    Ok(Handshake {
+        summary: connected?,
+        reused: conn.session_reused(),
+        ms,
+    })
 }
 
 /// Stores the records the connection's tickets made (`save_tickets`), between the

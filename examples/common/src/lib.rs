@@ -13,6 +13,7 @@
 //!   handshake;
 //! - [`saved`]: the session store as the client drives it, and loading it at boot;
 //! - [`batched`]: one TLS record per flush for the MQTT and HTTP libraries;
+//! - [`net_smoke`]: the TCP echo check of every board's network smoke test;
 //! - [`log`]: defmt records of what the examples report (the `defmt` feature).
 #![no_std]
 #![forbid(unsafe_code)]
@@ -23,6 +24,7 @@ use core::fmt::{Arguments, Debug};
 
 use embassy_net::{IpEndpoint, Stack};
 use embedded_storage_async::nor_flash::{NorFlash, NorFlashError};
+use encore_client::{CacheConfig, ClientConfig};
 use encore_session::{MonotonicClock, WallClock};
 use rand_core::TryCryptoRng;
 use rustls_pki_types::TrustAnchor;
@@ -31,6 +33,7 @@ pub mod batched;
 pub mod connection;
 pub mod log;
 pub mod mqtt_sensor;
+pub mod net_smoke;
 pub mod reboot;
 pub mod resume;
 pub mod saved;
@@ -105,10 +108,12 @@ pub trait Board {
     /// The clock for a context made now.
     fn clock() -> Self::Clock;
     /// The deepest stack use since the last [`Board::restart_stack_peak`]: bytes used and
-    /// bytes watched, or `None` on a board that does not measure it.
-    fn stack_peak() -> Option<(usize, usize)>;
-    /// Starts measuring the stack's peak afresh.
-    fn restart_stack_peak();
+    /// bytes watched, or `None` (the default) on a board that does not measure it.
+    fn stack_peak() -> Option<(usize, usize)> {
+        None
+    }
+    /// Starts measuring the stack's peak afresh; nothing by default.
+    fn restart_stack_peak() {}
     /// Reports what the flash driver itself counted, once the store is done with it (the
     /// emulated board's host-file flash counts its operations); nothing by default.
     fn report_flash(flash: Self::Flash) {
@@ -125,14 +130,32 @@ macro_rules! say {
 }
 
 /// What every example starts from: the network the board started, its generator and the
-/// trust anchor it holds (the CA the server's chain must lead to).
+/// trust anchors it holds (the CAs the server's chain must lead to).
 pub struct Device<B: Board> {
     /// The embassy-net stack, started (its link may still be coming up).
     pub stack: Stack<'static>,
     /// The board's generator; the example's context takes it.
     pub rng: B::Rng,
-    /// The one trust anchor.
-    pub anchor: TrustAnchor<'static>,
+    /// The trust anchors, loaded once at boot for the whole run.
+    pub anchors: &'static [TrustAnchor<'static>],
+}
+
+impl<B: Board> Device<B> {
+    /// The examples' context on this device: [`CONTEXT_ID`], the device's trust anchors and
+    /// generator, the board's clock, the default cache configuration (C26: `connect` takes a
+    /// ticket from the cache by itself) and records from `pool`. (The context alone, not a
+    /// pair with the stack: the context is large, and a pair would be built on the stack
+    /// before it is moved.)
+    pub fn into_context<'a>(self, pool: &'a connection::Pool) -> connection::Ctx<'a, B> {
+        connection::Ctx::<B>::new(
+            CONTEXT_ID,
+            ClientConfig::new(self.anchors),
+            pool,
+            CacheConfig::DEFAULT,
+            B::clock(),
+            self.rng,
+        )
+    }
 }
 
 /// Reports a start-up failure of `firmware` (`<firmware>: FAILED: <what>: <error>`) and ends
@@ -146,6 +169,14 @@ pub fn setup_failed<B: Board>(firmware: &str, what: &str, e: impl Debug) -> ! {
 /// program with [`exit_code::FAILURE`].
 pub fn failed<B: Board>(firmware: &str, what: &str) -> ! {
     say!(B, "{}: FAILED: {}", firmware, what);
+    B::exit(exit_code::FAILURE)
+}
+
+/// Reports that connection `n` of `firmware` failed (`<firmware>: FAILED: conn=<n> <error>`,
+/// and the error as a defmt record) and ends the program with [`exit_code::FAILURE`].
+pub fn connection_failed<B: Board>(firmware: &str, n: u8, e: connection::Failure) -> ! {
+    log::error(firmware, &e);
+    say!(B, "{}: FAILED: conn={} {:?}", firmware, n, e);
     B::exit(exit_code::FAILURE)
 }
 

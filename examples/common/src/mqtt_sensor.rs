@@ -28,7 +28,7 @@
 use core::fmt::Write as _;
 
 use embassy_time::{Instant, Timer, WithTimeout};
-use encore_client::{CacheConfig, ClientConfig, ConnectionStats, PskMode};
+use encore_client::{ConnectionStats, PskMode};
 use rand_core::Rng;
 use rust_mqtt::buffer::BumpBuffer;
 use rust_mqtt::client::event::Event;
@@ -40,10 +40,10 @@ use rust_mqtt::types::{MqttString, TopicName};
 use static_cell::ConstStaticCell;
 
 use crate::batched::Batched;
-use crate::connection::{self, Buffers, Conn, Ctx, Outcome, Pool, CARRY_LEN};
+use crate::connection::{self, Buffers, Conn, Outcome, Pool, CARRY_LEN};
 use crate::saved::{self, ClientStore, Store};
 use crate::{
-    exchange_markers, exit_code, failed, handshake_markers, say, Board, Device, CONTEXT_ID,
+    connection_failed, exchange_markers, exit_code, failed, handshake_markers, say, Board, Device,
     SERVER_NAME,
 };
 
@@ -148,29 +148,11 @@ fn reading(now_unix: u64, sample: u32) -> heapless::String<96> {
 /// One wake-up, on a device whose network was started and whose session store is open;
 /// `psk_mode` is the key exchange a resumption offers (psk_ke only for a broker known to
 /// allow it). Ends the program: the device sleeps.
-pub async fn run<B: Board>(device: Device<B>, mut store: Store<B>, psk_mode: PskMode) -> ! {
-    let Device {
-        stack: net_stack,
-        mut rng,
-        anchor,
-    } = device;
-    let anchors = [anchor];
-    let sample = rng.next_u32();
-
-    let ctx = Ctx::<B>::new(
-        CONTEXT_ID,
-        ClientConfig::new(&anchors),
-        &POOL,
-        CacheConfig::DEFAULT,
-        B::clock(),
-        rng,
-    );
-    let Some(now_unix) = ctx.now_unix() else {
-        failed::<B>(
-            NAME,
-            "no wall clock: ticket ages across a sleep need it (E6)",
-        )
-    };
+pub async fn run<B: Board>(mut device: Device<B>, mut store: Store<B>, psk_mode: PskMode) -> ! {
+    let sample = device.rng.next_u32();
+    let net_stack = device.stack;
+    let ctx = device.into_context(&POOL);
+    let now_unix = saved::wall_clock::<B>(NAME, &ctx);
 
     // 1. Every stored record into the context's cache.
     let _ = saved::load_into_cache::<B>(NAME, &mut store, &ctx, now_unix).await;
@@ -182,19 +164,17 @@ pub async fn run<B: Board>(device: Device<B>, mut store: Store<B>, psk_mode: Psk
     let mut conn =
         match connection::open::<B>(&ctx, net_stack, SERVER_NAME, psk_mode, buffers).await {
             Ok(c) => c.with_carry_buffer(CARRY.take()),
-            Err(e) => conn_failed::<B>(e),
+            Err(e) => connection_failed::<B>(NAME, 1, e),
         };
     let (hello, _) = handshake_markers(1);
     let mut client_store = ClientStore::<B>::new(&mut store, hello);
-    let (summary, handshake_ms) =
-        match connection::handshake(1, &mut conn, Some(&mut client_store)).await {
-            Ok(r) => r,
-            Err(e) => {
-                client_store.print_consume(SERVER_NAME);
-                conn_failed::<B>(e)
-            }
-        };
-    let reused = conn.session_reused();
+    let handshake = match connection::handshake(1, &mut conn, Some(&mut client_store)).await {
+        Ok(h) => h,
+        Err(e) => {
+            client_store.print_consume(SERVER_NAME);
+            connection_failed::<B>(NAME, 1, e)
+        }
+    };
 
     // 3. The reading, over MQTT.
     let payload = reading(now_unix, sample);
@@ -218,15 +198,7 @@ pub async fn run<B: Board>(device: Device<B>, mut store: Store<B>, psk_mode: Psk
     drop(conn);
 
     client_store.print_consume(SERVER_NAME);
-    let outcome = Outcome {
-        summary,
-        reused,
-        stats,
-        offered_refs: None,
-        kept_offered: false,
-        handshake_ms,
-        total_ms: started.elapsed().as_millis(),
-    };
+    let outcome = Outcome::new(handshake, stats, started);
     outcome.print::<B>(1);
     say!(
         B,
@@ -262,12 +234,6 @@ pub async fn run<B: Board>(device: Device<B>, mut store: Store<B>, psk_mode: Psk
         written
     );
     B::exit(exit_code::SUCCESS)
-}
-
-fn conn_failed<B: Board>(e: connection::Failure) -> ! {
-    crate::log::error(NAME, &e);
-    say!(B, "{}: FAILED: conn=1 {:?}", NAME, e);
-    B::exit(exit_code::FAILURE)
 }
 
 /// `mqtt: ..`: the MQTT exchange's outcome and the application bytes it cost on the

@@ -25,13 +25,15 @@
 //! 11/12 around the handshake, 7/8 around storing the tickets.
 
 use embassy_time::Timer;
-use encore_client::{CacheConfig, ClientConfig, KeyExchangeMode, PskMode};
+use encore_client::{KeyExchangeMode, PskMode};
 use encore_store::Wear;
 use static_cell::ConstStaticCell;
 
-use crate::connection::{self, Buffers, Ctx, Pool};
+use crate::connection::{self, Buffers, Plan, Pool};
 use crate::saved::{self, ClientStore, Store};
-use crate::{exit_code, failed, handshake_markers, say, Board, Device, CONTEXT_ID, SERVER_NAME};
+use crate::{
+    connection_failed, exit_code, failed, handshake_markers, say, Board, Device, SERVER_NAME,
+};
 
 /// How the example names itself in its lines.
 const NAME: &str = "reboot";
@@ -58,25 +60,11 @@ pub enum Phase {
 /// The example, on a device whose network was started and whose session store is open;
 /// `line` is what the connection sends once connected. Ends the program.
 pub async fn run<B: Board>(device: Device<B>, mut store: Store<B>, phase: Phase, line: &[u8]) -> ! {
-    let Device { stack, rng, anchor } = device;
-    let anchors = [anchor];
-
     // `connect_with` takes a ticket from the cache by itself (C26, C36) and consumes
     // it on flash before offering it (C28), so the cache needs no special mode.
-    let ctx = Ctx::<B>::new(
-        CONTEXT_ID,
-        ClientConfig::new(&anchors),
-        &POOL,
-        CacheConfig::DEFAULT,
-        B::clock(),
-        rng,
-    );
-    let Some(now_unix) = ctx.now_unix() else {
-        failed::<B>(
-            NAME,
-            "no wall clock: ticket ages across a reboot need it (E6)",
-        )
-    };
+    let stack = device.stack;
+    let ctx = device.into_context(&POOL);
+    let now_unix = saved::wall_clock::<B>(NAME, &ctx);
 
     // 1. At boot: every stored record into the cache of the context that owns it; records
     //    that can never be offered (expired, unreadable) leave the live set.
@@ -95,27 +83,19 @@ pub async fn run<B: Board>(device: Device<B>, mut store: Store<B>, phase: Phase,
     let (hello, _) = handshake_markers(1);
     let mut client_store = ClientStore::<B>::new(&mut store, hello);
     let buffers = BUFFERS.take();
-    let (outcome, newest) = match connection::run_with_store(
-        1,
-        &ctx,
-        stack,
-        SERVER_NAME,
-        None,
-        PskMode::AllowPskOnly,
+    let plan = Plan {
+        n: 1,
+        server_name: SERVER_NAME,
+        offer: None,
+        psk_mode: PskMode::AllowPskOnly,
         line,
-        want,
-        buffers,
-        Some(&mut client_store),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => {
-            crate::log::error(NAME, &e);
-            say!(B, "reboot: FAILED: conn=1 {:?}", e);
-            B::exit(exit_code::FAILURE)
-        }
+        want_tickets: want,
     };
+    let (outcome, newest) =
+        match connection::run::<B>(&ctx, stack, &plan, buffers, Some(&mut client_store)).await {
+            Ok(r) => r,
+            Err(e) => connection_failed::<B>(NAME, 1, e),
+        };
     client_store.print_consume(SERVER_NAME);
     outcome.print::<B>(1);
     drop(newest);

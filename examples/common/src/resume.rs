@@ -16,64 +16,42 @@
 //! saying what failed.
 
 use embassy_time::Timer;
-use encore_client::{CacheConfig, ClientConfig, KeyExchangeMode, PskMode};
+use encore_client::{KeyExchangeMode, PskMode};
 use static_cell::ConstStaticCell;
 
-use crate::connection::{self, Buffers, Ctx, Failure, Pool};
-use crate::{exit_code, failed, say, Board, Device, CONTEXT_ID, SERVER_NAME};
+use crate::connection::{self, Buffers, Plan, Pool};
+use crate::{exit_code, failed, say, Board, Device, SERVER_NAME};
 
 /// How the example names itself in its lines.
 const NAME: &str = "resume";
 
 static POOL: Pool = Pool::new();
-/// Connections 1 and 2 keep the context's default: psk_dhe_ke, forward secrecy.
-const DHE: PskMode = PskMode::DheOnly;
 // Built in place in .bss: a `StaticCell::init` would build them on the stack first.
 static BUFFERS: ConstStaticCell<Buffers> = ConstStaticCell::new(Buffers::new());
-
-fn conn_failed<B: Board>(n: u8, e: Failure) -> ! {
-    crate::log::error(NAME, &e);
-    say!(B, "resume: FAILED: conn={} {:?}", n, e);
-    B::exit(exit_code::FAILURE)
-}
 
 /// The example, on a device whose network was started; `line` is what each connection
 /// sends once connected. Ends the program.
 pub async fn run<B: Board>(device: Device<B>, line: &[u8]) -> ! {
-    let Device { stack, rng, anchor } = device;
-    let anchors = [anchor];
-    stack.wait_config_up().await;
-
     // One application context: psk_dhe_ke by default; connection 3 chooses psk_ke
     // for itself, and its tickets land in this context's cache like the others.
-    let ctx = Ctx::<B>::new(
-        CONTEXT_ID,
-        ClientConfig::new(&anchors),
-        &POOL,
-        CacheConfig::DEFAULT,
-        B::clock(),
-        rng,
-    );
+    let stack = device.stack;
+    let ctx = device.into_context(&POOL);
+    stack.wait_config_up().await;
     let buffers = BUFFERS.take();
+    // Connections 1 and 2 keep the context's default: psk_dhe_ke, forward secrecy; none
+    // sets a session by hand, so `connect` takes a ticket from the cache by itself.
+    let plan = |n, want_tickets| Plan {
+        n,
+        server_name: SERVER_NAME,
+        offer: None,
+        psk_mode: PskMode::DheOnly,
+        line,
+        want_tickets,
+    };
 
     // 1. Full handshake; OpenSSL issues two tickets after it, which go to the cache.
-    let (first, _) = match connection::run::<B>(
-        1,
-        &ctx,
-        stack,
-        SERVER_NAME,
-        None,
-        DHE,
-        line,
-        2,
-        buffers,
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => conn_failed::<B>(1, e),
-    };
-    first.print::<B>(1);
+    let ran = connection::run::<B>(&ctx, stack, &plan(1, 2), buffers, None).await;
+    let (first, _) = connection::checked::<B>(NAME, 1, ran);
     if first.reused {
         failed::<B>(NAME, "connection 1 was not a full handshake");
     }
@@ -82,45 +60,20 @@ pub async fn run<B: Board>(device: Device<B>, line: &[u8]) -> ! {
     B::restart_stack_peak();
 
     // 2. No session set: `connect` takes the newest ticket from the cache (psk_dhe_ke).
-    let (second, newest) = match connection::run::<B>(
-        2,
-        &ctx,
-        stack,
-        SERVER_NAME,
-        None,
-        DHE,
-        line,
-        1,
-        buffers,
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => conn_failed::<B>(2, e),
-    };
-    second.print::<B>(2);
+    let ran = connection::run::<B>(&ctx, stack, &plan(2, 1), buffers, None).await;
+    let (second, newest) = connection::checked::<B>(NAME, 2, ran);
 
     // 3. The ticket connection 2 received, set by hand, offered with psk_ke only.
     let Some(newest) = newest else {
         failed::<B>(NAME, "connection 2 left no session")
     };
-    let (third, _) = match connection::run::<B>(
-        3,
-        &ctx,
-        stack,
-        SERVER_NAME,
-        Some(&newest),
-        PskMode::AllowPskOnly,
-        line,
-        1,
-        buffers,
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => conn_failed::<B>(3, e),
+    let by_hand = Plan {
+        offer: Some(&newest),
+        psk_mode: PskMode::AllowPskOnly,
+        ..plan(3, 1)
     };
-    third.print::<B>(3);
+    let ran = connection::run::<B>(&ctx, stack, &by_hand, buffers, None).await;
+    let (third, _) = connection::checked::<B>(NAME, 3, ran);
     drop(newest);
 
     if let (Some((full, window)), Some((resumed, _))) = (full_peak, B::stack_peak()) {

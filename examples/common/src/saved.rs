@@ -14,7 +14,7 @@ use encore_store::{LoadReport, SessionStore, StoreError, Wear};
 use rand_core::TryCryptoRng;
 
 use crate::connection::{Ctx, POOL_SLOTS, TICKET_CAPACITY};
-use crate::{say, setup_failed, Board};
+use crate::{failed, say, setup_failed, Board};
 
 /// The examples' session store on board `B`'s flash: 8 slots, a work buffer for 256-byte
 /// tickets.
@@ -56,7 +56,7 @@ pub struct ClientStore<'s, B: Board> {
     pub consumed: Option<Result<bool, StoreError<B::FlashError>>>,
     /// Flash work of that `consume`.
     pub consume_wear: Wear,
-    /// Flash work of storing the connection's records (set by [`crate::connection::run_with_store`]).
+    /// Flash work of storing the connection's records (set by [`crate::connection::save_tickets`]).
     pub store_wear: Wear,
     /// Records written by `save`.
     pub written: usize,
@@ -129,6 +129,18 @@ impl<B: Board> SessionSaver<POOL_SLOTS, TICKET_CAPACITY> for ClientStore<'_, B> 
             }
         }
         saved
+    }
+}
+
+/// The wall clock of `ctx` (Unix seconds), which ticket ages across a reboot or a sleep
+/// need (E6); without one, `firmware`'s check fails and the program ends.
+pub fn wall_clock<B: Board>(firmware: &str, ctx: &Ctx<'_, B>) -> u64 {
+    match ctx.now_unix() {
+        Some(now) => now,
+        None => failed::<B>(
+            firmware,
+            "no wall clock: ticket ages across a reboot or a sleep need it (E6)",
+        ),
     }
 }
 

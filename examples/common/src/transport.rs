@@ -3,7 +3,8 @@
 //! A server that stops answering must not keep the firmware waiting forever: a
 //! read that sees nothing within the timeout fails with `ErrorKind::TimedOut`,
 //! which leaves the connection usable; the socket's read is cancel-safe, so
-//! nothing is lost.
+//! nothing is lost. Every other failure is the TCP connection's reset
+//! (`ErrorKind::ConnectionReset`).
 //!
 //! `flush` is the socket's: it waits until the server acknowledged every byte
 //! written. `encore-client` hands records to `write` as it makes them and flushes
@@ -18,35 +19,6 @@ use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 pub struct Transport<'s> {
     socket: TcpSocket<'s>,
     read_timeout: Duration,
-}
-
-/// What the transport reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportError {
-    /// The TCP connection was reset.
-    Reset,
-    /// Nothing arrived within the read timeout.
-    TimedOut,
-}
-
-impl core::fmt::Display for TransportError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            TransportError::Reset => "TCP connection reset",
-            TransportError::TimedOut => "read timed out",
-        })
-    }
-}
-
-impl core::error::Error for TransportError {}
-
-impl embedded_io_async::Error for TransportError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            TransportError::Reset => ErrorKind::ConnectionReset,
-            TransportError::TimedOut => ErrorKind::TimedOut,
-        }
-    }
 }
 
 impl<'s> Transport<'s> {
@@ -71,28 +43,31 @@ impl<'s> Transport<'s> {
 }
 
 impl ErrorType for Transport<'_> {
-    type Error = TransportError;
+    type Error = ErrorKind;
 }
 
 impl Read for Transport<'_> {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, TransportError> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
         match self.socket.read(buf).with_timeout(self.read_timeout).await {
             Ok(Ok(n)) => Ok(n),
-            Ok(Err(_)) => Err(TransportError::Reset),
-            Err(_) => Err(TransportError::TimedOut),
+            Ok(Err(_)) => Err(ErrorKind::ConnectionReset),
+            Err(_) => Err(ErrorKind::TimedOut),
         }
     }
 }
 
 impl Write for Transport<'_> {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, TransportError> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
         self.socket
             .write(buf)
             .await
-            .map_err(|_| TransportError::Reset)
+            .map_err(|_| ErrorKind::ConnectionReset)
     }
 
-    async fn flush(&mut self) -> Result<(), TransportError> {
-        self.socket.flush().await.map_err(|_| TransportError::Reset)
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        self.socket
+            .flush()
+            .await
+            .map_err(|_| ErrorKind::ConnectionReset)
     }
 }

@@ -1,8 +1,9 @@
 //! The shared connection code ([`encore_examples_common::connection`]) on this board.
 
 pub use encore_examples_common::connection::{
-    close, handshake, open, run, run_with_store, save_tickets, Buffers, Failure, Outcome, Pool,
-    Record, CACHE_ENTRIES, CARRY_LEN, POOL_SLOTS, RX_LEN, SOCKET_BUF_LEN, TICKET_CAPACITY, TX_LEN,
+    checked, close, handshake, open, run, save_tickets, Buffers, Failure, Handshake, Outcome, Plan,
+    Pool, Record, CACHE_ENTRIES, CARRY_LEN, POOL_SLOTS, RX_LEN, SOCKET_BUF_LEN, TICKET_CAPACITY,
+    TX_LEN,
 };
 
 use crate::Mps2;

@@ -21,7 +21,8 @@ use encore_board_mps2::host_flash::{HostFlash, HostFlashError};
 use encore_board_mps2::time::BoardClock;
 use encore_board_mps2::{console, marker, net, println, stack, EmulatorRng};
 pub use encore_examples_common::{
-    batched, exchange_markers, handshake_markers, transport, Board, Device, CONTEXT_ID, SERVER_NAME,
+    batched, connection_failed, exchange_markers, failed, handshake_markers, print_stack_peak,
+    transport, Board, Device, CONTEXT_ID, SERVER_NAME,
 };
 
 pub mod connection;

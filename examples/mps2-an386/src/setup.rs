@@ -1,27 +1,26 @@
 //! Start-up the TLS firmware share: the host's CA as the trust anchor, and the network.
 //! A failure prints `<firmware>: FAILED: <what>: <error>` and ends the program with
-//! [`exit_code::BOARD_INIT`].
+//! [`exit_code::BOARD_INIT`](encore_examples_common::exit_code::BOARD_INIT).
 
 use core::fmt::Debug;
 
 use embassy_net::Stack;
-use encore_board_mps2::console::{exit, exit_code};
 use encore_board_mps2::lan9118::Lan9118;
-use encore_board_mps2::{net, println, Spawner};
+use encore_board_mps2::{net, EmulatorRng, Spawner};
 use encore_client::PskMode;
+use rand_core::Rng;
 use rustls_pki_types::TrustAnchor;
 
-use crate::trust;
+use crate::{trust, Device, Mps2};
 
 /// Reports a start-up failure of `firmware` and ends the program.
 pub fn failed(firmware: &str, what: &str, e: impl Debug) -> ! {
-    println!("{}: FAILED: {}: {:?}", firmware, what, e);
-    exit(exit_code::BOARD_INIT)
+    encore_examples_common::setup_failed::<Mps2>(firmware, what, e)
 }
 
 /// The CA certificate the host made for this run, as the one trust anchor.
-pub fn trust_anchor(firmware: &str) -> TrustAnchor<'static> {
-    match trust::anchor() {
+pub fn trust_anchors(firmware: &str) -> &'static [TrustAnchor<'static>] {
+    match trust::anchors() {
         Ok(a) => a,
         Err(e) => failed(firmware, "CA certificate from the host", e),
     }
@@ -33,6 +32,23 @@ pub fn network(firmware: &str, spawner: Spawner, nic: Lan9118, seed: u64) -> Sta
     match net::start(spawner, nic, net::qemu_user_config(), seed) {
         Ok(s) => s,
         Err(e) => failed(firmware, "network start", e),
+    }
+}
+
+/// What the shared examples start from: this run's trust anchor ([`trust_anchors`]), the
+/// network on `nic` ([`network`], seeded from `rng`) and `rng` itself.
+pub fn device(
+    firmware: &str,
+    spawner: Spawner,
+    nic: Lan9118,
+    mut rng: EmulatorRng,
+) -> Device<Mps2> {
+    let anchors = trust_anchors(firmware);
+    let stack = network(firmware, spawner, nic, rng.next_u64());
+    Device {
+        stack,
+        rng,
+        anchors,
     }
 }
 

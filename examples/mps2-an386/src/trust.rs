@@ -50,7 +50,7 @@ pub enum TrustError {
     Host(HostError),
     /// The file is not a usable CA certificate.
     Certificate(CertError),
-    /// [`anchor`] was called a second time; the anchor is loaded once per boot.
+    /// [`anchors`] was called a second time; the anchor is loaded once per boot.
     AlreadyLoaded,
 }
 
@@ -59,12 +59,20 @@ pub enum TrustError {
 static CA: ConstStaticCell<[u8; MAX_CA_LEN]> = ConstStaticCell::new([0; MAX_CA_LEN]);
 static CA_DER: StaticCell<CertificateDer<'static>> = StaticCell::new();
 
-/// Reads this run's CA certificate from the host ([`load_ca`]) and makes it the trust anchor.
-pub fn anchor() -> Result<TrustAnchor<'static>, TrustError> {
+/// The anchor made from them, for the whole run too.
+static ANCHORS: StaticCell<[TrustAnchor<'static>; 1]> = StaticCell::new();
+
+/// Reads this run's CA certificate from the host ([`load_ca`]) and makes it the one trust
+/// anchor.
+pub fn anchors() -> Result<&'static [TrustAnchor<'static>], TrustError> {
     let buf = CA.try_take().ok_or(TrustError::AlreadyLoaded)?;
     let der = load_ca(buf).map_err(TrustError::Host)?;
     let cert = CA_DER
         .try_init(CertificateDer::from(der))
         .ok_or(TrustError::AlreadyLoaded)?;
-    anchor_from_der(cert).map_err(TrustError::Certificate)
+    let anchor = anchor_from_der(cert).map_err(TrustError::Certificate)?;
+    let anchors = ANCHORS
+        .try_init([anchor])
+        .ok_or(TrustError::AlreadyLoaded)?;
+    Ok(anchors)
 }

@@ -15,18 +15,22 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
-use core::fmt::{Arguments, Debug};
+use core::fmt::Arguments;
 use core::net::SocketAddrV4;
 
 use embassy_net::IpEndpoint;
 use encore_board_nucleo_f429zi::time::BoardClock;
-use encore_board_nucleo_f429zi::{HardwareRng, StoreFlash, StoreFlashError};
+use encore_board_nucleo_f429zi::{
+    net, BoardEthernet, HardwareRng, Spawner, StoreFlash, StoreFlashError,
+};
 use encore_client::PskMode;
 use encore_examples_common::saved::Store;
 pub use encore_examples_common::{exit_code, setup_failed, Board, Device};
 use encore_store::DeviceKey;
 use encore_tls::crypto::anchor_from_der;
+use rand_core::Rng;
 use rustls_pki_types::{CertificateDer, TrustAnchor};
+use static_cell::StaticCell;
 
 /// The server when `ENCORE_SERVER` is not set at build time.
 pub const DEFAULT_SERVER: &str = "192.168.1.2:4433";
@@ -38,9 +42,12 @@ pub const LINE: &[u8] = b"hello from encore on nucleo-f429zi\n";
 static CA_DER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ca.der"));
 /// The same bytes as the certificate view the anchor borrows from.
 static CA: CertificateDer<'static> = CertificateDer::from_slice(CA_DER);
+/// The anchor made from them, for the whole run.
+static ANCHORS: StaticCell<[TrustAnchor<'static>; 1]> = StaticCell::new();
 
 /// The Nucleo-F429ZI as the examples' board: text lines and exit over defmt (RTT), no
-/// instruction-count markers, the server from the build, the wall clock from the board's RTC.
+/// instruction-count markers and no stack measure, the server from the build, the wall clock
+/// from the board's RTC.
 pub enum Nucleo {}
 
 impl Board for Nucleo {
@@ -75,17 +82,11 @@ impl Board for Nucleo {
     fn clock() -> BoardClock {
         BoardClock::new()
     }
-
-    fn stack_peak() -> Option<(usize, usize)> {
-        None
-    }
-
-    fn restart_stack_peak() {}
 }
 
 /// The compiled-in CA certificate as the one trust anchor; a firmware built without one,
 /// or with one that is not a CA certificate, stops here.
-pub fn trust_anchor(firmware: &str) -> TrustAnchor<'static> {
+pub fn trust_anchors(firmware: &str) -> &'static [TrustAnchor<'static>] {
     if CA_DER.is_empty() {
         setup_failed::<Nucleo>(
             firmware,
@@ -93,9 +94,13 @@ pub fn trust_anchor(firmware: &str) -> TrustAnchor<'static> {
             "set ENCORE_CA_DER",
         )
     }
-    match anchor_from_der(&CA) {
+    let anchor = match anchor_from_der(&CA) {
         Ok(a) => a,
         Err(e) => setup_failed::<Nucleo>(firmware, "CA certificate (ENCORE_CA_DER)", e),
+    };
+    match ANCHORS.try_init([anchor]) {
+        Some(anchors) => anchors,
+        None => setup_failed::<Nucleo>(firmware, "trust anchors", "already loaded"),
     }
 }
 
@@ -153,7 +158,24 @@ pub fn psk_mode(firmware: &str) -> PskMode {
     }
 }
 
-/// Reports `e` as a start-up failure of `firmware` at step `what`.
-pub fn start_failed(firmware: &str, what: &str, e: impl Debug) -> ! {
-    setup_failed::<Nucleo>(firmware, what, e)
+/// What the shared examples start from: the compiled-in trust anchor ([`trust_anchors`]),
+/// embassy-net with DHCP on `ethernet` (seeded from `rng`) and `rng` itself; a failure stops
+/// `firmware`.
+pub fn device(
+    firmware: &str,
+    spawner: Spawner,
+    ethernet: BoardEthernet,
+    mut rng: HardwareRng,
+) -> Device<Nucleo> {
+    let anchors = trust_anchors(firmware);
+    let seed = rng.next_u64();
+    let stack = match net::start(spawner, ethernet, seed) {
+        Ok(stack) => stack,
+        Err(e) => setup_failed::<Nucleo>(firmware, "network start", e),
+    };
+    Device {
+        stack,
+        rng,
+        anchors,
+    }
 }

@@ -12,7 +12,7 @@
 #![forbid(unsafe_code)]
 
 use encore_bench_mps2_an386::{marker, BENCH_SEED};
-use encore_board_mps2::console::{exit, exit_code};
+use encore_board_mps2::console::{exit, exit_code, exit_passed};
 use encore_board_mps2::{println, Board, EmulatorRng};
 use encore_tls::crypto::{hkdf_expand_label, CipherSuite, HashAlg, KeyExchange, NamedGroup};
 use encore_tls::crypto::{RecordProtection, Transcript};
@@ -205,11 +205,7 @@ fn main() -> ! {
         });
     }
 
-    exit(if ok {
-        exit_code::SUCCESS
-    } else {
-        exit_code::FAILURE
-    })
+    exit_passed(ok)
 }
 
 #[cfg(feature = "p256-cm4")]

@@ -17,7 +17,7 @@ use encore_bench_mps2_an386::{counted, marker, report_handshake, Link, WireBytes
 use encore_bench_mps2_an386::{
     BENCH_SEED, PSK, PSK_IDENTITY, SERVER_CERT, SERVER_NAME, SERVER_PSK,
 };
-use encore_board_mps2::console::{exit, exit_code};
+use encore_board_mps2::console::exit_passed;
 use encore_board_mps2::{executor, println, stack, time, Board, EmulatorRng};
 
 /// embedded-tls's read buffer: one whole record (16 KiB + 256).
@@ -79,6 +79,33 @@ impl CryptoProvider for Verifying<'_> {
     }
 }
 
+/// One embedded-tls handshake with server `$server`: the link connected, then the TLS
+/// connection in the buffers `($read, $write)` opened with config `$config` and provider
+/// `$provider` between the handshake markers, then closed. Evaluates to the wire bytes and the
+/// handshake's result. A macro rather than an `async fn`: the two handshakes have providers of
+/// different types, and a function's future would keep its provider argument for the whole
+/// call (the verifier's certificate buffer twice in the task) or build it on its own stack,
+/// which would change the memory this image reports beside Encore's.
+macro_rules! measured {
+    ($link:ident, ($read:ident, $write:ident), $server:expr, $config:expr, $provider:expr) => {
+        match $link.connect($server).await {
+            Ok(()) => {
+                let config = $config;
+                let provider = $provider;
+                let before = counted();
+                encore_board_mps2::marker::marker(marker::HANDSHAKE_BEGIN);
+                let mut tls = TlsConnection::new(&mut $link, &mut $read, &mut $write);
+                let result = tls.open(TlsContext::new(&config, provider)).await;
+                encore_board_mps2::marker::marker(marker::HANDSHAKE_END);
+                let wire = counted().since(before);
+                let _ = tls.close().await;
+                (wire, result)
+            }
+            Err(_) => (WireBytes::default(), Err(TlsError::IoError)),
+        }
+    };
+}
+
 #[cortex_m_rt::entry]
 fn main() -> ! {
     executor::boot(|_, board| app(board))
@@ -93,53 +120,32 @@ async fn app(board: Board) {
     stack::paint(stack::DEFAULT_WINDOW);
 
     // Full handshake, verifying the chain.
-    let outcome = match link.connect(SERVER_CERT).await {
-        Ok(()) => {
-            let config = TlsConfig::new().with_server_name(SERVER_NAME);
-            let provider = Verifying {
-                rng: Rng06(EmulatorRng::from_seed(BENCH_SEED)),
-                verifier: CertVerifier::new(Certificate::X509(ROOT_DER)),
-            };
-            let before = counted();
-            encore_board_mps2::marker::marker(marker::HANDSHAKE_BEGIN);
-            let mut tls = TlsConnection::new(&mut link, &mut read_buf, &mut write_buf);
-            let result = tls.open(TlsContext::new(&config, provider)).await;
-            encore_board_mps2::marker::marker(marker::HANDSHAKE_END);
-            let wire = counted().since(before);
-            let _ = tls.close().await;
-            (wire, result)
+    let outcome = measured!(
+        link,
+        (read_buf, write_buf),
+        SERVER_CERT,
+        TlsConfig::new().with_server_name(SERVER_NAME),
+        Verifying {
+            rng: Rng06(EmulatorRng::from_seed(BENCH_SEED)),
+            verifier: CertVerifier::new(Certificate::X509(ROOT_DER)),
         }
-        Err(_) => (WireBytes::default(), Err(TlsError::IoError)),
-    };
+    );
     all_ok &= finish(&mut link, "full-verify/aes128gcm", outcome).await;
 
     // External PSK (psk_dhe_ke with a P-256 key share), no certificate.
-    let outcome = match link.connect(SERVER_PSK).await {
-        Ok(()) => {
-            let config = TlsConfig::new()
-                .with_server_name(SERVER_NAME)
-                .with_psk(&PSK, &[PSK_IDENTITY]);
-            let provider =
-                UnsecureProvider::new::<Aes128GcmSha256>(Rng06(EmulatorRng::from_seed(BENCH_SEED)));
-            let before = counted();
-            encore_board_mps2::marker::marker(marker::HANDSHAKE_BEGIN);
-            let mut tls = TlsConnection::new(&mut link, &mut read_buf, &mut write_buf);
-            let result = tls.open(TlsContext::new(&config, provider)).await;
-            encore_board_mps2::marker::marker(marker::HANDSHAKE_END);
-            let wire = counted().since(before);
-            let _ = tls.close().await;
-            (wire, result)
-        }
-        Err(_) => (WireBytes::default(), Err(TlsError::IoError)),
-    };
+    let outcome = measured!(
+        link,
+        (read_buf, write_buf),
+        SERVER_PSK,
+        TlsConfig::new()
+            .with_server_name(SERVER_NAME)
+            .with_psk(&PSK, &[PSK_IDENTITY]),
+        UnsecureProvider::new::<Aes128GcmSha256>(Rng06(EmulatorRng::from_seed(BENCH_SEED)))
+    );
     all_ok &= finish(&mut link, "external-psk/aes128gcm", outcome).await;
 
     println!("stack peak: {} bytes", stack::peak().peak_bytes);
-    exit(if all_ok {
-        exit_code::SUCCESS
-    } else {
-        exit_code::FAILURE
-    })
+    exit_passed(all_ok)
 }
 
 async fn finish(

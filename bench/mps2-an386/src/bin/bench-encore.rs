@@ -30,7 +30,7 @@ use encore_bench_mps2_an386::{BENCH_SEED, SERVER_CERT, SERVER_NAME};
 use encore_bench_mps2_an386::{
     ROOT_RSA2048_DER, ROOT_RSA4096_DER, SERVER_RSA2048, SERVER_RSA4096_ROOT,
 };
-use encore_board_mps2::console::{exit, exit_code};
+use encore_board_mps2::console::{exit, exit_code, exit_passed};
 use encore_board_mps2::{executor, println, stack, time, Board, EmulatorRng};
 use encore_cache::{CacheConfig, SessionCache};
 use encore_client::glue::{new_session, SessionOffer};
@@ -248,11 +248,7 @@ async fn app(board: Board) {
         encore_cache::INDEX_SIZE,
         encore_session::slot_size::<TICKET>()
     );
-    exit(if all_ok {
-        exit_code::SUCCESS
-    } else {
-        exit_code::FAILURE
-    })
+    exit_passed(all_ok)
 }
 
 /// The deepest stack of the whole run, and of each handshake: the window is painted again

@@ -12,7 +12,7 @@
 #![forbid(unsafe_code)]
 
 use encore_bench_mps2_an386::marker;
-use encore_board_mps2::console::{exit, exit_code};
+use encore_board_mps2::console::{exit, exit_code, exit_passed};
 use encore_board_mps2::{println, stack, Board};
 use encore_tls::crypto::{verify_rsa, CryptoError, SignatureScheme};
 
@@ -125,9 +125,5 @@ fn main() -> ! {
     }
 
     println!("stack peak: {} bytes", stack::peak().peak_bytes);
-    exit(if ok {
-        exit_code::SUCCESS
-    } else {
-        exit_code::FAILURE
-    })
+    exit_passed(ok)
 }

@@ -18,7 +18,7 @@
 
 use core::convert::Infallible;
 
-use encore_board_mps2::console::{exit, exit_code};
+use encore_board_mps2::console::{exit, exit_code, exit_passed};
 use encore_board_mps2::{println, Board};
 use encore_tls::crypto::{
     ClientCertSigner, KeyExchange, NamedGroup, P256Signer, WEBPKI_ALGORITHMS,
@@ -298,22 +298,27 @@ fn add(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
 }
 
 /// `a - b` (big-endian, wrapping).
-fn sub(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+const fn sub(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
     let mut out = [0u8; 32];
     let mut borrow = 0i16;
-    for i in (0..32).rev() {
-        let v = i16::from(a[i]) - i16::from(b[i]) - borrow;
+    let mut i = 32;
+    while i > 0 {
+        i -= 1;
+        let v = a[i] as i16 - b[i] as i16 - borrow;
         out[i] = v as u8;
-        borrow = i16::from(v < 0);
+        borrow = (v < 0) as i16;
     }
     out
 }
 
-fn one() -> [u8; 32] {
+/// 1, the smallest scalar, big-endian.
+const ONE: [u8; 32] = {
     let mut v = [0u8; 32];
     v[31] = 1;
     v
-}
+};
+/// n - 1, the largest scalar, big-endian.
+const N_MINUS_ONE: [u8; 32] = sub(&ORDER, &ONE);
 
 /// One verification: what is checked, the key, the message, the DER signature, the answer.
 type EcdsaCase<'a> = (&'a str, &'a [u8], &'a [u8], heapless::Vec<u8, 80>, Expect);
@@ -323,7 +328,7 @@ fn own_ecdsa(t: &mut Tally) {
     let keys: [[u8; 32]; 3] = [
         *b"encore p-256 differential key 1!",
         *b"encore p-256 differential key 2!",
-        sub(&ORDER, &one()), // n - 1, the largest scalar
+        N_MINUS_ONE,
     ];
     let messages: [&[u8]; 3] = [b"", b"TLS 1.3, server CertificateVerify", &[0xa5; 300]];
     let mut i = 0;
@@ -481,8 +486,8 @@ fn own_ecdh(t: &mut Tally) {
     let scalars: [[u8; 32]; 5] = [
         *b"encore p-256 ecdh scalar number1",
         *b"encore p-256 ecdh scalar number2",
-        one(),
-        sub(&ORDER, &one()),
+        ONE,
+        N_MINUS_ONE,
         ORDER, // not a scalar: both refuse to make the key
     ];
     let Ok(peer_secret) = p256_013::SecretKey::from_slice(b"encore p-256 ecdh peer scalar 01")
@@ -528,11 +533,7 @@ fn own_ecdh(t: &mut Tally) {
 /// encore-tls's `P256Signer` against `p256` 0.14's: the same RFC 6979 signature, which the
 /// RustCrypto verifier accepts.
 fn signer(t: &mut Tally) {
-    let keys: [[u8; 32]; 3] = [
-        *b"encore p-256 client signer key 1",
-        one(),
-        sub(&ORDER, &one()),
-    ];
+    let keys: [[u8; 32]; 3] = [*b"encore p-256 client signer key 1", ONE, N_MINUS_ONE];
     let messages: [&[u8]; 3] = [b"", b"TLS 1.3, client CertificateVerify", &[0x5a; 200]];
     let mut i = 0;
     for key in &keys {
@@ -590,9 +591,5 @@ fn main() -> ! {
         "p256 differential: {} checks, {} disagreements",
         t.checks, t.failures
     );
-    exit(if t.failures == 0 {
-        exit_code::SUCCESS
-    } else {
-        exit_code::FAILURE
-    })
+    exit_passed(t.failures == 0)
 }

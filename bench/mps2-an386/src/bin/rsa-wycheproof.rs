@@ -13,7 +13,7 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use encore_board_mps2::console::{exit, exit_code};
+use encore_board_mps2::console::{exit, exit_code, exit_passed};
 use encore_board_mps2::{println, Board};
 use encore_tls::crypto::{verify_rsa, CryptoError, SignatureScheme};
 
@@ -140,9 +140,5 @@ fn main() -> ! {
             EXPECTED.acceptable_refused
         );
     }
-    exit(if all == EXPECTED {
-        exit_code::SUCCESS
-    } else {
-        exit_code::FAILURE
-    })
+    exit_passed(all == EXPECTED)
 }

@@ -17,18 +17,17 @@
 
 use embassy_time::Timer;
 use encore_board_mps2::console::{exit, exit_code};
-use encore_board_mps2::time::BoardClock;
-use encore_board_mps2::{executor, println, stack, Board, Spawner};
-use encore_client::{CacheConfig, ClientConfig, KeyExchangeMode, PskMode};
-use encore_example_mps2::connection::{self, Buffers, Ctx, Failure, Pool};
-use encore_example_mps2::{setup, Mps2};
-use encore_example_mps2::{CONTEXT_ID, LINE, SERVER_NAME};
-use rand_core::Rng;
+use encore_board_mps2::{executor, println, Board, Spawner};
+use encore_client::{KeyExchangeMode, PskMode};
+use encore_example_mps2::connection::{self, Buffers, Plan, Pool};
+use encore_example_mps2::{failed, print_stack_peak, setup, Mps2};
+use encore_example_mps2::{LINE, SERVER_NAME};
 use static_cell::ConstStaticCell;
 
+/// How this firmware names itself in its lines.
+const NAME: &str = "decline";
+
 static POOL: Pool = Pool::new();
-/// Both connections offer psk_dhe_ke (the context's default).
-const DHE: PskMode = PskMode::DheOnly;
 // Built in place in .bss: a `StaticCell::init` would build them on the stack first.
 static BUFFERS: ConstStaticCell<Buffers> = ConstStaticCell::new(Buffers::new());
 
@@ -40,69 +39,40 @@ fn main() -> ! {
     executor::boot(app)
 }
 
-fn fail(what: &str) -> ! {
-    println!("decline: FAILED: {}", what);
-    exit(exit_code::FAILURE)
-}
-
-fn conn_failed(n: u8, e: Failure) -> ! {
-    println!("decline: FAILED: conn={} {:?}", n, e);
-    exit(exit_code::FAILURE)
-}
-
 #[embassy_executor::task]
-async fn app(spawner: Spawner, mut board: Board) {
-    let anchors = [setup::trust_anchor("decline")];
-    let net_stack = setup::network("decline", spawner, board.nic, board.rng.next_u64());
+async fn app(spawner: Spawner, board: Board) {
+    let device = setup::device(NAME, spawner, board.nic, board.rng);
+    let net_stack = device.stack;
+    let ctx = device.into_context(&POOL);
     net_stack.wait_config_up().await;
-
-    let ctx = Ctx::new(
-        CONTEXT_ID,
-        ClientConfig::new(&anchors),
-        &POOL,
-        CacheConfig::DEFAULT,
-        BoardClock::new(),
-        board.rng,
-    );
     let buffers = BUFFERS.take();
+    // Both connections offer psk_dhe_ke (the context's default).
+    let plan = |n, offer, want_tickets| Plan {
+        n,
+        server_name: SERVER_NAME,
+        offer,
+        psk_mode: PskMode::DheOnly,
+        line: LINE,
+        want_tickets,
+    };
 
     // 1. Full handshake with the first server process; keep its newest ticket.
-    let (first, saved) =
-        match connection::run::<Mps2>(1, &ctx, net_stack, SERVER_NAME, None, DHE, LINE, 2, buffers)
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => conn_failed(1, e),
-        };
-    first.print::<Mps2>(1);
+    let ran = connection::run::<Mps2>(&ctx, net_stack, &plan(1, None, 2), buffers, None).await;
+    let (first, saved) = connection::checked::<Mps2>(NAME, 1, ran);
     let Some(saved) = saved else {
-        fail("connection 1 left no session")
+        failed::<Mps2>(NAME, "connection 1 left no session")
     };
     if first.reused {
-        fail("connection 1 was not a full handshake");
+        failed::<Mps2>(NAME, "connection 1 was not a full handshake");
     }
 
     Timer::after_millis(RESTART_WAIT_MS).await;
 
     // 2. Offer it to the next server process, which has new ticket keys.
     let tickets_cached = ctx.cache().len();
-    let (second, fresh) = match connection::run::<Mps2>(
-        2,
-        &ctx,
-        net_stack,
-        SERVER_NAME,
-        Some(&saved),
-        DHE,
-        LINE,
-        1,
-        buffers,
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => conn_failed(2, e),
-    };
-    second.print::<Mps2>(2);
+    let offered = plan(2, Some(&saved), 1);
+    let ran = connection::run::<Mps2>(&ctx, net_stack, &offered, buffers, None).await;
+    let (second, fresh) = connection::checked::<Mps2>(NAME, 2, ran);
     let (refs_before, refs_after) = second.offered_refs.unwrap_or((0, 0));
     let fresh_is_new = fresh.as_ref().is_some_and(|f| *f != saved);
     println!(
@@ -119,20 +89,22 @@ async fn app(spawner: Spawner, mut board: Board) {
     drop(fresh);
     drop(saved);
 
-    let used = stack::peak();
-    println!(
-        "stack peak: {} bytes (window {} bytes)",
-        used.peak_bytes, used.window_bytes
-    );
+    print_stack_peak::<Mps2>();
     Timer::after_millis(10).await;
     let declined = !second.reused
         && second.summary.offer_declined
         && second.summary.kex == KeyExchangeMode::Full;
     if !declined {
-        fail("connection 2 did not see its offer declined and fall back to a full handshake");
+        failed::<Mps2>(
+            NAME,
+            "connection 2 did not see its offer declined and fall back to a full handshake",
+        );
     }
     if refs_after + 1 != refs_before || second.kept_offered || !fresh_is_new {
-        fail("the connection did not release the declined session for the fresh tickets");
+        failed::<Mps2>(
+            NAME,
+            "the connection did not release the declined session for the fresh tickets",
+        );
     }
     println!("decline: ok (offer declined, full handshake, session released, fresh tickets)");
     exit(exit_code::SUCCESS)

@@ -20,14 +20,12 @@ use embassy_net::Stack;
 use embassy_time::{Duration, Instant, Timer, WithTimeout};
 use encore_board_mps2::console::{exit, exit_code};
 use encore_board_mps2::marker::marker;
-use encore_board_mps2::time::BoardClock;
-use encore_board_mps2::{executor, println, stack, Board, Spawner};
-use encore_client::{CacheConfig, ClientConfig, KeyExchangeMode, PskMode};
+use encore_board_mps2::{executor, println, Board, Spawner};
+use encore_client::{KeyExchangeMode, PskMode};
 use encore_example_mps2::batched::Batched;
 use encore_example_mps2::connection::{self, Buffers, Ctx, Failure, Outcome, Pool, CARRY_LEN};
-use encore_example_mps2::{exchange_markers, CONTEXT_ID, SERVER_NAME};
-use encore_example_mps2::{setup, Mps2};
-use rand_core::Rng;
+use encore_example_mps2::{connection_failed, failed, print_stack_peak, setup, Mps2};
+use encore_example_mps2::{exchange_markers, SERVER_NAME};
 use reqwless::client::HttpConnection;
 use reqwless::request::{Request, RequestBuilder};
 use static_cell::ConstStaticCell;
@@ -55,11 +53,6 @@ fn main() -> ! {
     executor::boot(app)
 }
 
-fn fail(what: &str) -> ! {
-    println!("{}: FAILED: {}", NAME, what);
-    exit(exit_code::FAILURE)
-}
-
 /// What one GET returned.
 struct Got {
     outcome: Outcome,
@@ -81,7 +74,7 @@ enum GetError {
 /// Reports why connection `n` failed and ends the program.
 fn get_failed(n: u8, e: GetError) -> ! {
     match e {
-        GetError::Connection(e) => println!("{}: FAILED: conn={} {:?}", NAME, n, e),
+        GetError::Connection(e) => connection_failed::<Mps2>(NAME, n, e),
         GetError::Http(e) => println!("{}: FAILED: conn={} HTTP {:?}", NAME, n, e),
         GetError::TimedOut => println!("{}: FAILED: conn={} no response in time", NAME, n),
     }
@@ -107,8 +100,7 @@ async fn get<'a>(
     let mut conn = connection::open::<Mps2>(ctx, stack, SERVER_NAME, psk_mode, buffers)
         .await?
         .with_carry_buffer(carry);
-    let (summary, handshake_ms) = connection::handshake::<Mps2>(n, &mut conn, None).await?;
-    let reused = conn.session_reused();
+    let handshake = connection::handshake::<Mps2>(n, &mut conn, None).await?;
 
     let mut batch = [0u8; BATCH_LEN];
     let mut response = [0u8; RESPONSE_LEN];
@@ -136,33 +128,18 @@ async fn get<'a>(
     connection::close::<Mps2>(&mut conn).await?;
     let stats = conn.stats();
     Ok(Got {
-        outcome: Outcome {
-            summary,
-            reused,
-            stats,
-            offered_refs: None,
-            kept_offered: false,
-            handshake_ms,
-            total_ms: started.elapsed().as_millis(),
-        },
+        outcome: Outcome::new(handshake, stats, started),
         status,
         body,
     })
 }
 
 #[embassy_executor::task]
-async fn app(spawner: Spawner, mut board: Board) {
-    let anchors = [setup::trust_anchor(NAME)];
-    let net_stack = setup::network(NAME, spawner, board.nic, board.rng.next_u64());
+async fn app(spawner: Spawner, board: Board) {
+    let device = setup::device(NAME, spawner, board.nic, board.rng);
+    let net_stack = device.stack;
+    let ctx = device.into_context(&POOL);
     net_stack.wait_config_up().await;
-    let ctx = Ctx::new(
-        CONTEXT_ID,
-        ClientConfig::new(&anchors),
-        &POOL,
-        CacheConfig::DEFAULT,
-        BoardClock::new(),
-        board.rng,
-    );
     let buffers = BUFFERS.take();
     let carry = CARRY.take();
 
@@ -192,15 +169,11 @@ async fn app(spawner: Spawner, mut board: Board) {
             && got.outcome.reused == (expected != KeyExchangeMode::Full);
     }
 
-    let used = stack::peak();
-    println!(
-        "stack peak: {} bytes (window {} bytes)",
-        used.peak_bytes, used.window_bytes
-    );
+    print_stack_peak::<Mps2>();
     // Let the last FIN go out before the emulator stops.
     Timer::after_millis(10).await;
     if !as_planned {
-        fail("expected status 200 each time, a full handshake, then psk_dhe_ke and psk_ke resumptions");
+        failed::<Mps2>(NAME, "expected status 200 each time, a full handshake, then psk_dhe_ke and psk_ke resumptions");
     }
     println!(
         "{}: ok (full handshake, then psk_dhe_ke and psk_ke resumptions; 3 x 200)",

@@ -30,9 +30,8 @@
 #![forbid(unsafe_code)]
 
 use encore_board_mps2::{executor, Board, Spawner};
-use encore_example_mps2::{saved, setup, Device, Mps2};
+use encore_example_mps2::{saved, setup};
 use encore_examples_common::mqtt_sensor;
-use rand_core::Rng;
 
 /// How this firmware names itself in its failure lines.
 const NAME: &str = "mqtt-sensor";
@@ -43,15 +42,9 @@ fn main() -> ! {
 }
 
 #[embassy_executor::task]
-async fn app(spawner: Spawner, mut board: Board) {
-    let anchor = setup::trust_anchor(NAME);
+async fn app(spawner: Spawner, board: Board) {
     let psk_mode = setup::psk_mode(NAME);
     let store = saved::open_store(NAME);
-    let stack = setup::network(NAME, spawner, board.nic, board.rng.next_u64());
-    let device = Device::<Mps2> {
-        stack,
-        rng: board.rng,
-        anchor,
-    };
+    let device = setup::device(NAME, spawner, board.nic, board.rng);
     mqtt_sensor::run(device, store, psk_mode).await
 }

@@ -9,16 +9,15 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use embassy_net::tcp::TcpSocket;
-use embassy_time::{Duration, Timer, WithTimeout};
-use embedded_io_async::Write;
+use embassy_time::Timer;
 use encore_board_mps2::console::{exit, exit_code};
 use encore_board_mps2::marker::{self, marker};
 use encore_board_mps2::{executor, net, println, stack, time, Board, Spawner};
+use encore_example_mps2::Mps2;
+use encore_examples_common::net_smoke::echo;
 use rand_core::Rng;
 
-const LINE: &[u8] = b"encore net-smoke\n";
-const TIMEOUT: Duration = Duration::from_secs(10);
+const LINE: &str = "encore net-smoke\n";
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
@@ -42,14 +41,13 @@ async fn app(spawner: Spawner, mut board: Board) {
     }
 
     marker(marker::id::BEGIN);
-    let result = echo(stack).await;
+    let result = echo::<Mps2>(stack, LINE.as_bytes()).await;
     marker(marker::id::END);
 
     let used = stack::peak();
     match result {
-        Ok(n) => {
-            let text = core::str::from_utf8(&LINE[..n]).unwrap_or("<not utf-8>");
-            println!("echo: {}", text.trim_end());
+        Ok(()) => {
+            println!("echo: {}", LINE.trim_end());
             println!("stack peak: {} bytes", used.peak_bytes);
             // Let the FIN go out before the emulator stops.
             Timer::after_millis(10).await;
@@ -60,37 +58,4 @@ async fn app(spawner: Spawner, mut board: Board) {
             exit(exit_code::FAILURE)
         }
     }
-}
-
-/// Sends [`LINE`] and waits for the same bytes back; returns their length.
-async fn echo(stack: embassy_net::Stack<'static>) -> Result<usize, &'static str> {
-    let mut rx = [0u8; 256];
-    let mut tx = [0u8; 256];
-    let mut socket = TcpSocket::new(stack, &mut rx, &mut tx);
-    socket.set_timeout(Some(TIMEOUT));
-    socket
-        .connect(net::SERVER)
-        .with_timeout(TIMEOUT)
-        .await
-        .map_err(|_| "connect timed out")?
-        .map_err(|_| "connect refused")?;
-    socket.write_all(LINE).await.map_err(|_| "write failed")?;
-    socket.flush().await.map_err(|_| "flush failed")?;
-    let mut got = [0u8; 64];
-    let mut n = 0;
-    while n < LINE.len() {
-        let read = socket
-            .read(&mut got[n..])
-            .await
-            .map_err(|_| "read failed")?;
-        if read == 0 {
-            return Err("closed before the echo came back");
-        }
-        n += read;
-    }
-    if got.get(..LINE.len()) != Some(LINE) {
-        return Err("echo differs from what was sent");
-    }
-    socket.close();
-    Ok(LINE.len())
 }

@@ -31,9 +31,8 @@
 #![forbid(unsafe_code)]
 
 use encore_board_mps2::{executor, Board, Spawner};
-use encore_example_mps2::{saved, setup, Device, Mps2, LINE};
+use encore_example_mps2::{saved, setup, LINE};
 use encore_examples_common::reboot::{self, Phase};
-use rand_core::Rng;
 
 /// How this firmware names itself in its failure lines.
 const NAME: &str = "reboot";
@@ -56,17 +55,11 @@ fn phase() -> Phase {
 }
 
 #[embassy_executor::task]
-async fn app(spawner: Spawner, mut board: Board) {
+async fn app(spawner: Spawner, board: Board) {
     let phase = phase();
-    let anchor = setup::trust_anchor(NAME);
     // The application's device key and flash. The store's nonces come from the
     // context's generator (the board's), through the connection.
     let store = saved::open_store(NAME);
-    let stack = setup::network(NAME, spawner, board.nic, board.rng.next_u64());
-    let device = Device::<Mps2> {
-        stack,
-        rng: board.rng,
-        anchor,
-    };
+    let device = setup::device(NAME, spawner, board.nic, board.rng);
     reboot::run(device, store, phase, LINE).await
 }

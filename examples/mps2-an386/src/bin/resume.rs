@@ -21,9 +21,8 @@
 #![forbid(unsafe_code)]
 
 use encore_board_mps2::{executor, Board, Spawner};
-use encore_example_mps2::{setup, Device, Mps2, LINE};
+use encore_example_mps2::{setup, LINE};
 use encore_examples_common::resume;
-use rand_core::Rng;
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
@@ -31,13 +30,7 @@ fn main() -> ! {
 }
 
 #[embassy_executor::task]
-async fn app(spawner: Spawner, mut board: Board) {
-    let anchor = setup::trust_anchor("resume");
-    let stack = setup::network("resume", spawner, board.nic, board.rng.next_u64());
-    let device = Device::<Mps2> {
-        stack,
-        rng: board.rng,
-        anchor,
-    };
+async fn app(spawner: Spawner, board: Board) {
+    let device = setup::device("resume", spawner, board.nic, board.rng);
     resume::run(device, LINE).await
 }

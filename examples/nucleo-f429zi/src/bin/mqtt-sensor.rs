@@ -7,28 +7,17 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use encore_board_nucleo_f429zi::{net, Board, Spawner};
-use encore_example_nucleo::{open_store, psk_mode, start_failed, trust_anchor, Device, Nucleo};
+use encore_board_nucleo_f429zi::{Board, Spawner};
+use encore_example_nucleo::{device, open_store, psk_mode};
 use encore_examples_common::mqtt_sensor;
-use rand_core::Rng;
 
 const NAME: &str = "mqtt-sensor";
 
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
-    let mut board = Board::init();
-    let anchor = trust_anchor(NAME);
+    let board = Board::init();
     let psk_mode = psk_mode(NAME);
     let store = open_store(NAME, board.store_flash);
-    let seed = board.rng.next_u64();
-    let stack = match net::start(spawner, board.ethernet, seed) {
-        Ok(stack) => stack,
-        Err(e) => start_failed(NAME, "network start", e),
-    };
-    let device = Device::<Nucleo> {
-        stack,
-        rng: board.rng,
-        anchor,
-    };
+    let device = device(NAME, spawner, board.ethernet, board.rng);
     mqtt_sensor::run(device, store, psk_mode).await
 }

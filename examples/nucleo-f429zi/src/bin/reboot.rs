@@ -11,27 +11,16 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use encore_board_nucleo_f429zi::{net, Board, Spawner};
-use encore_example_nucleo::{open_store, start_failed, trust_anchor, Device, Nucleo, LINE};
+use encore_board_nucleo_f429zi::{Board, Spawner};
+use encore_example_nucleo::{device, open_store, LINE};
 use encore_examples_common::reboot::{self, Phase};
-use rand_core::Rng;
 
 const NAME: &str = "reboot";
 
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
-    let mut board = Board::init();
-    let anchor = trust_anchor(NAME);
+    let board = Board::init();
     let store = open_store(NAME, board.store_flash);
-    let seed = board.rng.next_u64();
-    let stack = match net::start(spawner, board.ethernet, seed) {
-        Ok(stack) => stack,
-        Err(e) => start_failed(NAME, "network start", e),
-    };
-    let device = Device::<Nucleo> {
-        stack,
-        rng: board.rng,
-        anchor,
-    };
+    let device = device(NAME, spawner, board.ethernet, board.rng);
     reboot::run(device, store, Phase::Any, LINE).await
 }

@@ -8,26 +8,15 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use encore_board_nucleo_f429zi::{net, Board, Spawner};
-use encore_example_nucleo::{start_failed, trust_anchor, Device, Nucleo, LINE};
+use encore_board_nucleo_f429zi::{Board, Spawner};
+use encore_example_nucleo::{device, LINE};
 use encore_examples_common::resume;
-use rand_core::Rng;
 
 const NAME: &str = "resume";
 
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
-    let mut board = Board::init();
-    let anchor = trust_anchor(NAME);
-    let seed = board.rng.next_u64();
-    let stack = match net::start(spawner, board.ethernet, seed) {
-        Ok(stack) => stack,
-        Err(e) => start_failed(NAME, "network start", e),
-    };
-    let device = Device::<Nucleo> {
-        stack,
-        rng: board.rng,
-        anchor,
-    };
+    let board = Board::init();
+    let device = device(NAME, spawner, board.ethernet, board.rng);
     resume::run(device, LINE).await
 }

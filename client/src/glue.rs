@@ -39,59 +39,10 @@
 //! assert_eq!(claim.obfuscated_age, 5_001);
 //! ```
 
-use encore_session::{ContextId, NewSession, Offer, PeerId, Session, SessionRecord, TLS13};
+use encore_session::{ContextId, NewSession, Offer, PeerId, SessionRecord, TLS13};
 use encore_tls::client::OfferSource;
 use encore_tls::crypto::CipherSuite;
 use encore_tls::NewTicket;
-
-/// A claimed session record as the engine's offer.
-///
-/// The suite and the obfuscated age are those its claim read ([`Session::claim`], or
-/// [`SessionCache::take`](encore_cache::SessionCache::take)), in the claim's critical
-/// section (C30, C31). The ticket and the PSK stay in the record until the engine copies them,
-/// in one more critical section, straight into its own place
-/// ([`OfferSource::copy_into`]): neither passes through the stack, and the ticket is copied
-/// once into the engine and once onto the wire.
-pub struct SessionOffer<'s, 'p, const P: usize, const T: usize> {
-    session: &'s Session<'p, P, T>,
-    suite: CipherSuite,
-    obfuscated_age: u32,
-}
-
-impl<'s, 'p, const P: usize, const T: usize> SessionOffer<'s, 'p, P, T> {
-    /// The offer of `session`, which `claim` claimed. `None` when this build of the engine
-    /// does not have the record's suite (its cargo feature is off); the handshake is then a
-    /// full one (C7).
-    pub fn new(session: &'s Session<'p, P, T>, claim: &Offer) -> Option<Self> {
-        Some(SessionOffer {
-            session,
-            suite: CipherSuite::from_u16(claim.cipher_suite)?,
-            obfuscated_age: claim.obfuscated_age,
-        })
-    }
-}
-
-impl<const P: usize, const T: usize> OfferSource for SessionOffer<'_, '_, P, T> {
-    fn suite(&self) -> CipherSuite {
-        self.suite
-    }
-
-    fn obfuscated_age(&self) -> u32 {
-        self.obfuscated_age
-    }
-
-    fn copy_into(&self, ticket: &mut [u8], psk: &mut [u8]) -> Option<(usize, usize)> {
-        self.session
-            .with(|r| {
-                let (t, p) = (r.ticket(), r.psk());
-                ticket.get_mut(..t.len())?.copy_from_slice(t);
-                psk.get_mut(..p.len())?.copy_from_slice(p);
-                Some((t.len(), p.len()))
-            })
-            .ok()
-            .flatten()
-    }
-}
 
 /// A session record as the engine's offer, read inside the critical section that claims it:
 /// [`Session::claim_with`] or [`SessionCache::take_with`](encore_cache::SessionCache::take_with)

@@ -33,10 +33,10 @@ use encore_bench_mps2_an386::{
 use encore_board_mps2::console::{exit, exit_code, exit_passed};
 use encore_board_mps2::{executor, println, stack, time, Board, EmulatorRng};
 use encore_cache::{CacheConfig, SessionCache};
-use encore_client::glue::{new_session, SessionOffer};
+use encore_client::glue::{new_session, RecordOffer};
 use encore_session::{ContextId, PeerId, SessionPool};
 use encore_tls::client::{
-    ClientConfig, Connection, Event, HandshakeSummary, KeyExchangeMode, OfferSource, PskMode,
+    ClientConfig, Connection, Event, HandshakeSummary, KeyExchangeMode, PskMode,
 };
 use encore_tls::crypto::{CipherSuite, NamedGroup};
 use rustls_pki_types::CertificateDer;
@@ -307,28 +307,12 @@ async fn one_handshake(
     let peer_fingerprint = encore_tls::crypto::trust_fingerprint(config.trust_anchors);
     let peer = PeerId::new(SERVER_NAME, &[], &peer_fingerprint);
     encore_board_mps2::marker::marker(marker::HANDSHAKE_BEGIN);
-    // Taken (and claimed) from the cache with the claim's reading, then copied once from the
-    // record into the engine, as `encore_client::Connection` does.
-    let taken = if expected == KeyExchangeMode::Full {
-        None
-    } else {
-        let wanted: &[u16] = &[config.cipher_suites[0].to_u16()];
-        let taken = uninterrupted(|| CACHE.take(&peer, now_ms, wanted));
-        Some(taken.ok_or(fail(link, Failure::NoTicket))?)
-    };
-    let offer = match &taken {
-        Some((session, claim)) => {
-            Some(SessionOffer::new(session, claim).ok_or(fail(link, Failure::NoTicket))?)
-        }
-        None => None,
-    };
     let mut slot = None;
-    uninterrupted(|| {
-        Connection::start_in(
+    let mut prepared = uninterrupted(|| {
+        Connection::prepare_in(
             &mut slot,
             config,
             SERVER_NAME,
-            offer.as_ref().map(|o| o as &dyn OfferSource),
             config.psk_mode,
             (rx, tx),
             &mut *rng,
@@ -336,6 +320,23 @@ async fn one_handshake(
         )
     })
     .map_err(|r| fail(link, Failure::Tls(r.error)))?;
+    // Taken (and claimed) from the cache; inside the claim, the record's ticket and PSK go
+    // straight into the engine, as `encore_client::Connection` does.
+    let _taken = if expected == KeyExchangeMode::Full {
+        None
+    } else {
+        let wanted: &[u16] = &[config.cipher_suites[0].to_u16()];
+        let taken = uninterrupted(|| {
+            CACHE.take_with(&peer, now_ms, wanted, |record, claim| {
+                RecordOffer::new(record, claim).is_some_and(|o| prepared.load_offer(&o).is_ok())
+            })
+        });
+        match taken {
+            Some((session, _, true)) => Some(session),
+            _ => return Err(fail(link, Failure::NoTicket)),
+        }
+    };
+    uninterrupted(|| prepared.start()).map_err(|r| fail(link, Failure::Tls(r.error)))?;
     let conn: &mut Connection<'_, _, TICKET> = slot.as_mut().ok_or(fail(link, Failure::Link))?;
     let summary = drive_handshake(conn, link)
         .await

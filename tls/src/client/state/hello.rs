@@ -74,6 +74,11 @@ pub(crate) fn with_client_hello<O>(
 /// Queues a ClientHello built from the connection: its key share (if any), its offer (only
 /// one whose hash is `offer_hash`, when given: the suite a HelloRetryRequest chose), and the
 /// cookie at `cookie` in the receive buffer.
+///
+/// Always inlined, so each of its two callers builds the hello in its own frame: called as a
+/// function shared by both, it left 2.8 KB more stack under a resumption on the Cortex-M4
+/// (measured by `cargo xtask demo`).
+#[inline(always)]
 pub(super) fn queue_client_hello<R, const T: usize>(
     conn: &mut Connection<'_, R, T>,
     offer_hash: Option<HashAlg>,

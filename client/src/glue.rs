@@ -45,7 +45,8 @@ use encore_tls::crypto::CipherSuite;
 use encore_tls::NewTicket;
 
 /// A session record as the engine's offer, read inside the critical section that claims it:
-/// [`Session::claim_with`] or [`SessionCache::take_with`](encore_cache::SessionCache::take_with)
+/// [`Session::claim_with`](encore_session::Session::claim_with) or
+/// [`SessionCache::take_with`](encore_cache::SessionCache::take_with)
 /// hand the record and the claim's [`Offer`] to a closure, which loads this into the engine
 /// ([`Prepared::load_offer`](encore_tls::client::Prepared::load_offer)). The ticket and the PSK
 /// are then read once, under the claim, straight into the engine's place for them: one copy

@@ -188,7 +188,7 @@ impl ServerProcess {
 /// `openssl s_server` with the test PKI, TLS 1.3 only, on 127.0.0.1.
 ///
 /// Without `-www` it serves one connection at a time and goes back to accepting; it prints
-/// `Reused session-id` for each resumed connection, which [`resumed_count`](Self::resumed_count)
+/// `Reused session-id` for each resumed connection, which [`resumed_count`](ServerProcess::resumed_count)
 /// counts. With `-www` the proof is in the served page instead (`Reused, TLSv1.3`).
 pub struct OpenSslServer {
     process: ServerProcess,
@@ -241,7 +241,7 @@ impl OpenSslServer {
 
     /// Waits until `n` handshakes are fully reported or `timeout` passes; returns the count.
     /// s_server prints `Secure Renegotiation IS ...` after the `Reused session-id` line of
-    /// the same handshake, so once `n` are reported, [`OpenSslServer::resumed_count`] is
+    /// the same handshake, so once `n` are reported, [`ServerProcess::resumed_count`] is
     /// final for those `n` handshakes.
     pub fn wait_reported(&self, n: usize, timeout: Duration) -> usize {
         self.process

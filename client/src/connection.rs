@@ -15,7 +15,7 @@ use rand_core::TryCryptoRng;
 use zeroize::Zeroize;
 
 use crate::context::{BadSessionRule, Context};
-use crate::glue::{new_session, RecordOffer};
+use crate::glue::{new_session, record_offer};
 use crate::rng::{FallibleRng, SharedRng};
 use crate::saver::{NoSaver, SessionSaver, SAVE_QUEUE_LEN};
 use crate::Error;

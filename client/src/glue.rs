@@ -1,5 +1,5 @@
 //! Between session records and the engine, in both directions: a claimed record becomes the
-//! engine's offer ([`RecordOffer`]), and a NewSessionTicket becomes a record
+//! engine's offer ([`record_offer`]), and a NewSessionTicket becomes a record
 //! ([`new_session`]).
 //!
 //! [`Connection`](crate::Connection) is built on these two; a firmware that drives the
@@ -9,9 +9,8 @@
 //!
 //! ```
 //! use encore_cache::{CacheConfig, SessionCache};
-//! use encore_client::glue::RecordOffer;
+//! use encore_client::glue::record_offer;
 //! use encore_session::{ContextId, NewSession, PeerId, SessionPool, TLS13};
-//! use encore_tls::client::OfferSource;
 //!
 //! static POOL: SessionPool<4> = SessionPool::new();
 //! let cache: SessionCache<'_, 4, 4> = SessionCache::new(&POOL, ContextId(1), CacheConfig::DEFAULT);
@@ -25,12 +24,12 @@
 //!
 //! // Taken (and claimed) from the cache five seconds later. Inside the claim, the record is
 //! // read once, into the engine: `Prepared::load_offer` (of `encore_tls`) with the
-//! // `RecordOffer`; here into two arrays.
+//! // record's offer; here into two arrays.
 //! let (mut ticket, mut psk) = ([0u8; 256], [0u8; 48]);
 //! let (session, claim, copied) = cache
 //!     .take_with(&peer, 5_000, &[0x1301], |record, claim| {
-//!         let offer = RecordOffer::new(record, claim)?;
-//!         assert_eq!(offer.obfuscated_age(), 5_001);
+//!         let offer = record_offer(record, claim)?;
+//!         assert_eq!(offer.obfuscated_age, 5_001);
 //!         offer.copy_into(&mut ticket, &mut psk)
 //!     })
 //!     .unwrap();
@@ -40,51 +39,30 @@
 //! ```
 
 use encore_session::{ContextId, NewSession, Offer, PeerId, SessionRecord, TLS13};
-use encore_tls::client::OfferSource;
 use encore_tls::crypto::CipherSuite;
-use encore_tls::NewTicket;
+use encore_tls::{NewTicket, ResumptionOffer};
 
 /// A session record as the engine's offer, read inside the critical section that claims it:
 /// [`Session::claim_with`](encore_session::Session::claim_with) or
-/// [`SessionCache::take_with`](encore_cache::SessionCache::take_with)
-/// hand the record and the claim's [`Offer`] to a closure, which loads this into the engine
-/// ([`Prepared::load_offer`](encore_tls::client::Prepared::load_offer)). The ticket and the PSK
-/// are then read once, under the claim, straight into the engine's place for them: one copy
-/// of the ticket into the engine, one onto the wire.
-pub struct RecordOffer<'r, const T: usize> {
+/// [`SessionCache::take_with`](encore_cache::SessionCache::take_with) hand the record and the
+/// claim's [`Offer`] to a closure, which loads this into the engine
+/// ([`Prepared::load_offer`](encore_tls::client::Prepared::load_offer)). The offer borrows the
+/// record's ticket and PSK, so they are read once, under the claim, straight into the
+/// engine's place for them: one copy of the ticket into the engine, one onto the wire.
+///
+/// The suite and the obfuscated age are those the claim read (C30, C31). `None` when this
+/// build of the engine does not have the record's suite (its cargo feature is off); the
+/// handshake is then a full one (C7).
+pub fn record_offer<'r, const T: usize>(
     record: &'r SessionRecord<T>,
-    suite: CipherSuite,
-    obfuscated_age: u32,
-}
-
-impl<'r, const T: usize> RecordOffer<'r, T> {
-    /// The offer of `record`, which `claim` claimed. `None` when this build of the engine
-    /// does not have the record's suite (its cargo feature is off); the handshake is then a
-    /// full one (C7).
-    pub fn new(record: &'r SessionRecord<T>, claim: &Offer) -> Option<Self> {
-        Some(RecordOffer {
-            record,
-            suite: CipherSuite::from_u16(claim.cipher_suite)?,
-            obfuscated_age: claim.obfuscated_age,
-        })
-    }
-}
-
-impl<const T: usize> OfferSource for RecordOffer<'_, T> {
-    fn suite(&self) -> CipherSuite {
-        self.suite
-    }
-
-    fn obfuscated_age(&self) -> u32 {
-        self.obfuscated_age
-    }
-
-    fn copy_into(&self, ticket: &mut [u8], psk: &mut [u8]) -> Option<(usize, usize)> {
-        let (t, p) = (self.record.ticket(), self.record.psk());
-        ticket.get_mut(..t.len())?.copy_from_slice(t);
-        psk.get_mut(..p.len())?.copy_from_slice(p);
-        Some((t.len(), p.len()))
-    }
+    claim: &Offer,
+) -> Option<ResumptionOffer<'r>> {
+    Some(ResumptionOffer {
+        ticket: record.ticket(),
+        psk: record.psk(),
+        suite: CipherSuite::from_u16(claim.cipher_suite)?,
+        obfuscated_age: claim.obfuscated_age,
+    })
 }
 
 /// The session record a NewSessionTicket makes (RFC 8446 §4.6.1): the ticket's values, the

@@ -377,7 +377,6 @@ fn refused_engine_start_keeps_buffers_and_settings() {
 /// ticket and the PSK from the record into the engine's place, refusing a place too small.
 #[test]
 fn c30_offer_from_claim_sends_the_wrapped_obfuscated_age() {
-    use encore_tls::client::OfferSource;
     let pool: &SessionPool<8> = leak(SessionPool::new());
     let peer = PeerId::new(NAME, &[], &[0; 16]);
     let s = record_aged(pool, peer, 1, 1, 0xffff_fff0);
@@ -387,10 +386,10 @@ fn c30_offer_from_claim_sends_the_wrapped_obfuscated_age() {
         let claim = &record.offer(now).unwrap();
         assert_eq!(claim.ticket_age_ms, 0x20);
         assert_eq!(claim.obfuscated_age, 0x10);
-        let offer = crate::glue::RecordOffer::new(record, claim).unwrap();
-        assert_eq!(offer.obfuscated_age(), 0x10);
+        let offer = crate::glue::record_offer(record, claim).unwrap();
+        assert_eq!(offer.obfuscated_age, 0x10);
         assert_eq!(
-            offer.suite(),
+            offer.suite,
             encore_tls::crypto::CipherSuite::Aes128GcmSha256
         );
         let (mut ticket, mut psk) = ([0u8; 256], [0u8; 48]);

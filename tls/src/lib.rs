@@ -7,8 +7,8 @@
 //! - [`crypto`]: the cryptographic seam (RustCrypto primitives, rustls-webpki paths).
 //!
 //! The engine does not know about session caches: it takes a
-//! [`client::ResumptionOffer`] (or any [`client::OfferSource`], such as a pool's record,
-//! copied once into its own place) and reports each ticket as a [`client::NewTicket`] with the
+//! [`client::ResumptionOffer`] (the ticket and PSK, borrowed from wherever they are kept,
+//! such as a pool's record, and copied once into its own place) and reports each ticket as a [`client::NewTicket`] with the
 //! resumption PSK already derived (RFC 8446 §4.6.1).
 //!
 //! Rule numbers cited in these docs (C1–C37, E1–E8) refer to the session contract in
@@ -81,6 +81,6 @@ pub mod crypto;
 pub mod wire;
 
 pub use client::{
-    ClientConfig, Connection, Error, Event, HandshakeSummary, KeyExchangeMode, NewTicket,
-    OfferSource, PskMode, ResumptionOffer,
+    ClientConfig, Connection, Error, Event, HandshakeSummary, KeyExchangeMode, NewTicket, PskMode,
+    ResumptionOffer,
 };

@@ -87,12 +87,10 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
         mut read: impl FnMut(&SessionRecord<T>, &Offer) -> R,
     ) -> Option<(Session<'p, P, T>, Offer, R)> {
         let limits = self.config.limits;
-        // What `read` returned.
-        let mut got = None;
         // The entry removed, or the one taken.
         let mut out = None;
-        // What the claim of the one taken read.
-        let mut offer = None;
+        // What the claim of the one taken read, and what `read` returned.
+        let mut claimed = None;
         // Each round removes one entry (a stale one, or a candidate claimed elsewhere) or ends.
         for _ in 0..=N {
             let step = self.locked_with_records(|s, records| {
@@ -118,15 +116,12 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
                 };
                 if !e.timed_out(secs(now_ms)) {
                     // `read` runs only for the candidate claimed.
-                    let claimed =
-                        records.claim_with(e.id(), now_ms, &limits, offered_suites, &mut read);
-                    if let Ok((o, r)) = claimed {
-                        offer = Some(o);
-                        got = Some(r);
-                    }
+                    claimed = records
+                        .claim_with(e.id(), now_ms, &limits, offered_suites, &mut read)
+                        .ok();
                 }
                 out = self.handle(records, e);
-                if offer.is_none() {
+                if claimed.is_none() {
                     bump(&mut s.stats.timeouts);
                     return Take::Stale;
                 }
@@ -140,7 +135,7 @@ impl<'p, const N: usize, const P: usize, const T: usize> SessionCache<'p, N, P, 
                 }
             });
             match step {
-                Ok(Take::Hit) => return out.zip(offer).zip(got).map(|((s, o), r)| (s, o, r)),
+                Ok(Take::Hit) => return out.zip(claimed).map(|(s, (o, r))| (s, o, r)),
                 Ok(Take::Stale) => self.finish_removal(out.take()),
                 Ok(Take::Miss) | Err(_) => return None,
             }

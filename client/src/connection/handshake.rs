@@ -97,7 +97,7 @@ where
         // ticket's only other copy is the one in the ClientHello). A claimed ticket that is
         // then not sent is lost, which costs a full handshake and nothing else.
         let mut load = |record: &SessionRecord<T>, claim: &Offer| {
-            RecordOffer::new(record, claim).is_some_and(|o| engine.load_offer(&o).is_ok())
+            record_offer(record, claim).is_some_and(|o| engine.load_offer(&o).is_ok())
         };
         let mut loaded = false;
         if self.current.get().is_none() {

@@ -178,33 +178,12 @@ impl core::fmt::Debug for ResumptionOffer<'_> {
     }
 }
 
-/// Where the session a connection offers comes from. The engine copies the ticket and the
-/// PSK from it once, straight into its own place for them ([`OfferSource::copy_into`]); the
-/// ticket's only other copy is the one onto the wire in the ClientHello.
-///
-/// [`ResumptionOffer`] is one (bytes the caller holds); a session record in a pool is the
-/// other, copied inside the pool's critical section without passing through the stack.
-pub trait OfferSource {
-    /// The suite of the connection that received the ticket (C31).
-    fn suite(&self) -> CipherSuite;
-    /// `obfuscated_ticket_age` (C30).
-    fn obfuscated_age(&self) -> u32;
+impl ResumptionOffer<'_> {
     /// Copies the ticket to the front of `ticket` and the PSK to the front of `psk`, and
-    /// returns their lengths; `None` when either does not fit or the source is gone, and
-    /// then the connection is not started.
-    fn copy_into(&self, ticket: &mut [u8], psk: &mut [u8]) -> Option<(usize, usize)>;
-}
-
-impl OfferSource for ResumptionOffer<'_> {
-    fn suite(&self) -> CipherSuite {
-        self.suite
-    }
-
-    fn obfuscated_age(&self) -> u32 {
-        self.obfuscated_age
-    }
-
-    fn copy_into(&self, ticket: &mut [u8], psk: &mut [u8]) -> Option<(usize, usize)> {
+    /// returns their lengths; `None` when either does not fit. The engine copies an offer
+    /// once, with this, straight into its own place for it; the ticket's only other copy is
+    /// the one onto the wire in the ClientHello.
+    pub fn copy_into(&self, ticket: &mut [u8], psk: &mut [u8]) -> Option<(usize, usize)> {
         ticket
             .get_mut(..self.ticket.len())?
             .copy_from_slice(self.ticket);

@@ -64,7 +64,7 @@ mod sizes;
 mod state;
 
 use config::offered_suites;
-pub use config::{ClientConfig, MaxFragmentLength, OfferSource, PskMode, ResumptionOffer};
+pub use config::{ClientConfig, MaxFragmentLength, PskMode, ResumptionOffer};
 pub use error::{Error, Violation};
 pub use prepared::Prepared;
 pub(crate) use secrets::{OwnedOffer, Secrets};
@@ -346,14 +346,14 @@ impl<'a, R: rand_core::CryptoRng, const T: usize> Connection<'a, R, T> {
     /// object that reuses one place for successive connections keeps E7.
     ///
     /// The offer is read from `offer` once: its ticket and PSK are copied straight into the
-    /// connection's place for them ([`OfferSource::copy_into`]), which holds a ticket of up
+    /// connection's place for them ([`ResumptionOffer::copy_into`]), which holds a ticket of up
     /// to `T` bytes (a longer one is [`Error::BufferTooSmall`]).
     #[allow(clippy::too_many_arguments)] // `start`'s arguments and the place to start in
     pub fn start_in(
         slot: &mut Option<Self>,
         config: &'a ClientConfig<'a>,
         server_name: &'a str,
-        offer: Option<&dyn OfferSource>,
+        offer: Option<&ResumptionOffer<'_>>,
         psk_mode: PskMode,
         buffers: (&'a mut [u8], &'a mut [u8]),
         rng: R,
@@ -465,7 +465,10 @@ impl<'a, R: rand_core::CryptoRng, const T: usize> Connection<'a, R, T> {
     /// and the PSK's Early Secret are made where they stay.
     fn begin(&mut self) -> Result<(), Error> {
         self.transcript.scrub();
-        self.suites = offered_suites(self.config, self.offer.get().map(|o| o.suite))?;
+        if let Some(offer) = self.offer.get() {
+            // The suites of the ticket's hash first (C31); `blank` checked the rest.
+            self.suites = offered_suites(self.config, Some(offer.suite))?;
+        }
         self.state = state::start(self)?;
         if self.offer.is_some() {
             self.offer_pending = self.tx_len;

@@ -1,7 +1,7 @@
 //! A connection placed where it stays, before it starts: its offer is loaded (or withdrawn)
 //! at the caller's moment, then the first ClientHello is queued.
 
-use super::{Connection, Error, OfferSource, Refused};
+use super::{Connection, Error, Refused, ResumptionOffer};
 
 /// A connection that [`Connection::prepare_in`] placed in its slot and that has not started:
 /// nothing is queued and nothing secret is held but the offer loaded here. A connection
@@ -25,7 +25,7 @@ impl<'s, 'a, R: rand_core::CryptoRng, const T: usize> Prepared<'s, 'a, R, T> {
     /// ticket and the PSK are read once, here, and never pass through the stack). A ticket
     /// longer than `T`, or a PSK longer than a hash, is [`Error::BufferTooSmall`], and then
     /// nothing is offered. A second call replaces the first offer.
-    pub fn load_offer(&mut self, source: &dyn OfferSource) -> Result<(), Error> {
+    pub fn load_offer(&mut self, source: &ResumptionOffer<'_>) -> Result<(), Error> {
         match self.slot.as_mut() {
             Some(conn) => conn.offer.set(source),
             None => Err(Error::Closed),
@@ -43,14 +43,12 @@ impl<'s, 'a, R: rand_core::CryptoRng, const T: usize> Prepared<'s, 'a, R, T> {
     /// Queues the first ClientHello, with the offer loaded if any. When the connection
     /// cannot start, the slot is emptied and the buffers come back in [`Refused`].
     pub fn start(self) -> Result<(), Refused<'a>> {
-        let Some(conn) = self.slot.as_mut() else {
+        let begun = match self.slot.as_mut() {
+            Some(conn) => conn.begin(),
             // Not reached: a `Prepared` exists only over a placed connection.
-            return Ok(());
+            None => Err(Error::Closed),
         };
-        match conn.begin() {
-            Ok(()) => Ok(()),
-            Err(error) => Err(self.refuse(error)),
-        }
+        begun.map_err(|error| self.refuse(error))
     }
 
     /// Empties the slot and hands the buffers back with `error`. The connection is released

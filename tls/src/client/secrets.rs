@@ -43,7 +43,7 @@ impl<const T: usize> OwnedOffer<T> {
     /// and never pass through the stack (a ticket-sized value would be part of the
     /// resumption's stack peak on a device; E7 for the PSK). A ticket longer than `T`, or a
     /// PSK longer than a hash, is [`Error::BufferTooSmall`] and nothing is offered.
-    pub(crate) fn set(&mut self, source: &dyn OfferSource) -> Result<(), Error> {
+    pub(crate) fn set(&mut self, source: &ResumptionOffer<'_>) -> Result<(), Error> {
         self.clear();
         let copied = source.copy_into(&mut self.ticket, self.psk.spare_mut());
         let Some((ticket_len, psk_len)) = copied else {
@@ -52,8 +52,8 @@ impl<const T: usize> OwnedOffer<T> {
         };
         self.ticket_len = ticket_len.min(T);
         self.psk.set_len(psk_len);
-        self.suite = source.suite();
-        self.obfuscated_age = source.obfuscated_age();
+        self.suite = source.suite;
+        self.obfuscated_age = source.obfuscated_age;
         self.present = true;
         Ok(())
     }

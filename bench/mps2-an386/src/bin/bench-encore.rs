@@ -33,7 +33,7 @@ use encore_bench_mps2_an386::{
 use encore_board_mps2::console::{exit, exit_code, exit_passed};
 use encore_board_mps2::{executor, println, stack, time, Board, EmulatorRng};
 use encore_cache::{CacheConfig, SessionCache};
-use encore_client::glue::{new_session, RecordOffer};
+use encore_client::glue::{new_session, record_offer};
 use encore_session::{ContextId, PeerId, SessionPool};
 use encore_tls::client::{
     ClientConfig, Connection, Event, HandshakeSummary, KeyExchangeMode, PskMode,
@@ -328,7 +328,7 @@ async fn one_handshake(
         let wanted: &[u16] = &[config.cipher_suites[0].to_u16()];
         let taken = uninterrupted(|| {
             CACHE.take_with(&peer, now_ms, wanted, |record, claim| {
-                RecordOffer::new(record, claim).is_some_and(|o| prepared.load_offer(&o).is_ok())
+                record_offer(record, claim).is_some_and(|o| prepared.load_offer(&o).is_ok())
             })
         });
         match taken {

@@ -1,11 +1,6 @@
-//! Puts `memory.x` where cortex-m-rt's `link.x` looks for it.
-
-use std::{env, fs, path::PathBuf};
+//! Puts `memory.x`, next to this script, where cortex-m-rt's `link.x` looks for it.
 
 fn main() {
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    fs::write(out.join("memory.x"), include_bytes!("memory.x")).expect("write memory.x");
-    println!("cargo:rustc-link-search={}", out.display());
+    println!("cargo:rustc-link-search={}", env!("CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-changed=memory.x");
-    println!("cargo:rerun-if-changed=build.rs");
 }

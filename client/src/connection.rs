@@ -5,10 +5,8 @@ mod engine;
 mod handshake;
 mod tickets;
 
-use embedded_io_async::{Error as _, Read, Write};
-use encore_session::{
-    CurrentSession, MonotonicClock, Offer, PeerId, Session, SessionRecord, WallClock,
-};
+use embedded_io_async::Error as _;
+use encore_session::{Clock, CurrentSession, Offer, PeerId, Session, SessionRecord};
 use encore_tls::client::Refused;
 use encore_tls::{Event, HandshakeSummary, KeyExchangeMode, NewTicket, PskMode};
 use rand_core::TryCryptoRng;
@@ -16,6 +14,7 @@ use zeroize::Zeroize;
 
 use crate::context::{BadSessionRule, Context};
 use crate::glue::{new_session, record_offer};
+use crate::io::Stream;
 use crate::rng::{FallibleRng, SharedRng};
 use crate::saver::{NoSaver, SessionSaver, SAVE_QUEUE_LEN};
 use crate::Error;
@@ -147,8 +146,8 @@ pub struct Connection<'c, 'a, S, C, G, const N: usize, const P: usize, const T: 
 impl<'c, 'a, S, C, G, const N: usize, const P: usize, const T: usize>
     Connection<'c, 'a, S, C, G, N, P, T>
 where
-    S: Read + Write,
-    C: MonotonicClock + WallClock,
+    S: Stream,
+    C: Clock,
     G: TryCryptoRng,
 {
     /// A connection of `ctx` to `server_name` (SNI; an IP literal sends none) over `io`.
@@ -433,7 +432,7 @@ fn clamp_ms(ms: u64) -> i64 {
 
 /// A NewSessionTicket became a record: into the cache (unless "no internal store") and to the
 /// new-session callback by the cache, and the connection's session from now on (C5, C27, C37).
-fn on_ticket<'a, C, G, const N: usize, const P: usize, const T: usize>(
+fn on_ticket<'a, C: Clock, G: TryCryptoRng, const N: usize, const P: usize, const T: usize>(
     ctx: &Context<'a, C, G, N, P, T>,
     peer: &PeerId,
     auth_ms: i64,
@@ -441,10 +440,7 @@ fn on_ticket<'a, C, G, const N: usize, const P: usize, const T: usize>(
     stats: &mut ConnectionStats,
     keep: Option<&mut [Option<Session<'a, P, T>>; SAVE_QUEUE_LEN]>,
     t: &NewTicket<'_>,
-) where
-    C: MonotonicClock + WallClock,
-    G: TryCryptoRng,
-{
+) {
     let now = ctx.now_ms();
     let auth_age_ms = u64::try_from(clamp_ms(now).saturating_sub(auth_ms)).unwrap_or(0);
     let new = new_session(t, *peer, ctx.id(), now, ctx.now_unix(), auth_age_ms);

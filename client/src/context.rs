@@ -1,7 +1,7 @@
 //! The context: OpenSSL's `SSL_CTX`.
 
 use encore_cache::{CacheConfig, CacheEvents, CacheMode, SessionCache};
-use encore_session::{ContextId, MonotonicClock, PeerId, SessionPool, WallClock};
+use encore_session::{Clock, ContextId, PeerId, SessionPool};
 use encore_tls::ClientConfig;
 use rand_core::TryCryptoRng;
 
@@ -45,10 +45,8 @@ pub struct Context<'a, C, G, const N: usize, const P: usize, const T: usize = 25
     trust: [u8; 16],
 }
 
-impl<'a, C, G, const N: usize, const P: usize, const T: usize> Context<'a, C, G, N, P, T>
-where
-    C: MonotonicClock + WallClock,
-    G: TryCryptoRng,
+impl<'a, C: Clock, G: TryCryptoRng, const N: usize, const P: usize, const T: usize>
+    Context<'a, C, G, N, P, T>
 {
     /// A context with id `id` (stable across reboots, so saved sessions reload into it), TLS
     /// configuration `tls`, a cache of `N` entries over `pool` configured by `cache`.

@@ -5,10 +5,17 @@
 //! small pieces needs [`Connection::with_carry_buffer`].
 
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
-use encore_session::{MonotonicClock, WallClock};
+use encore_session::Clock;
 use rand_core::TryCryptoRng;
 
 use crate::{Connection, Error};
+
+/// A transport a [`Connection`] runs over: an embedded-io-async byte stream that reads and
+/// writes (embassy-net's `TcpSocket` on target, `StdTransport` on the host with the `std`
+/// feature). Implemented for every type that implements `Read` and `Write`.
+pub trait Stream: Read + Write {}
+
+impl<S: Read + Write + ?Sized> Stream for S {}
 
 impl embedded_io_async::Error for Error {
     /// The transport's own kind for transport errors; for the others the kind a stream user
@@ -43,12 +50,8 @@ impl<S, C, G, const N: usize, const P: usize, const T: usize> ErrorType
 
 /// [`Connection::read`]: application data of at most one record per call, `Ok(0)` once the
 /// server's close_notify arrived (answered with ours).
-impl<S, C, G, const N: usize, const P: usize, const T: usize> Read
+impl<S: Stream, C: Clock, G: TryCryptoRng, const N: usize, const P: usize, const T: usize> Read
     for Connection<'_, '_, S, C, G, N, P, T>
-where
-    S: Read + Write,
-    C: MonotonicClock + WallClock,
-    G: TryCryptoRng,
 {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
         Connection::read(self, buf).await
@@ -56,12 +59,8 @@ where
 }
 
 /// [`Connection::write`] (all of `buf`, handed to the transport) and [`Connection::flush`].
-impl<S, C, G, const N: usize, const P: usize, const T: usize> Write
+impl<S: Stream, C: Clock, G: TryCryptoRng, const N: usize, const P: usize, const T: usize> Write
     for Connection<'_, '_, S, C, G, N, P, T>
-where
-    S: Read + Write,
-    C: MonotonicClock + WallClock,
-    G: TryCryptoRng,
 {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, Error> {
         Connection::write(self, buf).await

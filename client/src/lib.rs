@@ -2,11 +2,11 @@
 //! OpenSSL's `SSL_set_session(3)` and no heap.
 //!
 //! - [`Context`] is OpenSSL's `SSL_CTX`: an application-chosen [`ContextId`], the TLS
-//!   configuration, its own session cache over a static [`SessionPool`], clocks and a random
-//!   generator.
+//!   configuration, its own session cache over a static [`SessionPool`], a [`Clock`] (monotonic
+//!   and wall time) and a random generator.
 //! - [`Connection`] is OpenSSL's `SSL`: one server name over any embedded-io-async `Read + Write`
-//!   transport (embassy-net's `TcpSocket` on target, `StdTransport` on the host with the `std`
-//!   feature), with caller-provided record buffers.
+//!   transport, a [`Stream`] (embassy-net's `TcpSocket` on target, `StdTransport` on the host
+//!   with the `std` feature), with caller-provided record buffers.
 //!
 //! Without a session set, `connect` takes the newest usable ticket for the same peer from the
 //! context's cache (C26, C36), and every ticket the server sends becomes a record in the cache and
@@ -84,13 +84,16 @@ mod std_support;
 pub use connection::{Connection, ConnectionStats, Phase, DEFAULT_HANDSHAKE_TIMEOUT_MS};
 pub use context::{BadSessionRule, Context};
 pub use error::Error;
+pub use io::Stream;
 pub use rng::SharedRng;
 pub use saver::{SessionSaver, SAVE_QUEUE_LEN};
 #[cfg(feature = "std")]
 pub use std_support::{block_on, OsRng, StdClock, StdTransport};
 
 pub use encore_cache::{CacheConfig, CacheEvents, CacheMode, CacheStats};
-pub use encore_session::{ContextId, Limits, PeerId, Session, SessionPool};
+pub use encore_session::{
+    Clock, ContextId, Limits, MonotonicClock, PeerId, Session, SessionPool, WallClock,
+};
 pub use encore_tls::{ClientConfig, HandshakeSummary, KeyExchangeMode, PskMode};
 
 #[cfg(test)]

@@ -30,13 +30,23 @@ impl<G: TryCryptoRng> RngCell<G> {
         critical_section::with(|cs| self.failures.borrow(cs).get())
     }
 
-    fn fill(&self, dst: &mut [u8]) {
+    /// Fills `dst` from the generator, or with zeros when it fails (or is in use already).
+    fn try_fill(&self, dst: &mut [u8]) -> Result<(), RngFailed> {
         let ok = critical_section::with(|cs| match self.rng.borrow(cs).try_borrow_mut() {
             Ok(mut g) => g.try_fill_bytes(dst).is_ok(),
             Err(_) => false,
         });
-        if !ok {
+        if ok {
+            Ok(())
+        } else {
             dst.fill(0);
+            Err(RngFailed)
+        }
+    }
+
+    /// [`RngCell::try_fill`], counting a failure.
+    fn fill(&self, dst: &mut [u8]) {
+        if self.try_fill(dst).is_err() {
             critical_section::with(|cs| {
                 let c = self.failures.borrow(cs);
                 c.set(c.get().saturating_add(1));
@@ -114,16 +124,7 @@ impl<G: TryCryptoRng> TryRng for FallibleRng<'_, G> {
     }
 
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), RngFailed> {
-        let ok = critical_section::with(|cs| match self.cell.rng.borrow(cs).try_borrow_mut() {
-            Ok(mut g) => g.try_fill_bytes(dst).is_ok(),
-            Err(_) => false,
-        });
-        if ok {
-            Ok(())
-        } else {
-            dst.fill(0);
-            Err(RngFailed)
-        }
+        self.cell.try_fill(dst)
     }
 }
 

@@ -17,7 +17,7 @@ use common::{GnutlsServer, OpenSslServer, Reply, RustlsOptions, RustlsServer, Te
 use embedded_io_async::ErrorKind;
 use encore_cache::CacheConfig;
 use encore_client::{
-    block_on, Connection, Context, Error, OsRng, Phase, StdClock, StdTransport,
+    block_on, Clock, Connection, Context, Error, OsRng, Phase, StdClock, StdTransport,
     DEFAULT_HANDSHAKE_TIMEOUT_MS,
 };
 use encore_session::{MonotonicClock, NewSession, Session, WallClock, TLS13};
@@ -25,11 +25,12 @@ use encore_tls::client::{MaxFragmentLength, Violation};
 use encore_tls::crypto::{CertError, CipherSuite, RecordProtection};
 use encore_tls::wire::AlertDescription;
 use encore_tls::{ClientConfig, KeyExchangeMode, PskMode};
+use rand_core::TryCryptoRng;
 use scripted::tcp::{alerts_in, complete, drain, full_flight, read_record, script};
 use scripted::{Scripted, ServerHelloSpec};
 use support::{
-    buffers, identity, leak, psk_of, round_trip, ticket_of, transport, FULL_HELLO, NAME, RX, TX,
-    WAIT,
+    buffers, identity, leak, psk_of, round_trip, ticket_of, transport, SwitchedRng, FULL_HELLO,
+    NAME, RX, TX, WAIT,
 };
 
 const P: usize = 16;
@@ -39,16 +40,12 @@ type Conn<'c, G = OsRng, C = StdClock> = Connection<'c, 'static, StdTransport, C
 
 /// A context over a pool of its own that trusts the root `ca_der`, on `clock` and `rng`, with
 /// `tweak` applied to its TLS configuration.
-fn context_with<G, C>(
+fn context_with<G: TryCryptoRng, C: Clock>(
     ca_der: &[u8],
     clock: C,
     rng: G,
     tweak: impl FnOnce(&mut ClientConfig<'static>),
-) -> Ctx<G, C>
-where
-    C: MonotonicClock + WallClock,
-    G: rand_core::TryCryptoRng,
-{
+) -> Ctx<G, C> {
     support::context(ca_der, CacheConfig::DEFAULT, clock, rng, tweak)
 }
 
@@ -56,37 +53,25 @@ fn context(pki: &TestPki, tweak: impl FnOnce(&mut ClientConfig<'static>)) -> Ctx
     context_with(&pki.ca_der, StdClock::new(), OsRng, tweak)
 }
 
-fn conn_named<'c, G, C>(ctx: &'c Ctx<G, C>, name: &'c str, port: u16) -> Conn<'c, G, C>
-where
-    C: MonotonicClock + WallClock,
-    G: rand_core::TryCryptoRng,
-{
+fn conn_named<'c, G: TryCryptoRng, C: Clock>(
+    ctx: &'c Ctx<G, C>,
+    name: &'c str,
+    port: u16,
+) -> Conn<'c, G, C> {
     support::connection(ctx, name, transport(port))
 }
 
-fn conn<'c, G, C>(ctx: &'c Ctx<G, C>, port: u16) -> Conn<'c, G, C>
-where
-    C: MonotonicClock + WallClock,
-    G: rand_core::TryCryptoRng,
-{
+fn conn<'c, G: TryCryptoRng, C: Clock>(ctx: &'c Ctx<G, C>, port: u16) -> Conn<'c, G, C> {
     conn_named(ctx, NAME, port)
 }
 
 /// Waits up to 1 s for `n` tickets (servers send them after the handshake).
-fn tickets<G, C>(c: &mut Conn<'_, G, C>, n: usize) -> usize
-where
-    C: MonotonicClock + WallClock,
-    G: rand_core::TryCryptoRng,
-{
+fn tickets<G: TryCryptoRng, C: Clock>(c: &mut Conn<'_, G, C>, n: usize) -> usize {
     block_on(c.await_tickets_within(n, 1000)).unwrap()
 }
 
 /// A full handshake that leaves `want` tickets in the context's cache and closes cleanly.
-fn full<G, C>(ctx: &Ctx<G, C>, name: &str, port: u16, want: usize)
-where
-    C: MonotonicClock + WallClock,
-    G: rand_core::TryCryptoRng,
-{
+fn full<G: TryCryptoRng, C: Clock>(ctx: &Ctx<G, C>, name: &str, port: u16, want: usize) {
     let mut c = conn_named(ctx, name, port);
     let hs = block_on(c.connect()).unwrap();
     assert_eq!(hs.kex, KeyExchangeMode::Full);
@@ -96,11 +81,7 @@ where
 }
 
 /// The next connection takes a ticket from the cache and must resume.
-fn resumed<G, C>(ctx: &Ctx<G, C>, name: &str, port: u16) -> KeyExchangeMode
-where
-    C: MonotonicClock + WallClock,
-    G: rand_core::TryCryptoRng,
-{
+fn resumed<G: TryCryptoRng, C: Clock>(ctx: &Ctx<G, C>, name: &str, port: u16) -> KeyExchangeMode {
     let mut c = conn_named(ctx, name, port);
     let hs = block_on(c.connect()).unwrap();
     assert!(hs.resumed, "{hs:?}");
@@ -113,15 +94,12 @@ where
 /// A full handshake, then a resumption, each on a new connection to `port` through buffers of
 /// `rx` and `tx` bytes: `each` runs on each connection once it is connected (told whether it
 /// resumed), before the connection waits for a ticket and closes cleanly.
-fn full_then_resumed<G, C>(
+fn full_then_resumed<G: TryCryptoRng, C: Clock>(
     ctx: &Ctx<G, C>,
     port: u16,
     (rx, tx): (usize, usize),
     mut each: impl FnMut(&mut Conn<'_, G, C>, bool),
-) where
-    C: MonotonicClock + WallClock,
-    G: rand_core::TryCryptoRng,
-{
+) {
     for resume in [false, true] {
         let (rx, tx) = buffers(rx, tx);
         let mut c = Connection::new(ctx, NAME, transport(port), rx, tx);
@@ -460,11 +438,10 @@ fn c6_single_use_ticket_declined_on_reuse_openssl() {
 }
 
 /// A new record with the same ticket, PSK and lifetime as `s` (a restored backup).
-fn copy_of<G, C>(ctx: &Ctx<G, C>, s: &Session<'static, P, 256>) -> Session<'static, P, 256>
-where
-    C: MonotonicClock + WallClock,
-    G: rand_core::TryCryptoRng,
-{
+fn copy_of<G: TryCryptoRng, C: Clock>(
+    ctx: &Ctx<G, C>,
+    s: &Session<'static, P, 256>,
+) -> Session<'static, P, 256> {
     let info = s.info().unwrap();
     record_in(
         ctx,
@@ -478,18 +455,14 @@ where
 
 /// A record made by hand for [`NAME`] in `ctx`, received now from a freshly authenticated
 /// server.
-fn record_in<G, C>(
+fn record_in<G: TryCryptoRng, C: Clock>(
     ctx: &Ctx<G, C>,
     cipher_suite: u16,
     ticket: &[u8],
     psk: &[u8],
     lifetime_s: u32,
     age_add: u32,
-) -> Session<'static, P, 256>
-where
-    C: MonotonicClock + WallClock,
-    G: rand_core::TryCryptoRng,
-{
+) -> Session<'static, P, 256> {
     let new = NewSession {
         version: TLS13,
         cipher_suite,
@@ -795,11 +768,10 @@ fn r1_alerts_mid_handshake_end_connect_at_once() {
 }
 
 /// A record of the scripted server's ticket, PSK [`scripted::PSK`].
-fn scripted_session<G, C>(ctx: &Ctx<G, C>, suite: CipherSuite) -> Session<'static, P, 256>
-where
-    C: MonotonicClock + WallClock,
-    G: rand_core::TryCryptoRng,
-{
+fn scripted_session<G: TryCryptoRng, C: Clock>(
+    ctx: &Ctx<G, C>,
+    suite: CipherSuite,
+) -> Session<'static, P, 256> {
     record_in(
         ctx,
         suite.to_u16(),
@@ -884,27 +856,6 @@ fn c31_c32_scripted_aborts_through_connection() {
         assert!(info.not_resumable && info.used, "{expect:?}");
     }
 }
-
-/// The context's generator, switched off by the scripted server before its second flight.
-struct SwitchedRng(&'static AtomicBool);
-
-impl rand_core::TryRng for SwitchedRng {
-    type Error = std::io::Error;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        rand_core::utils::next_word_via_fill(self)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        rand_core::utils::next_word_via_fill(self)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        if self.0.load(Ordering::SeqCst) {
-            return Err(std::io::Error::other("generator failed"));
-        }
-        rand_core::TryRng::try_fill_bytes(&mut OsRng, dst).map_err(std::io::Error::other)
-    }
-}
-
-impl rand_core::TryCryptoRng for SwitchedRng {}
 
 /// R10: the generator fails while a psk_ke offer is answered with a HelloRetryRequest and an
 /// alert in the same segment. ClientHello2 (a key share from a failed generator) is built, but

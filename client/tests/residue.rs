@@ -93,7 +93,7 @@ impl Snapshots {
     }
 
     /// Each caller's buffer at `step`, which must hold nothing.
-    fn take_buffers(&mut self, step: &str, buffers: &[(&'static str, &Buffer)]) {
+    fn take_buffers(&mut self, step: &str, buffers: &[(&'static str, Buffer)]) {
         for (place, buffer) in buffers {
             self.take(step, place, buffer.bytes(), &[]);
         }
@@ -156,6 +156,34 @@ fn context(pki: &TestPki, rng: Recording) -> Ctx {
         rng,
         |_| {},
     )
+}
+
+/// A connection of `ctx` to the scripted server at `port`, in a slot whose bytes stay readable
+/// after the drop, over caller's buffers of [`RX`] and [`TX`] bytes and, given `carry`, a carry
+/// buffer of that many bytes. The buffers are returned by name, to be read once the
+/// connection is done with them.
+fn connection(
+    ctx: &Ctx,
+    port: u16,
+    carry: Option<usize>,
+) -> (ManuallyDrop<Conn<'_>>, Vec<(&'static str, Buffer)>) {
+    let (rx_mem, rx) = Buffer::new(RX);
+    let (tx_mem, tx) = Buffer::new(TX);
+    let mut buffers = vec![("rx", rx_mem), ("tx", tx_mem)];
+    let mut conn = Connection::new(ctx, NAME, transport(port), rx, tx);
+    if let Some(len) = carry {
+        let (carry_mem, carry) = Buffer::new(len);
+        buffers.push(("carry", carry_mem));
+        conn = conn.with_carry_buffer(carry);
+    }
+    (ManuallyDrop::new(conn), buffers)
+}
+
+/// Drops the connection in `slot`, whose bytes stay there to be read.
+fn drop_connection(slot: &mut ManuallyDrop<Conn<'_>>) {
+    // SAFETY: the slot holds a live connection, dropped exactly once here (each test calls
+    // this once, last) and never used again except to read its bytes.
+    unsafe { ManuallyDrop::drop(slot) };
 }
 
 /// What a scripted server thread learnt: its secrets, the client's X25519 share, the flight
@@ -289,13 +317,8 @@ fn e7_connection_leaves_no_secret_behind() {
 
     let rng = Recording::default();
     let ctx = context(&pki, rng.clone());
-    let (rx_mem, rx) = Buffer::new(RX);
-    let (tx_mem, tx) = Buffer::new(TX);
-    let (carry_mem, carry) = Buffer::new(4096);
+    let (mut conn, buffers) = connection(&ctx, port_a, Some(4096));
     let mut snaps = Snapshots::default();
-    let mut conn: ManuallyDrop<Conn<'_>> = ManuallyDrop::new(
-        Connection::new(&ctx, NAME, transport(port_a), rx, tx).with_carry_buffer(carry),
-    );
 
     {
         let mut connect = pin!(conn.connect());
@@ -321,7 +344,6 @@ fn e7_connection_leaves_no_secret_behind() {
     block_on(conn.shutdown()).unwrap();
     conn.clear();
     snaps.take("clear", "connection", bytes_of(&*conn), &[]);
-    let buffers = [("rx", &rx_mem), ("tx", &tx_mem), ("carry", &carry_mem)];
     snaps.take_buffers("clear", &buffers);
     let side_a = server_a.join().unwrap();
     assert!(
@@ -378,9 +400,7 @@ fn e7_connection_leaves_no_secret_behind() {
     assert_eq!(n, DATA.len());
     snaps.take("resumed read", "connection", bytes_of(&*conn), &b_ap);
     // Dropped while connected (no shutdown).
-    // SAFETY: the slot holds a live connection, dropped exactly once here and never used
-    // again except to read its bytes.
-    unsafe { core::ptr::drop_in_place(&mut *conn as *mut Conn<'_>) };
+    drop_connection(&mut conn);
     snaps.take("drop", "connection", bytes_of(&*conn), &[]);
     snaps.take_buffers("drop", &buffers);
     let side_b = server_b.join().unwrap();
@@ -419,11 +439,8 @@ fn e7_failed_connection_leaves_no_secret_behind() {
     });
     let rng = Recording::default();
     let ctx = context(&pki, rng.clone());
-    let (rx_mem, rx) = Buffer::new(RX);
-    let (tx_mem, tx) = Buffer::new(TX);
+    let (mut conn, buffers) = connection(&ctx, port, None);
     let mut snaps = Snapshots::default();
-    let mut conn: ManuallyDrop<Conn<'_>> =
-        ManuallyDrop::new(Connection::new(&ctx, NAME, transport(port), rx, tx));
     assert_eq!(
         block_on(conn.connect()).unwrap_err(),
         Error::Tls(encore_tls::Error::BadFinished)
@@ -431,10 +448,8 @@ fn e7_failed_connection_leaves_no_secret_behind() {
     snaps.take("failed connect", "connection", bytes_of(&*conn), &[]);
     conn.clear();
     snaps.take("clear", "connection", bytes_of(&*conn), &[]);
-    snaps.take_buffers("clear", &[("rx", &rx_mem), ("tx", &tx_mem)]);
-    // SAFETY: the slot holds a live connection, dropped exactly once here and never used
-    // again except to read its bytes.
-    unsafe { core::ptr::drop_in_place(&mut *conn as *mut Conn<'_>) };
+    snaps.take_buffers("clear", &buffers);
+    drop_connection(&mut conn);
     snaps.take("drop", "connection", bytes_of(&*conn), &[]);
     let side = server.join().unwrap();
     let mut known = side.known.clone();

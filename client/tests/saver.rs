@@ -5,21 +5,21 @@
 //! tickets with a SHA-256 PSK, sealing format 2).
 
 use encore_testkit as common;
-use std::time::Duration;
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{OpenSslServer, TestPki};
 use encore_client::{
-    block_on, CacheConfig, ClientConfig, Connection, Context, ContextId, KeyExchangeMode, OsRng,
-    Session, SessionPool, StdClock, StdTransport,
+    block_on, CacheConfig, ClientConfig, Clock, Connection, Context, ContextId, KeyExchangeMode,
+    OsRng, SessionPool, StdClock, StdTransport,
 };
 use encore_session::{MonotonicClock, WallClock};
-use encore_store::sim::{RngFailed, SimError, SimFlash};
+use encore_store::sim::{SimError, SimFlash};
 use encore_store::{DeviceKey, LoadReport, SessionStore, StoreError, Wear};
 use rand_core::TryCryptoRng;
-use rustls_pki_types::{CertificateDer, TrustAnchor};
+use support::{anchors, leak, ticket_of, transport, SwitchedRng, NAME, WAIT};
 
-const NAME: &str = "server.encore.test";
-const WAIT: Duration = Duration::from_secs(5);
 const P: usize = 8;
 const CTX: ContextId = ContextId(7);
 
@@ -27,16 +27,6 @@ type Flash = SimFlash<4, 16384, 2>;
 type Store<'f> = SessionStore<&'f mut Flash>;
 type Ctx<C = StdClock, R = OsRng> = Context<'static, C, R, 4, P>;
 type Conn<C, R> = Connection<'static, 'static, StdTransport, C, R, 4, P>;
-
-fn leak<T>(v: T) -> &'static T {
-    Box::leak(Box::new(v))
-}
-
-fn anchors(pki: &TestPki) -> &'static [TrustAnchor<'static>] {
-    let der: &'static CertificateDer<'static> = leak(CertificateDer::from(pki.ca_der.clone()));
-    let anchor = encore_tls::crypto::anchor_from_der(der).unwrap();
-    Box::leak(vec![anchor].into_boxed_slice())
-}
 
 fn clock() -> StdClock {
     static CLOCK: std::sync::OnceLock<StdClock> = std::sync::OnceLock::new();
@@ -50,20 +40,16 @@ fn boot<'f>(pki: &TestPki, flash: &'f mut Flash) -> (&'static Ctx, Store<'f>, Lo
 }
 
 /// [`boot`] with the context on clock `c` and generator `rng`.
-fn boot_with<'f, C, R>(
+fn boot_with<'f, C: Clock + 'static, R: TryCryptoRng + 'static>(
     pki: &TestPki,
     flash: &'f mut Flash,
     c: C,
     rng: R,
-) -> (&'static Ctx<C, R>, Store<'f>, LoadReport)
-where
-    C: MonotonicClock + WallClock + 'static,
-    R: TryCryptoRng + 'static,
-{
+) -> (&'static Ctx<C, R>, Store<'f>, LoadReport) {
     let pool: &'static SessionPool<P> = leak(SessionPool::new());
     let ctx: &'static Ctx<C, R> = leak(Context::new(
         CTX,
-        ClientConfig::new(anchors(pki)),
+        ClientConfig::new(anchors(&pki.ca_der)),
         pool,
         CacheConfig::DEFAULT,
         c,
@@ -78,21 +64,8 @@ where
     (ctx, store, report)
 }
 
-fn conn<C: MonotonicClock + WallClock, R: TryCryptoRng>(
-    ctx: &'static Ctx<C, R>,
-    port: u16,
-) -> Conn<C, R> {
-    let t = StdTransport::connect(("127.0.0.1", port)).unwrap();
-    t.0.set_read_timeout(Some(WAIT)).unwrap();
-    let rx = Box::leak(vec![0u8; 17 * 1024].into_boxed_slice());
-    let tx = Box::leak(vec![0u8; 8 * 1024].into_boxed_slice());
-    Connection::new(ctx, NAME, t, rx, tx)
-}
-
-fn ticket_of(s: &Session<'_, P>) -> Vec<u8> {
-    let mut t = [0u8; 256];
-    let n = s.copy_ticket(&mut t).unwrap();
-    t[..n].to_vec()
+fn conn<C: Clock, R: TryCryptoRng>(ctx: &'static Ctx<C, R>, port: u16) -> Conn<C, R> {
+    support::connection(ctx, NAME, transport(port))
 }
 
 fn writes(w: Wear) -> (u64, u64, u64) {
@@ -113,10 +86,7 @@ fn cached_tickets<C, R>(ctx: &Ctx<C, R>) -> Vec<Vec<u8>> {
 
 /// A full handshake that offers nothing (so consumes nothing on flash), then both of
 /// s_server's tickets saved.
-fn full_handshake_saves_two<C: MonotonicClock + WallClock, R: TryCryptoRng>(
-    c: &mut Conn<C, R>,
-    store: &mut Store<'_>,
-) {
+fn full_handshake_saves_two<C: Clock, R: TryCryptoRng>(c: &mut Conn<C, R>, store: &mut Store<'_>) {
     let before = store.wear();
     let hs = block_on(c.connect_with(store)).unwrap();
     assert!(!hs.resumed);
@@ -130,7 +100,7 @@ fn full_handshake_saves_two<C: MonotonicClock + WallClock, R: TryCryptoRng>(
 }
 
 /// The next connection of `ctx` resumes with a ticket loaded from flash (s_server says so).
-fn resumes<C: MonotonicClock + WallClock>(
+fn resumes<C: Clock>(
     ctx: &'static Ctx<C>,
     store: &mut Store<'_>,
     server: &OpenSslServer,
@@ -255,27 +225,6 @@ fn c28_consume_fails_full_handshake_ticket_not_offered_openssl() {
     resumes(ctx, &mut store, &server);
 }
 
-/// The context's generator, switched off by the test once the handshake is done.
-struct SwitchedRng(&'static std::sync::atomic::AtomicBool);
-
-impl rand_core::TryRng for SwitchedRng {
-    type Error = RngFailed;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        rand_core::utils::next_word_via_fill(self)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        rand_core::utils::next_word_via_fill(self)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        if self.0.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(RngFailed);
-        }
-        rand_core::TryRng::try_fill_bytes(&mut OsRng, dst).map_err(|_| RngFailed)
-    }
-}
-
-impl rand_core::TryCryptoRng for SwitchedRng {}
-
 /// The sealing nonce comes from the context's generator; when it fails, nothing is written
 /// (no made-up nonce ever reaches flash), both records count as not saved, and the connection
 /// goes on.
@@ -283,8 +232,7 @@ impl rand_core::TryCryptoRng for SwitchedRng {}
 fn context_rng_failure_saves_nothing_openssl() {
     let pki = TestPki::generate(&[NAME]);
     let server = OpenSslServer::start(&pki, &[]);
-    let broken: &'static std::sync::atomic::AtomicBool =
-        leak(std::sync::atomic::AtomicBool::new(false));
+    let broken: &'static AtomicBool = leak(AtomicBool::new(false));
     let mut flash = Flash::new();
     let (ctx, mut store, _) = boot_with(&pki, &mut flash, clock(), SwitchedRng(broken));
     let mut c = conn(ctx, server.port());
@@ -292,7 +240,7 @@ fn context_rng_failure_saves_nothing_openssl() {
     assert_eq!(block_on(c.await_tickets(2)), Ok(2));
     assert_eq!(c.tickets_to_save(), 2);
 
-    broken.store(true, std::sync::atomic::Ordering::SeqCst);
+    broken.store(true, Ordering::SeqCst);
     assert_eq!(block_on(c.save_tickets(&mut store)), 0);
     assert_eq!((c.stats().tickets_saved, c.stats().save_failures), (0, 2));
     assert_eq!(c.tickets_to_save(), 0);

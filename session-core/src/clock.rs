@@ -6,6 +6,8 @@
 //! - [`WallClock`]: Unix seconds, possibly unknown (no RTC, no network time yet), for certificate
 //!   validity and for ticket ages across reboots (serialised records store wall-clock times).
 //!
+//! [`Clock`] names a value that is both.
+//!
 //! # Certificate time with a lower bound (E6)
 //!
 //! [`verification_time`] and [`LowerBound`] state the rule for the time at which a certificate chain
@@ -27,6 +29,12 @@ pub trait WallClock {
     /// Seconds since 1970-01-01T00:00:00Z, or `None` while the time is unknown.
     fn now_unix(&self) -> Option<u64>;
 }
+
+/// Both clocks in one value, as a client context takes them: one bound for the two.
+/// Implemented for every type that implements [`MonotonicClock`] and [`WallClock`].
+pub trait Clock: MonotonicClock + WallClock {}
+
+impl<C: MonotonicClock + WallClock + ?Sized> Clock for C {}
 
 impl<C: MonotonicClock + ?Sized> MonotonicClock for &C {
     fn now_ms(&self) -> u64 {

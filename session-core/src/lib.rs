@@ -81,7 +81,7 @@ mod peer;
 mod pool;
 mod record;
 
-pub use clock::{verification_time, LowerBound, MonotonicClock, WallClock};
+pub use clock::{verification_time, Clock, LowerBound, MonotonicClock, WallClock};
 pub use error::{DecodeError, Error};
 pub use peer::{ContextId, PeerId};
 pub use pool::{CurrentSession, RawSession, Records, Session, SessionId, SessionPool, MAX_REFS};

@@ -201,7 +201,7 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
         received_ms: i64,
     ) -> Result<Session<'_, N, T>, Error> {
         SessionRecord::<T>::validate(new)?;
-        let (index, generation) = critical_section::with(|cs| {
+        let id = critical_section::with(|cs| {
             let mut slots = self
                 .slots
                 .borrow(cs)
@@ -223,13 +223,9 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
             slot.refs.set(1);
             slot.record.fill(new, flags, received_ms);
             let generation = NonZeroU32::new(slot.generation).ok_or(Error::StaleHandle)?;
-            Ok::<_, Error>((index as u16, generation))
+            Ok::<_, Error>(SessionId::new(index as u16, generation))
         })?;
-        Ok(Session {
-            pool: self,
-            index,
-            generation,
-        })
+        Ok(self.handle(id))
     }
 
     /// Takes over the reference a [`RawSession`] stands for (E2). A raw id whose slot was freed or
@@ -239,11 +235,7 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
     /// use, so the reference is never lost.
     pub fn from_raw(&self, raw: RawSession) -> Result<Session<'_, N, T>, Error> {
         match self.slot_ref(raw.index, raw.generation, |_| ()) {
-            Ok(()) | Err(Error::Busy) => Ok(Session {
-                pool: self,
-                index: raw.index,
-                generation: raw.generation,
-            }),
+            Ok(()) | Err(Error::Busy) => Ok(self.handle(raw.id())),
             Err(e) => Err(e),
         }
     }
@@ -252,11 +244,7 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
     /// [`Error::TooManyReferences`] at [`MAX_REFS`].
     pub fn acquire(&self, id: SessionId) -> Result<Session<'_, N, T>, Error> {
         self.slot_ref(id.index, id.generation, Slot::add_ref)??;
-        Ok(Session {
-            pool: self,
-            index: id.index,
-            generation: id.generation,
-        })
+        Ok(self.handle(id))
     }
 
     /// Reads the live record `id` names inside one critical section. Keep `f` short: interrupts are
@@ -321,15 +309,7 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
         records: &Records<'_, T>,
         id: SessionId,
     ) -> Result<Session<'_, N, T>, Error> {
-        if records.pool != self.address() {
-            return self.acquire(id);
-        }
-        records.live_slot(id).ok_or(Error::StaleHandle)?.add_ref()?;
-        Ok(Session {
-            pool: self,
-            index: id.index,
-            generation: id.generation,
-        })
+        self.handle_in(records, id, Slot::add_ref, || self.acquire(id))
     }
 
     /// [`SessionPool::from_raw`] checked against `records`, a read of this pool, with no critical
@@ -340,15 +320,34 @@ impl<const N: usize, const T: usize> SessionPool<N, T> {
         records: &Records<'_, T>,
         raw: RawSession,
     ) -> Result<Session<'_, N, T>, Error> {
+        self.handle_in(records, raw.id(), |_| Ok(()), || self.from_raw(raw))
+    }
+
+    /// A handle for the live record `id` names in `records`, once `take` succeeded on its slot
+    /// (adding the handle's reference, or finding the one it takes over). When `records` reads
+    /// another pool, `elsewhere` makes the handle instead, in a critical section of its own.
+    #[inline]
+    fn handle_in<'p>(
+        &'p self,
+        records: &Records<'_, T>,
+        id: SessionId,
+        take: impl FnOnce(&Slot<T>) -> Result<(), Error>,
+        elsewhere: impl FnOnce() -> Result<Session<'p, N, T>, Error>,
+    ) -> Result<Session<'p, N, T>, Error> {
         if records.pool != self.address() {
-            return self.from_raw(raw);
+            return elsewhere();
         }
-        records.live_slot(raw.id()).ok_or(Error::StaleHandle)?;
-        Ok(Session {
+        take(records.live_slot(id).ok_or(Error::StaleHandle)?)?;
+        Ok(self.handle(id))
+    }
+
+    /// The handle of a reference to `id`'s record that the caller already counted.
+    fn handle(&self, id: SessionId) -> Session<'_, N, T> {
+        Session {
             pool: self,
-            index: raw.index,
-            generation: raw.generation,
-        })
+            index: id.index,
+            generation: id.generation,
+        }
     }
 
     /// What tells this pool's reads from another pool's ([`Records`]).

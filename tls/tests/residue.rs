@@ -92,6 +92,27 @@ impl Residue {
 
 type Engine<'a> = Connection<'a, Recording>;
 
+/// The configuration of the handshakes that need no trust anchor: resumptions and failures.
+const NO_ANCHORS: ClientConfig<'static> = ClientConfig::new(&[]);
+
+/// An engine's buffers (17000-byte receive, 4096-byte transmit) and the generator it draws
+/// from.
+fn parts() -> (Vec<u8>, Vec<u8>, Recording) {
+    (vec![0u8; 17000], vec![0u8; 4096], Recording::default())
+}
+
+/// The [`parts`] of an engine that offers [`PSK`], and the secrets of the offer: the PSK, its
+/// Early Secret and binder key.
+fn offering_parts() -> (Vec<u8>, Vec<u8>, Recording, KnownSecrets) {
+    let (rx, tx, rng) = parts();
+    let mut known = KnownSecrets::default();
+    known.add("psk", &PSK);
+    let early = KeySchedule::early(HashAlg::Sha256, Some(&PSK));
+    known.add("early", early.secret().as_bytes());
+    known.add("binder_key", early.binder_key(true).as_bytes());
+    (rx, tx, rng, known)
+}
+
 /// An engine for [`NAME`] on `rx`/`tx`, drawing from `rng`, in a slot the test drops by hand
 /// so that the memory it leaves can be read.
 fn engine<'a>(
@@ -215,8 +236,7 @@ fn e7_full_handshake_leaves_no_secret_behind() {
     let ca = rustls_pki_types::CertificateDer::from(pki.ca_der.clone());
     let anchors = [crypto::anchor_from_der(&ca).unwrap()];
     let config = ClientConfig::new(&anchors);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let rng = Recording::default();
+    let (mut rx, mut tx, rng) = parts();
     let mut known = KnownSecrets::default();
     let mut res = Residue::default();
     let mut slot = engine(&config, None, &mut rx, &mut tx, &rng);
@@ -275,22 +295,13 @@ fn e7_full_handshake_leaves_no_secret_behind() {
         other => panic!("expected a ticket, got {other:?}"),
     }
     // Lent to the event, so still in the engine until the next `process`.
-    let lent = &[
-        "c_ap",
-        "c_ap.key",
-        "c_ap.iv",
-        "s_ap",
-        "s_ap.key",
-        "s_ap.iv",
-        "res_master",
-        "ticket_psk",
-    ];
+    let lent = [AP, &["ticket_psk"]].concat();
     res.scan(
         &known,
         "NewTicket event",
         "engine",
         &bytes_of(conn),
-        lent,
+        &lent,
         &["ticket_psk"],
     );
     assert!(conn.process().unwrap().is_none());
@@ -359,33 +370,21 @@ fn e7_full_handshake_leaves_no_secret_behind() {
     res.assert_clean();
 }
 
-/// The secrets of an offer of [`PSK`]: the PSK, its Early Secret and binder key.
-fn offer_secrets(known: &mut KnownSecrets) {
-    known.add("psk", &PSK);
-    let early = KeySchedule::early(HashAlg::Sha256, Some(&PSK));
-    known.add("early", early.secret().as_bytes());
-    known.add("binder_key", early.binder_key(true).as_bytes());
-}
-
 /// E7: a resumption (psk_dhe_ke): the offered PSK, its Early Secret and the key share go
 /// once the ServerHello is in; the handshake secrets once the Finished is; the buffers are
 /// handed back while connected (what `clear()` does) and nothing stays behind.
 #[test]
 fn e7_resumption_leaves_no_secret_behind() {
-    let config = ClientConfig::new(&[]);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let rng = Recording::default();
-    let mut known = KnownSecrets::default();
+    let (mut rx, mut tx, rng, mut known) = offering_parts();
     let mut res = Residue::default();
-    offer_secrets(&mut known);
     // Built where it stays.
     let mut slot: ManuallyDrop<Option<Engine<'_>>> = ManuallyDrop::new(None);
     let started = Connection::start_in(
         &mut slot,
-        &config,
+        &NO_ANCHORS,
         NAME,
         Some(&offer()),
-        config.psk_mode,
+        NO_ANCHORS.psk_mode,
         (&mut rx, &mut tx),
         rng.clone(),
         Some(NOW),
@@ -454,14 +453,10 @@ fn e7_resumption_leaves_no_secret_behind() {
 /// verify, with the handshake secrets.
 #[test]
 fn e7_failed_handshakes_leave_no_secret_behind() {
-    let config = ClientConfig::new(&[]);
     let mut res = Residue::default();
     for bad_finished in [false, true] {
-        let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-        let rng = Recording::default();
-        let mut known = KnownSecrets::default();
-        offer_secrets(&mut known);
-        let mut slot = engine(&config, Some(offer()), &mut rx, &mut tx, &rng);
+        let (mut rx, mut tx, rng, mut known) = offering_parts();
+        let mut slot = engine(&NO_ANCHORS, Some(offer()), &mut rx, &mut tx, &rng);
         let conn: &mut Engine<'_> = &mut slot;
         let (hello, _) = client_hello(conn, &rng, &mut known);
         let mut server = Scripted::new();
@@ -504,13 +499,9 @@ fn e7_failed_handshakes_leave_no_secret_behind() {
 /// P-256 key stays until the ServerHello.
 #[test]
 fn e7_retry_replaces_the_key_share_in_place() {
-    let config = ClientConfig::new(&[]);
-    let (mut rx, mut tx) = (vec![0u8; 17000], vec![0u8; 4096]);
-    let rng = Recording::default();
-    let mut known = KnownSecrets::default();
+    let (mut rx, mut tx, rng, mut known) = offering_parts();
     let mut res = Residue::default();
-    offer_secrets(&mut known);
-    let mut slot = engine(&config, Some(offer()), &mut rx, &mut tx, &rng);
+    let mut slot = engine(&NO_ANCHORS, Some(offer()), &mut rx, &mut tx, &rng);
     let conn: &mut Engine<'_> = &mut slot;
     client_hello(conn, &rng, &mut known);
     let (hrr, _) = hello_retry_request(Some(0x0017), None);

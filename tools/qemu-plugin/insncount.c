@@ -38,8 +38,6 @@
 
 static uint64_t insn_count_v1;    /* API v1 counter */
 static qemu_plugin_u64 insn_count; /* API v2 counter, one per vCPU */
-static bool have_marker;
-static bool have_ids;
 static uint64_t marker_hits;
 static FILE *out;
 static bool total_written;
@@ -73,11 +71,11 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         count_insn(insn, insn_count, &insn_count_v1);
-        if (!have_marker) {
+        if (markers.marker_addr == 0) {
             continue;
         }
         uint64_t vaddr = qemu_plugin_insn_vaddr(insn);
-        if (have_ids) {
+        if (markers.ids_addr != 0) {
             watch_marker(insn, vaddr, &markers);
         } else if (vaddr == markers.marker_addr) {
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_marker_entry,
@@ -103,17 +101,6 @@ static void on_plugin_exit(qemu_plugin_id_t id, void *userdata)
     write_total();
 }
 
-static bool parse_address(const char *text, uint64_t *value)
-{
-    char *end = NULL;
-    unsigned long long v = strtoull(text, &end, 0);
-    if (end == text || *end != '\0') {
-        return false;
-    }
-    *value = (uint64_t)v;
-    return true;
-}
-
 PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
                                       const qemu_info_t *info, int argc,
                                       char **argv)
@@ -122,27 +109,11 @@ PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     out = stderr;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
-        if (strncmp(arg, "marker=", 7) == 0) {
-            if (!parse_address(arg + 7, &markers.marker_addr)) {
-                fprintf(stderr, "insncount: bad marker address: %s\n", arg);
-                return -1;
-            }
-            /* Without the Thumb bit of the ELF symbol. */
-            markers.marker_addr &= ~(uint64_t)1;
-            have_marker = true;
-        } else if (strncmp(arg, "ids=", 4) == 0) {
-            if (!parse_address(arg + 4, &markers.ids_addr)) {
-                fprintf(stderr, "insncount: bad ids address: %s\n", arg);
-                return -1;
-            }
-            have_ids = true;
-        } else if (strncmp(arg, "out=", 4) == 0) {
-            FILE *f = open_report("insncount", arg + 4);
-            if (f == NULL) {
-                return -1;
-            }
-            out = f;
-        } else {
+        int taken = shared_arg("insncount", arg, &markers, &out);
+        if (taken < 0) {
+            return -1;
+        }
+        if (taken == 0) {
             fprintf(stderr, "insncount: unknown argument: %s\n", arg);
             return -1;
         }

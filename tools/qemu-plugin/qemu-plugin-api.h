@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define PLUGIN_EXPORT __attribute__((visibility("default")))
 #define PLUGIN_WEAK __attribute__((weak))
@@ -216,6 +218,51 @@ static inline void watch_marker(struct qemu_plugin_insn *insn, uint64_t vaddr,
                                          QEMU_PLUGIN_CB_NO_REGS,
                                          QEMU_PLUGIN_MEM_RW, r);
     }
+}
+
+/* A whole argument's number (decimal, or hexadecimal with 0x) into *value. */
+static inline bool parse_address(const char *text, uint64_t *value)
+{
+    char *end = NULL;
+    unsigned long long v = strtoull(text, &end, 0);
+    if (end == text || *end != '\0') {
+        return false;
+    }
+    *value = (uint64_t)v;
+    return true;
+}
+
+/* The arguments every plugin takes: `marker=ADDR` and `ids=ADDR` (the
+ * firmware's encore_marker and ENCORE_MARKER_IDS, from its ELF) into `r`,
+ * `out=FILE` into *out. Returns 1 for one of them, 0 for any other argument,
+ * and -1 after saying on standard error, prefixed with `plugin`, what is
+ * wrong with it. */
+static inline int shared_arg(const char *plugin, const char *arg,
+                             struct marker_reader *r, FILE **out)
+{
+    uint64_t *addr;
+    if (strncmp(arg, "out=", 4) == 0) {
+        FILE *f = open_report(plugin, arg + 4);
+        if (f == NULL) {
+            return -1;
+        }
+        *out = f;
+        return 1;
+    } else if (strncmp(arg, "marker=", 7) == 0) {
+        addr = &r->marker_addr;
+    } else if (strncmp(arg, "ids=", 4) == 0) {
+        addr = &r->ids_addr;
+    } else {
+        return 0;
+    }
+    if (!parse_address(strchr(arg, '=') + 1, addr)) {
+        fprintf(stderr, "%s: bad address: %s\n", plugin, arg);
+        return -1;
+    }
+    /* The function's ELF symbol carries the Thumb bit; code addresses do
+     * not. */
+    r->marker_addr &= ~(uint64_t)1;
+    return 1;
 }
 
 #endif /* ENCORE_QEMU_PLUGIN_API_H */

@@ -249,20 +249,17 @@ PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     const char *syms = NULL;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
+        int taken = shared_arg("funcprof", arg, &markers, &out);
+        if (taken < 0) {
+            return -1;
+        }
+        if (taken > 0) {
+            continue;
+        }
         if (strncmp(arg, "syms=", 5) == 0) {
             syms = arg + 5;
-        } else if (strncmp(arg, "marker=", 7) == 0) {
-            markers.marker_addr = strtoull(arg + 7, NULL, 0) & ~(uint64_t)1;
-        } else if (strncmp(arg, "ids=", 4) == 0) {
-            markers.ids_addr = strtoull(arg + 4, NULL, 0);
         } else if (strncmp(arg, "top=", 4) == 0) {
             top = (size_t)strtoull(arg + 4, NULL, 0);
-        } else if (strncmp(arg, "out=", 4) == 0) {
-            FILE *f = open_report("funcprof", arg + 4);
-            if (f == NULL) {
-                return -1;
-            }
-            out = f;
         } else {
             fprintf(stderr, "funcprof: unknown argument: %s\n", arg);
             return -1;

@@ -140,7 +140,7 @@ impl HostFlash {
 
     fn check_range(offset: u32, len: usize, align: usize) -> Result<usize, HostFlashError> {
         let start = usize::try_from(offset).map_err(|_| HostFlashError::OutOfBounds)?;
-        if start % align != 0 || len % align != 0 {
+        if !start.is_multiple_of(align) || !len.is_multiple_of(align) {
             return Err(HostFlashError::NotAligned);
         }
         match start.checked_add(len) {

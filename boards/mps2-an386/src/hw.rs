@@ -54,6 +54,19 @@ macro_rules! registers {
     };
 }
 
+/// Declares single-bit fields as `u32` masks, in one module a register:
+/// `fields! { /// doc  register { FIELD = BIT, .. } .. }`.
+macro_rules! fields {
+    ($($(#[$doc:meta])* $reg:ident { $($field:ident = $bit:literal),+ $(,)? })+) => {
+        $(
+            $(#[$doc])*
+            mod $reg {
+                $(pub(super) const $field: u32 = 1 << $bit;)+
+            }
+        )+
+    };
+}
+
 registers! {
     /// SMSC LAN9118 Ethernet controller (system bus, 32-bit mode).
     lan9118 @ 0x4020_0000 {

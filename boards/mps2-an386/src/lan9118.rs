@@ -23,39 +23,47 @@ const BUF_LEN: usize = 1536;
 const BYTE_TEST_VALUE: u32 = 0x8765_4321;
 const CHIP_ID_LAN9118: u32 = 0x0118;
 
-const HW_CFG_SRST: u32 = 1 << 0;
-const PMT_CTRL_READY: u32 = 1 << 0;
-const IRQ_CFG_TYPE_PUSH_PULL: u32 = 1 << 0;
-const IRQ_CFG_POL_HIGH: u32 = 1 << 4;
-const IRQ_CFG_EN: u32 = 1 << 8;
-/// RX status FIFO level interrupt: at least one received frame is waiting.
-const INT_RSFL: u32 = 1 << 3;
-const TX_CFG_TX_ON: u32 = 1 << 1;
+fields! {
+    hw_cfg { SRST = 0 }
+    irq_cfg { TYPE_PUSH_PULL = 0, POL_HIGH = 4, EN = 8 }
+    pmt_ctrl { READY = 0 }
+    /// INT_STS and INT_EN. RSFL: at least one received frame is waiting in the RX status FIFO.
+    int { RSFL = 3 }
+    mac_csr_cmd { BUSY = 31, READ = 30 }
+    tx_cfg { TX_ON = 1 }
+    /// MAC_CR, reached through the MAC CSR interface.
+    mac_cr { RXEN = 2, TXEN = 3, FDPX = 20 }
+    /// MII_ACC, the MAC's window onto the PHY's management bus.
+    mii_acc { BUSY = 0, WRITE = 1 }
+    /// First command word of a transmitted buffer.
+    tx_cmd_a { FIRST = 13, LAST = 12 }
+    /// The PHY's basic control register.
+    phy_bcr { AUTONEG = 12 }
+    /// A word of the RX status FIFO.
+    rx_sts { ERROR = 15 }
+    /// The PHY's basic status register.
+    phy_bsr { LINK = 2 }
+}
 
-const MAC_CSR_BUSY: u32 = 1 << 31;
-const MAC_CSR_READ: u32 = 1 << 30;
-const MAC_CR: u32 = 1;
-const MAC_ADDRH: u32 = 2;
-const MAC_ADDRL: u32 = 3;
-const MAC_MII_ACC: u32 = 6;
-const MAC_MII_DATA: u32 = 7;
-const MAC_CR_RXEN: u32 = 1 << 2;
-const MAC_CR_TXEN: u32 = 1 << 3;
-const MAC_CR_FDPX: u32 = 1 << 20;
+/// MAC control and status registers, read and written through MAC_CSR_CMD and MAC_CSR_DATA.
+#[derive(Clone, Copy)]
+enum MacReg {
+    Cr = 1,
+    AddrH = 2,
+    AddrL = 3,
+    MiiAcc = 6,
+    MiiData = 7,
+}
 
-const MII_BUSY: u32 = 1 << 0;
-const MII_WRITE: u32 = 1 << 1;
+/// Registers of the internal PHY, reached over the MII management bus.
+#[derive(Clone, Copy)]
+enum PhyReg {
+    Bcr = 0,
+    Bsr = 1,
+}
+
 /// Address of the internal PHY on the MII management bus.
 const PHY_ADDR: u32 = 1;
-const PHY_BCR: u32 = 0;
-const PHY_BSR: u32 = 1;
-const PHY_BCR_AUTONEG: u32 = 1 << 12;
-const PHY_BSR_LINK: u32 = 1 << 2;
-
-const TX_CMD_A_FIRST: u32 = 1 << 13;
-const TX_CMD_A_LAST: u32 = 1 << 12;
-
-const RX_STS_ERROR: u32 = 1 << 15;
 
 /// Polls of a busy bit before giving up; the emulated controller is never busy.
 const BUSY_POLLS: u32 = 100_000;
@@ -121,26 +129,26 @@ impl Lan9118 {
             return Err(Lan9118Error::UnexpectedChip { id_rev });
         }
 
-        reg::HW_CFG.write(HW_CFG_SRST);
+        reg::HW_CFG.write(hw_cfg::SRST);
         wait_until(|| {
-            reg::HW_CFG.read() & HW_CFG_SRST == 0 && reg::PMT_CTRL.read() & PMT_CTRL_READY != 0
+            reg::HW_CFG.read() & hw_cfg::SRST == 0 && reg::PMT_CTRL.read() & pmt_ctrl::READY != 0
         })
         .map_err(|_| Lan9118Error::ResetTimeout)?;
 
         // Active-high push-pull: the line is asserted only while an enabled
         // interrupt is pending (the reset default is active-low).
-        reg::IRQ_CFG.write(IRQ_CFG_EN | IRQ_CFG_POL_HIGH | IRQ_CFG_TYPE_PUSH_PULL);
+        reg::IRQ_CFG.write(irq_cfg::EN | irq_cfg::POL_HIGH | irq_cfg::TYPE_PUSH_PULL);
         reg::INT_EN.write(0);
         reg::INT_STS.write(u32::MAX);
 
-        let low = mac_read(MAC_ADDRL)?;
-        let high = mac_read(MAC_ADDRH)?;
+        let low = mac_read(MacReg::AddrL)?;
+        let high = mac_read(MacReg::AddrH)?;
         let [a0, a1, a2, a3] = low.to_le_bytes();
         let [a4, a5, _, _] = high.to_le_bytes();
         let mac = [a0, a1, a2, a3, a4, a5];
 
-        mii_write(PHY_BCR, PHY_BCR_AUTONEG)?;
-        let link = if mii_read(PHY_BSR)? & PHY_BSR_LINK != 0 {
+        mii_write(PhyReg::Bcr, phy_bcr::AUTONEG)?;
+        let link = if mii_read(PhyReg::Bsr)? & phy_bsr::LINK != 0 {
             LinkState::Up
         } else {
             LinkState::Down
@@ -149,10 +157,10 @@ impl Lan9118 {
         // RX data starts word-aligned with no padding; frames addressed to
         // this MAC and broadcasts are accepted (promiscuous mode off).
         reg::RX_CFG.write(0);
-        mac_write(MAC_CR, MAC_CR_RXEN | MAC_CR_TXEN | MAC_CR_FDPX)?;
-        reg::TX_CFG.write(TX_CFG_TX_ON);
+        mac_write(MacReg::Cr, mac_cr::RXEN | mac_cr::TXEN | mac_cr::FDPX)?;
+        reg::TX_CFG.write(tx_cfg::TX_ON);
 
-        reg::INT_EN.write(INT_RSFL);
+        reg::INT_EN.write(int::RSFL);
         hw::enable_irq(Irq::Ethernet);
 
         Ok(Self {
@@ -177,7 +185,7 @@ impl Lan9118 {
             let wire_len = ((status >> 16) & 0x3FFF) as usize;
             let words = wire_len.div_ceil(4);
             let frame_len = wire_len.saturating_sub(4);
-            let keep = status & RX_STS_ERROR == 0 && (14..=MAX_FRAME).contains(&frame_len);
+            let keep = status & rx_sts::ERROR == 0 && (14..=MAX_FRAME).contains(&frame_len);
             for i in 0..words {
                 let word = reg::RX_DATA_FIFO.read().to_le_bytes();
                 if keep {
@@ -224,45 +232,49 @@ fn wait_until(mut done: impl FnMut() -> bool) -> Result<(), Timeout> {
 }
 
 fn mac_idle() -> Result<(), Lan9118Error> {
-    wait_until(|| reg::MAC_CSR_CMD.read() & MAC_CSR_BUSY == 0).map_err(|_| Lan9118Error::BusTimeout)
+    wait_until(|| reg::MAC_CSR_CMD.read() & mac_csr_cmd::BUSY == 0)
+        .map_err(|_| Lan9118Error::BusTimeout)
 }
 
-fn mac_read(index: u32) -> Result<u32, Lan9118Error> {
+fn mac_read(index: MacReg) -> Result<u32, Lan9118Error> {
     mac_idle()?;
-    reg::MAC_CSR_CMD.write(MAC_CSR_BUSY | MAC_CSR_READ | index);
+    reg::MAC_CSR_CMD.write(mac_csr_cmd::BUSY | mac_csr_cmd::READ | index as u32);
     mac_idle()?;
     Ok(reg::MAC_CSR_DATA.read())
 }
 
-fn mac_write(index: u32, value: u32) -> Result<(), Lan9118Error> {
+fn mac_write(index: MacReg, value: u32) -> Result<(), Lan9118Error> {
     mac_idle()?;
     reg::MAC_CSR_DATA.write(value);
-    reg::MAC_CSR_CMD.write(MAC_CSR_BUSY | index);
+    reg::MAC_CSR_CMD.write(mac_csr_cmd::BUSY | index as u32);
     mac_idle()
 }
 
 fn mii_idle() -> Result<(), Lan9118Error> {
     for _ in 0..BUSY_POLLS {
-        if mac_read(MAC_MII_ACC)? & MII_BUSY == 0 {
+        if mac_read(MacReg::MiiAcc)? & mii_acc::BUSY == 0 {
             return Ok(());
         }
     }
     Err(Lan9118Error::BusTimeout)
 }
 
-fn mii_read(phy_reg: u32) -> Result<u32, Lan9118Error> {
+fn mii_read(phy_reg: PhyReg) -> Result<u32, Lan9118Error> {
     mii_idle()?;
-    mac_write(MAC_MII_ACC, (PHY_ADDR << 11) | (phy_reg << 6) | MII_BUSY)?;
+    mac_write(
+        MacReg::MiiAcc,
+        (PHY_ADDR << 11) | ((phy_reg as u32) << 6) | mii_acc::BUSY,
+    )?;
     mii_idle()?;
-    Ok(mac_read(MAC_MII_DATA)? & 0xFFFF)
+    Ok(mac_read(MacReg::MiiData)? & 0xFFFF)
 }
 
-fn mii_write(phy_reg: u32, value: u32) -> Result<(), Lan9118Error> {
+fn mii_write(phy_reg: PhyReg, value: u32) -> Result<(), Lan9118Error> {
     mii_idle()?;
-    mac_write(MAC_MII_DATA, value)?;
+    mac_write(MacReg::MiiData, value)?;
     mac_write(
-        MAC_MII_ACC,
-        (PHY_ADDR << 11) | (phy_reg << 6) | MII_WRITE | MII_BUSY,
+        MacReg::MiiAcc,
+        (PHY_ADDR << 11) | ((phy_reg as u32) << 6) | mii_acc::WRITE | mii_acc::BUSY,
     )?;
     mii_idle()
 }
@@ -291,7 +303,7 @@ impl embassy_net_driver::TxToken for TxToken<'_> {
         let result = f(frame);
         *self.tag = self.tag.wrapping_add(1);
         let len_field = len as u32;
-        reg::TX_DATA_FIFO.write(TX_CMD_A_FIRST | TX_CMD_A_LAST | len_field);
+        reg::TX_DATA_FIFO.write(tx_cmd_a::FIRST | tx_cmd_a::LAST | len_field);
         reg::TX_DATA_FIFO.write((u32::from(*self.tag) << 16) | len_field);
         for chunk in frame.chunks(4) {
             let mut word = [0u8; 4];

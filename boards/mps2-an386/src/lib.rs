@@ -23,6 +23,7 @@
 #[cfg(feature = "defmt")]
 use defmt_semihosting as _;
 
+#[macro_use]
 mod hw;
 
 pub mod console;

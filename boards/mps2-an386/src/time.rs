@@ -33,8 +33,11 @@ pub const WAKE_SLOTS: usize = 8;
 /// which embassy-time allows) rather than the firmware stopping.
 struct BoardTimeDriver {
     timer: Timer,
-    wakeups: Mutex<RefCell<[Option<(u64, Waker)>; WAKE_SLOTS]>>,
+    wakeups: Mutex<RefCell<[Wakeup; WAKE_SLOTS]>>,
 }
+
+/// A task's earliest deadline (in ticks) and its waker; `None` for a free slot.
+type Wakeup = Option<(u64, Waker)>;
 
 impl BoardTimeDriver {
     fn on_systick(&self) {

@@ -26,14 +26,12 @@ use embedded_io_async::ReadExactError;
 
 use crate::hw::{self, uart0 as reg, Irq};
 
-const STATE_TX_FULL: u32 = 1 << 0;
-const STATE_RX_FULL: u32 = 1 << 1;
-const CTRL_TX_EN: u32 = 1 << 0;
-const CTRL_RX_EN: u32 = 1 << 1;
-const CTRL_TX_INTEN: u32 = 1 << 2;
-const CTRL_RX_INTEN: u32 = 1 << 3;
-const INT_TX: u32 = 1 << 0;
-const INT_RX: u32 = 1 << 1;
+fields! {
+    state { TX_FULL = 0, RX_FULL = 1 }
+    ctrl { TX_EN = 0, RX_EN = 1, TX_INTEN = 2, RX_INTEN = 3 }
+    /// INTSTATUS: write a one to clear.
+    intstatus { TX = 0, RX = 1 }
+}
 
 /// Line rate programmed into BAUDDIV. QEMU ignores it (bytes move as fast as
 /// the host socket allows) but a divider below 16 is invalid.
@@ -99,11 +97,11 @@ static TX_WAKER: AtomicWaker = AtomicWaker::new();
 /// again, so every byte costs the same instructions however the host spaced
 /// them in time.
 fn take_rx_byte(ring: &mut Ring) {
-    if reg::STATE.read() & STATE_RX_FULL == 0 {
+    if reg::STATE.read() & state::RX_FULL == 0 {
         return;
     }
     if ring.is_full() {
-        reg::CTRL.write(reg::CTRL.read() & !CTRL_RX_INTEN);
+        reg::CTRL.write(reg::CTRL.read() & !ctrl::RX_INTEN);
         return;
     }
     ring.push(reg::DATA.read() as u8);
@@ -112,7 +110,7 @@ fn take_rx_byte(ring: &mut Ring) {
 pub(crate) fn on_rx_interrupt() {
     // Acknowledge first: reading DATA lets the next byte in, and its
     // interrupt must not be cleared by a late acknowledge.
-    reg::INTSTATUS.write(INT_RX);
+    reg::INTSTATUS.write(intstatus::RX);
     let ready = critical_section::with(|cs| {
         let mut ring = RX_RING.borrow_ref_mut(cs);
         take_rx_byte(&mut ring);
@@ -137,11 +135,11 @@ async fn read_when(buf: &mut [u8], wanted: usize) -> usize {
                 return 0;
             }
             let n = ring.pop_into(buf);
-            if reg::CTRL.read() & CTRL_RX_INTEN == 0 {
+            if reg::CTRL.read() & ctrl::RX_INTEN == 0 {
                 // Flow control released (the pop made room). Unmask first,
                 // then take the byte left waiting in the UART: the next byte
                 // may arrive as soon as DATA is read, and must interrupt.
-                reg::CTRL.write(reg::CTRL.read() | CTRL_RX_INTEN);
+                reg::CTRL.write(reg::CTRL.read() | ctrl::RX_INTEN);
                 take_rx_byte(&mut ring);
             }
             n
@@ -160,15 +158,15 @@ async fn read_when(buf: &mut [u8], wanted: usize) -> usize {
 /// the TX interrupt, unmasked here, or at once if it drained before the interrupt was armed.
 fn wake_on_tx_room(cx: &Context<'_>) {
     TX_WAKER.register(cx.waker());
-    critical_section::with(|_| reg::CTRL.write(reg::CTRL.read() | CTRL_TX_INTEN));
-    if reg::STATE.read() & STATE_TX_FULL == 0 {
+    critical_section::with(|_| reg::CTRL.write(reg::CTRL.read() | ctrl::TX_INTEN));
+    if reg::STATE.read() & state::TX_FULL == 0 {
         cx.waker().wake_by_ref();
     }
 }
 
 pub(crate) fn on_tx_interrupt() {
-    reg::INTSTATUS.write(INT_TX);
-    critical_section::with(|_| reg::CTRL.write(reg::CTRL.read() & !CTRL_TX_INTEN));
+    reg::INTSTATUS.write(intstatus::TX);
+    critical_section::with(|_| reg::CTRL.write(reg::CTRL.read() & !ctrl::TX_INTEN));
     TX_WAKER.wake();
 }
 
@@ -181,8 +179,8 @@ impl Uart0 {
     pub(crate) fn new() -> Self {
         let divider = (crate::time::CORE_CLOCK_HZ as u32) / BAUD_RATE;
         reg::BAUDDIV.write(divider.max(16));
-        reg::INTSTATUS.write(INT_TX | INT_RX);
-        reg::CTRL.write(CTRL_TX_EN | CTRL_RX_EN | CTRL_RX_INTEN);
+        reg::INTSTATUS.write(intstatus::TX | intstatus::RX);
+        reg::CTRL.write(ctrl::TX_EN | ctrl::RX_EN | ctrl::RX_INTEN);
         hw::enable_irq(Irq::Uart0Rx);
         hw::enable_irq(Irq::Uart0Tx);
         Self { _private: () }
@@ -224,7 +222,7 @@ impl embedded_io_async::Write for Uart0 {
         let n = poll_fn(|cx| {
             let mut n = 0;
             for &byte in buf {
-                if reg::STATE.read() & STATE_TX_FULL != 0 {
+                if reg::STATE.read() & state::TX_FULL != 0 {
                     break;
                 }
                 reg::DATA.write(u32::from(byte));
@@ -242,7 +240,7 @@ impl embedded_io_async::Write for Uart0 {
 
     async fn flush(&mut self) -> Result<(), Infallible> {
         poll_fn(|cx| {
-            if reg::STATE.read() & STATE_TX_FULL == 0 {
+            if reg::STATE.read() & state::TX_FULL == 0 {
                 return Poll::Ready(());
             }
             wake_on_tx_room(cx);

@@ -2,12 +2,8 @@
 
 use super::*;
 
-impl<'c, 'a, S, C, G, const N: usize, const P: usize, const T: usize>
-    Connection<'c, 'a, S, C, G, N, P, T>
-where
-    S: Read + Write,
-    C: MonotonicClock + WallClock,
-    G: TryCryptoRng,
+impl<S: Stream, C: Clock, G: TryCryptoRng, const N: usize, const P: usize, const T: usize>
+    Connection<'_, '_, S, C, G, N, P, T>
 {
     /// Writes everything the engine queued to the transport, without flushing it.
     pub(super) async fn send_tx(&mut self) -> Result<(), Error> {

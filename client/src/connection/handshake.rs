@@ -2,12 +2,8 @@
 
 use super::*;
 
-impl<'c, 'a, S, C, G, const N: usize, const P: usize, const T: usize>
-    Connection<'c, 'a, S, C, G, N, P, T>
-where
-    S: Read + Write,
-    C: MonotonicClock + WallClock,
-    G: TryCryptoRng,
+impl<S: Stream, C: Clock, G: TryCryptoRng, const N: usize, const P: usize, const T: usize>
+    Connection<'_, '_, S, C, G, N, P, T>
 {
     /// Runs the handshake. Offers the session set on this connection if it can be resumed (C7),
     /// otherwise, when none is set, the newest usable one the context's cache holds for this

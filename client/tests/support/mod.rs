@@ -6,19 +6,19 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use embedded_io_async::{Read, Write};
+use embedded_io_async::Read;
 use encore_client::{
-    block_on, CacheConfig, ClientConfig, Connection, Context, ContextId, Session, SessionPool,
-    StdTransport,
+    block_on, CacheConfig, ClientConfig, Clock, Connection, Context, ContextId, OsRng, Session,
+    SessionPool, StdTransport, Stream,
 };
-use encore_session::{MonotonicClock, WallClock};
 use encore_testkit::scripted::tcp::Identity;
 use encore_testkit::scripted::ServerHelloSpec;
 use encore_testkit::{RustlsServer, TestPki};
-use rand_core::TryCryptoRng;
+use rand_core::{TryCryptoRng, TryRng};
 use rustls_pki_types::{CertificateDer, TrustAnchor};
 
 /// The server name the test PKI's leaves are made for.
@@ -62,17 +62,13 @@ pub fn anchors(ca_der: &[u8]) -> &'static [TrustAnchor<'static>] {
 
 /// A context ([`CONTEXT_ID`]) over a pool of its own that trusts `ca_der`, with `tweak`
 /// applied to its TLS configuration.
-pub fn context<C, G, const N: usize, const P: usize, const T: usize>(
+pub fn context<C: Clock, G: TryCryptoRng, const N: usize, const P: usize, const T: usize>(
     ca_der: &[u8],
     cache: CacheConfig,
     clock: C,
     rng: G,
     tweak: impl FnOnce(&mut ClientConfig<'static>),
-) -> Context<'static, C, G, N, P, T>
-where
-    C: MonotonicClock + WallClock,
-    G: TryCryptoRng,
-{
+) -> Context<'static, C, G, N, P, T> {
     let pool: &'static SessionPool<P, T> = leak(SessionPool::new());
     let mut tls = ClientConfig::new(anchors(ca_der));
     tweak(&mut tls);
@@ -101,8 +97,8 @@ pub fn connection<'c, S, C, G, const N: usize, const P: usize, const T: usize>(
     io: S,
 ) -> Connection<'c, 'static, S, C, G, N, P, T>
 where
-    S: Read + Write,
-    C: MonotonicClock + WallClock,
+    S: Stream,
+    C: Clock,
     G: TryCryptoRng,
 {
     let (rx, tx) = buffers(RX, TX);
@@ -115,8 +111,8 @@ pub fn round_trip<S, C, G, const N: usize, const P: usize, const T: usize>(
     msg: &[u8],
 ) -> Vec<u8>
 where
-    S: Read + Write,
-    C: MonotonicClock + WallClock,
+    S: Stream,
+    C: Clock,
     G: TryCryptoRng,
 {
     block_on(c.write(msg)).unwrap();
@@ -152,3 +148,36 @@ pub fn resumed_flags(server: &RustlsServer, n: usize) -> Vec<bool> {
 pub fn poll_once<F: Future>(fut: Pin<&mut F>) -> Poll<F::Output> {
     fut.poll(&mut std::task::Context::from_waker(Waker::noop()))
 }
+
+/// The operating system's generator until the test switches it off (`true`), then a generator
+/// whose every draw fails: a context's generator that breaks mid-way.
+pub struct SwitchedRng(pub &'static AtomicBool);
+
+impl SwitchedRng {
+    /// The operating system's generator while switched on.
+    fn os(&self) -> std::io::Result<OsRng> {
+        if self.0.load(Ordering::SeqCst) {
+            Err(std::io::Error::other("generator switched off"))
+        } else {
+            Ok(OsRng)
+        }
+    }
+}
+
+impl TryRng for SwitchedRng {
+    type Error = std::io::Error;
+
+    fn try_next_u32(&mut self) -> std::io::Result<u32> {
+        self.os()?.try_next_u32()
+    }
+
+    fn try_next_u64(&mut self) -> std::io::Result<u64> {
+        self.os()?.try_next_u64()
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> std::io::Result<()> {
+        self.os()?.try_fill_bytes(dst)
+    }
+}
+
+impl TryCryptoRng for SwitchedRng {}

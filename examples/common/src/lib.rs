@@ -23,7 +23,7 @@ use core::convert::Infallible;
 use core::fmt::{Arguments, Debug};
 
 use embassy_net::{IpEndpoint, Stack};
-use embedded_storage_async::nor_flash::{NorFlash, NorFlashError};
+use embedded_storage_async::nor_flash::{ErrorType, NorFlash};
 use encore_client::{CacheConfig, ClientConfig};
 use encore_session::{MonotonicClock, WallClock};
 use rand_core::TryCryptoRng;
@@ -90,10 +90,9 @@ pub trait Board {
     /// The client's generator (key shares, nonces of the session store); one that cannot
     /// fail, as a hardware generator that resets itself or a seeded stream cipher.
     type Rng: TryCryptoRng<Error = Infallible>;
-    /// The flash the session store lives on, as the store's region of it.
-    type Flash: NorFlash<Error = Self::FlashError>;
-    /// What the flash reports.
-    type FlashError: NorFlashError + Reportable + Clone + Copy;
+    /// The flash the session store lives on, as the store's region of it; its errors are
+    /// [`FlashError`]s.
+    type Flash: NorFlash<Error: Reportable + Copy>;
 
     /// Writes one line of the examples' text output (the lines the xtask parses on the
     /// emulated board).
@@ -114,12 +113,13 @@ pub trait Board {
     }
     /// Starts measuring the stack's peak afresh; nothing by default.
     fn restart_stack_peak() {}
-    /// Reports what the flash driver itself counted, once the store is done with it (the
-    /// emulated board's host-file flash counts its operations); nothing by default.
-    fn report_flash(flash: Self::Flash) {
-        drop(flash);
-    }
+    /// Reports what the flash driver itself counted (the emulated board's host-file flash
+    /// counts its operations); nothing by default.
+    fn report_flash(_flash: &Self::Flash) {}
 }
+
+/// What board `B`'s flash reports.
+pub type FlashError<B> = <<B as Board>::Flash as ErrorType>::Error;
 
 /// Prints one line through [`Board::print`]: `say!(B, "conn={}", n)`.
 #[macro_export]
@@ -189,4 +189,23 @@ pub fn print_stack_peak<B: Board>() {
     if let Some((peak, window)) = B::stack_peak() {
         say!(B, "stack peak: {} bytes (window {} bytes)", peak, window);
     }
+}
+
+/// Runs `step` with its poll in a function of its own, never inlined into the caller's.
+///
+/// An `async fn`'s poll function is one frame for every step it awaits: the temporaries of
+/// a step that ends before the handshake (loading the store, say) would otherwise stay on
+/// the stack under the handshake that follows. Polled out of line, they leave the stack
+/// whenever the step returns.
+pub async fn out_of_line<F: core::future::Future>(step: F) -> F::Output {
+    let mut step = core::pin::pin!(step);
+    core::future::poll_fn(|cx| poll_out_of_line(step.as_mut(), cx)).await
+}
+
+#[inline(never)]
+fn poll_out_of_line<F: core::future::Future>(
+    step: core::pin::Pin<&mut F>,
+    cx: &mut core::task::Context<'_>,
+) -> core::task::Poll<F::Output> {
+    step.poll(cx)
 }

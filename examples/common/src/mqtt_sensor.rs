@@ -43,8 +43,8 @@ use crate::batched::Batched;
 use crate::connection::{self, Buffers, Conn, Outcome, Pool, CARRY_LEN};
 use crate::saved::{self, ClientStore, Store};
 use crate::{
-    connection_failed, exchange_markers, exit_code, failed, handshake_markers, say, Board, Device,
-    SERVER_NAME,
+    connection_failed, exchange_markers, exit_code, failed, handshake_markers, out_of_line, say,
+    Board, Device, SERVER_NAME,
 };
 
 static POOL: Pool = Pool::new();
@@ -148,14 +148,14 @@ fn reading(now_unix: u64, sample: u32) -> heapless::String<96> {
 /// One wake-up, on a device whose network was started and whose session store is open;
 /// `psk_mode` is the key exchange a resumption offers (psk_ke only for a broker known to
 /// allow it). Ends the program: the device sleeps.
-pub async fn run<B: Board>(mut device: Device<B>, mut store: Store<B>, psk_mode: PskMode) -> ! {
+pub async fn run<B: Board>(mut device: Device<B>, store: &mut Store<B>, psk_mode: PskMode) -> ! {
     let sample = device.rng.next_u32();
     let net_stack = device.stack;
     let ctx = device.into_context(&POOL);
     let now_unix = saved::wall_clock::<B>(NAME, &ctx);
 
     // 1. Every stored record into the context's cache.
-    let _ = saved::load_into_cache::<B>(NAME, &mut store, &ctx, now_unix).await;
+    let _ = out_of_line(saved::load_into_cache::<B>(NAME, store, &ctx, now_unix)).await;
     net_stack.wait_config_up().await;
 
     // 2. TCP and the handshake; the stored ticket is consumed on flash before it is offered.
@@ -167,7 +167,7 @@ pub async fn run<B: Board>(mut device: Device<B>, mut store: Store<B>, psk_mode:
             Err(e) => connection_failed::<B>(NAME, 1, e),
         };
     let (hello, _) = handshake_markers(1);
-    let mut client_store = ClientStore::<B>::new(&mut store, hello);
+    let mut client_store = ClientStore::<B>::new(store, hello);
     let handshake = match connection::handshake(1, &mut conn, Some(&mut client_store)).await {
         Ok(h) => h,
         Err(e) => {

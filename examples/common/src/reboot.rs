@@ -32,7 +32,8 @@ use static_cell::ConstStaticCell;
 use crate::connection::{self, Buffers, Plan, Pool};
 use crate::saved::{self, ClientStore, Store};
 use crate::{
-    connection_failed, exit_code, failed, handshake_markers, say, Board, Device, SERVER_NAME,
+    connection_failed, exit_code, failed, handshake_markers, out_of_line, say, Board, Device,
+    SERVER_NAME,
 };
 
 /// How the example names itself in its lines.
@@ -59,7 +60,12 @@ pub enum Phase {
 
 /// The example, on a device whose network was started and whose session store is open;
 /// `line` is what the connection sends once connected. Ends the program.
-pub async fn run<B: Board>(device: Device<B>, mut store: Store<B>, phase: Phase, line: &[u8]) -> ! {
+pub async fn run<B: Board>(
+    device: Device<B>,
+    store: &mut Store<B>,
+    phase: Phase,
+    line: &[u8],
+) -> ! {
     // `connect_with` takes a ticket from the cache by itself (C26, C36) and consumes
     // it on flash before offering it (C28), so the cache needs no special mode.
     let stack = device.stack;
@@ -68,7 +74,8 @@ pub async fn run<B: Board>(device: Device<B>, mut store: Store<B>, phase: Phase,
 
     // 1. At boot: every stored record into the cache of the context that owns it; records
     //    that can never be offered (expired, unreadable) leave the live set.
-    let (report, cached) = saved::load_into_cache::<B>(NAME, &mut store, &ctx, now_unix).await;
+    let (report, cached) =
+        out_of_line(saved::load_into_cache::<B>(NAME, store, &ctx, now_unix)).await;
 
     stack.wait_config_up().await;
 
@@ -81,7 +88,7 @@ pub async fn run<B: Board>(device: Device<B>, mut store: Store<B>, phase: Phase,
         TICKETS_AFTER_FULL
     };
     let (hello, _) = handshake_markers(1);
-    let mut client_store = ClientStore::<B>::new(&mut store, hello);
+    let mut client_store = ClientStore::<B>::new(store, hello);
     let buffers = BUFFERS.take();
     let plan = Plan {
         n: 1,
@@ -110,7 +117,7 @@ pub async fn run<B: Board>(device: Device<B>, mut store: Store<B>, phase: Phase,
         total.erases,
         total.reads
     );
-    B::report_flash(store.into_flash());
+    B::report_flash(store.flash());
     crate::print_stack_peak::<B>();
 
     // Let the last FIN go out before the board stops.

@@ -12,9 +12,10 @@
 use encore_client::{Session, SessionSaver};
 use encore_store::{LoadReport, SessionStore, StoreError, Wear};
 use rand_core::TryCryptoRng;
+use static_cell::StaticCell;
 
 use crate::connection::{Ctx, POOL_SLOTS, TICKET_CAPACITY};
-use crate::{failed, say, setup_failed, Board};
+use crate::{failed, say, setup_failed, Board, FlashError};
 
 /// The examples' session store on board `B`'s flash: 8 slots, a work buffer for 256-byte
 /// tickets.
@@ -53,7 +54,7 @@ pub struct ClientStore<'s, B: Board> {
     store: &'s mut Store<B>,
     hello_marker: u8,
     /// What `consume` returned, if the connection offered a ticket.
-    pub consumed: Option<Result<bool, StoreError<B::FlashError>>>,
+    pub consumed: Option<Result<bool, StoreError<FlashError<B>>>>,
     /// Flash work of that `consume`.
     pub consume_wear: Wear,
     /// Flash work of storing the connection's records (set by [`crate::connection::save_tickets`]).
@@ -88,7 +89,7 @@ impl<'s, B: Board> ClientStore<'s, B> {
 }
 
 impl<B: Board> SessionSaver<POOL_SLOTS, TICKET_CAPACITY> for ClientStore<'_, B> {
-    type Error = StoreError<B::FlashError>;
+    type Error = StoreError<FlashError<B>>;
 
     async fn consume(
         &mut self,
@@ -129,6 +130,21 @@ impl<B: Board> SessionSaver<POOL_SLOTS, TICKET_CAPACITY> for ClientStore<'_, B> 
             }
         }
         saved
+    }
+}
+
+/// Keeps `store` in `cell` for the rest of the program and lends it out: the steps take it
+/// by reference. (Moved by value into a step, a store left copies of itself in the frames
+/// under that step's handshake, several KB of stack.) A second call ends the program as a
+/// start-up failure of `firmware`.
+pub fn keep<B: Board>(
+    firmware: &str,
+    cell: &'static StaticCell<Store<B>>,
+    store: Store<B>,
+) -> &'static mut Store<B> {
+    match cell.try_init(store) {
+        Some(store) => store,
+        None => setup_failed::<B>(firmware, "session store opened twice", ()),
     }
 }
 

@@ -17,7 +17,7 @@
 use core::fmt::Arguments;
 
 use embassy_net::IpEndpoint;
-use encore_board_mps2::host_flash::{HostFlash, HostFlashError};
+use encore_board_mps2::host_flash::HostFlash;
 use encore_board_mps2::time::BoardClock;
 use encore_board_mps2::{console, marker, net, println, stack, EmulatorRng};
 pub use encore_examples_common::{
@@ -40,7 +40,6 @@ impl Board for Mps2 {
     type Clock = BoardClock;
     type Rng = EmulatorRng;
     type Flash = HostFlash;
-    type FlashError = HostFlashError;
 
     fn print(line: Arguments<'_>) {
         console::write_line(line);
@@ -74,7 +73,7 @@ impl Board for Mps2 {
 
     /// `host flash: writes=.. bytes=.. sectors_erased=.. reads=..`: the operations the
     /// host-file flash counted itself.
-    fn report_flash(flash: HostFlash) {
+    fn report_flash(flash: &HostFlash) {
         let ops = flash.ops();
         println!(
             "host flash: writes={} bytes={} sectors_erased={} reads={}",

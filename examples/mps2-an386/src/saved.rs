@@ -19,6 +19,7 @@ use encore_board_mps2::host::{self, HostError};
 use encore_board_mps2::host_flash::{HostFlash, CAPACITY};
 pub use encore_examples_common::saved::{load_into_cache, markers, print_wear};
 use encore_store::DeviceKey;
+use static_cell::StaticCell;
 use zeroize::Zeroize;
 
 use crate::Mps2;
@@ -128,7 +129,12 @@ pub enum FlashError {
 /// The session store on the flash named by `flash=PATH`, sealed under the device key
 /// named by `key=PATH`. A failure is reported as a start-up failure of `firmware`
 /// ([`crate::setup::failed`]), which ends the program.
-pub fn open_store(firmware: &str) -> Store {
+///
+/// Never inlined: the store is built in this function's frame, which is gone before the
+/// first handshake.
+#[inline(never)]
+pub fn open_store(firmware: &str) -> &'static mut Store {
+    static STORE: StaticCell<Store> = StaticCell::new();
     let key = match device_key() {
         Ok(k) => k,
         Err(e) => crate::setup::failed(firmware, "device key (key=PATH)", e),
@@ -138,7 +144,7 @@ pub fn open_store(firmware: &str) -> Store {
         Err(e) => crate::setup::failed(firmware, "flash (flash=PATH)", e),
     };
     match Store::new(flash, STORE_RANGE, &key) {
-        Ok(s) => s,
+        Ok(s) => encore_examples_common::saved::keep::<Mps2>(firmware, &STORE, s),
         Err(e) => crate::setup::failed(firmware, "session store", e),
     }
 }

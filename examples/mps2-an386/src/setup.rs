@@ -6,12 +6,12 @@ use core::fmt::Debug;
 
 use embassy_net::Stack;
 use encore_board_mps2::lan9118::Lan9118;
-use encore_board_mps2::{net, EmulatorRng, Spawner};
+use encore_board_mps2::{net, Board, EmulatorRng, Spawner};
 use encore_client::PskMode;
 use rand_core::Rng;
 use rustls_pki_types::TrustAnchor;
 
-use crate::{trust, Device, Mps2};
+use crate::{connection, trust, Device, Mps2};
 
 /// Reports a start-up failure of `firmware` and ends the program.
 pub fn failed(firmware: &str, what: &str, e: impl Debug) -> ! {
@@ -50,6 +50,24 @@ pub fn device(
         rng,
         anchors,
     }
+}
+
+/// The device of `firmware` ([`device`]) as the network stack and the one application
+/// context over `pool`, for a firmware that needs nothing else of it. The network may not
+/// be up yet: wait with `wait_config_up` before connecting.
+///
+/// Never inlined, like [`Device::into_context`]: inlined, the context was built in the
+/// caller's frame and then moved, a second copy under every handshake.
+#[inline(never)]
+pub fn context<'a>(
+    firmware: &str,
+    spawner: Spawner,
+    board: Board,
+    pool: &'a connection::Pool,
+) -> (Stack<'static>, connection::Ctx<'a>) {
+    let device = device(firmware, spawner, board.nic, board.rng);
+    let stack = device.stack;
+    (stack, device.into_context(pool))
 }
 
 /// The key exchange a resumption offers, from `kex=` on the command line: `psk`

@@ -20,9 +20,7 @@ use core::net::SocketAddrV4;
 
 use embassy_net::IpEndpoint;
 use encore_board_nucleo_f429zi::time::BoardClock;
-use encore_board_nucleo_f429zi::{
-    net, BoardEthernet, HardwareRng, Spawner, StoreFlash, StoreFlashError,
-};
+use encore_board_nucleo_f429zi::{net, BoardEthernet, HardwareRng, Spawner, StoreFlash};
 use encore_client::PskMode;
 use encore_examples_common::saved::Store;
 pub use encore_examples_common::{exit_code, setup_failed, Board, Device};
@@ -54,7 +52,6 @@ impl Board for Nucleo {
     type Clock = BoardClock;
     type Rng = HardwareRng;
     type Flash = StoreFlash;
-    type FlashError = StoreFlashError;
 
     fn print(line: Arguments<'_>) {
         defmt::println!("{}", defmt::Display2Format(&line));
@@ -132,14 +129,19 @@ pub fn device_key() -> Result<DeviceKey, KeyError> {
 
 /// The session store on the board's store region ([`StoreFlash`], all four sectors), sealed
 /// under the compiled-in device key; a failure stops `firmware`.
-pub fn open_store(firmware: &str, flash: StoreFlash) -> Store<Nucleo> {
+///
+/// Never inlined: the store is built in this function's frame, which is gone before the
+/// first handshake.
+#[inline(never)]
+pub fn open_store(firmware: &str, flash: StoreFlash) -> &'static mut Store<Nucleo> {
+    static STORE: StaticCell<Store<Nucleo>> = StaticCell::new();
     let key = match device_key() {
         Ok(k) => k,
         Err(e) => setup_failed::<Nucleo>(firmware, "device key (ENCORE_DEVICE_KEY)", e),
     };
     let capacity = embedded_capacity(&flash);
     match Store::<Nucleo>::new(flash, 0..capacity, &key) {
-        Ok(s) => s,
+        Ok(s) => encore_examples_common::saved::keep::<Nucleo>(firmware, &STORE, s),
         Err(e) => setup_failed::<Nucleo>(firmware, "session store", e),
     }
 }

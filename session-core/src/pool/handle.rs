@@ -145,16 +145,12 @@ impl<'p, const N: usize, const T: usize> Session<'p, N, T> {
         self.with(|r| r.check_owner_and_peer(owner, peer))?
     }
 
-    /// C7: may this record be offered now by a connection offering `offered_suites`? A stale handle
-    /// names no record and reports [`Unresumable::NotResumable`]. This only looks: another holder may
+    /// C7: may this record be offered at `now` (monotonic milliseconds) by a connection offering
+    /// `suites`? [`SessionRecord::resumable`] for the record the handle names; a stale handle
+    /// names none and reports [`Unresumable::NotResumable`]. This only looks: another holder may
     /// claim the record right after; to offer it, call [`Session::claim`].
-    pub fn resumable(
-        &self,
-        now_ms: u64,
-        limits: &Limits,
-        offered_suites: &[u16],
-    ) -> Result<(), Unresumable> {
-        self.with(|r| r.resumable(now_ms, limits, offered_suites))
+    pub fn resumable(&self, now: u64, limits: &Limits, suites: &[u16]) -> Result<(), Unresumable> {
+        self.with(|r| r.resumable(now, limits, suites))
             .unwrap_or(Err(Unresumable::NotResumable))
     }
 }

@@ -33,22 +33,19 @@ impl<F: NorFlash, const SLOTS: usize, const BUF: usize> SessionStore<F, SLOTS, B
         if info.used || info.not_resumable {
             return Ok(Stored::NotResumable);
         }
-        let result = self.store_inner(session, now_ms, now_unix, rng).await;
+        let result = self.seal_and_write(session, now_ms, now_unix, rng).await;
         self.buf.0.zeroize();
         result
     }
 
-    pub(super) async fn store_inner<
-        'p,
-        const N: usize,
-        const T: usize,
-        R: TryCryptoRng + ?Sized,
-    >(
+    /// [`SessionStore::store`] past its first checks: seals the record into the work buffer and
+    /// writes it. A failure may leave the plaintext record in the buffer; the caller wipes it.
+    async fn seal_and_write<const N: usize, const T: usize>(
         &mut self,
-        session: &Session<'p, N, T>,
+        session: &Session<'_, N, T>,
         now_ms: u64,
         now_unix: Option<u64>,
-        rng: &mut R,
+        rng: &mut (impl TryCryptoRng + ?Sized),
     ) -> Result<Stored, StoreError<F::Error>> {
         // Serialise once in the clear to learn what the index needs, then forget the plaintext.
         let n = session

@@ -81,18 +81,23 @@ def pkcs8(k):
     )
 
 
+def server_chain(label, keys, serial):
+    """A root, an intermediate and a leaf for fuzz.encore.test (and 192.0.2.7) on `keys`, named
+    after `label`, with serials from `serial` on."""
+    root_key, int_key, leaf_key = keys
+    root_name = f"Encore Fuzz {label}Root CA"
+    int_name = f"Encore Fuzz {label}Intermediate CA"
+    server = leaf_extensions(["fuzz.encore.test"], ["192.0.2.7"], ExtendedKeyUsageOID.SERVER_AUTH)
+    return (
+        cert(root_name, root_key, root_name, root_key, serial, ca_extensions(None)),
+        cert(int_name, int_key, root_name, root_key, serial + 1, ca_extensions(0)),
+        cert("fuzz.encore.test", leaf_key, int_name, int_key, serial + 2, server),
+    )
+
+
 curve = ec.SECP256R1()
 root_key, int_key, leaf_key, client_key = (ec.generate_private_key(curve) for _ in range(4))
-root = cert("Encore Fuzz Root CA", root_key, "Encore Fuzz Root CA", root_key, 1, ca_extensions(None))
-inter = cert("Encore Fuzz Intermediate CA", int_key, "Encore Fuzz Root CA", root_key, 2, ca_extensions(0))
-leaf = cert(
-    "fuzz.encore.test",
-    leaf_key,
-    "Encore Fuzz Intermediate CA",
-    int_key,
-    3,
-    leaf_extensions(["fuzz.encore.test"], ["192.0.2.7"], ExtendedKeyUsageOID.SERVER_AUTH),
-)
+root, inter, leaf = server_chain("", (root_key, int_key, leaf_key), 1)
 client = cert(
     "encore-device",
     client_key,
@@ -104,22 +109,7 @@ client = cert(
 # The same shape with Ed25519 keys: verification is cheaper than P-256 ECDSA, which matters
 # to the fuzzer's speed, and it reaches the engine's Ed25519 paths.
 ed_root_key, ed_int_key, ed_leaf_key = (ed25519.Ed25519PrivateKey.generate() for _ in range(3))
-ed_root = cert(
-    "Encore Fuzz Ed25519 Root CA", ed_root_key, "Encore Fuzz Ed25519 Root CA", ed_root_key, 5,
-    ca_extensions(None),
-)
-ed_inter = cert(
-    "Encore Fuzz Ed25519 Intermediate CA", ed_int_key, "Encore Fuzz Ed25519 Root CA", ed_root_key,
-    6, ca_extensions(0),
-)
-ed_leaf = cert(
-    "fuzz.encore.test",
-    ed_leaf_key,
-    "Encore Fuzz Ed25519 Intermediate CA",
-    ed_int_key,
-    7,
-    leaf_extensions(["fuzz.encore.test"], ["192.0.2.7"], ExtendedKeyUsageOID.SERVER_AUTH),
-)
+ed_root, ed_inter, ed_leaf = server_chain("Ed25519 ", (ed_root_key, ed_int_key, ed_leaf_key), 5)
 raw_seed = ed_leaf_key.private_bytes(
     serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
 )

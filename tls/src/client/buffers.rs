@@ -120,8 +120,8 @@ impl<'a, R, const T: usize> Connection<'a, R, T> {
 
     /// True when handshake bytes beyond the current message are buffered: a key change
     /// must fall on a record boundary (RFC 8446 §5.1).
-    pub(crate) fn handshake_bytes_after(&self, start: usize, total: usize) -> bool {
-        self.hs_len > start + total
+    pub(crate) fn handshake_bytes_after(&self, msg: Span) -> bool {
+        self.hs_len > msg.end()
     }
     /// [`Connection::into_buffers`] in place (E7): every secret, the offer's ticket and both
     /// buffers are wiped where they lie, and the buffers are handed back. The connection is

@@ -78,7 +78,7 @@ use crate::wire::record::{
     content_type, ChangeCipherSpec, RecordHeader, HEADER_LEN, MAX_PLAINTEXT,
 };
 use crate::wire::{Alert, AlertDescription, AlertLevel};
-use state::{Connected, State};
+use state::{Connected, Span, State};
 
 /// How the keys of a completed handshake were established.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -511,9 +511,12 @@ impl<'a, R: rand_core::CryptoRng, const T: usize> Connection<'a, R, T> {
                 other => other?,
             };
             if let Some((ty, total)) = split {
-                let start = self.hs_keep;
+                let at = Span {
+                    start: self.hs_keep,
+                    total,
+                };
                 self.discard_hs = total;
-                let ev = state::handle(self, ty, start, total)?;
+                let ev = state::handle(self, ty, at)?;
                 if ev.is_some() {
                     return Ok(ev);
                 }

@@ -11,7 +11,6 @@ mod connected;
 mod hello;
 mod negotiated;
 
-use connected::connected;
 use hello::queue_client_hello;
 pub(crate) use hello::{with_client_hello, HelloInputs};
 
@@ -170,7 +169,33 @@ fn range_in(outer: &[u8], inner: &[u8]) -> (usize, usize) {
     (a, a + inner.len())
 }
 
-/// Dispatches the handshake message at `rx[start..start + total]`.
+/// Where a handshake message lies in the receive buffer: `rx[start..start + total]`, its
+/// header included.
+#[derive(Clone, Copy)]
+pub(crate) struct Span {
+    pub(crate) start: usize,
+    pub(crate) total: usize,
+}
+
+impl Span {
+    /// Just past the message's last byte.
+    pub(crate) fn end(self) -> usize {
+        self.start + self.total
+    }
+
+    /// The whole message (for the transcript) and its body (after the header).
+    fn read(self, rx: &[u8]) -> Result<(&[u8], &[u8]), Error> {
+        let msg = rx
+            .get(self.start..self.end())
+            .ok_or(Error::Malformed(WireError::Truncated))?;
+        let body = msg
+            .get(hs::HEADER_LEN..)
+            .ok_or(Error::Malformed(WireError::Truncated))?;
+        Ok((msg, body))
+    }
+}
+
+/// Dispatches the handshake message of type `ty` at `at`.
 ///
 /// The handlers of the heavier messages are never inlined here: inlined, their locals (key
 /// agreement, key schedule, certificate path) shared one frame of over 2 KB that sat under
@@ -178,18 +203,17 @@ fn range_in(outer: &[u8], inner: &[u8]) -> (usize, usize) {
 pub(crate) fn handle<R: rand_core::CryptoRng, const T: usize>(
     conn: &mut Connection<'_, R, T>,
     ty: u8,
-    start: usize,
-    total: usize,
+    at: Span,
 ) -> Result<Option<Ev>, Error> {
     let state = core::mem::replace(&mut conn.state, State::Failed);
     let (next, ev) = match state {
-        State::WaitServerHello(s) => s.handle(conn, ty, start, total)?,
+        State::WaitServerHello(s) if ty == msg_type::SERVER_HELLO => conn.server_hello(s, at)?,
         State::WaitEncryptedExtensions(n) if ty == msg_type::ENCRYPTED_EXTENSIONS => {
-            n.encrypted_extensions(conn, start, total)?
+            conn.encrypted_extensions(n, at)?
         }
         State::WaitCertificateOrRequest(n) => match ty {
-            msg_type::CERTIFICATE_REQUEST => n.certificate_request(conn, start, total)?,
-            msg_type::CERTIFICATE => n.certificate(None, conn, start, total)?,
+            msg_type::CERTIFICATE_REQUEST => conn.certificate_request(n, at)?,
+            msg_type::CERTIFICATE => conn.certificate(n, None, at)?,
             // C32: a full handshake must authenticate the server.
             msg_type::FINISHED | msg_type::CERTIFICATE_VERIFY => {
                 return Err(Error::ServerNotAuthenticated)
@@ -197,37 +221,27 @@ pub(crate) fn handle<R: rand_core::CryptoRng, const T: usize>(
             _ => return Err(Error::UnexpectedMessage),
         },
         State::WaitCertificate(s) => match ty {
-            msg_type::CERTIFICATE => s.hs.certificate(Some(s.cert_request), conn, start, total)?,
+            msg_type::CERTIFICATE => conn.certificate(s.hs, Some(s.cert_request), at)?,
             msg_type::FINISHED | msg_type::CERTIFICATE_VERIFY => {
                 return Err(Error::ServerNotAuthenticated)
             }
             _ => return Err(Error::UnexpectedMessage),
         },
         State::WaitCertificateVerify(s) => match ty {
-            msg_type::CERTIFICATE_VERIFY => s.certificate_verify(conn, start, total)?,
+            msg_type::CERTIFICATE_VERIFY => conn.certificate_verify(s, at)?,
             msg_type::FINISHED => return Err(Error::ServerNotAuthenticated),
             _ => return Err(Error::UnexpectedMessage),
         },
         State::WaitFinished(s) => match ty {
-            msg_type::FINISHED => s.finished(conn, start, total)?,
+            msg_type::FINISHED => conn.server_finished(s, at)?,
             // C32: the server accepted the PSK, so it must not present a certificate.
             msg_type::CERTIFICATE => return Err(Error::CertificateWithPsk),
             _ => return Err(Error::UnexpectedMessage),
         },
-        State::Connected(c) => connected(c, conn, ty, start, total)?,
+        State::Connected(c) => conn.post_handshake(c, ty, at)?,
         State::Closed => (State::Closed, None),
         _ => return Err(Error::UnexpectedMessage),
     };
     conn.state = next;
     Ok(ev)
-}
-
-fn message(rx: &[u8], start: usize, total: usize) -> Result<(&[u8], &[u8]), Error> {
-    let msg = rx
-        .get(start..start + total)
-        .ok_or(Error::Malformed(WireError::Truncated))?;
-    let body = msg
-        .get(hs::HEADER_LEN..)
-        .ok_or(Error::Malformed(WireError::Truncated))?;
-    Ok((msg, body))
 }

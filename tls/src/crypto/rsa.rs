@@ -53,11 +53,10 @@
 
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
 use crypto_bigint::{Limb, MontyForm, MontyMultiplier, Odd, Uint, Word, U2048, U3072, U4096};
-use rustls_pki_types::{
-    alg_id, AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm,
-};
+use rustls_pki_types::{alg_id, InvalidSignature, SignatureVerificationAlgorithm};
 use sha2::{Sha256, Sha384, Sha512};
 
+use super::sig::{Algorithm, Verify};
 use super::{CryptoError, SignatureScheme};
 
 /// Smallest accepted modulus, in bits (the chain check names a smaller key:
@@ -132,7 +131,7 @@ enum Padding {
     Pss,
 }
 
-/// An RSA signature algorithm for webpki and the CertificateVerify check.
+/// RSA signature checks, for webpki and the CertificateVerify check.
 #[derive(Debug)]
 pub(crate) struct Rsa {
     padding: Padding,
@@ -140,8 +139,16 @@ pub(crate) struct Rsa {
 }
 
 impl Rsa {
-    const fn new(padding: Padding, hash: RsaHash) -> Self {
-        Rsa { padding, hash }
+    const fn algorithm(padding: Padding, hash: RsaHash) -> Algorithm<Rsa> {
+        let signature = match (padding, hash) {
+            (Padding::Pkcs1, RsaHash::Sha256) => alg_id::RSA_PKCS1_SHA256,
+            (Padding::Pkcs1, RsaHash::Sha384) => alg_id::RSA_PKCS1_SHA384,
+            (Padding::Pkcs1, RsaHash::Sha512) => alg_id::RSA_PKCS1_SHA512,
+            (Padding::Pss, RsaHash::Sha256) => alg_id::RSA_PSS_SHA256,
+            (Padding::Pss, RsaHash::Sha384) => alg_id::RSA_PSS_SHA384,
+            (Padding::Pss, RsaHash::Sha512) => alg_id::RSA_PSS_SHA512,
+        };
+        Algorithm::new(alg_id::RSA_ENCRYPTION, signature, Rsa { padding, hash })
     }
 }
 
@@ -425,14 +432,9 @@ fn emsa_pss_matches(em: &[u8], em_bits: usize, hash: RsaHash, m_hash: &[u8]) -> 
     h2.get(..h_len) == Some(h)
 }
 
-impl SignatureVerificationAlgorithm for Rsa {
-    fn verify_signature(
-        &self,
-        public_key: &[u8],
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), InvalidSignature> {
-        let key = parse_public_key(public_key)?;
+impl Verify for Rsa {
+    fn verify(&self, key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), InvalidSignature> {
+        let key = parse_public_key(key)?;
         let k = key.modulus.len();
         if signature.len() != k {
             return Err(InvalidSignature);
@@ -452,29 +454,17 @@ impl SignatureVerificationAlgorithm for Rsa {
             Err(InvalidSignature)
         }
     }
-
-    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
-        alg_id::RSA_ENCRYPTION
-    }
-
-    fn signature_alg_id(&self) -> AlgorithmIdentifier {
-        match (self.padding, self.hash) {
-            (Padding::Pkcs1, RsaHash::Sha256) => alg_id::RSA_PKCS1_SHA256,
-            (Padding::Pkcs1, RsaHash::Sha384) => alg_id::RSA_PKCS1_SHA384,
-            (Padding::Pkcs1, RsaHash::Sha512) => alg_id::RSA_PKCS1_SHA512,
-            (Padding::Pss, RsaHash::Sha256) => alg_id::RSA_PSS_SHA256,
-            (Padding::Pss, RsaHash::Sha384) => alg_id::RSA_PSS_SHA384,
-            (Padding::Pss, RsaHash::Sha512) => alg_id::RSA_PSS_SHA512,
-        }
-    }
 }
 
-pub(crate) static RSA_PKCS1_SHA256: Rsa = Rsa::new(Padding::Pkcs1, RsaHash::Sha256);
-pub(crate) static RSA_PKCS1_SHA384: Rsa = Rsa::new(Padding::Pkcs1, RsaHash::Sha384);
-pub(crate) static RSA_PKCS1_SHA512: Rsa = Rsa::new(Padding::Pkcs1, RsaHash::Sha512);
-pub(crate) static RSA_PSS_SHA256: Rsa = Rsa::new(Padding::Pss, RsaHash::Sha256);
-pub(crate) static RSA_PSS_SHA384: Rsa = Rsa::new(Padding::Pss, RsaHash::Sha384);
-pub(crate) static RSA_PSS_SHA512: Rsa = Rsa::new(Padding::Pss, RsaHash::Sha512);
+pub(crate) static RSA_PKCS1_SHA256: Algorithm<Rsa> =
+    Rsa::algorithm(Padding::Pkcs1, RsaHash::Sha256);
+pub(crate) static RSA_PKCS1_SHA384: Algorithm<Rsa> =
+    Rsa::algorithm(Padding::Pkcs1, RsaHash::Sha384);
+pub(crate) static RSA_PKCS1_SHA512: Algorithm<Rsa> =
+    Rsa::algorithm(Padding::Pkcs1, RsaHash::Sha512);
+pub(crate) static RSA_PSS_SHA256: Algorithm<Rsa> = Rsa::algorithm(Padding::Pss, RsaHash::Sha256);
+pub(crate) static RSA_PSS_SHA384: Algorithm<Rsa> = Rsa::algorithm(Padding::Pss, RsaHash::Sha384);
+pub(crate) static RSA_PSS_SHA512: Algorithm<Rsa> = Rsa::algorithm(Padding::Pss, RsaHash::Sha512);
 
 /// The RSA-PSS algorithm of a TLS 1.3 CertificateVerify scheme (rsa_pss_rsae_*).
 pub(crate) fn pss_algorithm(
@@ -498,7 +488,7 @@ pub fn verify_rsa(
     message: &[u8],
     signature: &[u8],
 ) -> Result<(), CryptoError> {
-    let alg: &Rsa = match scheme {
+    let alg: &Algorithm<Rsa> = match scheme {
         SignatureScheme::RsaPkcs1Sha256 => &RSA_PKCS1_SHA256,
         SignatureScheme::RsaPkcs1Sha384 => &RSA_PKCS1_SHA384,
         SignatureScheme::RsaPkcs1Sha512 => &RSA_PKCS1_SHA512,

@@ -27,6 +27,54 @@ enum Curve {
     P384,
 }
 
+/// A signature algorithm as webpki takes it: the identifiers of the keys and of the signatures
+/// it is for, and the check `V` makes.
+#[derive(Debug)]
+pub(crate) struct Algorithm<V> {
+    public_key: AlgorithmIdentifier,
+    signature: AlgorithmIdentifier,
+    check: V,
+}
+
+impl<V> Algorithm<V> {
+    pub(crate) const fn new(
+        public_key: AlgorithmIdentifier,
+        signature: AlgorithmIdentifier,
+        check: V,
+    ) -> Self {
+        Algorithm {
+            public_key,
+            signature,
+            check,
+        }
+    }
+}
+
+/// The check of a signature algorithm: whether `signature` signs `message` under `key` (a
+/// certificate's subjectPublicKey, as webpki hands it over).
+pub(crate) trait Verify: core::fmt::Debug + Send + Sync {
+    fn verify(&self, key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), InvalidSignature>;
+}
+
+impl<V: Verify> SignatureVerificationAlgorithm for Algorithm<V> {
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        self.check.verify(public_key, message, signature)
+    }
+
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        self.public_key
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        self.signature
+    }
+}
+
 /// ECDSA over RustCrypto for webpki: the curve comes from the key, the hash from the
 /// signature algorithm (an issuer on one curve may sign with either hash).
 #[derive(Debug)]
@@ -36,18 +84,22 @@ struct Ecdsa {
 }
 
 impl Ecdsa {
-    const fn new(curve: Curve, hash: HashAlg) -> Self {
-        Ecdsa { curve, hash }
+    const fn algorithm(curve: Curve, hash: HashAlg) -> Algorithm<Ecdsa> {
+        let public_key = match curve {
+            Curve::P256 => alg_id::ECDSA_P256,
+            #[cfg(feature = "p384")]
+            Curve::P384 => alg_id::ECDSA_P384,
+        };
+        let signature = match hash {
+            HashAlg::Sha256 => alg_id::ECDSA_SHA256,
+            HashAlg::Sha384 => alg_id::ECDSA_SHA384,
+        };
+        Algorithm::new(public_key, signature, Ecdsa { curve, hash })
     }
 }
 
-impl SignatureVerificationAlgorithm for Ecdsa {
-    fn verify_signature(
-        &self,
-        public_key: &[u8],
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), InvalidSignature> {
+impl Verify for Ecdsa {
+    fn verify(&self, key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), InvalidSignature> {
         let mut prehash = [0u8; MAX_HASH_LEN];
         let n = match self.hash {
             HashAlg::Sha256 => {
@@ -72,24 +124,9 @@ impl SignatureVerificationAlgorithm for Ecdsa {
         };
         let prehash = prehash.get(..n).ok_or(InvalidSignature)?;
         match self.curve {
-            Curve::P256 => verify_p256(public_key, prehash, signature),
+            Curve::P256 => verify_p256(key, prehash, signature),
             #[cfg(feature = "p384")]
-            Curve::P384 => verify_p384(public_key, prehash, signature),
-        }
-    }
-
-    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
-        match self.curve {
-            Curve::P256 => alg_id::ECDSA_P256,
-            #[cfg(feature = "p384")]
-            Curve::P384 => alg_id::ECDSA_P384,
-        }
-    }
-
-    fn signature_alg_id(&self) -> AlgorithmIdentifier {
-        match self.hash {
-            HashAlg::Sha256 => alg_id::ECDSA_SHA256,
-            HashAlg::Sha384 => alg_id::ECDSA_SHA384,
+            Curve::P384 => verify_p384(key, prehash, signature),
         }
     }
 }
@@ -101,31 +138,18 @@ impl SignatureVerificationAlgorithm for Ecdsa {
 struct Ed25519;
 
 #[cfg(feature = "ed25519")]
-impl SignatureVerificationAlgorithm for Ed25519 {
-    fn verify_signature(
-        &self,
-        public_key: &[u8],
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), InvalidSignature> {
-        let key: &[u8; 32] = public_key.try_into().map_err(|_| InvalidSignature)?;
+impl Verify for Ed25519 {
+    fn verify(&self, key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), InvalidSignature> {
+        let key: &[u8; 32] = key.try_into().map_err(|_| InvalidSignature)?;
         let key = ed25519_dalek::VerifyingKey::from_bytes(key).map_err(|_| InvalidSignature)?;
         let sig = ed25519_dalek::Signature::from_slice(signature).map_err(|_| InvalidSignature)?;
         key.verify_strict(message, &sig)
             .map_err(|_| InvalidSignature)
     }
-
-    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
-        alg_id::ED25519
-    }
-
-    fn signature_alg_id(&self) -> AlgorithmIdentifier {
-        alg_id::ED25519
-    }
 }
 
 // One function per curve, never inlined: the point tables of a P-256 and of a P-384
-// verification are never on the stack together. Inlined into `verify_signature` they were
+// verification are never on the stack together. Inlined into `Ecdsa::verify` they were
 // (a 9 KB frame on Cortex-M4, at the deepest point of a full handshake).
 //
 // Verification of a prehash (FIPS 186-5 §6.4.2): the hash is cut or padded to the curve's
@@ -136,25 +160,17 @@ impl SignatureVerificationAlgorithm for Ed25519 {
 // (crypto/p256_cm4.rs).
 #[cfg(all(feature = "p256-cm4", target_arch = "arm"))]
 #[inline(never)]
-fn verify_p256(
-    public_key: &[u8],
-    prehash: &[u8],
-    signature: &[u8],
-) -> Result<(), InvalidSignature> {
-    super::p256_cm4::verify_prehash(public_key, prehash, signature)
+fn verify_p256(key: &[u8], prehash: &[u8], signature: &[u8]) -> Result<(), InvalidSignature> {
+    super::p256_cm4::verify_prehash(key, prehash, signature)
         .then_some(())
         .ok_or(InvalidSignature)
 }
 
 #[cfg(not(all(feature = "p256-cm4", target_arch = "arm")))]
 #[inline(never)]
-fn verify_p256(
-    public_key: &[u8],
-    prehash: &[u8],
-    signature: &[u8],
-) -> Result<(), InvalidSignature> {
+fn verify_p256(key: &[u8], prehash: &[u8], signature: &[u8]) -> Result<(), InvalidSignature> {
     type C = p256::NistP256;
-    let key = p256::PublicKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
+    let key = p256::PublicKey::from_sec1_bytes(key).map_err(|_| InvalidSignature)?;
     let sig = ecdsa::Signature::<C>::from_der(signature).map_err(|_| InvalidSignature)?;
     let z = bits2field::<C>(prehash).map_err(|_| InvalidSignature)?;
     verify_prehashed::<C>(&key.to_projective(), &z, &sig).map_err(|_| InvalidSignature)
@@ -162,28 +178,23 @@ fn verify_p256(
 
 #[cfg(feature = "p384")]
 #[inline(never)]
-fn verify_p384(
-    public_key: &[u8],
-    prehash: &[u8],
-    signature: &[u8],
-) -> Result<(), InvalidSignature> {
+fn verify_p384(key: &[u8], prehash: &[u8], signature: &[u8]) -> Result<(), InvalidSignature> {
     use p384::ecdsa::signature::hazmat::PrehashVerifier;
-    let key =
-        p384::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
+    let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(key).map_err(|_| InvalidSignature)?;
     let sig = p384::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
     key.verify_prehash(prehash, &sig)
         .map_err(|_| InvalidSignature)
 }
 
-static ECDSA_P256_SHA256: Ecdsa = Ecdsa::new(Curve::P256, HashAlg::Sha256);
+static ECDSA_P256_SHA256: Algorithm<Ecdsa> = Ecdsa::algorithm(Curve::P256, HashAlg::Sha256);
 #[cfg(feature = "sha384")]
-static ECDSA_P256_SHA384: Ecdsa = Ecdsa::new(Curve::P256, HashAlg::Sha384);
+static ECDSA_P256_SHA384: Algorithm<Ecdsa> = Ecdsa::algorithm(Curve::P256, HashAlg::Sha384);
 #[cfg(feature = "p384")]
-static ECDSA_P384_SHA256: Ecdsa = Ecdsa::new(Curve::P384, HashAlg::Sha256);
+static ECDSA_P384_SHA256: Algorithm<Ecdsa> = Ecdsa::algorithm(Curve::P384, HashAlg::Sha256);
 #[cfg(feature = "p384")]
-static ECDSA_P384_SHA384: Ecdsa = Ecdsa::new(Curve::P384, HashAlg::Sha384);
+static ECDSA_P384_SHA384: Algorithm<Ecdsa> = Ecdsa::algorithm(Curve::P384, HashAlg::Sha384);
 #[cfg(feature = "ed25519")]
-static ED25519: Ed25519 = Ed25519;
+static ED25519: Algorithm<Ed25519> = Algorithm::new(alg_id::ED25519, alg_id::ED25519, Ed25519);
 
 /// Every signature algorithm accepted in certificates (what `signature_algorithms_cert`
 /// advertises): ECDSA P-256 with SHA-256, and with their cargo features ECDSA with SHA-384

@@ -14,6 +14,18 @@ pub(super) struct Region {
     pub(super) ok: bool,
 }
 
+impl Region {
+    /// Its cost as two table cells: instructions in millions, then milliseconds at 168 MHz.
+    pub(super) fn cost_cells(&self) -> String {
+        format!("{} | {}", mi(self.instructions), ms(self.instructions))
+    }
+
+    /// Bytes on the wire, both ways.
+    pub(super) fn wire(&self) -> usize {
+        self.sent + self.received
+    }
+}
+
 pub(super) struct ImageRun {
     pub(super) regions: Vec<Region>,
     pub(super) stack_peak: Option<usize>,

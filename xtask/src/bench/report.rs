@@ -196,12 +196,11 @@ impl Report<'_> {
                 }
                 let _ = writeln!(
                     t,
-                    "| {} | {} | {} | {} | {} ({} + {}) | {:.4} % |",
+                    "| {} | {} | {} | {} ({} + {}) | {:.4} % |",
                     r.stack,
                     r.name,
-                    mi(r.instructions),
-                    ms(r.instructions),
-                    r.sent + r.received,
+                    r.cost_cells(),
+                    r.wire(),
                     r.sent,
                     r.received,
                     spread * 100.0
@@ -248,14 +247,7 @@ impl Report<'_> {
             );
             let _ = writeln!(t, "|---|---|---:|---:|");
             for (r, _) in self.regions(img) {
-                let _ = writeln!(
-                    t,
-                    "| {} | {} | {} | {} |",
-                    r.stack,
-                    r.name,
-                    mi(r.instructions),
-                    ms(r.instructions)
-                );
+                let _ = writeln!(t, "| {} | {} | {} |", r.stack, r.name, r.cost_cells());
             }
         }
         if let Some(h) = self.host {

@@ -37,7 +37,7 @@ impl Report<'_> {
                 (false, Some(b)) => format!(
                     "{}, {}, {}",
                     mi_delta(r.instructions, b.instructions),
-                    bytes_delta((r.sent + r.received) as u64, (b.sent + b.received) as u64),
+                    bytes_delta(r.wire() as u64, b.wire() as u64),
                     match (stack, self.handshake_stack("bench-encore", base_name)) {
                         (Some(a), Some(b)) => bytes_delta(a, b),
                         _ => "-".into(),
@@ -52,11 +52,10 @@ impl Report<'_> {
             };
             let _ = writeln!(
                 t,
-                "| {chain} | {} | {kind} | {} | {} | {} ({} + {}) | {} | {} | {versus} |",
+                "| {chain} | {} | {kind} | {} | {} ({} + {}) | {} | {} | {versus} |",
                 image.name,
-                mi(r.instructions),
-                ms(r.instructions),
-                r.sent + r.received,
+                r.cost_cells(),
+                r.wire(),
                 r.sent,
                 r.received,
                 stack
@@ -126,8 +125,8 @@ impl Report<'_> {
             );
             row(
                 "wire bytes",
-                &|r| format!("{} B", r.sent + r.received),
-                |r| (r.sent + r.received) as u64,
+                &|r| format!("{} B", r.wire()),
+                |r| r.wire() as u64,
             );
         }
         if let (Some(same), Some(theirs)) = (self.image(SAME_ALGORITHMS_IMAGE), self.image(et)) {
@@ -201,11 +200,10 @@ impl Report<'_> {
                 }
                 let _ = writeln!(
                     t,
-                    "| {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} |",
                     r.name,
-                    mi(r.instructions),
-                    ms(r.instructions),
-                    r.sent + r.received,
+                    r.cost_cells(),
+                    r.wire(),
                     why.join("; ")
                 );
             }
@@ -249,12 +247,7 @@ impl Report<'_> {
                 .and_then(|s| s.get(&r.name))
                 .map(|b| format!("{b} B"))
                 .unwrap_or_else(|| "-".into());
-            let _ = writeln!(
-                t,
-                "| {key} | {scheme} | {} | {} | {stack} |",
-                mi(r.instructions),
-                ms(r.instructions)
-            );
+            let _ = writeln!(t, "| {key} | {scheme} | {} | {stack} |", r.cost_cells());
         }
         if let Some(img) = self.image("bench-crypto") {
             if let Some((r, _)) = self
@@ -264,9 +257,8 @@ impl Report<'_> {
             {
                 let _ = writeln!(
                     t,
-                    "| P-256 | ECDSA, SHA-256 digest (`p256-cm4`, bench-crypto) | {} | {} | - |",
-                    mi(r.instructions),
-                    ms(r.instructions)
+                    "| P-256 | ECDSA, SHA-256 digest (`p256-cm4`, bench-crypto) | {} | - |",
+                    r.cost_cells()
                 );
             }
         }

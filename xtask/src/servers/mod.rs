@@ -25,6 +25,27 @@ pub(crate) fn spawn(cmd: &mut Command, output: &Output) -> Result<ChildProcess> 
         .map_err(|e| format!("could not start {:?}: {e}", cmd.get_program()))
 }
 
+/// Prints `cmd` as a shell line (`$ VAR=value program args..`, the program by its file name)
+/// and starts it with its stdout and stderr captured into a new [`Output`], its stdin held
+/// open.
+pub(crate) fn spawn_shown(cmd: &mut Command) -> Result<(ChildProcess, Output)> {
+    let mut line = String::from("$");
+    for (name, value) in cmd.get_envs() {
+        if let Some(value) = value {
+            line += &format!(" {}={}", name.to_string_lossy(), value.to_string_lossy());
+        }
+    }
+    let program = Path::new(cmd.get_program());
+    let name = program.file_name().unwrap_or(program.as_os_str());
+    line += &format!(" {}", name.to_string_lossy());
+    for arg in cmd.get_args() {
+        line += &format!(" {}", arg.to_string_lossy());
+    }
+    println!("{line}");
+    let output = Output::default();
+    Ok((spawn(cmd, &output)?, output))
+}
+
 /// A server program from Debian, which installs daemons in /usr/sbin: outside a non-root
 /// user's `PATH`.
 fn program(name: &str) -> PathBuf {

@@ -65,13 +65,7 @@ impl Broker {
             )?;
             let mut cmd = Command::new(program("mosquitto"));
             cmd.arg("-c").arg(&conf).env("OPENSSL_CONF", &ssl_conf);
-            println!(
-                "$ OPENSSL_CONF={} mosquitto -c {}",
-                ssl_conf.display(),
-                conf.display()
-            );
-            let log = Output::default();
-            Ok((super::spawn(&mut cmd, &log)?, log))
+            super::spawn_shown(&mut cmd)
         })?;
         Ok(Broker {
             port,

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{program, run_as, start_listening, write_files};
-use encore_testkit::{ChildProcess, Output};
+use encore_testkit::ChildProcess;
 
 use crate::pki::Pki;
 use crate::util::Result;
@@ -84,13 +84,7 @@ impl WebServer {
                 .arg(&conf)
                 .arg("-e")
                 .arg(&error_log);
-            println!(
-                "$ nginx -p {p} -c {} -e {}",
-                conf.display(),
-                error_log.display()
-            );
-            let output = Output::default();
-            Ok((super::spawn(&mut cmd, &output)?, output))
+            super::spawn_shown(&mut cmd)
         })?;
         Ok(WebServer {
             port,

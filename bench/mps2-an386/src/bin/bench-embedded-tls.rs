@@ -113,11 +113,12 @@ fn main() -> ! {
 
 #[embassy_executor::task]
 async fn app(board: Board) {
+    // Painted first: everything below this frame is the handshakes' stack.
+    stack::paint(stack::DEFAULT_WINDOW);
     let mut link = Link::new(board.uart);
     let mut read_buf = [0u8; READ_LEN];
     let mut write_buf = [0u8; WRITE_LEN];
     let mut all_ok = true;
-    stack::paint(stack::DEFAULT_WINDOW);
 
     // Full handshake, verifying the chain.
     let outcome = measured!(

@@ -100,12 +100,13 @@ fn main() -> ! {
 
 #[embassy_executor::task]
 async fn app(board: Board) {
+    // Painted first: everything below this frame is the handshakes' stack.
+    let mut watch = StackWatch::start();
     let mut link = Link::new(board.uart);
     let mut rx = [0u8; RX_LEN];
     let mut tx = [0u8; TX_LEN];
     let mut rng = EmulatorRng::from_seed(BENCH_SEED);
     let mut all_ok = true;
-    let mut watch = StackWatch::start();
 
     #[cfg(not(feature = "rsa"))]
     let chains = [Chain {

@@ -41,9 +41,7 @@ fn main() -> ! {
 
 #[embassy_executor::task]
 async fn app(spawner: Spawner, board: Board) {
-    let device = setup::device(NAME, spawner, board.nic, board.rng);
-    let net_stack = device.stack;
-    let ctx = device.into_context(&POOL);
+    let (net_stack, ctx) = setup::context(NAME, spawner, board, &POOL);
     net_stack.wait_config_up().await;
     let buffers = BUFFERS.take();
     // Both connections offer psk_dhe_ke (the context's default).

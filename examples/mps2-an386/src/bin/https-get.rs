@@ -136,9 +136,7 @@ async fn get<'a>(
 
 #[embassy_executor::task]
 async fn app(spawner: Spawner, board: Board) {
-    let device = setup::device(NAME, spawner, board.nic, board.rng);
-    let net_stack = device.stack;
-    let ctx = device.into_context(&POOL);
+    let (net_stack, ctx) = setup::context(NAME, spawner, board, &POOL);
     net_stack.wait_config_up().await;
     let buffers = BUFFERS.take();
     let carry = CARRY.take();

@@ -171,48 +171,39 @@ pub(super) fn write_client_hello(
     Ok(())
 }
 
-impl WaitServerHello {
+impl<R: rand_core::CryptoRng, const T: usize> Connection<'_, R, T> {
     #[inline(never)]
-    pub(super) fn handle<R: rand_core::CryptoRng, const T: usize>(
-        self,
-        conn: &mut Connection<'_, R, T>,
-        ty: u8,
-        start: usize,
-        total: usize,
-    ) -> Step {
-        if ty != msg_type::SERVER_HELLO {
-            return Err(Error::UnexpectedMessage);
-        }
-        let (msg, body) = message(conn.rx, start, total)?;
+    pub(super) fn server_hello(&mut self, state: WaitServerHello, at: Span) -> Step {
+        let (msg, body) = at.read(self.rx)?;
         let sh = ServerHello::parse(body)?;
         match sh.selected_version {
             None => return Err(Error::ProtocolVersion),
             Some(hs::TLS13) => {}
             Some(_) => return Err(Error::Malformed(WireError::IllegalValue)),
         }
-        if sh.session_id != conn.session_id.get(..conn.session_id_len).unwrap_or(&[]) {
+        if sh.session_id != self.session_id.get(..self.session_id_len).unwrap_or(&[]) {
             return Err(Error::Illegal(Violation::SessionIdMismatch));
         }
         let suite = CipherSuite::from_u16(sh.cipher_suite)
-            .filter(|s| conn.suites.contains(&s.to_u16()))
+            .filter(|s| self.suites.contains(&s.to_u16()))
             .ok_or(Error::Illegal(Violation::SuiteNotOffered))?;
         if sh.is_retry_request {
             let group = sh.key_share.map(|(g, _)| g);
-            let cookie = sh.cookie.map(|c| range_in(conn.rx, c));
-            return self.retry(conn, group, cookie, suite, start, total);
+            let cookie = sh.cookie.map(|c| range_in(self.rx, c));
+            return self.retry(state, group, cookie, suite, at);
         }
-        if let Some(rs) = self.retry_suite {
+        if let Some(rs) = state.retry_suite {
             if rs != suite {
                 return Err(Error::Illegal(Violation::SuiteChangedAfterRetry));
             }
         }
         // C31: the selected identity must be the one offered, with a suite of its hash. An
         // offer withdrawn from ClientHello2 (see `retry`) was not offered.
-        let retry_hash = self.retry_suite.map(|rs| rs.hash());
+        let retry_hash = state.retry_suite.map(|rs| rs.hash());
         let psk = match sh.selected_identity {
             None => None,
             Some(i) => {
-                let offer = conn
+                let offer = self
                     .offer
                     .get()
                     .filter(|o| retry_hash.is_none_or(|h| h == o.suite.hash()))
@@ -229,10 +220,10 @@ impl WaitServerHello {
         // RFC 8446 §4.2.9: with psk_ke alone offered (also in a ClientHello2 that carries a
         // key share after HelloRetryRequest), accepting the PSK with a key share selects
         // psk_dhe_ke, which was not offered.
-        if psk.is_some() && sh.key_share.is_some() && conn.psk_mode == PskMode::AllowPskOnly {
+        if psk.is_some() && sh.key_share.is_some() && self.psk_mode == PskMode::AllowPskOnly {
             return Err(Error::Illegal(Violation::PskDheNotOffered));
         }
-        let dhe = match (sh.key_share, conn.secrets.kx.get()) {
+        let dhe = match (sh.key_share, self.secrets.kx.get()) {
             (Some((group, key)), Some(kx)) => {
                 if group != kx.group().to_u16() {
                     return Err(Error::Illegal(Violation::KeyShareGroupMismatch));
@@ -245,48 +236,48 @@ impl WaitServerHello {
                     return Err(Error::MissingKeyShare);
                 }
                 // C31: psk_ke only when offered; otherwise psk_dhe_ke needs the key share.
-                if conn.psk_mode != PskMode::AllowPskOnly {
+                if self.psk_mode != PskMode::AllowPskOnly {
                     return Err(Error::MissingKeyShare);
                 }
                 None
             }
         };
         // The private key served its one exchange: dropped where it lies, it wipes itself.
-        conn.secrets.kx = KeyShare::none();
+        self.secrets.kx = KeyShare::none();
         let kex = match (psk.is_some(), dhe.is_some()) {
             (false, _) => KeyExchangeMode::Full,
             (true, true) => KeyExchangeMode::PskDhe,
             (true, false) => KeyExchangeMode::Psk,
         };
         let hash = suite.hash();
-        conn.transcript.select(hash);
-        conn.transcript.update(msg);
-        if conn.handshake_bytes_after(start, total) {
+        self.transcript.select(hash);
+        self.transcript.update(msg);
+        if self.handshake_bytes_after(at) {
             return Err(Error::UnexpectedMessage);
         }
         let psk_accepted = psk.is_some();
         // The Early Secret of an accepted PSK was already computed for its binder; any other
         // (a declined offer's) is replaced where it lies.
-        let schedule = &mut conn.secrets.schedule;
+        let schedule = &mut self.secrets.schedule;
         if !(psk_accepted && !schedule.is_empty() && schedule.hash() == hash) {
             schedule.set_early(hash, psk);
         }
         schedule.advance_to_handshake(dhe.as_ref().map(|s| s.as_bytes()));
-        let th = conn.transcript.current_hash();
-        conn.secrets.client_hs = schedule.client_handshake_traffic_secret(th.as_bytes());
-        conn.secrets.server_hs = schedule.server_handshake_traffic_secret(th.as_bytes());
+        let th = self.transcript.current_hash();
+        self.secrets.client_hs = schedule.client_handshake_traffic_secret(th.as_bytes());
+        self.secrets.server_hs = schedule.server_handshake_traffic_secret(th.as_bytes());
         // No later ClientHello will carry the PSK: its copy has served (E7).
         {
             use zeroize::Zeroize;
-            conn.offer.psk.zeroize();
+            self.offer.psk.zeroize();
         }
-        conn.read_key = RecordProtection::new(suite, conn.secrets.server_hs.as_bytes())?;
-        conn.write_key = RecordProtection::new(suite, conn.secrets.client_hs.as_bytes())?;
+        self.read_key = RecordProtection::new(suite, self.secrets.server_hs.as_bytes())?;
+        self.write_key = RecordProtection::new(suite, self.secrets.client_hs.as_bytes())?;
         let next = Negotiated {
             suite,
             kex,
-            offer_declined: conn.offer.is_some() && !psk_accepted,
-            retried: self.retry_suite.is_some(),
+            offer_declined: self.offer.is_some() && !psk_accepted,
+            retried: state.retry_suite.is_some(),
         };
         Ok((State::WaitEncryptedExtensions(next), None))
     }
@@ -305,25 +296,24 @@ impl WaitServerHello {
     /// A HelloRetryRequest that fixes a suite of another hash than the ticket's rules the PSK
     /// out (C31): ClientHello2 leaves it out, as §4.1.2 permits, and the handshake can only
     /// be a full one.
-    pub(super) fn retry<R: rand_core::CryptoRng, const T: usize>(
-        self,
-        conn: &mut Connection<'_, R, T>,
+    fn retry(
+        &mut self,
+        state: WaitServerHello,
         hrr_group: Option<u16>,
         cookie: Option<(usize, usize)>,
         suite: CipherSuite,
-        start: usize,
-        total: usize,
+        at: Span,
     ) -> Step {
-        if self.retry_suite.is_some() {
+        if state.retry_suite.is_some() {
             return Err(Error::UnexpectedMessage);
         }
         let requested = match hrr_group {
             None => None,
             Some(g) => {
                 let group = NamedGroup::from_u16(g)
-                    .filter(|g| conn.config.groups.contains(g))
+                    .filter(|g| self.config.groups.contains(g))
                     .ok_or(Error::Illegal(Violation::RetryGroupInvalid))?;
-                if conn.secrets.kx.get().map(|k| k.group()) == Some(group) {
+                if self.secrets.kx.get().map(|k| k.group()) == Some(group) {
                     return Err(Error::Illegal(Violation::RetryGroupInvalid));
                 }
                 Some(group)
@@ -332,24 +322,24 @@ impl WaitServerHello {
         if requested.is_none() && cookie.is_none() {
             return Err(Error::Illegal(Violation::RetryChangesNothing));
         }
-        if conn.handshake_bytes_after(start, total) {
+        if self.handshake_bytes_after(at) {
             return Err(Error::UnexpectedMessage);
         }
         let hash: HashAlg = suite.hash();
-        conn.transcript.select(hash);
-        conn.transcript.replace_with_message_hash(hash);
-        let msg = conn
+        self.transcript.select(hash);
+        self.transcript.replace_with_message_hash(hash);
+        let msg = self
             .rx
-            .get(start..start + total)
+            .get(at.start..at.end())
             .ok_or(Error::UnexpectedMessage)?;
-        conn.transcript.update(msg);
+        self.transcript.update(msg);
         if let Some(g) = requested {
             // The first key share is dropped where it lies (and so wiped) as the new one
             // takes its place.
-            conn.secrets.kx = KeyShare::Key(KeyExchange::generate(g, &mut conn.rng)?);
+            self.secrets.kx = KeyShare::Key(KeyExchange::generate(g, &mut self.rng)?);
         }
-        conn.maybe_send_ccs()?;
-        queue_client_hello(conn, Some(hash), cookie, hs::LEGACY_VERSION)?;
+        self.maybe_send_ccs()?;
+        queue_client_hello(self, Some(hash), cookie, hs::LEGACY_VERSION)?;
         Ok((
             State::WaitServerHello(WaitServerHello {
                 retry_suite: Some(suite),

@@ -2,23 +2,18 @@
 
 use super::*;
 
-impl Negotiated {
+impl<R, const T: usize> Connection<'_, R, T> {
     #[inline(never)]
-    pub(super) fn encrypted_extensions<R, const T: usize>(
-        self,
-        conn: &mut Connection<'_, R, T>,
-        start: usize,
-        total: usize,
-    ) -> Step {
-        let (msg, body) = message(conn.rx, start, total)?;
+    pub(super) fn encrypted_extensions(&mut self, hs: Negotiated, at: Span) -> Step {
+        let (msg, body) = at.read(self.rx)?;
         let ee = EncryptedExtensions::parse(body)?;
         if ee.early_data {
             return Err(Error::Illegal(Violation::EarlyDataNotOffered));
         }
-        let config = conn.config;
+        let config = self.config;
         // RFC 8446 §4.2: an extension response without the request is unsupported_extension;
         // no server_name is sent for an IP literal.
-        if ee.server_name_ack && !sends_server_name(conn.server_name) {
+        if ee.server_name_ack && !sends_server_name(self.server_name) {
             return Err(Error::Illegal(Violation::ServerNameNotSent));
         }
         // RFC 8449 §5: a client MUST treat receipt of both limits as fatal.
@@ -35,13 +30,13 @@ impl Negotiated {
                 .iter()
                 .position(|o| *o == p)
                 .ok_or(Error::Illegal(Violation::AlpnNotOffered))?;
-            conn.alpn_index = Some(i);
+            self.alpn_index = Some(i);
         }
         let mut own = crate::wire::record::MAX_PLAINTEXT;
         match (ee.max_fragment_length, config.max_fragment_length) {
             (None, _) => {}
             (Some(code), Some(m)) if code == m.code() => {
-                conn.peer_max_fragment = conn.peer_max_fragment.min(m.bytes());
+                self.peer_max_fragment = self.peer_max_fragment.min(m.bytes());
                 own = own.min(m.bytes());
             }
             (Some(_), _) => return Err(Error::Illegal(Violation::MaxFragmentLengthMismatch)),
@@ -51,44 +46,39 @@ impl Negotiated {
                 .record_size_limit
                 .ok_or(Error::Illegal(Violation::RecordSizeLimitNotOffered))?;
             // The limit counts the inner content type (RFC 8449 §4).
-            conn.peer_max_fragment = conn
+            self.peer_max_fragment = self
                 .peer_max_fragment
                 .min(usize::from(limit).saturating_sub(1));
             own = own.min(usize::from(ours).saturating_sub(1));
         }
-        conn.own_max_fragment = own;
-        conn.transcript.update(msg);
-        let next = if self.kex == KeyExchangeMode::Full {
-            State::WaitCertificateOrRequest(self)
+        self.own_max_fragment = own;
+        self.transcript.update(msg);
+        let next = if hs.kex == KeyExchangeMode::Full {
+            State::WaitCertificateOrRequest(hs)
         } else {
             State::WaitFinished(WaitFinished {
-                hs: self,
+                hs,
                 cert_request: None,
             })
         };
         Ok((next, None))
     }
 
-    pub(super) fn certificate_request<R, const T: usize>(
-        self,
-        conn: &mut Connection<'_, R, T>,
-        start: usize,
-        total: usize,
-    ) -> Step {
-        let (msg, body) = message(conn.rx, start, total)?;
+    pub(super) fn certificate_request(&mut self, hs: Negotiated, at: Span) -> Step {
+        let (msg, body) = at.read(self.rx)?;
         let cr = CertificateRequest::parse(body)?;
         // RFC 8446 §4.3.2: the context is empty unless used for post-handshake
         // authentication, which this client does not offer.
         if !cr.context.is_empty() {
             return Err(Error::Illegal(Violation::CertificateRequestContextNotEmpty));
         }
-        let use_signer = conn
+        let use_signer = self
             .config
             .client_auth
             .is_some_and(|s| cr.accepts(s.scheme().to_u16()));
-        conn.transcript.update(msg);
+        self.transcript.update(msg);
         let next = WaitCertificate {
-            hs: self,
+            hs,
             cert_request: CertRequest { use_signer },
         };
         Ok((State::WaitCertificate(next), None))
@@ -96,14 +86,13 @@ impl Negotiated {
 
     /// The server's Certificate, after a CertificateRequest (`cert_request`) or without.
     #[inline(never)]
-    pub(super) fn certificate<R, const T: usize>(
-        self,
+    pub(super) fn certificate(
+        &mut self,
+        hs: Negotiated,
         cert_request: Option<CertRequest>,
-        conn: &mut Connection<'_, R, T>,
-        start: usize,
-        total: usize,
+        at: Span,
     ) -> Step {
-        let (msg, body) = message(conn.rx, start, total)?;
+        let (msg, body) = at.read(self.rx)?;
         let cert = Certificate::parse(body)?;
         if !cert.context.is_empty() {
             return Err(Error::Illegal(Violation::CertificateContextNotEmpty));
@@ -122,131 +111,117 @@ impl Negotiated {
                 .push(c)
                 .map_err(|_| Error::Malformed(WireError::TooMany))?;
         }
-        let config = conn.config;
+        let config = self.config;
         if !config.skips_verification() {
-            let now = validation_time(conn.now_unix, config.time_lower_bound)?;
+            let now = validation_time(self.now_unix, config.time_lower_bound)?;
             crypto::verify_server_chain(
                 end_entity,
                 &intermediates,
                 config.trust_anchors,
-                conn.server_name,
+                self.server_name,
                 now,
             )
             .map_err(Error::Certificate)?;
         }
-        conn.end_entity = range_in(conn.rx, end_entity);
-        conn.transcript.update(msg);
+        self.end_entity = range_in(self.rx, end_entity);
+        self.transcript.update(msg);
         // Keep the Certificate message in the buffer until CertificateVerify is checked.
-        conn.hs_keep = start + total;
-        conn.discard_hs = 0;
-        let next = WaitCertificateVerify {
-            hs: self,
-            cert_request,
-        };
+        self.hs_keep = at.end();
+        self.discard_hs = 0;
+        let next = WaitCertificateVerify { hs, cert_request };
         Ok((State::WaitCertificateVerify(next), None))
     }
-}
 
-impl WaitCertificateVerify {
     #[inline(never)]
-    pub(super) fn certificate_verify<R, const T: usize>(
-        self,
-        conn: &mut Connection<'_, R, T>,
-        start: usize,
-        total: usize,
-    ) -> Step {
-        let (msg, body) = message(conn.rx, start, total)?;
+    pub(super) fn certificate_verify(&mut self, state: WaitCertificateVerify, at: Span) -> Step {
+        let (msg, body) = at.read(self.rx)?;
         let cv = CertificateVerify::parse(body)?;
         let scheme = SignatureScheme::from_u16(cv.scheme)
             .filter(|s| SignatureScheme::OFFERED.contains(s))
             .ok_or(Error::Illegal(Violation::SignatureSchemeNotOffered))?;
-        if !conn.config.skips_verification() {
-            let th = conn.transcript.current_hash();
-            let (a, b) = conn.end_entity;
-            let ee = conn.rx.get(a..b).ok_or(Error::UnexpectedMessage)?;
+        if !self.config.skips_verification() {
+            let th = self.transcript.current_hash();
+            let (a, b) = self.end_entity;
+            let ee = self.rx.get(a..b).ok_or(Error::UnexpectedMessage)?;
             crypto::verify_certificate_verify(ee, scheme, th.as_bytes(), cv.signature)
                 .map_err(|_| Error::BadCertificateVerify)?;
         }
-        conn.transcript.update(msg);
-        conn.release_kept();
+        self.transcript.update(msg);
+        self.release_kept();
         let next = WaitFinished {
-            hs: self.hs,
-            cert_request: self.cert_request,
+            hs: state.hs,
+            cert_request: state.cert_request,
         };
         Ok((State::WaitFinished(next), None))
     }
-}
 
-impl WaitFinished {
     #[inline(never)]
-    pub(super) fn finished<R, const T: usize>(
-        self,
-        conn: &mut Connection<'_, R, T>,
-        start: usize,
-        total: usize,
-    ) -> Step {
-        let (msg, body) = message(conn.rx, start, total)?;
-        let hs = &self.hs;
+    pub(super) fn server_finished(&mut self, state: WaitFinished, at: Span) -> Step {
+        let (msg, body) = at.read(self.rx)?;
+        let hs = &state.hs;
         let hash = hs.suite.hash();
-        let th = conn.transcript.current_hash();
+        let th = self.transcript.current_hash();
         let expected =
-            crypto::finished_verify_data(hash, conn.secrets.server_hs.as_bytes(), th.as_bytes());
+            crypto::finished_verify_data(hash, self.secrets.server_hs.as_bytes(), th.as_bytes());
         if !expected.ct_eq(body) {
             return Err(Error::BadFinished);
         }
-        conn.transcript.update(msg);
-        if conn.handshake_bytes_after(start, total) {
+        self.transcript.update(msg);
+        if self.handshake_bytes_after(at) {
             return Err(Error::UnexpectedMessage);
         }
-        let th = conn.transcript.current_hash();
+        let th = self.transcript.current_hash();
         {
-            let schedule = &mut conn.secrets.schedule;
+            let schedule = &mut self.secrets.schedule;
             if schedule.is_empty() {
                 return Err(Error::UnexpectedMessage);
             }
             schedule.advance_to_master();
-            conn.secrets.client_ap = schedule.client_application_traffic_secret_0(th.as_bytes());
-            conn.secrets.server_ap = schedule.server_application_traffic_secret_0(th.as_bytes());
+            self.secrets.client_ap = schedule.client_application_traffic_secret_0(th.as_bytes());
+            self.secrets.server_ap = schedule.server_application_traffic_secret_0(th.as_bytes());
         }
-        conn.read_key = RecordProtection::new(hs.suite, conn.secrets.server_ap.as_bytes())?;
+        self.read_key = RecordProtection::new(hs.suite, self.secrets.server_ap.as_bytes())?;
 
-        conn.maybe_send_ccs()?;
+        self.maybe_send_ccs()?;
         // The client's flight goes in one record: fewer bytes on the wire.
-        let body_at = conn.tx_len + HEADER_LEN;
+        let body_at = self.tx_len + HEADER_LEN;
         let mut len = 0;
         // Without a client Certificate the transcript has not moved since the server's
         // Finished.
-        let th = match &self.cert_request {
+        let th = match &state.cert_request {
             Some(cr) => {
-                len += client_certificate(conn, body_at, cr)?;
-                conn.transcript.current_hash()
+                len += client_certificate(self, body_at, cr)?;
+                self.transcript.current_hash()
             }
             None => th,
         };
         let verify =
-            crypto::finished_verify_data(hash, conn.secrets.client_hs.as_bytes(), th.as_bytes());
-        let at = body_at + len;
-        let out = conn.tx.get_mut(at..).ok_or(Error::BufferTooSmall)?;
+            crypto::finished_verify_data(hash, self.secrets.client_hs.as_bytes(), th.as_bytes());
+        let fin_at = body_at + len;
+        let out = self.tx.get_mut(fin_at..).ok_or(Error::BufferTooSmall)?;
         let n = Finished {
             verify_data: verify.as_bytes(),
         }
         .emit(out)?;
-        conn.transcript
-            .update(conn.tx.get(at..at + n).ok_or(Error::BufferTooSmall)?);
+        self.transcript.update(
+            self.tx
+                .get(fin_at..fin_at + n)
+                .ok_or(Error::BufferTooSmall)?,
+        );
         len += n;
-        conn.seal_handshake(len)?;
-        conn.write_key = RecordProtection::new(hs.suite, conn.secrets.client_ap.as_bytes())?;
-        let th = conn.transcript.current_hash();
-        conn.secrets.resumption_master = conn
+        self.seal_handshake(len)?;
+        self.write_key = RecordProtection::new(hs.suite, self.secrets.client_ap.as_bytes())?;
+        let th = self.transcript.current_hash();
+        self.secrets.resumption_master = self
             .secrets
             .schedule
             .resumption_master_secret(th.as_bytes());
         // The Master Secret and the handshake traffic secrets have served (E7).
         {
             use zeroize::Zeroize;
-            conn.secrets.schedule = KeySchedule::empty();
-            conn.secrets.client_hs.zeroize();
-            conn.secrets.server_hs.zeroize();
+            self.secrets.schedule = KeySchedule::empty();
+            self.secrets.client_hs.zeroize();
+            self.secrets.server_hs.zeroize();
         }
         let summary = HandshakeSummary {
             resumed: hs.kex != KeyExchangeMode::Full,
@@ -255,7 +230,7 @@ impl WaitFinished {
             offer_declined: hs.offer_declined,
             retried: hs.retried,
         };
-        conn.summary = Some(summary);
+        self.summary = Some(summary);
         let next = Connected { suite: hs.suite };
         Ok((State::Connected(next), Some(Ev::Complete(summary))))
     }

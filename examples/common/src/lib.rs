@@ -24,8 +24,7 @@ use core::fmt::{Arguments, Debug};
 
 use embassy_net::{IpEndpoint, Stack};
 use embedded_storage_async::nor_flash::{ErrorType, NorFlash};
-use encore_client::{CacheConfig, ClientConfig};
-use encore_session::{MonotonicClock, WallClock};
+use encore_client::{CacheConfig, ClientConfig, Clock};
 use rand_core::TryCryptoRng;
 use rustls_pki_types::TrustAnchor;
 
@@ -86,7 +85,7 @@ impl<T: Debug + defmt::Format + ?Sized> Reportable for T {}
 pub trait Board {
     /// The client's clock: monotonic milliseconds and the wall clock that certificate
     /// checks and ticket ages across a reboot need (E6).
-    type Clock: MonotonicClock + WallClock;
+    type Clock: Clock;
     /// The client's generator (key shares, nonces of the session store); one that cannot
     /// fail, as a hardware generator that resets itself or a seeded stream cipher.
     type Rng: TryCryptoRng<Error = Infallible>;

@@ -25,7 +25,7 @@ use core::fmt::{Arguments, Debug};
 use embassy_net::{IpEndpoint, Stack};
 use embedded_storage_async::nor_flash::{ErrorType, NorFlash};
 use encore_client::{CacheConfig, ClientConfig, Clock};
-use rand_core::TryCryptoRng;
+use rand_core::{Rng, TryCryptoRng};
 use rustls_pki_types::TrustAnchor;
 
 pub mod batched;
@@ -140,6 +140,21 @@ pub struct Device<B: Board> {
 }
 
 impl<B: Board> Device<B> {
+    /// The device of a board whose generator is `rng` and whose trust anchors are `anchors`,
+    /// with the network `start` brings up, seeded (ports, TCP sequence numbers) from `rng`.
+    pub fn new(
+        anchors: &'static [TrustAnchor<'static>],
+        mut rng: B::Rng,
+        start: impl FnOnce(u64) -> Stack<'static>,
+    ) -> Self {
+        let stack = start(rng.next_u64());
+        Device {
+            stack,
+            rng,
+            anchors,
+        }
+    }
+
     /// The examples' context on this device: [`CONTEXT_ID`], the device's trust anchors and
     /// generator, the board's clock, the default cache configuration (C26: `connect` takes a
     /// ticket from the cache by itself) and records from `pool`. (The context alone, not a

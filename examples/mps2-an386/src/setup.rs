@@ -8,7 +8,6 @@ use embassy_net::Stack;
 use encore_board_mps2::lan9118::Lan9118;
 use encore_board_mps2::{net, Board, EmulatorRng, Spawner};
 use encore_client::PskMode;
-use rand_core::Rng;
 use rustls_pki_types::TrustAnchor;
 
 use crate::{connection, trust, Device, Mps2};
@@ -37,19 +36,10 @@ pub fn network(firmware: &str, spawner: Spawner, nic: Lan9118, seed: u64) -> Sta
 
 /// What the shared examples start from: this run's trust anchor ([`trust_anchors`]), the
 /// network on `nic` ([`network`], seeded from `rng`) and `rng` itself.
-pub fn device(
-    firmware: &str,
-    spawner: Spawner,
-    nic: Lan9118,
-    mut rng: EmulatorRng,
-) -> Device<Mps2> {
-    let anchors = trust_anchors(firmware);
-    let stack = network(firmware, spawner, nic, rng.next_u64());
-    Device {
-        stack,
-        rng,
-        anchors,
-    }
+pub fn device(firmware: &str, spawner: Spawner, nic: Lan9118, rng: EmulatorRng) -> Device<Mps2> {
+    Device::new(trust_anchors(firmware), rng, |seed| {
+        network(firmware, spawner, nic, seed)
+    })
 }
 
 /// The device of `firmware` ([`device`]) as the network stack and the one application

@@ -26,7 +26,6 @@ use encore_examples_common::saved::Store;
 pub use encore_examples_common::{exit_code, setup_failed, Board, Device};
 use encore_store::DeviceKey;
 use encore_tls::crypto::anchor_from_der;
-use rand_core::Rng;
 use rustls_pki_types::{CertificateDer, TrustAnchor};
 use static_cell::StaticCell;
 
@@ -167,17 +166,12 @@ pub fn device(
     firmware: &str,
     spawner: Spawner,
     ethernet: BoardEthernet,
-    mut rng: HardwareRng,
+    rng: HardwareRng,
 ) -> Device<Nucleo> {
-    let anchors = trust_anchors(firmware);
-    let seed = rng.next_u64();
-    let stack = match net::start(spawner, ethernet, seed) {
-        Ok(stack) => stack,
-        Err(e) => setup_failed::<Nucleo>(firmware, "network start", e),
-    };
-    Device {
-        stack,
-        rng,
-        anchors,
-    }
+    Device::new(trust_anchors(firmware), rng, |seed| {
+        match net::start(spawner, ethernet, seed) {
+            Ok(stack) => stack,
+            Err(e) => setup_failed::<Nucleo>(firmware, "network start", e),
+        }
+    })
 }

@@ -138,58 +138,46 @@ impl<'a, R, const T: usize> Connection<'a, R, T> {
     }
 
     /// Turns the `len` bytes at `tx[tx_len + 5..]` into a record: protected with the write
-    /// key when there is one (RFC 8446 §5.2), plaintext before.
+    /// key when there is one (RFC 8446 §5.2: the content type after the data, a tag after
+    /// that, and application_data outside, as the header the tag covers says), plaintext
+    /// before.
     pub(crate) fn seal(&mut self, ty: u8, len: usize) -> Result<(), Error> {
         let start = self.tx_len;
         let body = start + HEADER_LEN;
-        let total_body = match self.write_key.keyed_mut() {
-            None => len,
-            Some(key) => {
-                let inner = len + 1;
-                let outer = inner + crypto::TAG_LEN;
-                let end = body + outer;
-                if end > self.tx.len() {
-                    return Err(Error::BufferTooSmall);
-                }
-                let hdr = RecordHeader {
-                    content_type: content_type::APPLICATION_DATA,
-                    legacy_version: hs::LEGACY_VERSION,
-                    length: u16::try_from(outer).map_err(|_| Error::BufferTooSmall)?,
-                }
-                .to_bytes();
-                let data = self
-                    .tx
-                    .get_mut(body..body + inner)
-                    .ok_or(Error::BufferTooSmall)?;
-                if let Some(last) = data.last_mut() {
-                    *last = ty;
-                }
-                let tag = key.encrypt(&hdr, data)?;
-                let tag_dst = self
-                    .tx
-                    .get_mut(body + inner..end)
-                    .ok_or(Error::BufferTooSmall)?;
-                tag_dst.copy_from_slice(&tag);
-                outer
-            }
-        };
-        let outer_type = if self.write_key.is_keyed() {
-            content_type::APPLICATION_DATA
+        let (outer_type, body_len) = if self.write_key.is_keyed() {
+            (content_type::APPLICATION_DATA, len + 1 + crypto::TAG_LEN)
         } else {
-            ty
+            (ty, len)
         };
+        let end = body + body_len;
+        if end > self.tx.len() {
+            return Err(Error::BufferTooSmall);
+        }
         let hdr = RecordHeader {
             content_type: outer_type,
             legacy_version: hs::LEGACY_VERSION,
-            length: u16::try_from(total_body).map_err(|_| Error::BufferTooSmall)?,
+            length: u16::try_from(body_len).map_err(|_| Error::BufferTooSmall)?,
         }
         .to_bytes();
-        let dst = self
-            .tx
-            .get_mut(start..start + HEADER_LEN)
-            .ok_or(Error::BufferTooSmall)?;
+        if let Some(key) = self.write_key.keyed_mut() {
+            let inner = len + 1;
+            let data = self
+                .tx
+                .get_mut(body..body + inner)
+                .ok_or(Error::BufferTooSmall)?;
+            if let Some(last) = data.last_mut() {
+                *last = ty;
+            }
+            let tag = key.encrypt(&hdr, data)?;
+            let tag_dst = self
+                .tx
+                .get_mut(body + inner..end)
+                .ok_or(Error::BufferTooSmall)?;
+            tag_dst.copy_from_slice(&tag);
+        }
+        let dst = self.tx.get_mut(start..body).ok_or(Error::BufferTooSmall)?;
         dst.copy_from_slice(&hdr);
-        self.tx_len = body + total_body;
+        self.tx_len = end;
         Ok(())
     }
 

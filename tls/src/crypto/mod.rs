@@ -356,12 +356,7 @@ impl Secret {
     /// Copy `bytes` in; fails with [`CryptoError::SecretTooLong`] beyond 48 bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
         let mut s = Secret::empty();
-        let dst = s
-            .bytes
-            .get_mut(..bytes.len())
-            .ok_or(CryptoError::SecretTooLong)?;
-        dst.copy_from_slice(bytes);
-        s.len = bytes.len() as u8;
+        s.fill(bytes)?;
         Ok(s)
     }
 
@@ -370,6 +365,11 @@ impl Secret {
     /// bytes, leaving the value empty.
     pub(crate) fn set_from_slice(&mut self, bytes: &[u8]) -> Result<(), CryptoError> {
         self.zeroize();
+        self.fill(bytes)
+    }
+
+    /// Copies `bytes` over the start of the value, which holds nothing yet (empty or wiped).
+    fn fill(&mut self, bytes: &[u8]) -> Result<(), CryptoError> {
         let dst = self
             .bytes
             .get_mut(..bytes.len())

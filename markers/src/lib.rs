@@ -1,5 +1,5 @@
-//! The marker ids of the firmware, in one place for the firmware that emits them and the
-//! `xtask` that reads them.
+//! The marker ids and exit statuses of the firmware, in one place for the firmware that emits
+//! them and the `xtask` that reads them.
 //!
 //! A marker is a call to the board's `encore_marker(id)`; the instruction-counting QEMU plugin
 //! (`tools/qemu-plugin`) records the instruction count each time one runs, and the xtask
@@ -8,6 +8,21 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+/// Exit statuses of the firmware, as QEMU (semihosting `SYS_EXIT_EXTENDED`) reports them.
+pub mod exit_code {
+    /// The firmware did what it was built to check.
+    pub const SUCCESS: i32 = 0;
+    /// The check failed (a connection, an echo, a resumption, a reading not acknowledged).
+    pub const FAILURE: i32 = 1;
+    /// A panic.
+    pub const PANIC: i32 = 2;
+    /// A hard fault.
+    pub const HARD_FAULT: i32 = 3;
+    /// The board or the application could not be brought up (NIC, seed, semihosting, trust
+    /// anchor, network, device key, flash, store).
+    pub const BOARD_INIT: i32 = 4;
+}
 
 /// The firmware reached `main` and the board is initialised.
 pub const BOOT: u8 = 0;

@@ -21,6 +21,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use encore_markers::exit_code;
+
 use crate::elf::image_size;
 use crate::qemu::{between, field, pair, remove_if_present, FirmwareRun, Kit};
 use crate::servers::echo::Echo;
@@ -205,7 +207,7 @@ fn check_no_server(run: &FirmwareRun) -> Result {
     let transport = ["Client(TransportClosed)", "Client(Io(ConnectionReset))"]
         .iter()
         .any(|e| line.ends_with(e));
-    if run.status == 1 && transport {
+    if run.status == exit_code::FAILURE && transport {
         Ok(())
     } else {
         Err(format!(

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use encore_markers::exit_code;
+
 use crate::pki::Pki;
 use crate::util::{self, cargo, root, run, section, target_dir, Result};
 
@@ -189,11 +191,11 @@ impl FirmwareRun {
 
 fn exit_meaning(status: i32) -> &'static str {
     match status {
-        0 => "success",
-        1 => "check failed",
-        2 => "panic",
-        3 => "hard fault",
-        4 => "board bring-up failed",
+        exit_code::SUCCESS => "success",
+        exit_code::FAILURE => "check failed",
+        exit_code::PANIC => "panic",
+        exit_code::HARD_FAULT => "hard fault",
+        exit_code::BOARD_INIT => "board bring-up failed",
         124 => "timeout",
         _ => "unexpected status",
     }

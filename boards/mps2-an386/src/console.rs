@@ -6,19 +6,7 @@
 
 use core::fmt::{self, Write as _};
 
-/// Exit statuses of the example firmware, as QEMU reports them.
-pub mod exit_code {
-    /// The firmware did what it was built to check.
-    pub const SUCCESS: i32 = 0;
-    /// The check failed (a connection, an echo, a resumption).
-    pub const FAILURE: i32 = 1;
-    /// A panic.
-    pub const PANIC: i32 = 2;
-    /// A hard fault.
-    pub const HARD_FAULT: i32 = 3;
-    /// The board could not be brought up (NIC, seed, semihosting).
-    pub const BOARD_INIT: i32 = 4;
-}
+pub use encore_markers::exit_code;
 
 /// Ends the emulation with `code` as QEMU's exit status (`SYS_EXIT_EXTENDED`).
 pub fn exit(code: i32) -> ! {

@@ -51,16 +51,7 @@ pub use encore_markers::handshake as handshake_markers;
 /// Marker ids around what the application exchanges over connection `n` after its handshake.
 pub use encore_markers::exchange as exchange_markers;
 
-/// Exit statuses of the example firmware (QEMU reports them as its own).
-pub mod exit_code {
-    /// The firmware did what it was built to check.
-    pub const SUCCESS: i32 = 0;
-    /// The check failed (a connection, a resumption, a reading not acknowledged).
-    pub const FAILURE: i32 = 1;
-    /// The board or the application could not be brought up (trust anchor, network,
-    /// device key, flash, store).
-    pub const BOARD_INIT: i32 = 4;
-}
+pub use encore_markers::exit_code;
 
 /// What an error must offer to be reported: `Debug` for the text lines, and
 /// `defmt::Format` too when the `defmt` feature is on.

@@ -182,7 +182,8 @@ fn connection(
 /// Drops the connection in `slot`, whose bytes stay there to be read.
 fn drop_connection(slot: &mut ManuallyDrop<Conn<'_>>) {
     // SAFETY: the slot holds a live connection, dropped exactly once here (each test calls
-    // this once, last) and never used again except to read its bytes.
+    // this once, after its last use of the connection); afterwards the slot's bytes are only
+    // read, never used as a connection.
     unsafe { ManuallyDrop::drop(slot) };
 }
 

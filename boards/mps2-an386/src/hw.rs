@@ -54,7 +54,7 @@ macro_rules! registers {
     };
 }
 
-/// Declares single-bit fields as `u32` masks, in one module a register:
+/// Declares single-bit fields as `u32` masks, one module per register:
 /// `fields! { /// doc  register { FIELD = BIT, .. } .. }`.
 macro_rules! fields {
     ($($(#[$doc:meta])* $reg:ident { $($field:ident = $bit:literal),+ $(,)? })+) => {

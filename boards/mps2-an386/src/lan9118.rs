@@ -35,14 +35,14 @@ fields! {
     mac_cr { RXEN = 2, TXEN = 3, FDPX = 20 }
     /// MII_ACC, the MAC's window onto the PHY's management bus.
     mii_acc { BUSY = 0, WRITE = 1 }
-    /// First command word of a transmitted buffer.
-    tx_cmd_a { FIRST = 13, LAST = 12 }
     /// The PHY's basic control register.
     phy_bcr { AUTONEG = 12 }
-    /// A word of the RX status FIFO.
-    rx_sts { ERROR = 15 }
     /// The PHY's basic status register.
     phy_bsr { LINK = 2 }
+    /// First command word of a transmitted buffer.
+    tx_cmd_a { FIRST = 13, LAST = 12 }
+    /// A word of the RX status FIFO.
+    rx_sts { ERROR = 15 }
 }
 
 /// MAC control and status registers, read and written through MAC_CSR_CMD and MAC_CSR_DATA.

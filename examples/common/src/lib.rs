@@ -150,7 +150,8 @@ impl<B: Board> Device<B> {
     /// generator, the board's clock, the default cache configuration (C26: `connect` takes a
     /// ticket from the cache by itself) and records from `pool`. (The context alone, not a
     /// pair with the stack: the context is large, and a pair would be built on the stack
-    /// before it is moved.)
+    /// before it is moved. A board's function that returns such a pair is never inlined, so
+    /// that the pair is built in a frame that is gone before the first handshake.)
     ///
     /// Never inlined: inlined, the context's construction stayed in the caller's frame, under
     /// every handshake (about 300 B of the demo's stack peaks).

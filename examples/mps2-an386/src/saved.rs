@@ -111,15 +111,15 @@ pub fn device_key() -> Result<DeviceKey, KeyError> {
 }
 
 /// The flash file named by `flash=PATH`, or [`DEFAULT_FLASH_PATH`].
-pub fn open_flash() -> Result<HostFlash, FlashError> {
+pub fn open_flash() -> Result<HostFlash, OpenFlashError> {
     let mut path = [0u8; MAX_PATH + 1];
-    let named = path_arg("flash", &mut path).map_err(FlashError::Host)?;
-    HostFlash::open(named.unwrap_or(DEFAULT_FLASH_PATH)).map_err(FlashError::Flash)
+    let named = path_arg("flash", &mut path).map_err(OpenFlashError::Host)?;
+    HostFlash::open(named.unwrap_or(DEFAULT_FLASH_PATH)).map_err(OpenFlashError::Flash)
 }
 
 /// Why the flash could not be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlashError {
+pub enum OpenFlashError {
     /// The command line could not be read.
     Host(HostError),
     /// The flash file could not be opened, or is not a flash image.

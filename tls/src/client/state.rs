@@ -1,5 +1,6 @@
-//! Handshake states (RFC 8446 §A.1). Each state struct handles only the messages allowed
-//! in it; anything else is `unexpected_message`.
+//! Handshake states (RFC 8446 §A.1). In each state [`handle`] passes on only the messages
+//! allowed in it, to a method of the connection that takes the state's payload; anything
+//! else is `unexpected_message`.
 //!
 //! The states carry no secret (E7): the key share, the key schedule and the traffic secrets
 //! live in the connection's [`Secrets`](super::Secrets), each at one place, advanced and wiped
@@ -184,7 +185,7 @@ impl Span {
     }
 
     /// The whole message (for the transcript) and its body (after the header).
-    fn read(self, rx: &[u8]) -> Result<(&[u8], &[u8]), Error> {
+    fn parts(self, rx: &[u8]) -> Result<(&[u8], &[u8]), Error> {
         let msg = rx
             .get(self.start..self.end())
             .ok_or(Error::Malformed(WireError::Truncated))?;

@@ -6,7 +6,7 @@ impl<R: rand_core::CryptoRng, const T: usize> Connection<'_, R, T> {
     /// Post-handshake messages (RFC 8446 §4.6).
     #[inline(never)]
     pub(super) fn post_handshake(&mut self, state: Connected, ty: u8, at: Span) -> Step {
-        let (_, body) = at.read(self.rx)?;
+        let (_, body) = at.parts(self.rx)?;
         match ty {
             msg_type::NEW_SESSION_TICKET => {
                 let t = NewSessionTicket::parse(body)?;

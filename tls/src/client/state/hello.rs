@@ -174,7 +174,7 @@ pub(super) fn write_client_hello(
 impl<R: rand_core::CryptoRng, const T: usize> Connection<'_, R, T> {
     #[inline(never)]
     pub(super) fn server_hello(&mut self, state: WaitServerHello, at: Span) -> Step {
-        let (msg, body) = at.read(self.rx)?;
+        let (msg, body) = at.parts(self.rx)?;
         let sh = ServerHello::parse(body)?;
         match sh.selected_version {
             None => return Err(Error::ProtocolVersion),
@@ -190,7 +190,7 @@ impl<R: rand_core::CryptoRng, const T: usize> Connection<'_, R, T> {
         if sh.is_retry_request {
             let group = sh.key_share.map(|(g, _)| g);
             let cookie = sh.cookie.map(|c| range_in(self.rx, c));
-            return self.retry(state, group, cookie, suite, at);
+            return self.hello_retry_request(state, group, cookie, suite, at);
         }
         if let Some(rs) = state.retry_suite {
             if rs != suite {
@@ -296,7 +296,7 @@ impl<R: rand_core::CryptoRng, const T: usize> Connection<'_, R, T> {
     /// A HelloRetryRequest that fixes a suite of another hash than the ticket's rules the PSK
     /// out (C31): ClientHello2 leaves it out, as §4.1.2 permits, and the handshake can only
     /// be a full one.
-    fn retry(
+    fn hello_retry_request(
         &mut self,
         state: WaitServerHello,
         hrr_group: Option<u16>,

@@ -5,7 +5,7 @@ use super::*;
 impl<R, const T: usize> Connection<'_, R, T> {
     #[inline(never)]
     pub(super) fn encrypted_extensions(&mut self, hs: Negotiated, at: Span) -> Step {
-        let (msg, body) = at.read(self.rx)?;
+        let (msg, body) = at.parts(self.rx)?;
         let ee = EncryptedExtensions::parse(body)?;
         if ee.early_data {
             return Err(Error::Illegal(Violation::EarlyDataNotOffered));
@@ -65,7 +65,7 @@ impl<R, const T: usize> Connection<'_, R, T> {
     }
 
     pub(super) fn certificate_request(&mut self, hs: Negotiated, at: Span) -> Step {
-        let (msg, body) = at.read(self.rx)?;
+        let (msg, body) = at.parts(self.rx)?;
         let cr = CertificateRequest::parse(body)?;
         // RFC 8446 §4.3.2: the context is empty unless used for post-handshake
         // authentication, which this client does not offer.
@@ -92,7 +92,7 @@ impl<R, const T: usize> Connection<'_, R, T> {
         cert_request: Option<CertRequest>,
         at: Span,
     ) -> Step {
-        let (msg, body) = at.read(self.rx)?;
+        let (msg, body) = at.parts(self.rx)?;
         let cert = Certificate::parse(body)?;
         if !cert.context.is_empty() {
             return Err(Error::Illegal(Violation::CertificateContextNotEmpty));
@@ -134,7 +134,7 @@ impl<R, const T: usize> Connection<'_, R, T> {
 
     #[inline(never)]
     pub(super) fn certificate_verify(&mut self, state: WaitCertificateVerify, at: Span) -> Step {
-        let (msg, body) = at.read(self.rx)?;
+        let (msg, body) = at.parts(self.rx)?;
         let cv = CertificateVerify::parse(body)?;
         let scheme = SignatureScheme::from_u16(cv.scheme)
             .filter(|s| SignatureScheme::OFFERED.contains(s))
@@ -157,7 +157,7 @@ impl<R, const T: usize> Connection<'_, R, T> {
 
     #[inline(never)]
     pub(super) fn server_finished(&mut self, state: WaitFinished, at: Span) -> Step {
-        let (msg, body) = at.read(self.rx)?;
+        let (msg, body) = at.parts(self.rx)?;
         let hs = &state.hs;
         let hash = hs.suite.hash();
         let th = self.transcript.current_hash();

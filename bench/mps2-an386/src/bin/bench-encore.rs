@@ -34,7 +34,7 @@ use encore_board_mps2::console::{exit, exit_code, exit_passed};
 use encore_board_mps2::{executor, println, stack, time, Board, EmulatorRng};
 use encore_cache::{CacheConfig, SessionCache};
 use encore_client::glue::{new_session, record_offer};
-use encore_session::{ContextId, PeerId, SessionPool};
+use encore_session::{ContextId, PeerId, Session, SessionPool};
 use encore_tls::client::{
     ClientConfig, Connection, Event, HandshakeSummary, KeyExchangeMode, PskMode,
 };
@@ -282,6 +282,54 @@ impl StackWatch {
     }
 }
 
+/// Prepares the engine in `slot`, takes a ticket from the cache unless `expected` is a full
+/// handshake (inside the claim, the record's ticket and PSK go straight into the engine, as
+/// `encore_client::Connection` does) and starts the engine: the ClientHello is queued.
+///
+/// Never inlined: its frame (the engine's preparation, the claim) is gone before the
+/// handshake runs, as it is under `encore_client::Connection::connect`.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn start_engine<'a>(
+    slot: &mut Option<Connection<'a, &'a mut EmulatorRng, TICKET>>,
+    config: &'a ClientConfig<'a>,
+    buffers: (&'a mut [u8], &'a mut [u8]),
+    rng: &'a mut EmulatorRng,
+    now_ms: u64,
+    now_unix: Option<u64>,
+    peer: &PeerId,
+    expected: KeyExchangeMode,
+) -> Result<Option<Session<'static, SLOTS, TICKET>>, Failure> {
+    let mut prepared = uninterrupted(|| {
+        Connection::prepare_in(
+            slot,
+            config,
+            SERVER_NAME,
+            config.psk_mode,
+            buffers,
+            rng,
+            now_unix,
+        )
+    })
+    .map_err(|r| Failure::Tls(r.error))?;
+    let taken = if expected == KeyExchangeMode::Full {
+        None
+    } else {
+        let wanted: &[u16] = &[config.cipher_suites[0].to_u16()];
+        let taken = uninterrupted(|| {
+            CACHE.take_with(peer, now_ms, wanted, |record, claim| {
+                record_offer(record, claim).is_some_and(|o| prepared.load_offer(&o).is_ok())
+            })
+        });
+        match taken {
+            Some((session, _, true)) => Some(session),
+            _ => return Err(Failure::NoTicket),
+        }
+    };
+    uninterrupted(|| prepared.start()).map_err(|r| Failure::Tls(r.error))?;
+    Ok(taken)
+}
+
 /// One connection to server `server`: handshake (measured), then the tickets it brings, then
 /// close. Returns the wire bytes and the deepest stack of the handshake.
 #[allow(clippy::too_many_arguments)]
@@ -309,35 +357,17 @@ async fn one_handshake(
     let peer = PeerId::new(SERVER_NAME, &[], &peer_fingerprint);
     encore_board_mps2::marker::marker(marker::HANDSHAKE_BEGIN);
     let mut slot = None;
-    let mut prepared = uninterrupted(|| {
-        Connection::prepare_in(
-            &mut slot,
-            config,
-            SERVER_NAME,
-            config.psk_mode,
-            (rx, tx),
-            &mut *rng,
-            now_unix,
-        )
-    })
-    .map_err(|r| fail(link, Failure::Tls(r.error)))?;
-    // Taken (and claimed) from the cache; inside the claim, the record's ticket and PSK go
-    // straight into the engine, as `encore_client::Connection` does.
-    let _taken = if expected == KeyExchangeMode::Full {
-        None
-    } else {
-        let wanted: &[u16] = &[config.cipher_suites[0].to_u16()];
-        let taken = uninterrupted(|| {
-            CACHE.take_with(&peer, now_ms, wanted, |record, claim| {
-                record_offer(record, claim).is_some_and(|o| prepared.load_offer(&o).is_ok())
-            })
-        });
-        match taken {
-            Some((session, _, true)) => Some(session),
-            _ => return Err(fail(link, Failure::NoTicket)),
-        }
-    };
-    uninterrupted(|| prepared.start()).map_err(|r| fail(link, Failure::Tls(r.error)))?;
+    let _taken = start_engine(
+        &mut slot,
+        config,
+        (rx, tx),
+        rng,
+        now_ms,
+        now_unix,
+        &peer,
+        expected,
+    )
+    .map_err(|f| fail(link, f))?;
     let conn: &mut Connection<'_, _, TICKET> = slot.as_mut().ok_or(fail(link, Failure::Link))?;
     let summary = drive_handshake(conn, link)
         .await

@@ -203,14 +203,24 @@ pub async fn run<'a, B: Board>(
     mut store: Option<&mut ClientStore<'_, B>>,
 ) -> Result<(Outcome, Option<Record<'a>>), Failure> {
     let started = Instant::now();
-    let mut conn = open::<B>(ctx, stack, plan.server_name, plan.psk_mode, buffers).await?;
+    let mut slot = None;
+    let opened = open::<B>(
+        &mut slot,
+        ctx,
+        stack,
+        plan.server_name,
+        plan.psk_mode,
+        buffers,
+        None,
+    );
+    let conn = crate::out_of_line(opened).await?;
     let offer = plan.offer;
     if offer.is_some() {
         conn.set_session(offer)?;
     }
     let refs_before = offer.and_then(|s| s.ref_count().ok());
 
-    let handshake = handshake(plan.n, &mut conn, store.as_deref_mut()).await?;
+    let handshake = handshake(plan.n, conn, store.as_deref_mut()).await?;
 
     let refs_after = offer.and_then(|s| s.ref_count().ok());
     let kept_offered = match (offer, conn.session()) {
@@ -232,13 +242,13 @@ pub async fn run<'a, B: Board>(
         return Err(Failure::NoTicket);
     }
     if let Some(store) = store {
-        save_tickets(&mut conn, store).await;
+        save_tickets(conn, store).await;
     }
     let newest = conn.get1_session()?;
     let stats = conn.stats();
     conn.write(plan.line).await?;
-    close::<B>(&mut conn).await?;
-    drop(conn);
+    close::<B>(conn).await?;
+    drop(slot);
 
     let outcome = Outcome {
         offered_refs: refs_before.zip(refs_after),
@@ -281,14 +291,23 @@ pub type Conn<'c, 'a, B> = encore_client::Connection<
 >;
 
 /// TCP connect to the forwarded server, then a connection of `ctx` to `server_name` in
-/// `buffers`, offering `psk_mode` when it resumes. No byte of TLS is sent yet.
-pub async fn open<'c, 'a, B: Board>(
+/// `buffers` (with `carry` as its carry buffer when given, see
+/// `encore_client::Connection::with_carry_buffer`), offering `psk_mode` when it resumes,
+/// placed in `slot`. No byte of TLS is sent yet.
+///
+/// The connection is made here and lent out, not returned, and [`run`] polls this step out of
+/// line ([`crate::out_of_line`]): a connection returned by an `async fn`, or made in the
+/// caller's poll, passes through that poll's frame, which stays under every handshake that
+/// follows (240 B of the demo's stack peaks).
+pub async fn open<'s, 'c, 'a, B: Board>(
+    slot: &'s mut Option<Conn<'c, 'a, B>>,
     ctx: &'c Ctx<'a, B>,
     stack: Stack<'static>,
     server_name: &'c str,
     psk_mode: PskMode,
     buffers: &'c mut Buffers,
-) -> Result<Conn<'c, 'a, B>, Failure> {
+    carry: Option<&'c mut [u8]>,
+) -> Result<&'s mut Conn<'c, 'a, B>, Failure> {
     let Buffers {
         rx,
         tx,
@@ -302,7 +321,11 @@ pub async fn open<'c, 'a, B: Board>(
         _ => return Err(Failure::Connect),
     }
     let io = Transport::new(socket, TIMEOUT);
-    let mut conn = encore_client::Connection::new(ctx, server_name, io, rx, tx);
+    let conn = encore_client::Connection::new(ctx, server_name, io, rx, tx);
+    let conn = slot.insert(match carry {
+        Some(carry) => conn.with_carry_buffer(carry),
+        None => conn,
+    });
     conn.set_psk_mode(psk_mode);
     Ok(conn)
 }

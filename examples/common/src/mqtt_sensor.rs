@@ -161,14 +161,24 @@ pub async fn run<B: Board>(mut device: Device<B>, store: &mut Store<B>, psk_mode
     // 2. TCP and the handshake; the stored ticket is consumed on flash before it is offered.
     let started = Instant::now();
     let buffers = BUFFERS.take();
-    let mut conn =
-        match connection::open::<B>(&ctx, net_stack, SERVER_NAME, psk_mode, buffers).await {
-            Ok(c) => c.with_carry_buffer(CARRY.take()),
-            Err(e) => connection_failed::<B>(NAME, 1, e),
-        };
+    let carry = Some(&mut CARRY.take()[..]);
+    let mut slot = None;
+    let opened = connection::open::<B>(
+        &mut slot,
+        &ctx,
+        net_stack,
+        SERVER_NAME,
+        psk_mode,
+        buffers,
+        carry,
+    );
+    let conn = match out_of_line(opened).await {
+        Ok(c) => c,
+        Err(e) => connection_failed::<B>(NAME, 1, e),
+    };
     let (hello, _) = handshake_markers(1);
     let mut client_store = ClientStore::<B>::new(store, hello);
-    let handshake = match connection::handshake(1, &mut conn, Some(&mut client_store)).await {
+    let handshake = match connection::handshake(1, conn, Some(&mut client_store)).await {
         Ok(h) => h,
         Err(e) => {
             client_store.print_consume(SERVER_NAME);
@@ -180,7 +190,7 @@ pub async fn run<B: Board>(mut device: Device<B>, store: &mut Store<B>, psk_mode
     let payload = reading(now_unix, sample);
     let (mqtt_begin, mqtt_end) = exchange_markers(1);
     B::marker(mqtt_begin);
-    let published = match publish_reading::<B>(&mut conn, payload.as_bytes())
+    let published = match publish_reading::<B>(conn, payload.as_bytes())
         .with_timeout(embassy_time::Duration::from_secs(MQTT_TIMEOUT_S))
         .await
     {
@@ -192,10 +202,10 @@ pub async fn run<B: Board>(mut device: Device<B>, store: &mut Store<B>, psk_mode
 
     // 4. The tickets to flash, before the connection ends (a broker that drops the
     //    connection after DISCONNECT cannot cost them), then close_notify.
-    connection::save_tickets(&mut conn, &mut client_store).await;
-    let closed = connection::close::<B>(&mut conn).await;
+    connection::save_tickets(conn, &mut client_store).await;
+    let closed = connection::close::<B>(conn).await;
     let stats = conn.stats();
-    drop(conn);
+    drop(slot);
 
     client_store.print_consume(SERVER_NAME);
     let outcome = Outcome::new(handshake, stats, started);

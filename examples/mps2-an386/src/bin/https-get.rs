@@ -97,17 +97,25 @@ async fn get<'a>(
     carry: &mut [u8],
 ) -> Result<Got, GetError> {
     let started = Instant::now();
-    let mut conn = connection::open::<Mps2>(ctx, stack, SERVER_NAME, psk_mode, buffers)
-        .await?
-        .with_carry_buffer(carry);
-    let handshake = connection::handshake::<Mps2>(n, &mut conn, None).await?;
+    let mut slot = None;
+    let opened = connection::open::<Mps2>(
+        &mut slot,
+        ctx,
+        stack,
+        SERVER_NAME,
+        psk_mode,
+        buffers,
+        Some(carry),
+    );
+    let conn = encore_examples_common::out_of_line(opened).await?;
+    let handshake = connection::handshake::<Mps2>(n, conn, None).await?;
 
     let mut batch = [0u8; BATCH_LEN];
     let mut response = [0u8; RESPONSE_LEN];
     let (begin, end) = exchange_markers(n);
     marker(begin);
     let got = async {
-        let mut http = HttpConnection::Plain(Batched::new(&mut conn, &mut batch));
+        let mut http = HttpConnection::Plain(Batched::new(&mut *conn, &mut batch));
         let request = Request::get(PATH).host(SERVER_NAME).build();
         let response = http.send(request, &mut response).await?;
         let status = response.status.0;
@@ -125,7 +133,7 @@ async fn get<'a>(
         Ok(Err(e)) => return Err(GetError::Http(e)),
         Err(_) => return Err(GetError::TimedOut),
     };
-    connection::close::<Mps2>(&mut conn).await?;
+    connection::close::<Mps2>(conn).await?;
     let stats = conn.stats();
     Ok(Got {
         outcome: Outcome::new(handshake, stats, started),

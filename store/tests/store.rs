@@ -118,6 +118,25 @@ fn sizes_of_sealed_records() {
     assert_eq!(buffer_len(256), 416);
 }
 
+/// `flash` lends the driver the store writes through, and the store keeps it: what the
+/// driver counted itself (words programmed, sectors erased) is what the store's `Wear` says it
+/// asked for, and the store goes on working after the look.
+#[test]
+fn flash_lends_the_driver_and_its_own_counts() {
+    let pool: SessionPool<8> = SessionPool::new();
+    let mut flash = Flash::new();
+    let mut store = loaded(&mut flash, &pool, T0);
+    let s = ticket(&pool, 1, CTX, T0, 3600);
+    assert_eq!(put(&mut store, &s, T0, 1), written(0, false));
+    let wear = store.wear();
+    assert!(wear.writes > 0);
+    assert_eq!(store.flash().steps(), wear.bytes_written / 4 + wear.erases);
+    let t = ticket(&pool, 2, CTX, T0, 3600);
+    assert_eq!(put(&mut store, &t, T0, 2), written(1, false));
+    let wear = store.wear();
+    assert_eq!(store.flash().steps(), wear.bytes_written / 4 + wear.erases);
+}
+
 #[test]
 fn c28_store_load_consume_across_reboots() {
     let pool: SessionPool<8> = SessionPool::new();

@@ -13,7 +13,7 @@ use rand_core::TryCryptoRng;
 use zeroize::Zeroize;
 
 use crate::context::{BadSessionRule, Context};
-use crate::glue::{new_session, record_offer};
+use crate::glue::{load_record, new_session};
 use crate::io::Stream;
 use crate::rng::{FallibleRng, SharedRng};
 use crate::saver::{NoSaver, SessionSaver, SAVE_QUEUE_LEN};

@@ -39,6 +39,7 @@
 //! ```
 
 use encore_session::{ContextId, NewSession, Offer, PeerId, SessionRecord, TLS13};
+use encore_tls::client::Prepared;
 use encore_tls::crypto::CipherSuite;
 use encore_tls::{NewTicket, ResumptionOffer};
 
@@ -63,6 +64,20 @@ pub fn record_offer<'r, const T: usize>(
         suite: CipherSuite::from_u16(claim.cipher_suite)?,
         obfuscated_age: claim.obfuscated_age,
     })
+}
+
+/// Loads the record `claim` claimed into `engine` as its offer ([`record_offer`], then
+/// [`Prepared::load_offer`](encore_tls::client::Prepared::load_offer)), for the reader of
+/// [`Session::claim_with`](encore_session::Session::claim_with) or
+/// [`SessionCache::take_with`](encore_cache::SessionCache::take_with): whether it was loaded.
+/// `false` when this build of the engine does not have the record's suite, or the engine
+/// refused the offer; the handshake is then a full one.
+pub fn load_record<R: rand_core::CryptoRng, const T: usize>(
+    engine: &mut Prepared<'_, '_, R, T>,
+    record: &SessionRecord<T>,
+    claim: &Offer,
+) -> bool {
+    record_offer(record, claim).is_some_and(|o| engine.load_offer(&o).is_ok())
 }
 
 /// The session record a NewSessionTicket makes (RFC 8446 §4.6.1): the ticket's values, the

@@ -92,9 +92,8 @@ impl<S: Stream, C: Clock, G: TryCryptoRng, const N: usize, const P: usize, const
         // the PSK go from the record straight into the engine (E7: no copy on the stack; the
         // ticket's only other copy is the one in the ClientHello). A claimed ticket that is
         // then not sent is lost, which costs a full handshake and nothing else.
-        let mut load = |record: &SessionRecord<T>, claim: &Offer| {
-            record_offer(record, claim).is_some_and(|o| engine.load_offer(&o).is_ok())
-        };
+        let mut load =
+            |record: &SessionRecord<T>, claim: &Offer| load_record(&mut engine, record, claim);
         let mut loaded = false;
         if self.current.get().is_none() {
             let taken = ctx

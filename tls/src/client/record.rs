@@ -144,8 +144,9 @@ impl<'a, R, const T: usize> Connection<'a, R, T> {
     pub(crate) fn seal(&mut self, ty: u8, len: usize) -> Result<(), Error> {
         let start = self.tx_len;
         let body = start + HEADER_LEN;
-        let (outer_type, body_len) = if self.write_key.is_keyed() {
-            (content_type::APPLICATION_DATA, len + 1 + crypto::TAG_LEN)
+        let key = self.write_key.keyed_mut();
+        let (outer_type, body_len) = if key.is_some() {
+            (content_type::APPLICATION_DATA, len + PROTECTED_OVERHEAD)
         } else {
             (ty, len)
         };
@@ -159,7 +160,7 @@ impl<'a, R, const T: usize> Connection<'a, R, T> {
             length: u16::try_from(body_len).map_err(|_| Error::BufferTooSmall)?,
         }
         .to_bytes();
-        if let Some(key) = self.write_key.keyed_mut() {
+        if let Some(key) = key {
             let inner = len + 1;
             let data = self
                 .tx

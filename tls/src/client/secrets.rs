@@ -44,7 +44,9 @@ impl<const T: usize> OwnedOffer<T> {
     /// resumption's stack peak on a device; E7 for the PSK). A ticket longer than `T`, or a
     /// PSK longer than a hash, is [`Error::BufferTooSmall`] and nothing is offered.
     pub(crate) fn set(&mut self, source: &ResumptionOffer<'_>) -> Result<(), Error> {
-        self.clear();
+        // The old ticket goes here; the old PSK as `spare_mut` lends its place.
+        self.wipe_ticket();
+        self.present = false;
         let copied = source.copy_into(&mut self.ticket, self.psk.spare_mut());
         let Some((ticket_len, psk_len)) = copied else {
             self.clear();
@@ -58,16 +60,22 @@ impl<const T: usize> OwnedOffer<T> {
         Ok(())
     }
 
-    /// Wipes the ticket and the PSK; no offer any more. The ticket's place beyond its length
-    /// was never written since it was zeroed.
+    /// Wipes the ticket and the PSK; no offer any more.
     pub(crate) fn clear(&mut self) {
+        use zeroize::Zeroize;
+        self.wipe_ticket();
+        self.psk.zeroize();
+        self.present = false;
+    }
+
+    /// Wipes the ticket's bytes (the place beyond its length was never written since it was
+    /// zeroed).
+    fn wipe_ticket(&mut self) {
         use zeroize::Zeroize;
         if let Some(t) = self.ticket.get_mut(..self.ticket_len) {
             t.zeroize();
         }
-        self.psk.zeroize();
         self.ticket_len = 0;
-        self.present = false;
     }
 
     /// Whether a session is offered.

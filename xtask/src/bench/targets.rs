@@ -322,11 +322,11 @@ impl Report<'_> {
                 .collect();
             let listed: Vec<String> = resumed
                 .iter()
-                .map(|r| format!("{} {} B", r.name, r.sent + r.received))
+                .map(|r| format!("{} {} B", r.name, r.wire()))
                 .collect();
             let over: Vec<&str> = resumed
                 .iter()
-                .filter(|r| r.sent + r.received > 700)
+                .filter(|r| r.wire() > 700)
                 .map(|r| r.name.as_str())
                 .collect();
             let _ = writeln!(

@@ -33,7 +33,7 @@ use encore_bench_mps2_an386::{
 use encore_board_mps2::console::{exit, exit_code, exit_passed};
 use encore_board_mps2::{executor, println, stack, time, Board, EmulatorRng};
 use encore_cache::{CacheConfig, SessionCache};
-use encore_client::glue::{new_session, record_offer};
+use encore_client::glue::{load_record, new_session};
 use encore_session::{ContextId, PeerId, Session, SessionPool};
 use encore_tls::client::{
     ClientConfig, Connection, Event, HandshakeSummary, KeyExchangeMode, PskMode,
@@ -318,7 +318,7 @@ fn start_engine<'a>(
         let wanted: &[u16] = &[config.cipher_suites[0].to_u16()];
         let taken = uninterrupted(|| {
             CACHE.take_with(peer, now_ms, wanted, |record, claim| {
-                record_offer(record, claim).is_some_and(|o| prepared.load_offer(&o).is_ok())
+                load_record(&mut prepared, record, claim)
             })
         });
         match taken {

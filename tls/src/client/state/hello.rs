@@ -328,10 +328,7 @@ impl<R: rand_core::CryptoRng, const T: usize> Connection<'_, R, T> {
         let hash: HashAlg = suite.hash();
         self.transcript.select(hash);
         self.transcript.replace_with_message_hash(hash);
-        let msg = self
-            .rx
-            .get(at.start..at.end())
-            .ok_or(Error::UnexpectedMessage)?;
+        let (msg, _) = at.parts(self.rx)?;
         self.transcript.update(msg);
         if let Some(g) = requested {
             // The first key share is dropped where it lies (and so wiped) as the new one
